@@ -1,0 +1,6 @@
+//! The `activity` function: the routes of the activity group behind API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::Group::Activity).await
+}

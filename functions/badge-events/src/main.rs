@@ -1,0 +1,6 @@
+//! The `badge-events` function: domain events from the EventBridge bus.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    accounts_lambda::serve_events(accounts::triggers::handle_domain_event).await
+}

@@ -1,0 +1,186 @@
+//! accounts-local: every route of every group on one port, over the embedded store, the file
+//! outbox and the in-process bus (or DynamoDB with `--store dynamodb`). Same dispatch as the
+//! Lambda functions; only the entry point differs.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accounts::App;
+use accounts::config::{Config, Deployment, Env, ProcessEnv, StoreConfig};
+use accounts::http::{ApiRequest, ApiResponse, Router};
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "accounts-local",
+    about = "Serve the whole accounts API locally"
+)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// Directory for the embedded database and the mail outbox.
+    #[arg(long, env = "DATA_DIR", default_value = ".local")]
+    data_dir: String,
+    /// Storage engine: embedded (SQLite in the data dir) or dynamodb (TABLE_NAME,
+    /// AWS_ENDPOINT_URL; the table is created when missing).
+    #[arg(long, env = "STORE", default_value = "embedded")]
+    store: String,
+}
+
+/// The process environment with the command line's values on top.
+struct ArgsEnv(HashMap<&'static str, String>);
+
+impl Env for ArgsEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned().or_else(|| ProcessEnv.var(name))
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    accounts::telemetry::init();
+    let args = Args::parse();
+    let env = ArgsEnv(HashMap::from([
+        ("DATA_DIR", args.data_dir.clone()),
+        ("STORE", args.store.clone()),
+        (
+            "TABLE_NAME",
+            ProcessEnv
+                .var("TABLE_NAME")
+                .unwrap_or_else(|| "accounts-local".into()),
+        ),
+    ]));
+    let app = match Config::from(&env, Deployment::Local) {
+        Ok(config) => App::build(config, Arc::new(accounts::clock::SystemClock)).await,
+        Err(e) => Err(e.into()),
+    };
+    let app: &'static App = match app {
+        Ok(app) => Box::leak(Box::new(app)),
+        Err(e) => {
+            eprintln!("accounts-local: startup failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let router: &'static Router = Box::leak(Box::new(Router::all()));
+
+    let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!(
+                "accounts-local: cannot listen on {}:{}: {e}",
+                args.host, args.port
+            );
+            std::process::exit(1);
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .expect("bound listener has an address");
+    let where_ = match &app.config.store {
+        StoreConfig::Embedded { data_dir } => format!("embedded store in {}", data_dir.display()),
+        StoreConfig::DynamoDb { table_name, .. } => format!("dynamodb table {table_name}"),
+    };
+    println!("accounts-local listening on http://{addr} ({where_})");
+
+    serve(listener, app, router).await;
+    println!("accounts-local stopped");
+}
+
+/// Accepts connections until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to
+/// 30 s) before returning. Every write is durable when its response is sent, so nothing that
+/// was acknowledged is lost.
+async fn serve(listener: TcpListener, app: &'static App, router: &'static Router) {
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let service = hyper::service::service_fn(move |request| handle(app, router, peer, request));
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection.into_owned());
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection closed with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests still running after 30 s; stopping anyway");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn handle(
+    app: &'static App,
+    router: &'static Router,
+    peer: SocketAddr,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let (parts, body) = request.into_parts();
+    let head = parts.method == http::Method::HEAD;
+    // Read at most one byte past the limit: enough to know the body is too large without
+    // buffering an arbitrarily large upload. Past the limit the dispatch is handed a body of
+    // limit + 1 bytes, so the one dispatch answers 413 (logged, with a request id). A body that
+    // failed to arrive (the client went away) takes the same path; nobody reads that answer.
+    let body = match Limited::new(body, app.config.max_body_bytes + 1)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => Bytes::from(vec![0u8; app.config.max_body_bytes + 1]),
+    };
+    let request = ApiRequest {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers: parts.headers,
+        body,
+        source_ip: Some(peer.ip()),
+        request_id: None,
+    };
+    let response: ApiResponse = router.dispatch(app, request).await;
+    let mut out = hyper::Response::new(Full::new(if head { Bytes::new() } else { response.body }));
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
+    Ok(out)
+}

@@ -1,0 +1,96 @@
+//! accounts-local as a person runs it: start on a free port, answer health over real TCP,
+//! stop cleanly on SIGTERM, refuse a bad setting with one line naming it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_accounts-local");
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to accounts-local");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
+
+#[test]
+fn serves_health_and_stops_gracefully_on_sigterm() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--port", "0", "--data-dir"])
+        .arg(data_dir.path())
+        .env_remove("STORE")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start accounts-local");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no URL in the ready line: {first:?}"))
+        .to_owned();
+
+    let (status, body) = get(&addr, "/api/health/");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(r#"{"status":"ok","store":"embedded"}"#),
+        "{body}"
+    );
+    assert!(
+        body.to_ascii_lowercase().contains("x-request-id:"),
+        "{body}"
+    );
+    let (status, _) = get(&addr, "/api/nope/");
+    assert_eq!(status, 404);
+    assert!(
+        data_dir.path().join("accounts.sqlite3").exists(),
+        "the embedded store lives in the data dir"
+    );
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful stop exits 0, got {status}");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("accounts-local stopped"), "{rest}");
+}
+
+#[test]
+fn a_bad_setting_stops_startup_with_one_line_naming_it() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["--port", "0", "--store", "redis", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("STORE"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}

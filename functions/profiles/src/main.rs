@@ -1,0 +1,6 @@
+//! The `profiles` function: the routes of the profiles group behind API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::Group::Profiles).await
+}

@@ -1,0 +1,6 @@
+//! The `users` function: the routes of the users group behind API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::Group::Users).await
+}

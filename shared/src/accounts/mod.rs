@@ -1,0 +1,49 @@
+//! Accounts: the user's profile item (the seed's `User` + `UserProfile` in one item), its
+//! credentials and settings, and lookups by id, username and email.
+
+pub mod password;
+pub mod records;
+pub mod registration;
+
+use crate::App;
+use crate::error::Error;
+use crate::model::{EmailAddress, UserId, Username};
+use crate::store::{Key, Value, from_item, keys};
+
+pub use records::{CredentialsRecord, SettingsRecord, UserRecord};
+
+/// A user by id (`None` when there is no such user).
+pub async fn get_user(app: &App, id: UserId) -> Result<Option<UserRecord>, Error> {
+    let item = app.table.get(&keys::user(id), false).await?;
+    Ok(item.map(|item| from_item(&item)).transpose()?)
+}
+
+/// A user by id with a strongly consistent read (right after a write, or before one).
+pub async fn get_user_consistent(app: &App, id: UserId) -> Result<Option<UserRecord>, Error> {
+    let item = app.table.get(&keys::user(id), true).await?;
+    Ok(item.map(|item| from_item(&item)).transpose()?)
+}
+
+/// The owner of a unique item (username or email), if any.
+async fn owner_of(app: &App, unique: &Key) -> Result<Option<UserId>, Error> {
+    let item = app.table.get(unique, true).await?;
+    Ok(item
+        .and_then(|i| i.get("user_id").and_then(Value::as_i64))
+        .map(UserId))
+}
+
+/// The id of the user with this username (case-insensitive).
+pub async fn id_by_username(app: &App, username: &Username) -> Result<Option<UserId>, Error> {
+    owner_of(app, &keys::unique_username(&username.key())).await
+}
+
+/// The id of the user with this email address (case-insensitive).
+pub async fn id_by_email(app: &App, email: &EmailAddress) -> Result<Option<UserId>, Error> {
+    owner_of(app, &keys::unique_email(&email.key())).await
+}
+
+/// The user's credentials (never leave the domain).
+pub async fn get_credentials(app: &App, id: UserId) -> Result<Option<CredentialsRecord>, Error> {
+    let item = app.table.get(&keys::credentials(id), true).await?;
+    Ok(item.map(|item| from_item(&item)).transpose()?)
+}

@@ -1,0 +1,395 @@
+//! Registration, email verification and verification-code resends. OWNER: helper A.
+//!
+//! A registration is one transaction: the profile, the credentials, the default settings and
+//! the two unique items (username, email) that make both unique without regard to case. The
+//! account starts unverified; a six-digit code goes out by mail.
+//!
+//! Resends answer the same for unknown, verified and unverified addresses. Their limits are
+//! counted per address for all three, so the 429 after a quick second resend tells nothing
+//! about whether the address has an account either.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::App;
+use crate::accounts::{
+    CredentialsRecord, SettingsRecord, UserRecord, get_user_consistent, id_by_email,
+};
+use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
+use crate::auth::bots;
+use crate::auth::client::ClientInfo;
+use crate::auth::codes::{self, CodePurpose};
+use crate::auth::limits::{self, Limit};
+use crate::auth::passwords;
+use crate::error::{Error, FieldErrors};
+use crate::model::{EmailAddress, UserId, Username, password_problems};
+use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, from_item, keys};
+
+/// The longest first or last name, as Django's `User` has it.
+pub const NAME_MAX_CHARS: usize = 150;
+
+pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
+pub const EMAIL_TAKEN: &str = "A user with that email already exists.";
+const REQUIRED: &str = "This field is required.";
+
+/// A registration as the client sent it. Every field is optional here so that all missing
+/// and invalid fields are reported together, as DRF does.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegisterInput {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// The hidden form field people never fill (`website`); bots do.
+    #[serde(rename = "website")]
+    pub honeypot: Option<String>,
+}
+
+/// What survives validation.
+struct ValidRegistration {
+    username: Username,
+    email: EmailAddress,
+    password: String,
+    first_name: String,
+    last_name: String,
+}
+
+fn validate(input: &RegisterInput) -> Result<ValidRegistration, Error> {
+    let mut errors = FieldErrors::new();
+    let username = match input.username.as_deref() {
+        None => {
+            errors.add("username", REQUIRED);
+            None
+        }
+        Some(raw) => Username::parse(raw)
+            .map_err(|e| errors.add("username", e))
+            .ok(),
+    };
+    let email = email_field(&mut errors, input.email.as_deref());
+    let first_name = input.first_name.as_deref().unwrap_or("").trim().to_owned();
+    let last_name = input.last_name.as_deref().unwrap_or("").trim().to_owned();
+    for (field, value) in [("first_name", &first_name), ("last_name", &last_name)] {
+        if value.chars().count() > NAME_MAX_CHARS {
+            errors.add(
+                field,
+                format!("Ensure this field has no more than {NAME_MAX_CHARS} characters."),
+            );
+        }
+    }
+    let password = match input.password.as_deref() {
+        None => {
+            errors.add("password", REQUIRED);
+            None
+        }
+        Some("") => {
+            errors.add("password", "This field may not be blank.");
+            None
+        }
+        Some(password) => {
+            // Compared with what the client typed, even where that did not parse.
+            let attributes = [
+                ("username", input.username.as_deref().unwrap_or("").trim()),
+                ("email address", input.email.as_deref().unwrap_or("").trim()),
+                ("first name", first_name.as_str()),
+                ("last name", last_name.as_str()),
+            ];
+            let problems = password_problems(password, &attributes);
+            for problem in &problems {
+                errors.add("password", problem.clone());
+            }
+            problems.is_empty().then(|| password.to_owned())
+        }
+    };
+    errors.into_result()?;
+    match (username, email, password) {
+        (Some(username), Some(email), Some(password)) => Ok(ValidRegistration {
+            username,
+            email,
+            password,
+            first_name,
+            last_name,
+        }),
+        // Every `None` above added an error, so `into_result` already returned.
+        _ => Err(Error::Internal(
+            "registration validation lost an error".into(),
+        )),
+    }
+}
+
+/// Refuses automated requests (honeypot filled, no or a known-bot user agent) with a 400 and a
+/// `bot_detected` event.
+pub async fn refuse_bots(
+    app: &App,
+    client: &ClientInfo,
+    honeypot: Option<&str>,
+    endpoint: &str,
+) -> Result<(), Error> {
+    let Some(signal) = bots::detect(client, honeypot) else {
+        return Ok(());
+    };
+    let event = NewEvent::new(EventType::BotDetected, None)
+        .client(client)
+        .description(format!("automated {endpoint} refused"))
+        .metadata(json!({ "endpoint": endpoint, "signal": signal.as_str() }))
+        .failed("bot detected");
+    log_event_best_effort(app, event).await;
+    Err(Error::BadRequest(crate::auth::login::BOT_REJECTED.into()))
+}
+
+/// A new id from the counter item (one atomic ADD). A transaction that fails afterwards
+/// leaves a gap in the ids, which is fine.
+async fn allocate_id(app: &App) -> Result<UserId, Error> {
+    let item = app
+        .table
+        .update(
+            &keys::user_id_counter(),
+            Update::new().add("value", 1),
+            None,
+        )
+        .await?;
+    item.get("value")
+        .and_then(Value::as_i64)
+        .filter(|n| *n > 0)
+        .map(UserId)
+        .ok_or_else(|| Error::Internal("the user id counter holds no positive number".into()))
+}
+
+fn unique_item(key: crate::store::Key, user: UserId, now: &str) -> crate::store::Item {
+    let mut item = key.to_item();
+    item.insert("user_id".into(), Value::Int(user.0));
+    item.insert("created_at".into(), now.into());
+    item
+}
+
+/// Registers an unverified account and mails its verification code.
+pub async fn register(
+    app: &App,
+    input: RegisterInput,
+    client: &ClientInfo,
+) -> Result<UserRecord, Error> {
+    refuse_bots(app, client, input.honeypot.as_deref(), "register").await?;
+    let valid = validate(&input)?;
+    let ip = client.ip_string().unwrap_or_else(|| "unknown".into());
+    limits::hit(app, Limit::RegisterPerIp, &format!("ip:{ip}")).await?;
+
+    let id = allocate_id(app).await?;
+    let password_hash = passwords::hash_password(&valid.password).await?;
+    let now = app.clock.now();
+    let mut user = UserRecord::new(
+        id,
+        valid.username.as_str().to_owned(),
+        valid.email.as_str().to_owned(),
+        now,
+    );
+    user.first_name = valid.first_name;
+    user.last_name = valid.last_name;
+    let credentials = CredentialsRecord {
+        user_id: id,
+        password_hash,
+        password_changed_at: now,
+    };
+    let stamp = now.to_rfc3339();
+
+    let absent = || Some(Condition::item_absent());
+    let ops = vec![
+        TxOp::Put {
+            item: user.to_item()?,
+            condition: absent(),
+        },
+        TxOp::Put {
+            item: credentials.to_item()?,
+            condition: absent(),
+        },
+        TxOp::Put {
+            item: SettingsRecord::defaults(id, now).to_item()?,
+            condition: absent(),
+        },
+        TxOp::Put {
+            item: unique_item(keys::unique_username(&valid.username.key()), id, &stamp),
+            condition: absent(),
+        },
+        TxOp::Put {
+            item: unique_item(keys::unique_email(&valid.email.key()), id, &stamp),
+            condition: absent(),
+        },
+    ];
+    const USERNAME_OP: usize = 3;
+    const EMAIL_OP: usize = 4;
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.contains(&CancelReason::ConditionFailed) =>
+        {
+            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
+            let mut errors = FieldErrors::new();
+            if failed(USERNAME_OP) {
+                errors.add("username", USERNAME_TAKEN);
+            }
+            if failed(EMAIL_OP) {
+                errors.add("email", EMAIL_TAKEN);
+            }
+            errors.into_result()?;
+            // Only the user's own items failed: the id was already in use.
+            return Err(Error::Internal(format!("user id {id} already has items")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::Register, Some(id))
+            .client(client)
+            .description("account registered"),
+    )
+    .await;
+    send_verification(app, &user, client).await;
+    Ok(user)
+}
+
+/// Issues and mails a verification code. A mail that cannot go out does not undo the
+/// registration: the user asks for another code.
+async fn send_verification(app: &App, user: &UserRecord, client: &ClientInfo) {
+    match codes::issue_code(app, user, CodePurpose::Verify).await {
+        Ok(()) => {
+            log_event_best_effort(
+                app,
+                NewEvent::new(EventType::VerificationSent, Some(user.id))
+                    .client(client)
+                    .description("verification code sent"),
+            )
+            .await;
+        }
+        Err(e) => tracing::warn!(error = %e, user = %user.id, "verification code not sent"),
+    }
+}
+
+/// The account of an address, if there is one.
+pub(crate) async fn user_by_email(
+    app: &App,
+    email: &EmailAddress,
+) -> Result<Option<UserRecord>, Error> {
+    match id_by_email(app, email).await? {
+        Some(id) => get_user_consistent(app, id).await,
+        None => Ok(None),
+    }
+}
+
+/// A required field: its value, or an error added for it (missing or blank).
+pub(crate) fn required<'a>(
+    errors: &mut FieldErrors,
+    field: &str,
+    value: Option<&'a str>,
+) -> Option<&'a str> {
+    match value {
+        None => {
+            errors.add(field, REQUIRED);
+            None
+        }
+        Some("") => {
+            errors.add(field, "This field may not be blank.");
+            None
+        }
+        Some(v) => Some(v),
+    }
+}
+
+/// The `email` field parsed, or an error added for it.
+pub(crate) fn email_field(errors: &mut FieldErrors, raw: Option<&str>) -> Option<EmailAddress> {
+    let raw = required(errors, "email", raw)?;
+    EmailAddress::parse(raw)
+        .map_err(|e| errors.add("email", e))
+        .ok()
+}
+
+/// Verifies the account of `email` with its code. Unknown addresses, verified accounts and
+/// wrong, expired, used or exhausted codes all get the same field error on `code`.
+pub async fn verify_email(
+    app: &App,
+    email: Option<&str>,
+    code: Option<&str>,
+    client: &ClientInfo,
+) -> Result<UserRecord, Error> {
+    let mut errors = FieldErrors::new();
+    let email = email_field(&mut errors, email);
+    let code = required(&mut errors, "code", code);
+    errors.into_result()?;
+    let (Some(email), Some(code)) = (email, code) else {
+        return Err(Error::Internal(
+            "verification validation lost an error".into(),
+        ));
+    };
+
+    let Some(user) = user_by_email(app, &email).await? else {
+        return Err(Error::field("code", codes::INVALID_CODE));
+    };
+    if let Err(e) = codes::check_code(app, user.id, CodePurpose::Verify, code).await {
+        if matches!(e, Error::Invalid(_)) {
+            log_event_best_effort(
+                app,
+                NewEvent::new(EventType::VerifyFailed, Some(user.id))
+                    .client(client)
+                    .description("wrong, expired or used verification code")
+                    .failed("invalid code"),
+            )
+            .await;
+        }
+        return Err(e);
+    }
+
+    let now = app.clock.now();
+    let update = Update::new()
+        .set("is_verified", true)
+        .set("updated_at", crate::accounts::password::time_value(now)?);
+    let item = app
+        .table
+        .update(
+            &keys::user(user.id),
+            update,
+            Some(Condition::item_present()),
+        )
+        .await;
+    let user: UserRecord = match item {
+        Ok(item) => from_item(&item)?,
+        // The account was deleted between the check and the write.
+        Err(StoreError::ConditionFailed) => return Err(Error::field("code", codes::INVALID_CODE)),
+        Err(e) => return Err(e.into()),
+    };
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::Verify, Some(user.id))
+            .client(client)
+            .description("email address verified"),
+    )
+    .await;
+    Ok(user)
+}
+
+/// The rate-limit subject for mails to an address: the same for every address, with or
+/// without an account, so limits reveal nothing (the limiter stores only its hash).
+pub(crate) fn address_subject(email: &EmailAddress) -> String {
+    format!("email:{}", email.key())
+}
+
+/// Sends a new verification code to an unverified account. The answer is the same for unknown,
+/// verified and unverified addresses; the limits (one per 60 s, five per hour) are counted per
+/// address for all of them.
+pub async fn resend_code(app: &App, email: Option<&str>, client: &ClientInfo) -> Result<(), Error> {
+    let mut errors = FieldErrors::new();
+    let email = email_field(&mut errors, email);
+    errors.into_result()?;
+    let Some(email) = email else {
+        return Err(Error::Internal("resend validation lost an error".into()));
+    };
+    let subject = address_subject(&email);
+    limits::hit(app, Limit::ResendCodeMinute, &subject).await?;
+    limits::hit(app, Limit::ResendCodeHour, &subject).await?;
+    match user_by_email(app, &email).await? {
+        Some(user) if !user.is_verified => {
+            send_verification(app, &user, client).await;
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Activity: the user event log (the seed's `UserEvent`) and, later, sessions analytics.
+
+pub mod events;

@@ -1,0 +1,147 @@
+//! The application: the ports and the configuration, built once per process (at a Lambda's
+//! cold start, or when accounts-local starts) and shared by every request.
+
+use std::sync::Arc;
+
+use crate::bus::EventBus;
+use crate::bus::eventbridge::EventBridgeBus;
+use crate::bus::in_process::InProcessBus;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{BusConfig, Config, ConfigError, Deployment, MailConfig, StoreConfig};
+use crate::mail::Mailer;
+use crate::mail::outbox::OutboxMailer;
+use crate::mail::ses::SesMailer;
+use crate::store::dynamo::DynamoTable;
+use crate::store::embedded::EmbeddedTable;
+use crate::store::{StoreError, Table};
+
+pub struct App {
+    pub table: Arc<dyn Table>,
+    pub mailer: Arc<dyn Mailer>,
+    pub bus: Arc<dyn EventBus>,
+    /// The in-process bus when that is the configured bus, so a local process can subscribe.
+    pub in_process_bus: Option<Arc<InProcessBus>>,
+    pub clock: Arc<dyn Clock>,
+    /// The JWT signing keys (the first signs, all verify).
+    pub keys: Arc<crate::auth::jwt::KeySet>,
+    pub config: Config,
+}
+
+/// Why a process could not start: one line that names the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{what}: {reason}")]
+    Io { what: String, reason: String },
+}
+
+impl App {
+    /// Reads the environment and builds the App with the real clock.
+    pub async fn from_env(deployment: Deployment) -> Result<App, StartupError> {
+        let config = Config::from_env(deployment)?;
+        App::build(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds every port from the configuration. The AWS SDK configuration is loaded only when
+    /// some port needs it, and then once.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, StartupError> {
+        let needs_aws = matches!(config.store, StoreConfig::DynamoDb { .. })
+            || matches!(config.mail, MailConfig::Ses { .. })
+            || matches!(config.bus, BusConfig::EventBridge { .. });
+        let sdk = if needs_aws {
+            Some(crate::aws::sdk_config().await)
+        } else {
+            None
+        };
+
+        let table: Arc<dyn Table> = match &config.store {
+            StoreConfig::Embedded { data_dir } => {
+                Arc::new(EmbeddedTable::open(data_dir, clock.clone())?)
+            }
+            StoreConfig::DynamoDb {
+                table_name,
+                create_if_missing,
+            } => {
+                let table = DynamoTable::new(
+                    sdk.as_ref().expect("loaded above"),
+                    table_name.clone(),
+                    clock.clone(),
+                );
+                if *create_if_missing {
+                    table.create_table_if_missing().await?;
+                }
+                Arc::new(table)
+            }
+        };
+
+        App::assemble(config, clock, table, sdk.as_ref()).await
+    }
+
+    /// Builds the App around a table that already exists (tests inject theirs); mail, bus and
+    /// keys come from the configuration.
+    pub async fn assemble(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        table: Arc<dyn Table>,
+        sdk: Option<&aws_config::SdkConfig>,
+    ) -> Result<App, StartupError> {
+        let needs_sdk = matches!(config.mail, MailConfig::Ses { .. })
+            || matches!(config.bus, BusConfig::EventBridge { .. });
+        let loaded;
+        let sdk = match sdk {
+            Some(sdk) => Some(sdk),
+            None if needs_sdk => {
+                loaded = crate::aws::sdk_config().await;
+                Some(&loaded)
+            }
+            None => None,
+        };
+        let mailer: Arc<dyn Mailer> = match &config.mail {
+            MailConfig::Outbox { dir } => Arc::new(
+                OutboxMailer::new(dir.clone(), config.mail_from.clone()).map_err(|e| {
+                    StartupError::Io {
+                        what: format!("outbox {}", dir.display()),
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+            MailConfig::Ses { from } => {
+                Arc::new(SesMailer::new(sdk.expect("loaded above"), from.clone()))
+            }
+        };
+
+        let (bus, in_process_bus): (Arc<dyn EventBus>, _) = match &config.bus {
+            BusConfig::InProcess => {
+                let bus = Arc::new(InProcessBus::new());
+                (bus.clone(), Some(bus))
+            }
+            BusConfig::EventBridge { bus_name } => (
+                Arc::new(EventBridgeBus::new(
+                    sdk.expect("loaded above"),
+                    bus_name.clone(),
+                )),
+                None,
+            ),
+        };
+
+        let keys = crate::auth::jwt::KeySet::load(&config.auth.signing_keys).map_err(|reason| {
+            StartupError::Config(ConfigError {
+                var: "JWT_SIGNING_KEYS",
+                reason,
+            })
+        })?;
+
+        Ok(App {
+            table,
+            mailer,
+            bus,
+            in_process_bus,
+            clock,
+            keys: Arc::new(keys),
+            config,
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! Password login shared by session login, JWT login and `POST /api/sessions/`. OWNER: helper C.
+//!
+//! Order of checks, each for a reason:
+//! 1. bot signals (honeypot, user agent): 400 and a `bot_detected` event, before any lookup;
+//! 2. the per-IP failure limit across accounts (`LoginPerIp`), before any password work;
+//! 3. the account: an unknown identifier spends the time of a verification and answers exactly
+//!    like a wrong password (no enumeration);
+//! 4. the account's lockout (`check_login_allowed`: 2^(n-5) s after 5 failures), before
+//!    verifying, so a locked account cannot be probed;
+//! 5. the password (Argon2id); a failure counts for the account and for the IP;
+//! 6. only after the password: suspension (403 with the reason; its sessions end), so the reason
+//!    is shown only to someone who knows the password;
+//! 7. success: the failure counter is cleared, an outdated hash is rehashed, a session starts.
+//!    Unverified accounts log in; endpoints restrict them.
+
+use serde_json::json;
+
+use super::AuthMethod;
+use super::client::ClientInfo;
+use super::limits::{self, Limit};
+use super::passwords;
+use super::principal::suspended_detail;
+use super::sessions::{self, StartedSession};
+use crate::App;
+use crate::accounts::registration::refuse_bots;
+use crate::accounts::{self, UserRecord};
+use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effort};
+use crate::error::Error;
+use crate::model::{EmailAddress, UserId, Username};
+use crate::store::{Condition, StoreError, Update, keys};
+
+pub const INVALID_CREDENTIALS: &str = "Invalid credentials.";
+pub const BOT_REJECTED: &str = "Request rejected.";
+
+/// What a login form sends.
+#[derive(Clone)]
+pub struct LoginInput {
+    /// A username or an email address (anything with `@` is taken as an email address).
+    pub identifier: String,
+    pub password: String,
+    /// The hidden honeypot field as sent (`None` when absent).
+    pub honeypot: Option<String>,
+}
+
+impl std::fmt::Debug for LoginInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginInput")
+            .field("identifier", &self.identifier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks the password and starts a session (`via` says whether for a cookie or for tokens).
+pub async fn login(
+    app: &App,
+    input: LoginInput,
+    client: &ClientInfo,
+    via: AuthMethod,
+) -> Result<(UserRecord, StartedSession), Error> {
+    refuse_bots(app, client, input.honeypot.as_deref(), "login").await?;
+
+    // Per-IP failures across accounts: a full window refuses before any password work.
+    let ip = client.ip_string();
+    if let Some(ip) = &ip {
+        limits::check(app, Limit::LoginPerIp, ip).await?;
+    }
+
+    let Some(user) = find_account(app, &input.identifier).await? else {
+        passwords::burn_verification_time(&input.password).await;
+        return Err(failed(app, client, ip.as_deref(), None, "unknown_account").await);
+    };
+
+    if let Err(locked) = limits::check_login_allowed(app, user.id).await {
+        log_event_best_effort(
+            app,
+            NewEvent::new(EventType::LoginFailed, Some(user.id))
+                .client(client)
+                .failed("account temporarily locked")
+                .metadata(json!({ "reason": "locked", "method": via })),
+        )
+        .await;
+        return Err(locked);
+    }
+
+    let Some(credentials) = accounts::get_credentials(app, user.id).await? else {
+        // A profile without credentials cannot log in; it answers like any wrong password.
+        passwords::burn_verification_time(&input.password).await;
+        return Err(failed(app, client, ip.as_deref(), Some(user.id), "no_credentials").await);
+    };
+    let check = passwords::verify_password(&credentials.password_hash, &input.password).await?;
+    if !check.matches {
+        limits::record_login_failure(app, user.id).await?;
+        return Err(failed(app, client, ip.as_deref(), Some(user.id), "wrong_password").await);
+    }
+
+    if user.is_suspended {
+        sessions::end_other_sessions(app, user.id, None).await?;
+        log_event_best_effort(
+            app,
+            NewEvent::new(EventType::LoginFailed, Some(user.id))
+                .client(client)
+                .failed("account suspended")
+                .metadata(json!({ "reason": "suspended", "method": via })),
+        )
+        .await;
+        return Err(Error::Forbidden(suspended_detail(&user)));
+    }
+
+    limits::clear_login_failures(app, user.id).await?;
+    if check.needs_rehash {
+        rehash(app, user.id, &credentials.password_hash, &input.password).await;
+    }
+    let started = sessions::start_session(app, &user, client, via).await?;
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::Login, Some(user.id))
+            .client(client)
+            .session(&started.record.session_id)
+            .description("Logged in")
+            .metadata(json!({ "method": via })),
+    )
+    .await;
+    Ok((user, started))
+}
+
+/// The account an identifier names, if any. Identifiers that cannot be a username or an email
+/// address name no account (and answer like a wrong password).
+async fn find_account(app: &App, identifier: &str) -> Result<Option<UserRecord>, Error> {
+    let identifier = identifier.trim();
+    let id = if identifier.contains('@') {
+        match EmailAddress::parse(identifier) {
+            Ok(email) => accounts::id_by_email(app, &email).await?,
+            Err(_) => None,
+        }
+    } else {
+        match Username::parse(identifier) {
+            Ok(username) => accounts::id_by_username(app, &username).await?,
+            Err(_) => None,
+        }
+    };
+    match id {
+        Some(id) => accounts::get_user_consistent(app, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Counts a failure against the client's IP, logs it, and gives the answer: the same 400 for
+/// every failure, or 429 once the IP's window is full.
+async fn failed(
+    app: &App,
+    client: &ClientInfo,
+    ip: Option<&str>,
+    user: Option<UserId>,
+    reason: &str,
+) -> Error {
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::LoginFailed, user)
+            .client(client)
+            .severity(Severity::Medium)
+            .failed("invalid credentials")
+            .metadata(json!({ "reason": reason })),
+    )
+    .await;
+    if let Some(ip) = ip
+        && let Err(limited) = limits::hit(app, Limit::LoginPerIp, ip).await
+    {
+        return limited;
+    }
+    Error::BadRequest(INVALID_CREDENTIALS.into())
+}
+
+/// Replaces a hash made with older parameters, unless the password changed meanwhile. A failure
+/// here leaves the old (still valid) hash: the login itself succeeded.
+async fn rehash(app: &App, user: UserId, old_hash: &str, password: &str) {
+    let new_hash = match passwords::hash_password(password).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            tracing::warn!(error = %e, "password rehash failed");
+            return;
+        }
+    };
+    let update = Update::new().set("password_hash", new_hash);
+    let condition = Condition::eq("password_hash", old_hash);
+    match app
+        .table
+        .update(&keys::credentials(user), update, Some(condition))
+        .await
+    {
+        Ok(_) | Err(StoreError::ConditionFailed) => {}
+        Err(e) => tracing::warn!(error = %e, "password rehash not stored"),
+    }
+}

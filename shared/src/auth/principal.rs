@@ -1,0 +1,186 @@
+//! Credentials to a Principal: session cookie (+ CSRF), Bearer JWT (+ live session), API token.
+//! OWNER: helper C.
+//!
+//! Costs per request: a JWT or a cookie is one session read and one profile read; an API token
+//! is the token read and what `api_tokens::authenticate` loads. On top, at most once a minute,
+//! one conditional write of the session's activity and one of the profile's `last_active`.
+
+use super::client::ClientInfo;
+use super::jwt::{self, TokenType};
+use super::secrets::constant_time_eq;
+use super::sessions::{self, SessionRecord};
+use super::{AuthMethod, Credentials, Principal, api_tokens};
+use crate::App;
+use crate::accounts::{self, UserRecord};
+use crate::error::Error;
+use crate::model::UserId;
+use crate::store::{Condition, StoreError, Update, Value, keys};
+
+/// `UserRecord.last_active` is written at most this often per user.
+pub const LAST_ACTIVE_WRITE_INTERVAL_SECS: i64 = 60;
+
+pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
+pub const MALFORMED_AUTHORIZATION: &str = "Invalid Authorization header.";
+
+/// The 403 detail for a suspended account.
+pub fn suspended_detail(user: &UserRecord) -> String {
+    let reason = user.suspension_reason.trim();
+    if reason.is_empty() {
+        "Account suspended.".to_owned()
+    } else {
+        format!("Account suspended: {reason}")
+    }
+}
+
+/// `Ok(None)` for anonymous requests; `Err(Unauthenticated)` for credentials that fail.
+///
+/// A `sessionid` cookie whose session is unknown, ended or expired reads as anonymous (as in
+/// Django: a stale cookie must not lock a browser out of public pages); a wrong CSRF proof on an
+/// unsafe method is 403. A suspended account is 403, and its sessions end.
+pub async fn authenticate(
+    app: &App,
+    credentials: &Credentials,
+    _client: &ClientInfo,
+) -> Result<Option<Principal>, Error> {
+    let (principal, session) = match credentials {
+        Credentials::None => return Ok(None),
+        Credentials::Malformed => {
+            return Err(Error::Unauthenticated(MALFORMED_AUTHORIZATION.into()));
+        }
+        Credentials::Bearer(token) => {
+            let (principal, session) = by_access_token(app, token).await?;
+            (principal, Some(session))
+        }
+        Credentials::ApiToken(key) => {
+            let (user, token_id) = api_tokens::authenticate(app, key).await?;
+            let principal = Principal {
+                user,
+                method: AuthMethod::ApiToken,
+                session_id: None,
+                api_token_id: Some(token_id),
+                renewed_access: None,
+            };
+            (principal, None)
+        }
+        Credentials::SessionCookie {
+            cookie,
+            csrf_cookie,
+            csrf_header,
+            unsafe_method,
+        } => {
+            let Some(session) = sessions::validate_cookie(app, cookie).await? else {
+                return Ok(None);
+            };
+            if *unsafe_method && !csrf_ok(&session, csrf_cookie.as_deref(), csrf_header.as_deref())
+            {
+                return Err(Error::Forbidden(CSRF_FAILED.into()));
+            }
+            let Some(user) = session_user(app, &session).await? else {
+                return Ok(None);
+            };
+            let principal = Principal {
+                user,
+                method: AuthMethod::Session,
+                session_id: Some(session.session_id.clone()),
+                api_token_id: None,
+                renewed_access: None,
+            };
+            (principal, Some(session))
+        }
+    };
+
+    if principal.user.is_suspended {
+        sessions::end_other_sessions(app, principal.user.id, None).await?;
+        return Err(Error::Forbidden(suspended_detail(&principal.user)));
+    }
+    if let Some(session) = &session {
+        sessions::record_activity(app, session).await;
+    }
+    record_last_active(app, &principal.user).await;
+    Ok(Some(principal))
+}
+
+/// The double-submit check: the header equals the cookie, and both are the session's token.
+fn csrf_ok(session: &SessionRecord, cookie: Option<&str>, header: Option<&str>) -> bool {
+    match (cookie, header) {
+        (Some(cookie), Some(header)) => {
+            constant_time_eq(cookie, header) && session.csrf_matches(header)
+        }
+        _ => false,
+    }
+}
+
+/// The owner of a live session (eventually consistent: suspension reaches it within moments);
+/// `None` for a user that no longer exists.
+async fn session_user(app: &App, session: &SessionRecord) -> Result<Option<UserRecord>, Error> {
+    accounts::get_user(app, session.user_id).await
+}
+
+/// A Bearer access token: a valid signature and claims, a live session of the token's subject,
+/// and the subject's profile. Renews the token when little of its lifetime is left.
+async fn by_access_token(app: &App, token: &str) -> Result<(Principal, SessionRecord), Error> {
+    let claims = jwt::decode(app, token, TokenType::Access)?;
+    // A dead session answers like any other token that does not pass.
+    let not_live = || Error::Unauthenticated(jwt::INVALID_TOKEN.into());
+    let user_id: UserId = claims.sub.parse().map_err(|_| not_live())?;
+    let session = sessions::active_session(app, &claims.sid)
+        .await?
+        .ok_or_else(not_live)?;
+    if session.user_id != user_id {
+        return Err(not_live());
+    }
+    let user = session_user(app, &session).await?.ok_or_else(not_live)?;
+
+    let left = claims.exp - app.clock.epoch_seconds();
+    let renewed_access = if left < app.config.auth.renew_before_secs && !user.is_suspended {
+        match jwt::issue_access(app, user.id, &session.session_id) {
+            Ok(token) => Some(token),
+            Err(e) => {
+                // Renewal is a convenience: the request itself is authenticated.
+                tracing::warn!(error = %e, "access token not renewed");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let principal = Principal {
+        user,
+        method: AuthMethod::Jwt,
+        session_id: Some(session.session_id.clone()),
+        api_token_id: None,
+        renewed_access,
+    };
+    Ok((principal, session))
+}
+
+/// Writes `last_active` when the stored value is more than a minute old, conditionally on
+/// exactly that so that concurrent instances write once. Losing that race is normal; any other
+/// failure is logged and does not fail the request.
+async fn record_last_active(app: &App, user: &UserRecord) {
+    let now = app.clock.now();
+    let threshold = now.timestamp() - LAST_ACTIVE_WRITE_INTERVAL_SECS;
+    if user.last_active_epoch >= threshold {
+        return;
+    }
+    let update = Update::new()
+        .set(
+            "last_active",
+            serde_json::to_value(now)
+                .map(Value::from)
+                .unwrap_or(Value::Null),
+        )
+        .set("last_active_epoch", now.timestamp());
+    let condition = Condition::item_present().and(Condition::Or(vec![
+        Condition::NotExists("last_active_epoch".into()),
+        Condition::Lt("last_active_epoch".into(), Value::Int(threshold)),
+    ]));
+    match app
+        .table
+        .update(&keys::user(user.id), update, Some(condition))
+        .await
+    {
+        Ok(_) | Err(StoreError::ConditionFailed) => {}
+        Err(e) => tracing::warn!(error = %e, "last_active not recorded"),
+    }
+}

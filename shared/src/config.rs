@@ -1,0 +1,367 @@
+//! Configuration from environment variables, read once at cold start. A missing or invalid
+//! setting is one [`ConfigError`] naming the variable, and the binary stops on it.
+
+use std::path::PathBuf;
+
+/// Where a process runs decides the defaults: Lambda wants DynamoDB, SES and EventBridge and
+/// must be told the table; accounts-local wants everything embedded under its data dir.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deployment {
+    Lambda,
+    Local,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// SQLite in `<data_dir>/accounts.sqlite3`.
+    Embedded { data_dir: PathBuf },
+    /// The DynamoDB table; the endpoint comes from `AWS_ENDPOINT_URL` when set (moto).
+    DynamoDb {
+        table_name: String,
+        create_if_missing: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailConfig {
+    /// One JSON file per message in this directory.
+    Outbox {
+        dir: PathBuf,
+    },
+    Ses {
+        from: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BusConfig {
+    InProcess,
+    EventBridge { bus_name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub deployment: Deployment,
+    pub store: StoreConfig,
+    pub mail: MailConfig,
+    pub bus: BusConfig,
+    /// The sender of every message (`MAIL_FROM`); the outbox records it too.
+    pub mail_from: String,
+    /// Largest accepted request body in bytes (`MAX_BODY_BYTES`, default 64 KiB).
+    pub max_body_bytes: usize,
+    pub auth: AuthConfig,
+}
+
+/// Lifetimes and limits of authentication. Durations are whole seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `JWT_ISSUER`, default `accounts`.
+    pub jwt_issuer: String,
+    /// `JWT_AUDIENCE`, default `accounts-api`.
+    pub jwt_audience: String,
+    /// Where the Ed25519 signing keys come from.
+    pub signing_keys: SigningKeysSource,
+    /// `ACCESS_TOKEN_TTL`, default 3600 (1 h).
+    pub access_ttl_secs: i64,
+    /// `REFRESH_TOKEN_TTL`, default 604800 (7 days).
+    pub refresh_ttl_secs: i64,
+    /// `RENEW_ACCESS_BEFORE`: renew an access token with less than this left, default 300.
+    pub renew_before_secs: i64,
+    /// `REFRESH_REUSE_GRACE`: a rotated refresh token reused within this is answered, default 10.
+    pub refresh_reuse_grace_secs: i64,
+    /// `SESSION_IDLE_TIMEOUT`, default 1800 (30 min, sliding).
+    pub session_idle_secs: i64,
+    /// `SESSION_MAX_AGE`, default 1209600 (14 days, absolute).
+    pub session_absolute_secs: i64,
+    /// `CODE_TTL`: emailed codes expire after this, default 900 (15 min).
+    pub code_ttl_secs: i64,
+    /// `SECURE_COOKIES`: `Secure` on cookies; default true in Lambda, false locally (plain HTTP).
+    pub secure_cookies: bool,
+}
+
+/// The JWT signing keys: a JSON key set in `JWT_SIGNING_KEYS` (Lambda; the first key signs,
+/// all verify), or a file in the data dir generated on first start (accounts-local).
+#[derive(Clone, PartialEq, Eq)]
+pub enum SigningKeysSource {
+    Inline(String),
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for SigningKeysSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SigningKeysSource::Inline(_) => f.write_str("Inline(<secret>)"),
+            SigningKeysSource::File(path) => write!(f, "File({})", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            var,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A source of settings: the process environment in production, a map in tests.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<const N: usize> Env for [(&str, &str); N] {
+    fn var(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env(deployment: Deployment) -> Result<Config, ConfigError> {
+        Self::from(&ProcessEnv, deployment)
+    }
+
+    /// Reads the configuration from any [`Env`]. Variables:
+    ///
+    /// | variable | meaning | default (Lambda / local) |
+    /// |---|---|---|
+    /// | `STORE` | `embedded` or `dynamodb` | `dynamodb` / `embedded` |
+    /// | `DATA_DIR` | embedded database and outbox | — / `.local` |
+    /// | `TABLE_NAME` | the DynamoDB table | required with `dynamodb` |
+    /// | `CREATE_TABLE` | create the table when missing (`true`/`false`) | `false` / `true` |
+    /// | `MAIL` | `ses` or `outbox` | `ses` / `outbox` |
+    /// | `MAIL_FROM` | sender address | required with `ses` / `no-reply@localhost` |
+    /// | `BUS` | `eventbridge` or `in-process` | `eventbridge` / `in-process` |
+    /// | `EVENT_BUS_NAME` | the EventBridge bus | required with `eventbridge` |
+    /// | `MAX_BODY_BYTES` | largest request body | `65536` |
+    pub fn from(env: &dyn Env, deployment: Deployment) -> Result<Config, ConfigError> {
+        let local = deployment == Deployment::Local;
+        let data_dir = || -> Result<PathBuf, ConfigError> {
+            match env.var("DATA_DIR") {
+                Some(dir) => Ok(PathBuf::from(dir)),
+                None if local => Ok(PathBuf::from(".local")),
+                None => Err(ConfigError::new(
+                    "DATA_DIR",
+                    "must be set for the embedded store or the outbox",
+                )),
+            }
+        };
+
+        let store =
+            match env
+                .var("STORE")
+                .as_deref()
+                .unwrap_or(if local { "embedded" } else { "dynamodb" })
+            {
+                "embedded" => StoreConfig::Embedded {
+                    data_dir: data_dir()?,
+                },
+                "dynamodb" => StoreConfig::DynamoDb {
+                    table_name: env.var("TABLE_NAME").ok_or_else(|| {
+                        ConfigError::new("TABLE_NAME", "must be set for the dynamodb store")
+                    })?,
+                    create_if_missing: parse_bool(env, "CREATE_TABLE", local)?,
+                },
+                other => {
+                    return Err(ConfigError::new(
+                        "STORE",
+                        format!("`{other}` is not one of embedded, dynamodb"),
+                    ));
+                }
+            };
+
+        let mail_from = match env.var("MAIL_FROM") {
+            Some(from) if from.contains('@') => from,
+            Some(from) => {
+                return Err(ConfigError::new(
+                    "MAIL_FROM",
+                    format!("`{from}` is not an email address"),
+                ));
+            }
+            None if local => "no-reply@localhost".to_owned(),
+            None => String::new(),
+        };
+        let mail = match env
+            .var("MAIL")
+            .as_deref()
+            .unwrap_or(if local { "outbox" } else { "ses" })
+        {
+            "outbox" => MailConfig::Outbox {
+                dir: data_dir()?.join("outbox"),
+            },
+            "ses" if mail_from.is_empty() => {
+                return Err(ConfigError::new("MAIL_FROM", "must be set for ses mail"));
+            }
+            "ses" => MailConfig::Ses {
+                from: mail_from.clone(),
+            },
+            other => {
+                return Err(ConfigError::new(
+                    "MAIL",
+                    format!("`{other}` is not one of ses, outbox"),
+                ));
+            }
+        };
+
+        let bus = match env.var("BUS").as_deref().unwrap_or(if local {
+            "in-process"
+        } else {
+            "eventbridge"
+        }) {
+            "in-process" => BusConfig::InProcess,
+            "eventbridge" => BusConfig::EventBridge {
+                bus_name: env.var("EVENT_BUS_NAME").ok_or_else(|| {
+                    ConfigError::new("EVENT_BUS_NAME", "must be set for the eventbridge bus")
+                })?,
+            },
+            other => {
+                return Err(ConfigError::new(
+                    "BUS",
+                    format!("`{other}` is not one of eventbridge, in-process"),
+                ));
+            }
+        };
+
+        let max_body_bytes = match env.var("MAX_BODY_BYTES") {
+            None => 64 * 1024,
+            Some(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError::new("MAX_BODY_BYTES", format!("`{v}` is not a positive integer"))
+            })?,
+        };
+
+        let signing_keys = match env.var("JWT_SIGNING_KEYS") {
+            Some(json) => SigningKeysSource::Inline(json),
+            None if local => SigningKeysSource::File(data_dir()?.join("jwt-signing-keys.json")),
+            None => {
+                return Err(ConfigError::new(
+                    "JWT_SIGNING_KEYS",
+                    "must be set (a JSON key set; see README)",
+                ));
+            }
+        };
+        let auth = AuthConfig {
+            jwt_issuer: env.var("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
+            jwt_audience: env
+                .var("JWT_AUDIENCE")
+                .unwrap_or_else(|| "accounts-api".into()),
+            signing_keys,
+            access_ttl_secs: parse_secs(env, "ACCESS_TOKEN_TTL", 3600)?,
+            refresh_ttl_secs: parse_secs(env, "REFRESH_TOKEN_TTL", 7 * 24 * 3600)?,
+            renew_before_secs: parse_secs(env, "RENEW_ACCESS_BEFORE", 300)?,
+            refresh_reuse_grace_secs: parse_secs(env, "REFRESH_REUSE_GRACE", 10)?,
+            session_idle_secs: parse_secs(env, "SESSION_IDLE_TIMEOUT", 30 * 60)?,
+            session_absolute_secs: parse_secs(env, "SESSION_MAX_AGE", 14 * 24 * 3600)?,
+            code_ttl_secs: parse_secs(env, "CODE_TTL", 15 * 60)?,
+            secure_cookies: parse_bool(env, "SECURE_COOKIES", !local)?,
+        };
+
+        Ok(Config {
+            deployment,
+            store,
+            mail,
+            bus,
+            mail_from,
+            max_body_bytes,
+            auth,
+        })
+    }
+}
+
+fn parse_secs(env: &dyn Env, var: &'static str, default: i64) -> Result<i64, ConfigError> {
+    match env.var(var) {
+        None => Ok(default),
+        Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ConfigError::new(var, format!("`{v}` is not a positive number of seconds"))
+        }),
+    }
+}
+
+fn parse_bool(env: &dyn Env, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match env.var(var).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(other) => Err(ConfigError::new(
+            var,
+            format!("`{other}` is not true or false"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_defaults_need_no_variables() {
+        let config = Config::from(&[("X", "y")], Deployment::Local).unwrap();
+        assert_eq!(
+            config.store,
+            StoreConfig::Embedded {
+                data_dir: ".local".into()
+            }
+        );
+        assert_eq!(
+            config.mail,
+            MailConfig::Outbox {
+                dir: ".local/outbox".into()
+            }
+        );
+        assert_eq!(config.bus, BusConfig::InProcess);
+    }
+
+    #[test]
+    fn lambda_names_the_missing_variable() {
+        let err = Config::from(&[("X", "y")], Deployment::Lambda).unwrap_err();
+        assert_eq!(err.var, "TABLE_NAME");
+        let err = Config::from(&[("TABLE_NAME", "t")], Deployment::Lambda).unwrap_err();
+        assert_eq!(err.var, "MAIL_FROM");
+        let err = Config::from(
+            &[("TABLE_NAME", "t"), ("MAIL_FROM", "a@b.c")],
+            Deployment::Lambda,
+        )
+        .unwrap_err();
+        assert_eq!(err.var, "EVENT_BUS_NAME");
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: EVENT_BUS_NAME: must be set for the eventbridge bus"
+        );
+        let err = Config::from(
+            &[
+                ("TABLE_NAME", "t"),
+                ("MAIL_FROM", "a@b.c"),
+                ("EVENT_BUS_NAME", "b"),
+            ],
+            Deployment::Lambda,
+        )
+        .unwrap_err();
+        assert_eq!(err.var, "JWT_SIGNING_KEYS");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let err = Config::from(&[("STORE", "redis")], Deployment::Local).unwrap_err();
+        assert_eq!(err.var, "STORE");
+        let err = Config::from(&[("MAX_BODY_BYTES", "-1")], Deployment::Local).unwrap_err();
+        assert_eq!(err.var, "MAX_BODY_BYTES");
+    }
+}

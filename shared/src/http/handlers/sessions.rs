@@ -1,0 +1,232 @@
+//! Session login and logout (cookies), JWT login, the current user, and the session check and
+//! refresh endpoints.
+
+use cookie::time::Duration as CookieDuration;
+use cookie::{Cookie, SameSite};
+use http::header::{CACHE_CONTROL, SET_COOKIE};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::App;
+use crate::accounts::UserRecord;
+use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
+use crate::auth::login::{LoginInput, login as password_login};
+use crate::auth::sessions::{self, SessionRecord, StartedSession};
+use crate::auth::{AuthMethod, jwt};
+use crate::error::{Error, FieldErrors};
+use crate::http::auth::{
+    CSRF_COOKIE, SESSION_COOKIE, caller_allow_unverified, client_info, optional_caller,
+};
+use crate::http::{ApiResponse, RequestCtx};
+
+/// A login form: a username or an email address, the password, and the hidden honeypot field
+/// (`website`, as on registration), which people leave empty.
+#[derive(Deserialize)]
+struct LoginBody {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default, rename = "website")]
+    honeypot: Option<String>,
+}
+
+impl LoginBody {
+    /// DRF-style field errors for what is missing; the identifier is the username when given.
+    fn into_input(self) -> Result<LoginInput, Error> {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let mut errors = FieldErrors::new();
+        if !given(&self.username) && !given(&self.email) {
+            errors.add("username", "Enter a username or an email address.");
+        }
+        if !given(&self.password) {
+            errors.add("password", "This field is required.");
+        }
+        errors.into_result()?;
+        let identifier = if given(&self.username) {
+            self.username
+        } else {
+            self.email
+        };
+        Ok(LoginInput {
+            identifier: identifier.unwrap_or_default(),
+            password: self.password.unwrap_or_default(),
+            honeypot: self.honeypot,
+        })
+    }
+}
+
+/// The caller's own view of their account: identity, status, every profile field, counters,
+/// timestamps and the computed `full_name`, `display_name`, `location`. The profile item holds
+/// no secrets (credentials live in their own item).
+pub fn own_user_view(user: &UserRecord) -> Json {
+    let mut view = serde_json::to_value(user).unwrap_or_else(|_| json!({}));
+    if let Some(fields) = view.as_object_mut() {
+        // Bookkeeping for the throttled activity write, not part of the API.
+        fields.remove("last_active_epoch");
+        fields.insert("full_name".into(), json!(user.full_name()));
+        fields.insert("display_name".into(), json!(user.display_name()));
+        fields.insert("location".into(), json!(user.location()));
+    }
+    view
+}
+
+fn session_cookie(app: &App, value: &str, max_age_secs: i64) -> String {
+    Cookie::build((SESSION_COOKIE, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(app.config.auth.secure_cookies)
+        .max_age(CookieDuration::seconds(max_age_secs))
+        .build()
+        .to_string()
+}
+
+/// Not HttpOnly: the page's scripts read it to send it back as `X-CSRFToken`.
+fn csrf_cookie(app: &App, value: &str, max_age_secs: i64) -> String {
+    Cookie::build((CSRF_COOKIE, value))
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(app.config.auth.secure_cookies)
+        .max_age(CookieDuration::seconds(max_age_secs))
+        .build()
+        .to_string()
+}
+
+fn set_session_cookies(app: &App, ctx: &RequestCtx, started: &StartedSession) {
+    let max_age = app.config.auth.session_absolute_secs;
+    ctx.add_response_header(SET_COOKIE, &session_cookie(app, &started.cookie, max_age));
+    ctx.add_response_header(SET_COOKIE, &csrf_cookie(app, &started.csrf_token, max_age));
+}
+
+fn clear_session_cookies(app: &App, ctx: &RequestCtx) {
+    ctx.add_response_header(SET_COOKIE, &session_cookie(app, "", 0));
+    ctx.add_response_header(SET_COOKIE, &csrf_cookie(app, "", 0));
+}
+
+/// `POST /api/auth/login/` `{username or email, password}` → 200 with the user; sets the
+/// `sessionid` and `csrftoken` cookies.
+pub async fn login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let input = ctx.json::<LoginBody>()?.into_input()?;
+    let client = client_info(ctx);
+    let (user, started) = password_login(app, input, &client, AuthMethod::Session).await?;
+    set_session_cookies(app, ctx, &started);
+    Ok(ApiResponse::ok(&own_user_view(&user)).with_header(CACHE_CONTROL, "no-store"))
+}
+
+/// `POST /api/auth/jwt/login/` `{username or email, password}` → `{access, refresh, user}`,
+/// bound to a new session (no cookies: the tokens carry the session id).
+pub async fn jwt_login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let input = ctx.json::<LoginBody>()?.into_input()?;
+    let client = client_info(ctx);
+    let (user, started) = password_login(app, input, &client, AuthMethod::Jwt).await?;
+    let pair = match jwt::issue_pair(app, user.id, &started.record.session_id) {
+        Ok(pair) => pair,
+        Err(e) => {
+            // No tokens, no session: do not leave one behind that nobody can use.
+            sessions::end_session(app, &started.record.session_id).await?;
+            return Err(e);
+        }
+    };
+    Ok(ApiResponse::ok(&json!({
+        "access": pair.access,
+        "refresh": pair.refresh,
+        "access_expires_at": pair.access_expires_at,
+        "refresh_expires_at": pair.refresh_expires_at,
+        "user": own_user_view(&user),
+    }))
+    .with_header(CACHE_CONTROL, "no-store"))
+}
+
+/// `POST /api/auth/logout/` → ends the caller's session (cookie or JWT) and clears the cookies.
+/// Without a live session it only clears the cookies: logging out twice is not an error.
+pub async fn logout(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = optional_caller(app, ctx).await?;
+    if let Some(principal) = principal
+        && let Some(session_id) = &principal.session_id
+    {
+        sessions::end_session(app, session_id).await?;
+        let event = NewEvent::new(EventType::Logout, Some(principal.id()))
+            .session(session_id)
+            .client(&client_info(ctx))
+            .description("Logged out")
+            .metadata(json!({ "method": principal.method }));
+        log_event_best_effort(app, event).await;
+    }
+    clear_session_cookies(app, ctx);
+    Ok(ApiResponse::ok(
+        &json!({ "detail": "Successfully logged out." }),
+    ))
+}
+
+/// `GET /api/auth/me/`: the caller with their profile, for any authentication method.
+pub async fn me(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller_allow_unverified(app, ctx).await?;
+    Ok(ApiResponse::ok(&own_user_view(&principal.user)).with_header(CACHE_CONTROL, "no-store"))
+}
+
+fn rfc3339(epoch: i64) -> Json {
+    chrono::DateTime::from_timestamp(epoch, 0).map_or(Json::Null, |at| json!(at))
+}
+
+fn session_status(app: &App, session: Option<&SessionRecord>) -> Json {
+    match session {
+        Some(s) => json!({
+            "valid": true,
+            "expires_at": rfc3339(s.valid_until()),
+            "absolute_expires_at": rfc3339(s.expires_at),
+            "last_activity": s.last_activity,
+            "idle_timeout_seconds": s.idle_timeout_secs,
+        }),
+        None => json!({
+            "valid": false,
+            "expires_at": null,
+            "absolute_expires_at": null,
+            "last_activity": null,
+            "idle_timeout_seconds": app.config.auth.session_idle_secs,
+        }),
+    }
+}
+
+/// `GET /api/auth/session/check/` → `{valid, expires_at, last_activity, idle_timeout_seconds}`:
+/// `expires_at` is when the session ends without further activity (idle or absolute expiry,
+/// whichever comes first). Anonymous callers and API tokens (no session) get `valid: false`.
+pub async fn session_check(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = optional_caller(app, ctx).await?;
+    let session = match principal.as_ref().and_then(|p| p.session_id.as_deref()) {
+        Some(session_id) => sessions::active_session(app, session_id).await?,
+        None => None,
+    };
+    Ok(ApiResponse::ok(&session_status(app, session.as_ref()))
+        .with_header(CACHE_CONTROL, "no-store"))
+}
+
+/// `POST /api/auth/session/refresh/` → the session's status after moving its idle window to
+/// start now. 400 for callers without a session (API tokens).
+pub async fn session_refresh(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller_allow_unverified(app, ctx).await?;
+    let Some(session_id) = principal.session_id.as_deref() else {
+        return Err(Error::BadRequest(
+            "This authentication method has no session.".into(),
+        ));
+    };
+    let session = sessions::active_session(app, session_id).await?;
+    let refreshed = match session {
+        Some(session) => sessions::refresh(app, &session).await?,
+        None => None,
+    };
+    let Some(refreshed) = refreshed else {
+        return Err(Error::Unauthenticated(
+            "Session has expired or ended.".into(),
+        ));
+    };
+    let event = NewEvent::new(EventType::SessionRefresh, Some(principal.id()))
+        .session(session_id)
+        .client(&client_info(ctx))
+        .description("Session idle timeout extended");
+    log_event_best_effort(app, event).await;
+    Ok(ApiResponse::ok(&session_status(app, Some(&refreshed)))
+        .with_header(CACHE_CONTROL, "no-store"))
+}

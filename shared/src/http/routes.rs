@@ -1,0 +1,124 @@
+//! The one route table. accounts-local serves all of it; each Lambda function serves the
+//! routes of its group; `template.yaml` declares the same routes (a test keeps them equal).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use http::Method;
+
+use super::handlers;
+use super::request::RequestCtx;
+use super::response::ApiResponse;
+use crate::App;
+use crate::error::Error;
+
+/// The endpoint groups: one Lambda function each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Group {
+    Auth,
+    Users,
+    Profiles,
+    Social,
+    Activity,
+    Badges,
+}
+
+impl Group {
+    pub const ALL: [Group; 6] = [
+        Group::Auth,
+        Group::Users,
+        Group::Profiles,
+        Group::Social,
+        Group::Activity,
+        Group::Badges,
+    ];
+
+    /// The group's name: its function's directory under `functions/` and its health path.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Auth => "auth",
+            Group::Users => "users",
+            Group::Profiles => "profiles",
+            Group::Social => "social",
+            Group::Activity => "activity",
+            Group::Badges => "badges",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Group> {
+        Group::ALL.into_iter().find(|g| g.name() == name)
+    }
+}
+
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<ApiResponse, Error>> + Send + 'a>>;
+
+/// A handler: an async function of the App and the request context.
+pub type Handler = for<'a> fn(&'a App, &'a RequestCtx) -> HandlerFuture<'a>;
+
+pub struct Route {
+    pub method: Method,
+    /// The path pattern with its trailing slash, parameters in braces: `/api/users/{id}/`.
+    /// Requests match with or without the trailing slash.
+    pub path: &'static str,
+    pub group: Group,
+    pub handler: Handler,
+}
+
+/// Turns `async fn(&App, &RequestCtx) -> Result<ApiResponse, Error>` into a [`Handler`].
+macro_rules! handler {
+    ($f:path) => {{
+        fn boxed<'a>(app: &'a App, ctx: &'a RequestCtx) -> HandlerFuture<'a> {
+            Box::pin($f(app, ctx))
+        }
+        boxed as Handler
+    }};
+}
+
+macro_rules! routes {
+    ($( $method:ident $path:literal => $group:ident, $f:path; )*) => {
+        vec![ $( Route {
+            method: Method::$method,
+            path: $path,
+            group: Group::$group,
+            handler: handler!($f),
+        }, )* ]
+    };
+}
+
+/// Every route of the service.
+pub fn route_table() -> &'static [Route] {
+    static TABLE: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        routes! {
+            GET "/api/health/" => Auth, handlers::health::service;
+            GET "/api/health/auth/" => Auth, handlers::health::service;
+            POST "/api/auth/register/" => Auth, handlers::accounts::register;
+            POST "/api/auth/jwt/register/" => Auth, handlers::accounts::jwt_register;
+            POST "/api/auth/verify/" => Auth, handlers::accounts::verify;
+            POST "/api/auth/resend-code/" => Auth, handlers::accounts::resend_code;
+            POST "/api/auth/password/change/" => Auth, handlers::accounts::change_password;
+            POST "/api/auth/password/reset/" => Auth, handlers::accounts::request_reset;
+            POST "/api/auth/password/reset/confirm/" => Auth, handlers::accounts::confirm_reset;
+            POST "/api/auth/login/" => Auth, handlers::sessions::login;
+            POST "/api/auth/logout/" => Auth, handlers::sessions::logout;
+            GET "/api/auth/me/" => Auth, handlers::sessions::me;
+            GET "/api/auth/session/check/" => Auth, handlers::sessions::session_check;
+            POST "/api/auth/session/refresh/" => Auth, handlers::sessions::session_refresh;
+            POST "/api/auth/jwt/login/" => Auth, handlers::sessions::jwt_login;
+            POST "/api/auth/jwt/refresh/" => Auth, handlers::tokens::refresh;
+            POST "/api/auth/jwt/logout/" => Auth, handlers::tokens::logout;
+            POST "/api/auth/jwt/verify/" => Auth, handlers::tokens::verify;
+            GET "/api/auth/jwt/user-info/" => Auth, handlers::tokens::user_info;
+            GET "/api/auth/jwks/" => Auth, handlers::tokens::jwks;
+            GET "/.well-known/jwks.json" => Auth, handlers::tokens::jwks;
+            POST "/api/auth/tokens/" => Auth, handlers::tokens::create_api_token;
+            GET "/api/auth/tokens/" => Auth, handlers::tokens::list_api_tokens;
+            DELETE "/api/auth/tokens/{id}/" => Auth, handlers::tokens::revoke_api_token;
+            GET "/api/health/users/" => Users, handlers::health::service;
+            GET "/api/health/profiles/" => Profiles, handlers::health::service;
+            GET "/api/health/social/" => Social, handlers::health::service;
+            GET "/api/health/activity/" => Activity, handlers::health::service;
+            GET "/api/health/badges/" => Badges, handlers::health::service;
+        }
+    })
+}

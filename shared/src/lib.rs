@@ -1,0 +1,24 @@
+//! The accounts service's domain crate: everything but each binary's `main`.
+//!
+//! Layers, from the outside in: `http` (route table, request context, DRF-style responses),
+//! the capabilities (plain async functions over [`App`]), and the ports (`store`, `mail`, `bus`,
+//! `clock`) with their engines. Domain code sees no HTTP and no AWS types.
+
+pub mod accounts;
+pub mod activity;
+pub mod app;
+pub mod auth;
+pub mod aws;
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod mail;
+pub mod model;
+pub mod store;
+pub mod telemetry;
+pub mod triggers;
+
+pub use app::App;
+pub use error::{Error, FieldErrors};

@@ -1,0 +1,827 @@
+//! The DynamoDB engine: the port mapped one to one onto DynamoDB operations through the AWS SDK.
+//!
+//! Expressions are generated with placeholders only (`expr`), values map one to one (`convert`),
+//! and SDK errors become the port's errors (`errors`). DynamoDB removes expired items late (and
+//! moto never does), so every read hides items whose `expires_at` has passed on the injected
+//! clock: in code for gets, and for queries and scans in the `FilterExpression`, or, when a
+//! limit is set, in code so that expired items do not count against it (see `read_page`).
+
+mod checks;
+mod convert;
+mod errors;
+mod expr;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, IndexStatus,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+};
+use futures::{StreamExt, TryStreamExt};
+
+use self::checks::{check_item, check_key, check_update};
+use self::convert::{
+    AttrMap, cursor_from_last_key, from_attr_map, key_to_attrs, start_key, to_attr_map,
+};
+use self::errors::{cancel_reasons, from_sdk};
+use self::expr::{Expr, SortPlan, mentions};
+use crate::clock::Clock;
+use crate::store::keys::table_definition;
+use crate::store::*;
+
+/// DynamoDB's limit on keys in one `BatchGetItem`.
+const BATCH_GET_MAX_KEYS: usize = 100;
+/// Chunks of one batch get in flight at once.
+const BATCH_GET_CONCURRENCY: usize = 4;
+/// Retries of unprocessed keys before giving up with a retryable error.
+const UNPROCESSED_RETRIES: u32 = 8;
+/// DynamoDB's limit on `TotalSegments`.
+const MAX_TOTAL_SEGMENTS: u32 = 1_000_000;
+/// How long `create_table_if_missing` waits for the table and its indexes to become ACTIVE.
+const ACTIVE_WAIT: Duration = Duration::from_secs(120);
+/// Calls one page of a limited query or scan may take when expired items crowd its window.
+const MAX_PAGE_ROUNDS: u32 = 8;
+
+pub struct DynamoTable {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl DynamoTable {
+    pub fn new(sdk: &aws_config::SdkConfig, table_name: String, clock: Arc<dyn Clock>) -> Self {
+        DynamoTable {
+            client: Client::new(sdk),
+            table: table_name,
+            clock,
+        }
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    fn err<E>(&self, err: SdkError<E>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        from_sdk(err, &self.table)
+    }
+
+    /// Creates the table from [`table_definition`] unless it exists, waits until it and its
+    /// indexes are ACTIVE, and makes sure TTL is enabled on `expires_at`. True when this call
+    /// created the table.
+    pub async fn create_table_if_missing(&self) -> StoreResult<bool> {
+        let hash = |name: &str| key_element(name, KeyType::Hash);
+        let range = |name: &str| key_element(name, KeyType::Range);
+        let definitions = table_definition::KEY_ATTRIBUTES
+            .iter()
+            .map(|name| {
+                AttributeDefinition::builder()
+                    .attribute_name(*name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(build_error)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let indexes = table_definition::GSIS
+            .iter()
+            .map(|(name, pk, sk)| {
+                GlobalSecondaryIndex::builder()
+                    .index_name(*name)
+                    .key_schema(hash(pk)?)
+                    .key_schema(range(sk)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(build_error)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .set_attribute_definitions(Some(definitions))
+            .key_schema(hash(table_definition::HASH_KEY)?)
+            .key_schema(range(table_definition::RANGE_KEY)?)
+            .set_global_secondary_indexes(Some(indexes))
+            .billing_mode(BillingMode::from(table_definition::BILLING_MODE))
+            .send()
+            .await;
+        let created = match created {
+            Ok(_) => true,
+            Err(e) if e.code() == Some("ResourceInUseException") => false,
+            Err(e) => return Err(self.err(e)),
+        };
+        self.wait_until_active().await?;
+        self.ensure_ttl().await?;
+        Ok(created)
+    }
+
+    /// Deletes the table; a table that is already gone is not an error.
+    pub async fn delete_table(&self) -> StoreResult<()> {
+        match self
+            .client
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    async fn wait_until_active(&self) -> StoreResult<()> {
+        let deadline = Instant::now() + ACTIVE_WAIT;
+        loop {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await;
+            let ready = match described {
+                Ok(out) => out.table.is_some_and(|t| {
+                    t.table_status() == Some(&TableStatus::Active)
+                        && t.global_secondary_indexes()
+                            .iter()
+                            .all(|i| i.index_status() == Some(&IndexStatus::Active))
+                }),
+                // Right after CreateTable the table may not be visible yet.
+                Err(e) if e.code() == Some("ResourceNotFoundException") => false,
+                Err(e) => return Err(self.err(e)),
+            };
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(format!(
+                    "table {} did not become ACTIVE within {}s",
+                    self.table,
+                    ACTIVE_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Enables TTL on the table's TTL attribute unless it already is (enabling twice is an
+    /// error in DynamoDB, so this looks first).
+    async fn ensure_ttl(&self) -> StoreResult<()> {
+        if self.ttl_enabled().await? {
+            return Ok(());
+        }
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(table_definition::TTL_ATTRIBUTE)
+            .build()
+            .map_err(build_error)?;
+        let updated = self
+            .client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(spec)
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            // Someone else enabled it between the look and the update.
+            Err(e) if self.ttl_enabled().await? => {
+                tracing::debug!(error = %self.err(e), "TTL enabled concurrently");
+                Ok(())
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    async fn ttl_enabled(&self) -> StoreResult<bool> {
+        let out = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(out.time_to_live_description.is_some_and(|d| {
+            matches!(
+                d.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            ) && d.attribute_name() == Some(table_definition::TTL_ATTRIBUTE)
+        }))
+    }
+
+    /// One chunk of a batch get (at most 100 distinct keys), retrying unprocessed keys with a
+    /// jittered exponential backoff.
+    async fn batch_get_chunk(&self, keys: Vec<AttrMap>) -> StoreResult<Vec<Item>> {
+        let mut pending = keys;
+        let mut items = Vec::new();
+        let mut retries = 0;
+        loop {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .build()
+                .map_err(build_error)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| self.err(e))?;
+            if let Some(found) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                for item in found {
+                    items.push(from_attr_map(item)?);
+                }
+            }
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(items);
+            }
+            retries += 1;
+            if retries > UNPROCESSED_RETRIES {
+                return Err(StoreError::Throttled(format!(
+                    "batch get left keys unprocessed after {UNPROCESSED_RETRIES} retries"
+                )));
+            }
+            tokio::time::sleep(backoff(retries)).await;
+        }
+    }
+
+    fn tx_item(&self, op: &TxOp) -> StoreResult<TransactWriteItem> {
+        let mut x = Expr::new();
+        let item = match op {
+            TxOp::Put { item, condition } => {
+                let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
+                let (names, values) = x.into_placeholders();
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(to_attr_map(item)?))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_error)?;
+                TransactWriteItem::builder().put(put)
+            }
+            TxOp::Update {
+                key,
+                update,
+                condition,
+            } => {
+                // A transactional update must have an expression; an update without actions
+                // has no DynamoDB form inside a transaction.
+                let expression = x.update(update)?.ok_or_else(|| {
+                    StoreError::Validation("an update in a transaction needs an action".into())
+                })?;
+                let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
+                let (names, values) = x.into_placeholders();
+                let update = aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_to_attrs(key)))
+                    .update_expression(expression)
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_error)?;
+                TransactWriteItem::builder().update(update)
+            }
+            TxOp::Delete { key, condition } => {
+                let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
+                let (names, values) = x.into_placeholders();
+                let delete = Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_to_attrs(key)))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_error)?;
+                TransactWriteItem::builder().delete(delete)
+            }
+            TxOp::Check { key, condition } => {
+                let condition = x.condition(condition)?;
+                let (names, values) = x.into_placeholders();
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key_to_attrs(key)))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_error)?;
+                TransactWriteItem::builder().condition_check(check)
+            }
+        };
+        Ok(item.build())
+    }
+
+    /// Reads one page of a query or scan, one `round` (a DynamoDB call) at a time.
+    ///
+    /// Expired items are invisible to every read, so they must not count against the port's
+    /// `Limit` either: only live items count as evaluated. Without a limit, the TTL filter goes
+    /// into the `FilterExpression` and one call suffices. With a limit, the filter lets every
+    /// expired item through (`expired OR filter`), so that the items evaluated but dropped are
+    /// known to be live (`ScannedCount` minus the expired items returned); when expired items
+    /// took part of the limit, the page is topped up from the `LastEvaluatedKey` with the rest.
+    /// The cursor is always DynamoDB's own last evaluated key.
+    async fn read_page(
+        &self,
+        limit: Option<u32>,
+        mut start: Option<AttrMap>,
+        filter: Option<&Condition>,
+        now: i64,
+        source: Source<'_>,
+    ) -> StoreResult<Page> {
+        let mut items = Vec::new();
+        let mut remaining = limit;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            let answer = self
+                .round(&source, limit.is_some(), now, remaining, start.take())
+                .await?;
+            let mut expired = 0u32;
+            for raw in answer.items {
+                let item = from_attr_map(raw)?;
+                if is_expired(&item, now) {
+                    expired += 1;
+                } else if filter.is_none_or(|f| f.matches(Some(&item))) {
+                    items.push(item);
+                }
+            }
+            let last = answer.last.filter(|k| !k.is_empty());
+            let Some(asked) = remaining else {
+                return Ok(Page {
+                    items,
+                    next: cursor_from_last_key(last)?,
+                });
+            };
+            let live = answer.scanned.saturating_sub(expired);
+            let left = asked.saturating_sub(live);
+            // Fewer evaluated than asked means DynamoDB's 1 MB cap ended the call: a short
+            // page, as DynamoDB itself would return.
+            let capped = answer.scanned < asked;
+            if last.is_none() || left == 0 || capped || rounds >= MAX_PAGE_ROUNDS {
+                return Ok(Page {
+                    items,
+                    next: cursor_from_last_key(last)?,
+                });
+            }
+            remaining = Some(left);
+            start = last;
+        }
+    }
+
+    /// One query or scan call.
+    async fn round(
+        &self,
+        source: &Source<'_>,
+        limited: bool,
+        now: i64,
+        limit: Option<u32>,
+        start: Option<AttrMap>,
+    ) -> StoreResult<Round> {
+        let mut x = Expr::new();
+        match *source {
+            Source::Query {
+                index,
+                pk,
+                sort,
+                remote_filter,
+                descending,
+                consistent,
+            } => {
+                let key_condition = x.key_condition(index, pk, sort);
+                let filter = filter_expression(&mut x, remote_filter, now, limited)?;
+                let (names, values) = x.into_placeholders();
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .set_index_name(index.name().map(str::to_owned))
+                    .key_condition_expression(key_condition)
+                    .set_filter_expression(filter)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .scan_index_forward(!descending)
+                    .set_limit(limit.map(clamp_limit))
+                    .set_exclusive_start_key(start)
+                    .set_consistent_read(consistent.then_some(true))
+                    .send()
+                    .await
+                    .map_err(|e| self.err(e))?;
+                Ok(Round::new(
+                    out.items,
+                    out.scanned_count,
+                    out.last_evaluated_key,
+                ))
+            }
+            Source::Scan {
+                segment,
+                total,
+                filter,
+            } => {
+                let filter = filter_expression(&mut x, filter, now, limited)?;
+                let (names, values) = x.into_placeholders();
+                let out = self
+                    .client
+                    .scan()
+                    .table_name(&self.table)
+                    .segment(segment)
+                    .total_segments(total)
+                    .set_filter_expression(filter)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .set_limit(limit.map(clamp_limit))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| self.err(e))?;
+                Ok(Round::new(
+                    out.items,
+                    out.scanned_count,
+                    out.last_evaluated_key,
+                ))
+            }
+        }
+    }
+}
+
+/// What a page reads, apart from its position and limit.
+enum Source<'a> {
+    Query {
+        index: Index,
+        pk: &'a str,
+        sort: Option<&'a SortCondition>,
+        /// The part of the filter DynamoDB may evaluate (see `Table::query`).
+        remote_filter: Option<&'a Condition>,
+        descending: bool,
+        /// Strongly consistent; only ever set for the main index.
+        consistent: bool,
+    },
+    Scan {
+        segment: i32,
+        total: i32,
+        filter: Option<&'a Condition>,
+    },
+}
+
+/// What one query or scan call returned.
+struct Round {
+    items: Vec<AttrMap>,
+    /// DynamoDB's `ScannedCount`: items evaluated before the filter.
+    scanned: u32,
+    last: Option<AttrMap>,
+}
+
+impl Round {
+    fn new(items: Option<Vec<AttrMap>>, scanned: i32, last: Option<AttrMap>) -> Self {
+        Round {
+            items: items.unwrap_or_default(),
+            scanned: u32::try_from(scanned).unwrap_or(0),
+            last,
+        }
+    }
+}
+
+/// The `FilterExpression` of a query or scan (see [`DynamoTable::read_page`]).
+fn filter_expression(
+    x: &mut Expr,
+    filter: Option<&Condition>,
+    now: i64,
+    limited: bool,
+) -> StoreResult<Option<String>> {
+    let user = filter.map(|f| x.condition(f)).transpose()?;
+    Ok(if limited {
+        user.map(|user| format!("{} OR ({user})", x.expired(now)))
+    } else {
+        let live = x.not_expired(now);
+        Some(match user {
+            Some(user) => format!("{live} AND ({user})"),
+            None => live,
+        })
+    })
+}
+
+#[async_trait]
+impl Table for DynamoTable {
+    fn engine(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
+        check_key(key)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_attrs(key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        let now = self.clock.epoch_seconds();
+        Ok(out
+            .item
+            .map(from_attr_map)
+            .transpose()?
+            .filter(|item| !is_expired(item, now)))
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        keys.iter().try_for_each(check_key)?;
+        // DynamoDB rejects a request that names one key twice.
+        let mut seen = HashSet::new();
+        let unique: Vec<&Key> = keys.iter().filter(|k| seen.insert(*k)).collect();
+        let chunks: Vec<Vec<AttrMap>> = unique
+            .chunks(BATCH_GET_MAX_KEYS)
+            .map(|chunk| chunk.iter().map(|k| key_to_attrs(k)).collect())
+            .collect();
+        let found: Vec<Vec<Item>> = futures::stream::iter(chunks)
+            .map(|chunk| self.batch_get_chunk(chunk))
+            .buffer_unordered(BATCH_GET_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let now = self.clock.epoch_seconds();
+        let by_key: HashMap<Key, Item> = found
+            .into_iter()
+            .flatten()
+            .filter(|item| !is_expired(item, now))
+            .filter_map(|item| Some((Key::of(&item)?, item)))
+            .collect();
+        Ok(keys.iter().map(|k| by_key.get(k).cloned()).collect())
+    }
+
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        check_item(&item)?;
+        let mut x = Expr::new();
+        let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
+        let (names, values) = x.into_placeholders();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_attr_map(&item)?))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> StoreResult<Item> {
+        check_update(key, &update)?;
+        let mut x = Expr::new();
+        let expression = x.update(&update)?;
+        let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
+        let (names, values) = x.into_placeholders();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_attrs(key)))
+            .set_update_expression(expression)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        match out.attributes.filter(|a| !a.is_empty()) {
+            Some(attrs) => from_attr_map(attrs),
+            // An update without actions of a missing item leaves just the key.
+            None => Ok(key.to_item()),
+        }
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
+        check_key(key)?;
+        let mut x = Expr::new();
+        let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
+        let (names, values) = x.into_placeholders();
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_attrs(key)))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        // An expired leftover was already invisible: deleting it returns nothing.
+        let now = self.clock.epoch_seconds();
+        let old = out
+            .attributes
+            .filter(|a| !a.is_empty())
+            .map(from_attr_map)
+            .transpose()?;
+        Ok(old.filter(|item| !is_expired(item, now)))
+    }
+
+    async fn query(&self, query: Query) -> StoreResult<Page> {
+        if query.limit == Some(0) {
+            return Err(StoreError::Validation(
+                "a query limit must be at least 1".into(),
+            ));
+        }
+        let start = query
+            .cursor
+            .as_ref()
+            .map(|c| start_key(c, query.index, Some(&query.pk)))
+            .transpose()?;
+        let sort = match SortPlan::of(query.sort) {
+            // Keys are never empty strings, so an empty partition holds nothing.
+            _ if query.pk.is_empty() => return Ok(Page::default()),
+            SortPlan::Nothing => return Ok(Page::default()),
+            SortPlan::All => None,
+            SortPlan::Only(sort) => Some(sort),
+        };
+        // DynamoDB refuses a FilterExpression that names the queried index's own key
+        // attributes; such a filter is applied in code only, which means the same, since the
+        // filter runs after Limit either way.
+        let (hash, range) = query.index.key_attrs();
+        let filter = query.filter.as_ref();
+        let remote_filter = filter.filter(|f| !mentions(f, hash) && !mentions(f, range));
+        let now = self.clock.epoch_seconds();
+        // GSIs are eventually consistent only; DynamoDB rejects the flag there.
+        let source = Source::Query {
+            index: query.index,
+            pk: &query.pk,
+            sort: sort.as_ref(),
+            remote_filter,
+            descending: query.descending,
+            consistent: query.consistent && query.index == Index::Primary,
+        };
+        self.read_page(query.limit, start, filter, now, source)
+            .await
+    }
+
+    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        if ops.len() > MAX_TRANSACTION_OPS {
+            return Err(StoreError::Validation(format!(
+                "a transaction holds at most {MAX_TRANSACTION_OPS} operations, not {}",
+                ops.len()
+            )));
+        }
+        let mut seen = HashSet::new();
+        for op in &ops {
+            let key = match op {
+                TxOp::Put { item, .. } => check_item(item)?,
+                TxOp::Update { key, update, .. } => {
+                    check_update(key, update).map(|()| key.clone())?
+                }
+                TxOp::Delete { key, .. } | TxOp::Check { key, .. } => {
+                    check_key(key).map(|()| key.clone())?
+                }
+            };
+            if !seen.insert(key) {
+                return Err(StoreError::Validation(
+                    "a transaction names one item more than once".into(),
+                ));
+            }
+        }
+        let items = ops
+            .iter()
+            .map(|op| self.tx_item(op))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                if let SdkError::ServiceError(service) = &err
+                    && let TransactWriteItemsError::TransactionCanceledException(cancelled) =
+                        service.err()
+                {
+                    let reasons = cancel_reasons(cancelled.cancellation_reasons(), ops.len());
+                    return Err(StoreError::TransactionCanceled { reasons });
+                }
+                Err(self.err(err))
+            }
+        }
+    }
+
+    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+        if scan.total_segments == 0
+            || scan.total_segments > MAX_TOTAL_SEGMENTS
+            || scan.segment >= scan.total_segments
+        {
+            return Err(StoreError::Validation(format!(
+                "scan segment {} of {} is out of range",
+                scan.segment, scan.total_segments
+            )));
+        }
+        if scan.limit == Some(0) {
+            return Err(StoreError::Validation(
+                "a scan limit must be at least 1".into(),
+            ));
+        }
+        let start = scan
+            .cursor
+            .as_ref()
+            .map(|c| start_key(c, Index::Primary, None))
+            .transpose()?;
+        let filter = scan.filter.as_ref();
+        let now = self.clock.epoch_seconds();
+        // Both bounds were checked above, so the conversions cannot fail.
+        let segment = i32::try_from(scan.segment).unwrap_or(i32::MAX);
+        let total = i32::try_from(scan.total_segments).unwrap_or(i32::MAX);
+        let source = Source::Scan {
+            segment,
+            total,
+            filter,
+        };
+        self.read_page(scan.limit, start, filter, now, source).await
+    }
+
+    async fn health(&self) -> StoreResult<()> {
+        // One cheap read proves both that DynamoDB answers and that the table exists, with the
+        // permission every function has anyway.
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_attrs(&keys::health_probe())))
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+fn key_element(name: &str, kind: KeyType) -> StoreResult<KeySchemaElement> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(build_error)
+}
+
+fn build_error(err: BuildError) -> StoreError {
+    StoreError::Backend(format!("could not build the DynamoDB request: {err}"))
+}
+
+fn clamp_limit(limit: u32) -> i32 {
+    i32::try_from(limit).unwrap_or(i32::MAX)
+}
+
+/// 25 ms doubling per retry, capped at one second, with full jitter on the upper half.
+fn backoff(retry: u32) -> Duration {
+    let base = 25u64
+        .saturating_mul(1 << retry.min(10).saturating_sub(1))
+        .min(1000);
+    Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for retry in 1..=UNPROCESSED_RETRIES + 4 {
+            let d = backoff(retry).as_millis();
+            let base = (25u128 << (retry - 1).min(9)).min(1000);
+            assert!(d >= base / 2 && d <= base, "retry {retry}: {d} ms");
+        }
+    }
+
+    #[test]
+    fn limits_clamp_to_the_wire_type() {
+        assert_eq!(clamp_limit(10), 10);
+        assert_eq!(clamp_limit(u32::MAX), i32::MAX);
+    }
+}

@@ -1,0 +1,212 @@
+//! The whole key schema of the single table, in one file. Nothing else formats `PK`, `SK` or
+//! GSI key strings: domain code calls these functions.
+//!
+//! | item | PK | SK | GSI1 (PK / SK) | GSI2 (PK / SK) |
+//! |---|---|---|---|---|
+//! | user id counter | `COUNTER#USER_ID` | `COUNTER` | | |
+//! | user profile | `USER#<id>` | `PROFILE` | `USERNAME` / `<lower name>` | |
+//! | credentials | `USER#<id>` | `CREDENTIALS` | | |
+//! | settings | `USER#<id>` | `SETTINGS` | | |
+//! | professional profile | `USER#<id>` | `PRO` | | |
+//! | login failures | `USER#<id>` | `LOGINFAIL` | | |
+//! | unique username / email | `UNIQUE#USERNAME#<v>` / `UNIQUE#EMAIL#<v>` | `UNIQUE` | | |
+//! | emailed code | `USER#<id>` | `CODE#<purpose>` | | |
+//! | API token | `APITOKEN#<sha256 of key>` | `APITOKEN` | `USER#<id>` / `APITOKEN#<token id>` | |
+//! | follow edge | `USER#<a>` | `FOLLOWS#<b>` | `USER#<b>` / `FOLLOWER#<a>` | |
+//! | block edge | `USER#<a>` | `BLOCKS#<b>` | `USER#<b>` / `BLOCKER#<a>` | |
+//! | session | `SESSION#<sid>` | `SESSION` | `USER#<id>` / `SESSION#<started>` | |
+//! | revoked token | `REVOKED#<jti>` | `REVOKED` | | |
+//! | event | `USER#<id>` | `EVENT#<ulid>` | `EVENTS#<type>` / `<ulid>` | |
+//! | event about no known account | `EVENTS#ANON` | `EVENT#<ulid>` | `EVENTS#<type>` / `<ulid>` | |
+//! | badge definition | `BADGE#<id>` | `DEFINITION` | `BADGES` / `<category>#<name>` | |
+//! | user badge | `USER#<id>` | `BADGE#<badge id>` | `BADGE#<badge id>` / `<earned>` | |
+//! | rate-limit window | `RATE#<key>#<window>` | `RATE` | | |
+//!
+//! Later capabilities add their rows here, and to `docs/architecture.md`.
+
+use super::table::Key;
+use super::value::{Item, Value};
+use crate::model::UserId;
+
+/// Attribute names with a meaning to the table itself.
+pub mod attr {
+    pub const PK: &str = "PK";
+    pub const SK: &str = "SK";
+    pub const GSI1PK: &str = "GSI1PK";
+    pub const GSI1SK: &str = "GSI1SK";
+    pub const GSI2PK: &str = "GSI2PK";
+    pub const GSI2SK: &str = "GSI2SK";
+    /// Epoch seconds; the table's TTL attribute.
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// The indexes a query can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Index {
+    Primary,
+    Gsi1,
+    Gsi2,
+}
+
+impl Index {
+    /// The index name as DynamoDB knows it (`None` for the table itself).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Index::Primary => None,
+            Index::Gsi1 => Some("GSI1"),
+            Index::Gsi2 => Some("GSI2"),
+        }
+    }
+
+    /// The partition and sort key attributes of the index.
+    pub fn key_attrs(self) -> (&'static str, &'static str) {
+        match self {
+            Index::Primary => (attr::PK, attr::SK),
+            Index::Gsi1 => (attr::GSI1PK, attr::GSI1SK),
+            Index::Gsi2 => (attr::GSI2PK, attr::GSI2SK),
+        }
+    }
+
+    pub const GSIS: [Index; 2] = [Index::Gsi1, Index::Gsi2];
+}
+
+/// The table's definition, the one place it is stated: `accounts-local --store dynamodb`
+/// creates the table from it, and a test checks `template.yaml` against it.
+pub mod table_definition {
+    /// Every key attribute is a string (`S`).
+    pub const KEY_ATTRIBUTES: [&str; 6] = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"];
+    pub const HASH_KEY: &str = "PK";
+    pub const RANGE_KEY: &str = "SK";
+    /// (index name, hash key, range key); projection ALL.
+    pub const GSIS: [(&str, &str, &str); 2] =
+        [("GSI1", "GSI1PK", "GSI1SK"), ("GSI2", "GSI2PK", "GSI2SK")];
+    pub const TTL_ATTRIBUTE: &str = "expires_at";
+    pub const BILLING_MODE: &str = "PAY_PER_REQUEST";
+}
+
+/// The item that `health` and the conformance suite may write to prove the table works.
+pub fn health_probe() -> Key {
+    Key::new("HEALTH", "PROBE")
+}
+
+/// Sets an index's key attributes on an item.
+pub fn set_index_keys(item: &mut Item, index: Index, pk: String, sk: String) {
+    let (pk_attr, sk_attr) = index.key_attrs();
+    item.insert(pk_attr.into(), Value::S(pk));
+    item.insert(sk_attr.into(), Value::S(sk));
+}
+
+/// The partition of everything a user owns.
+pub fn user_partition(id: UserId) -> String {
+    format!("USER#{id}")
+}
+
+/// The user's profile item: identity, status, privacy, counters (the seed's User + UserProfile).
+pub fn user(id: UserId) -> Key {
+    Key::new(user_partition(id), "PROFILE")
+}
+
+/// GSI1 keys of a profile: every user under `USERNAME`, sorted by case-folded username, for
+/// username lookups and prefix search without a scan.
+pub fn username_index(username_key: &str) -> (String, String) {
+    ("USERNAME".into(), username_key.to_owned())
+}
+
+pub fn credentials(id: UserId) -> Key {
+    Key::new(user_partition(id), "CREDENTIALS")
+}
+
+pub fn settings(id: UserId) -> Key {
+    Key::new(user_partition(id), "SETTINGS")
+}
+
+pub fn professional_profile(id: UserId) -> Key {
+    Key::new(user_partition(id), "PRO")
+}
+
+/// Failed-login counter of an account (throttling), with TTL.
+pub fn login_failures(id: UserId) -> Key {
+    Key::new(user_partition(id), "LOGINFAIL")
+}
+
+/// A code mailed to the user for one purpose (`verify`, `reset`).
+pub fn emailed_code(id: UserId, purpose: &str) -> Key {
+    Key::new(user_partition(id), format!("CODE#{purpose}"))
+}
+
+/// The counter that allocates user ids in order.
+pub fn user_id_counter() -> Key {
+    Key::new("COUNTER#USER_ID", "COUNTER")
+}
+
+/// The item that makes a case-folded username unique; it holds the owner's id.
+pub fn unique_username(username_key: &str) -> Key {
+    Key::new(format!("UNIQUE#USERNAME#{username_key}"), "UNIQUE")
+}
+
+/// The item that makes a case-folded email address unique; it holds the owner's id.
+pub fn unique_email(email_key: &str) -> Key {
+    Key::new(format!("UNIQUE#EMAIL#{email_key}"), "UNIQUE")
+}
+
+/// An API token, found by the hash of its key in one read.
+pub fn api_token(key_hash: &str) -> Key {
+    Key::new(format!("APITOKEN#{key_hash}"), "APITOKEN")
+}
+
+/// GSI1 keys of an API token: the owner's tokens, oldest first.
+pub fn api_token_index(owner: UserId, token_id: &str) -> (String, String) {
+    (user_partition(owner), format!("APITOKEN#{token_id}"))
+}
+
+/// Prefix of the owner's API tokens on GSI1.
+pub const API_TOKEN_PREFIX: &str = "APITOKEN#";
+
+/// A login session (auth state and the seed's `UserSession` analytics in one item), with TTL at
+/// its absolute expiry. Session ids are ULIDs, so they sort by start time.
+pub fn session(session_id: &str) -> Key {
+    Key::new(format!("SESSION#{session_id}"), "SESSION")
+}
+
+/// GSI1 keys of a session: the user's sessions, oldest first.
+pub fn session_index(owner: UserId, session_id: &str) -> (String, String) {
+    (user_partition(owner), format!("SESSION#{session_id}"))
+}
+
+/// Prefix of the owner's sessions on GSI1.
+pub const SESSION_PREFIX: &str = "SESSION#";
+
+/// A revoked (rotated or logged-out) refresh token, kept until the token would have expired.
+pub fn revoked_token(jti: &str) -> Key {
+    Key::new(format!("REVOKED#{jti}"), "REVOKED")
+}
+
+/// A user event (the seed's `UserEvent`). Event ids are ULIDs: newest first is descending SK.
+pub fn event(owner: UserId, event_id: &str) -> Key {
+    Key::new(user_partition(owner), format!("EVENT#{event_id}"))
+}
+
+/// Prefix of a user's events in their partition.
+pub const EVENT_PREFIX: &str = "EVENT#";
+
+/// The partition of events about no known account (a login with an unknown username, a bot
+/// refused at registration). Its sort keys have the form of a user's events.
+pub fn anonymous_events() -> String {
+    "EVENTS#ANON".to_owned()
+}
+
+/// An event about no known account.
+pub fn anonymous_event(event_id: &str) -> Key {
+    Key::new(anonymous_events(), format!("{EVENT_PREFIX}{event_id}"))
+}
+
+/// GSI1 keys of an event: every event of one type, in time order (security analysis, reports).
+pub fn event_type_index(event_type: &str, event_id: &str) -> (String, String) {
+    (format!("EVENTS#{event_type}"), event_id.to_owned())
+}
+
+/// One fixed window of a rate limit: `scope` names the rule (`resend`, `login-ip` ...),
+/// `subject` what is limited (an account id, an IP), `window` the window's start (epoch s).
+pub fn rate_window(scope: &str, subject: &str, window: i64) -> Key {
+    Key::new(format!("RATE#{scope}#{subject}#{window}"), "RATE")
+}

@@ -1,0 +1,15 @@
+//! The single-table store: the port ([`Table`]), its value model, the key schema, and the two
+//! engines (DynamoDB through the AWS SDK, embedded SQLite).
+
+pub mod dynamo;
+pub mod embedded;
+pub mod keys;
+pub mod table;
+pub mod value;
+
+pub use keys::Index;
+pub use table::{
+    CancelReason, Condition, Cursor, Key, MAX_TRANSACTION_OPS, Page, Query, Scan, SortCondition,
+    StoreError, StoreResult, Table, TxOp, Update, UpdateAction, is_expired,
+};
+pub use value::{Item, ItemShapeError, Value, from_item, to_item};

@@ -1,0 +1,174 @@
+//! A whole App over one test's table: the routes answer through the same `Router::dispatch`
+//! as accounts-local and the Lambda functions, with a ManualClock, the outbox mailer and the
+//! in-process bus in the test's own directory.
+//!
+//! ```text
+//! use api_tests::{TestTable, both_engines, app::TestApp};
+//!
+//! both_engines!(async fn registers(t: TestTable) {
+//!     let app = TestApp::new(t).await;
+//!     let response = app.post("/api/auth/register/").json(json!({...})).send().await;
+//!     assert_eq!(response.status, 201);
+//!     let code = app.last_code_for("jane@example.com").unwrap();
+//! });
+//! ```
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use accounts::App;
+use accounts::clock::ManualClock;
+use accounts::config::{Config, Deployment};
+use accounts::http::{ApiRequest, ApiResponse, Router};
+use accounts::mail::outbox::{OutboxMessage, read_outbox};
+use accounts::store::Table;
+use http::Method;
+
+use crate::TestTable;
+
+/// A browser's user agent: register and login refuse empty and scripted user agents.
+pub const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+pub struct TestApp {
+    pub app: Arc<App>,
+    pub router: Router,
+    /// The test's table, clock and directory (kept alive as long as the App).
+    pub t: TestTable,
+}
+
+impl TestApp {
+    /// Builds the App over the test's table. Panics (the test fails) if it cannot.
+    pub async fn new(t: TestTable) -> TestApp {
+        let data_dir = t.dir().to_str().expect("temp dir is UTF-8").to_owned();
+        let config = Config::from(&[("DATA_DIR", data_dir.as_str())], Deployment::Local)
+            .expect("the local test configuration is valid");
+        let app = App::assemble(config, t.dyn_clock(), t.table(), None)
+            .await
+            .unwrap_or_else(|e| panic!("build the App: {e}"));
+        TestApp {
+            app: Arc::new(app),
+            router: Router::all(),
+            t,
+        }
+    }
+
+    pub fn clock(&self) -> &Arc<ManualClock> {
+        self.t.clock()
+    }
+
+    /// The store, to check what a request wrote.
+    pub fn table(&self) -> &dyn Table {
+        &*self.t
+    }
+
+    /// Sends a prepared request through the dispatch.
+    pub async fn send(&self, request: ApiRequest) -> ApiResponse {
+        self.router.dispatch(&self.app, request).await
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
+        let request = ApiRequest::new(method, path).with_header("user-agent", BROWSER_UA);
+        let mut request = request;
+        request.source_ip = Some(IpAddr::from([198, 51, 100, 7]));
+        RequestBuilder { app: self, request }
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::GET, path)
+    }
+    pub fn post(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::POST, path)
+    }
+    pub fn put(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::PUT, path)
+    }
+    pub fn patch(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::PATCH, path)
+    }
+    pub fn delete(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::DELETE, path)
+    }
+
+    /// Every mail sent so far, oldest first.
+    pub fn outbox(&self) -> Vec<OutboxMessage> {
+        read_outbox(&self.t.dir().join("outbox")).expect("read the outbox")
+    }
+
+    /// The six-digit code in the newest mail to `to` (case-insensitive), if any.
+    pub fn last_code_for(&self, to: &str) -> Option<String> {
+        self.outbox()
+            .into_iter()
+            .rev()
+            .find(|m| m.to.eq_ignore_ascii_case(to))
+            .and_then(|m| {
+                m.text
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|run| run.len() == 6)
+                    .map(str::to_owned)
+            })
+    }
+}
+
+/// A request under construction; `send` dispatches it.
+pub struct RequestBuilder<'a> {
+    app: &'a TestApp,
+    pub request: ApiRequest,
+}
+
+impl RequestBuilder<'_> {
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.request = self.request.with_json(&body);
+        self
+    }
+
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.request = self.request.with_header(name, value);
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn api_token(self, key: &str) -> Self {
+        self.header("authorization", &format!("Token {key}"))
+    }
+
+    /// Sends `Cookie:` with these name=value pairs.
+    pub fn cookies(self, pairs: &[(&str, &str)]) -> Self {
+        let cookie = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        self.header("cookie", &cookie)
+    }
+
+    pub fn ip(mut self, ip: &str) -> Self {
+        self.request.source_ip = ip.parse().ok();
+        self
+    }
+
+    pub fn without_user_agent(mut self) -> Self {
+        self.request.headers.remove("user-agent");
+        self
+    }
+
+    pub async fn send(self) -> ApiResponse {
+        self.app.send(self.request).await
+    }
+}
+
+/// The value of a `Set-Cookie` header's cookie `name` in a response, if set.
+pub fn set_cookie(response: &ApiResponse, name: &str) -> Option<String> {
+    response
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let first = v.split(';').next()?;
+            let (k, val) = first.split_once('=')?;
+            (k.trim() == name).then(|| val.trim().to_owned())
+        })
+}
