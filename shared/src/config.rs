@@ -50,6 +50,23 @@ pub struct Config {
     /// Largest accepted request body in bytes (`MAX_BODY_BYTES`, default 64 KiB).
     pub max_body_bytes: usize,
     pub auth: AuthConfig,
+    pub social: SocialConfig,
+    pub events: EventsConfig,
+}
+
+/// The event log's retention by severity (the TTL of each event), in days.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// `EVENT_RETENTION_LOW_DAYS`, `_MEDIUM_`, `_HIGH_`, `_CRITICAL_`: defaults 90, 365, 730,
+    /// 730. Indexed by severity, low first.
+    pub retention_days: [i64; 4],
+}
+
+/// Limits of the social graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocialConfig {
+    /// `FOLLOWING_LIMIT`: most accounts one user may actively follow, default 7500.
+    pub following_limit: i64,
 }
 
 /// Lifetimes and limits of authentication. Durations are whole seconds.
@@ -153,6 +170,8 @@ impl Config {
     /// | `BUS` | `eventbridge` or `in-process` | `eventbridge` / `in-process` |
     /// | `EVENT_BUS_NAME` | the EventBridge bus | required with `eventbridge` |
     /// | `MAX_BODY_BYTES` | largest request body | `65536` |
+    /// | `FOLLOWING_LIMIT` | most accounts one user may follow | `7500` |
+    /// | `EVENT_RETENTION_{LOW,MEDIUM,HIGH,CRITICAL}_DAYS` | event retention by severity | `90`, `365`, `730`, `730` |
     pub fn from(env: &dyn Env, deployment: Deployment) -> Result<Config, ConfigError> {
         let local = deployment == Deployment::Local;
         let data_dir = || -> Result<PathBuf, ConfigError> {
@@ -274,6 +293,37 @@ impl Config {
             secure_cookies: parse_bool(env, "SECURE_COOKIES", !local)?,
         };
 
+        let following_limit = match env.var("FOLLOWING_LIMIT") {
+            None => 7500,
+            Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError::new(
+                    "FOLLOWING_LIMIT",
+                    format!("`{v}` is not a positive integer"),
+                )
+            })?,
+        };
+
+        let mut retention_days = [90, 365, 730, 730];
+        for (days, var) in retention_days.iter_mut().zip([
+            "EVENT_RETENTION_LOW_DAYS",
+            "EVENT_RETENTION_MEDIUM_DAYS",
+            "EVENT_RETENTION_HIGH_DAYS",
+            "EVENT_RETENTION_CRITICAL_DAYS",
+        ]) {
+            if let Some(v) = env.var(var) {
+                *days = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=3650).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            var,
+                            format!("`{v}` is not a number of days from 1 to 3650"),
+                        )
+                    })?;
+            }
+        }
+
         Ok(Config {
             deployment,
             store,
@@ -282,6 +332,8 @@ impl Config {
             mail_from,
             max_body_bytes,
             auth,
+            social: SocialConfig { following_limit },
+            events: EventsConfig { retention_days },
         })
     }
 }
@@ -363,5 +415,18 @@ mod tests {
         assert_eq!(err.var, "STORE");
         let err = Config::from(&[("MAX_BODY_BYTES", "-1")], Deployment::Local).unwrap_err();
         assert_eq!(err.var, "MAX_BODY_BYTES");
+        let err = Config::from(&[("FOLLOWING_LIMIT", "0")], Deployment::Local).unwrap_err();
+        assert_eq!(err.var, "FOLLOWING_LIMIT");
+        let config = Config::from(&[("FOLLOWING_LIMIT", "3")], Deployment::Local).unwrap();
+        assert_eq!(config.social.following_limit, 3);
+        let config = Config::from(&[("X", "y")], Deployment::Local).unwrap();
+        assert_eq!(config.social.following_limit, 7500);
+        assert_eq!(config.events.retention_days, [90, 365, 730, 730]);
+        let config =
+            Config::from(&[("EVENT_RETENTION_LOW_DAYS", "30")], Deployment::Local).unwrap();
+        assert_eq!(config.events.retention_days, [30, 365, 730, 730]);
+        let err =
+            Config::from(&[("EVENT_RETENTION_HIGH_DAYS", "0")], Deployment::Local).unwrap_err();
+        assert_eq!(err.var, "EVENT_RETENTION_HIGH_DAYS");
     }
 }

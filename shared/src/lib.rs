@@ -16,6 +16,8 @@ pub mod error;
 pub mod http;
 pub mod mail;
 pub mod model;
+pub mod profiles;
+pub mod social;
 pub mod store;
 pub mod telemetry;
 pub mod triggers;

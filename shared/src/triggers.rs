@@ -42,6 +42,10 @@ pub async fn run_task(app: &App, payload: Value) -> Result<Value, Error> {
     ))
 }
 
+/// The source of the content service's events (posts, comments, likes, reviews ...): they are
+/// ingested into the event log like `POST /api/events/` from a service.
+pub const CONTENT_SOURCE: &str = "platform.content";
+
 /// EventBridge's envelope around a domain event.
 #[derive(Deserialize)]
 struct Envelope {
@@ -70,7 +74,19 @@ pub async fn handle_domain_event(app: &App, payload: Value) -> Result<Value, Err
     if is_health(&payload) {
         return health(app).await;
     }
+    let envelope_id = payload.get("id").and_then(Value::as_str).map(str::to_owned);
     let event = domain_event_from_envelope(payload)?;
     tracing::info!(source = %event.source, detail_type = %event.detail_type, "domain event received");
+    if event.source == CONTENT_SOURCE {
+        // The platform's content events feed the event log and the badge counters.
+        let ingested =
+            crate::activity::ingest::ingest_bus_event(app, envelope_id.as_deref(), event.detail)
+                .await?;
+        return Ok(json!({
+            "received": event.detail_type,
+            "ingested": ingested.event.event_id,
+            "duplicate": ingested.duplicate,
+        }));
+    }
     Ok(json!({ "received": event.detail_type }))
 }

@@ -14,11 +14,12 @@
 //! ```
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use accounts::App;
 use accounts::clock::ManualClock;
-use accounts::config::{Config, Deployment};
+use accounts::config::{Config, Deployment, Env};
 use accounts::http::{ApiRequest, ApiResponse, Router};
 use accounts::mail::outbox::{OutboxMessage, read_outbox};
 use accounts::store::Table;
@@ -39,12 +40,19 @@ pub struct TestApp {
 impl TestApp {
     /// Builds the App over the test's table. Panics (the test fails) if it cannot.
     pub async fn new(t: TestTable) -> TestApp {
-        let data_dir = t.dir().to_str().expect("temp dir is UTF-8").to_owned();
-        let config = Config::from(&[("DATA_DIR", data_dir.as_str())], Deployment::Local)
-            .expect("the local test configuration is valid");
-        let app = App::assemble(config, t.dyn_clock(), t.table(), None)
-            .await
-            .unwrap_or_else(|e| panic!("build the App: {e}"));
+        TestApp::with_settings(t, &[]).await
+    }
+
+    /// Builds the App with these settings (environment variables) on top of the local defaults.
+    pub async fn with_settings(t: TestTable, settings: &[(&str, &str)]) -> TestApp {
+        let table = t.table();
+        TestApp::over(t, settings, table).await
+    }
+
+    /// Builds the App with these settings over `table` instead of the test's own table (a
+    /// wrapper of it, say).
+    pub async fn over(t: TestTable, settings: &[(&str, &str)], table: Arc<dyn Table>) -> TestApp {
+        let app = build_app(&t, t.dir(), settings, table).await;
         TestApp {
             app: Arc::new(app),
             router: Router::all(),
@@ -106,6 +114,37 @@ impl TestApp {
                     .find(|run| run.len() == 6)
                     .map(str::to_owned)
             })
+    }
+}
+
+/// An App on the test's clock over `table`, with `settings` on top of the local defaults and
+/// `data_dir` for its files (a second App keeps its outbox apart in a directory of its own).
+/// Panics (the test fails) if it cannot be built.
+pub async fn build_app(
+    t: &TestTable,
+    data_dir: &Path,
+    settings: &[(&str, &str)],
+    table: Arc<dyn Table>,
+) -> App {
+    let data_dir = data_dir.to_str().expect("temp dir is UTF-8");
+    let mut vars = vec![("DATA_DIR", data_dir)];
+    vars.extend_from_slice(settings);
+    let config =
+        Config::from(&Settings(vars), Deployment::Local).expect("the test configuration is valid");
+    App::assemble(config, t.dyn_clock(), table, None)
+        .await
+        .unwrap_or_else(|e| panic!("build the App: {e}"))
+}
+
+/// Settings as the configuration reads them from the environment; the first of a name wins.
+struct Settings<'a>(Vec<(&'a str, &'a str)>);
+
+impl Env for Settings<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
     }
 }
 

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod app;
+pub mod fixtures;
 
 use std::fmt;
 use std::ops::Deref;

@@ -1,15 +1,15 @@
 //! Abuse limits, login throttling, bot detection and device parsing, through the domain
 //! functions (the HTTP tests of register and login check that the routes apply them).
 
-use accounts::App;
-use accounts::activity::events::{EventRecord, EventType};
+use accounts::activity::events::EventType;
 use accounts::auth::bots::{self, BotSignal};
 use accounts::auth::client::ClientInfo;
 use accounts::auth::limits::{self, Limit};
 use accounts::error::Error;
 use accounts::model::UserId;
-use accounts::store::{Index, Query, SortCondition, keys};
+use accounts::store::keys;
 use api_tests::app::{BROWSER_UA, TestApp};
+use api_tests::fixtures::events_of;
 use api_tests::{TestTable, both_engines};
 use chrono::{DateTime, Duration};
 
@@ -27,24 +27,11 @@ fn advance(app: &TestApp, secs: i64) {
 }
 
 /// The `Retry-After` of a refusal; panics on anything else.
-fn retry_after(result: Result<(), Error>) -> u64 {
+fn retry_after<T: std::fmt::Debug>(result: Result<T, Error>) -> u64 {
     match result {
         Err(Error::RateLimited { retry_after_secs }) => retry_after_secs,
         other => panic!("expected 429, got {other:?}"),
     }
-}
-
-/// The events of one type in a user's partition.
-async fn events_of(app: &App, user: UserId, event_type: EventType) -> Vec<EventRecord> {
-    let query = Query::new(Index::Primary, keys::user_partition(user))
-        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
-        .consistent();
-    let page = app.table.query(query).await.expect("query events");
-    page.items
-        .iter()
-        .map(|item| EventRecord::from_item(item).expect("an event item"))
-        .filter(|e| e.event_type == event_type)
-        .collect()
 }
 
 #[test]

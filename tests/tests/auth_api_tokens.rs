@@ -2,18 +2,12 @@
 //! or its hash), authenticate with `Authorization: Token`, throttled `last_used_at`, revoke
 //! (owner only: someone else's id is 404), and who may manage tokens.
 
-use accounts::App;
-use accounts::accounts::UserRecord;
-use accounts::activity::events::{EventRecord, EventType};
-use accounts::auth::AuthMethod;
-use accounts::auth::client::ClientInfo;
-use accounts::auth::jwt;
+use accounts::activity::events::EventType;
 use accounts::auth::secrets::sha256_hex;
-use accounts::auth::sessions;
 use accounts::clock::Clock;
-use accounts::model::UserId;
-use accounts::store::{Query, SortCondition, Value, keys};
+use accounts::store::{Value, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::{events_of, sign_in, stored_user};
 use api_tests::{TestTable, both_engines};
 use chrono::Duration;
 use serde_json::{Value as Json, json};
@@ -21,37 +15,6 @@ use serde_json::{Value as Json, json};
 const INVALID_API_TOKEN: &str = "Invalid token.";
 
 // ------------------------------------------------------------------------------- helpers
-
-fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some([198, 51, 100, 7].into()),
-        user_agent: Some(api_tests::app::BROWSER_UA.into()),
-        ..ClientInfo::default()
-    }
-}
-
-/// A user written straight to the store (registration is tested elsewhere).
-async fn user(app: &App, id: i64, name: &str, verified: bool) -> UserRecord {
-    let mut user = UserRecord::new(
-        UserId(id),
-        name.into(),
-        format!("{name}@example.com"),
-        app.clock.now(),
-    );
-    user.is_verified = verified;
-    app.table.put(user.to_item().unwrap(), None).await.unwrap();
-    user
-}
-
-/// An access token of a new JWT session of the user.
-async fn access_token(app: &App, user: &UserRecord) -> String {
-    let started = sessions::start_session(app, user, &client(), AuthMethod::Jwt)
-        .await
-        .unwrap();
-    jwt::issue_pair(app, user.id, &started.record.session_id)
-        .unwrap()
-        .access
-}
 
 async fn create(app: &TestApp, access: &str, name: &str) -> Json {
     let response = app
@@ -77,26 +40,14 @@ async fn who_am_i(app: &TestApp, key: &str) -> accounts::http::ApiResponse {
         .await
 }
 
-async fn events(app: &App, user: UserId, event_type: EventType) -> Vec<EventRecord> {
-    let query = Query::new(keys::Index::Primary, keys::user_partition(user))
-        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
-        .consistent();
-    let page = app.table.query(query).await.unwrap();
-    page.items
-        .iter()
-        .map(|item| EventRecord::from_item(item).unwrap())
-        .filter(|e| e.event_type == event_type)
-        .collect()
-}
-
 // --------------------------------------------------------------------------------- tests
 
 /// Create shows the key once; the store holds only its hash; the list shows name, prefix and
 /// times but never the key or the hash; the key authenticates as its owner.
 async fn create_list_and_authenticate(t: TestTable) {
     let app = TestApp::new(t).await;
-    let alice = user(&app.app, 1, "alice", true).await;
-    let access = access_token(&app.app, &alice).await;
+    let alice = stored_user(&app.app, 1, "alice", true).await;
+    let access = sign_in(&app.app, &alice).await.access;
 
     let created = create(&app, &access, "  CI deploy  ").await;
     let key = created["key"].as_str().unwrap().to_owned();
@@ -167,7 +118,7 @@ async fn create_list_and_authenticate(t: TestTable) {
         "the use is recorded"
     );
 
-    let created_events = events(&app.app, alice.id, EventType::ApiTokenCreated).await;
+    let created_events = events_of(&app.app, alice.id, EventType::ApiTokenCreated).await;
     assert_eq!(created_events.len(), 2);
     assert!(
         !format!("{created_events:?}").contains(&key),
@@ -178,8 +129,8 @@ async fn create_list_and_authenticate(t: TestTable) {
 /// `last_used_at` is written at most once a minute per token.
 async fn last_use_is_written_at_most_once_a_minute(t: TestTable) {
     let app = TestApp::new(t).await;
-    let alice = user(&app.app, 1, "alice", true).await;
-    let access = access_token(&app.app, &alice).await;
+    let alice = stored_user(&app.app, 1, "alice", true).await;
+    let access = sign_in(&app.app, &alice).await.access;
     let key = create(&app, &access, "script").await["key"]
         .as_str()
         .unwrap()
@@ -211,10 +162,10 @@ async fn last_use_is_written_at_most_once_a_minute(t: TestTable) {
 /// working); a revoked key is refused at once; revoking again is 404.
 async fn revoke_is_owner_only_and_takes_effect_at_once(t: TestTable) {
     let app = TestApp::new(t).await;
-    let alice = user(&app.app, 1, "alice", true).await;
-    let bob = user(&app.app, 2, "bob", true).await;
-    let alice_access = access_token(&app.app, &alice).await;
-    let bob_access = access_token(&app.app, &bob).await;
+    let alice = stored_user(&app.app, 1, "alice", true).await;
+    let bob = stored_user(&app.app, 2, "bob", true).await;
+    let alice_access = sign_in(&app.app, &alice).await.access;
+    let bob_access = sign_in(&app.app, &bob).await.access;
     let alices = create(&app, &alice_access, "alice's").await;
     let bobs = create(&app, &bob_access, "bob's").await;
     let alice_key = alices["key"].as_str().unwrap();
@@ -261,7 +212,7 @@ async fn revoke_is_owner_only_and_takes_effect_at_once(t: TestTable) {
             .is_none()
     );
     assert_eq!(
-        events(&app.app, alice.id, EventType::ApiTokenRevoked)
+        events_of(&app.app, alice.id, EventType::ApiTokenRevoked)
             .await
             .len(),
         1
@@ -272,9 +223,9 @@ async fn revoke_is_owner_only_and_takes_effect_at_once(t: TestTable) {
 /// may list and revoke but not mint more tokens; names are validated.
 async fn who_may_manage_tokens(t: TestTable) {
     let app = TestApp::new(t).await;
-    let alice = user(&app.app, 1, "alice", true).await;
-    let carol = user(&app.app, 3, "carol", false).await;
-    let access = access_token(&app.app, &alice).await;
+    let alice = stored_user(&app.app, 1, "alice", true).await;
+    let carol = stored_user(&app.app, 3, "carol", false).await;
+    let access = sign_in(&app.app, &alice).await.access;
 
     for key in ["deadbeef_not-a-real-key", "x", &"k".repeat(5000)] {
         let response = who_am_i(&app, key).await;
@@ -290,7 +241,7 @@ async fn who_may_manage_tokens(t: TestTable) {
     assert_eq!(anonymous.status, 401);
     assert_eq!(app.get("/api/auth/tokens/").send().await.status, 401);
 
-    let carol_access = access_token(&app.app, &carol).await;
+    let carol_access = sign_in(&app.app, &carol).await.access;
     let unverified = app
         .post("/api/auth/tokens/")
         .bearer(&carol_access)

@@ -4,21 +4,15 @@
 //! killing live access tokens, key rotation and the published key set, and the JWT flow from
 //! registration to logout.
 
-use std::sync::Arc;
-
 use accounts::App;
-use accounts::accounts::UserRecord;
-use accounts::activity::events::{EventRecord, EventType, Severity};
-use accounts::auth::AuthMethod;
-use accounts::auth::client::ClientInfo;
-use accounts::auth::jwt::{self, INVALID_TOKEN, TokenPair};
+use accounts::activity::events::{EventType, Severity};
+use accounts::auth::jwt::{self, INVALID_TOKEN};
 use accounts::auth::sessions;
 use accounts::clock::Clock;
-use accounts::config::{Config, Deployment, Env};
 use accounts::http::{ApiRequest, ApiResponse, Router};
-use accounts::model::UserId;
-use accounts::store::{Query, SortCondition, Value, keys};
-use api_tests::app::TestApp;
+use accounts::store::{Value, keys};
+use api_tests::app::{TestApp, build_app};
+use api_tests::fixtures::{events_of, sign_in, stored_user};
 use api_tests::{TestTable, both_engines};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -33,18 +27,6 @@ const FOREIGN_SEED: [u8; 32] = [33; 32];
 
 // ------------------------------------------------------------------------------- helpers
 
-/// A configuration map, for apps that need settings other than the local defaults.
-struct Vars(Vec<(String, String)>);
-
-impl Env for Vars {
-    fn var(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-}
-
 /// The key-set document of `JWT_SIGNING_KEYS`.
 fn key_set(keys: &[(&str, [u8; 32])]) -> String {
     let keys: Vec<Json> = keys
@@ -54,58 +36,12 @@ fn key_set(keys: &[(&str, [u8; 32])]) -> String {
     json!({ "keys": keys }).to_string()
 }
 
-/// An App over the test's table and clock with these variables on top of the local defaults;
-/// `subdir` keeps a second App's outbox apart from the first's.
-async fn build_app(t: &TestTable, subdir: &str, vars: &[(&str, &str)]) -> App {
-    let dir = t.dir().join(subdir);
-    let mut all = vec![("DATA_DIR".to_owned(), dir.to_str().unwrap().to_owned())];
-    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let config = Config::from(&Vars(all), Deployment::Local).expect("valid test configuration");
-    App::assemble(config, t.dyn_clock(), t.table(), None)
-        .await
-        .unwrap_or_else(|e| panic!("build the App: {e}"))
-}
-
 /// A TestApp signing with `SEED_1` under kid `k1`, plus `vars`.
 async fn app_with(t: TestTable, vars: &[(&str, &str)]) -> TestApp {
     let keys = key_set(&[("k1", SEED_1)]);
     let mut all = vec![("JWT_SIGNING_KEYS", keys.as_str())];
     all.extend_from_slice(vars);
-    let app = build_app(&t, "", &all).await;
-    TestApp {
-        app: Arc::new(app),
-        router: Router::all(),
-        t,
-    }
-}
-
-fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some([198, 51, 100, 7].into()),
-        user_agent: Some(api_tests::app::BROWSER_UA.into()),
-        ..ClientInfo::default()
-    }
-}
-
-/// A verified user written straight to the store (registration is tested elsewhere).
-async fn verified_user(app: &App, id: i64, name: &str) -> UserRecord {
-    let mut user = UserRecord::new(
-        UserId(id),
-        name.into(),
-        format!("{name}@example.com"),
-        app.clock.now(),
-    );
-    user.is_verified = true;
-    app.table.put(user.to_item().unwrap(), None).await.unwrap();
-    user
-}
-
-/// A new JWT session of the user and its first token pair (what `jwt/login` hands out).
-async fn sign_in(app: &App, user: &UserRecord) -> TokenPair {
-    let started = sessions::start_session(app, user, &client(), AuthMethod::Jwt)
-        .await
-        .unwrap();
-    jwt::issue_pair(app, user.id, &started.record.session_id).unwrap()
+    TestApp::with_settings(t, &all).await
 }
 
 async fn user_info(app: &TestApp, access: &str) -> ApiResponse {
@@ -205,19 +141,6 @@ fn flip_char(token: &str, part: usize) -> String {
     parts.join(".")
 }
 
-/// The user's stored events of one type.
-async fn events(app: &App, user: UserId, event_type: EventType) -> Vec<EventRecord> {
-    let query = Query::new(keys::Index::Primary, keys::user_partition(user))
-        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
-        .consistent();
-    let page = app.table.query(query).await.unwrap();
-    page.items
-        .iter()
-        .map(|item| EventRecord::from_item(item).unwrap())
-        .filter(|e| e.event_type == event_type)
-        .collect()
-}
-
 // --------------------------------------------------------------------------------- tests
 
 /// Every forged or misused token gets the same 401, as an access token (user-info), as a
@@ -225,7 +148,7 @@ async fn events(app: &App, user: UserId, event_type: EventType) -> Vec<EventReco
 /// passes in one thing only, so each case fails for its own reason.
 async fn every_forged_or_misused_token_is_refused(t: TestTable) {
     let app = app_with(t, &[]).await;
-    let user = verified_user(&app.app, 1, "alice").await;
+    let user = stored_user(&app.app, 1, "alice", true).await;
     let pair = sign_in(&app.app, &user).await;
     let now = app.clock().epoch_seconds();
     let key = ed_key(&SEED_1);
@@ -424,7 +347,7 @@ async fn tokens_expire_on_the_apps_clock(t: TestTable) {
         &[("ACCESS_TOKEN_TTL", "600"), ("REFRESH_TOKEN_TTL", "1200")],
     )
     .await;
-    let user = verified_user(&app.app, 1, "alice").await;
+    let user = stored_user(&app.app, 1, "alice", true).await;
     let pair = sign_in(&app.app, &user).await;
     let sid = claims_of(&pair.access)["sid"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -461,7 +384,7 @@ async fn tokens_expire_on_the_apps_clock(t: TestTable) {
 /// the token would have expired, and a `token_refresh` event.
 async fn refresh_rotates_and_revokes_the_old_token(t: TestTable) {
     let app = app_with(t, &[]).await;
-    let user = verified_user(&app.app, 1, "alice").await;
+    let user = stored_user(&app.app, 1, "alice", true).await;
     let first = sign_in(&app.app, &user).await;
 
     let response = refresh(&app, &first.refresh).await;
@@ -510,7 +433,7 @@ async fn refresh_rotates_and_revokes_the_old_token(t: TestTable) {
         json!(chrono::DateTime::from_timestamp(new["exp"].as_i64().unwrap(), 0).unwrap())
     );
 
-    let refreshes = events(&app.app, user.id, EventType::TokenRefresh).await;
+    let refreshes = events_of(&app.app, user.id, EventType::TokenRefresh).await;
     assert_eq!(refreshes.len(), 1);
     assert_eq!(refreshes[0].session_id.as_deref(), old["sid"].as_str());
 }
@@ -520,7 +443,7 @@ async fn refresh_rotates_and_revokes_the_old_token(t: TestTable) {
 /// high-severity event.
 async fn reuse_within_the_grace_window_is_answered_after_it_ends_the_session(t: TestTable) {
     let app = app_with(t, &[]).await;
-    let user = verified_user(&app.app, 1, "alice").await;
+    let user = stored_user(&app.app, 1, "alice", true).await;
     let first = sign_in(&app.app, &user).await;
     let sid = claims_of(&first.refresh)["sid"]
         .as_str()
@@ -542,7 +465,7 @@ async fn reuse_within_the_grace_window_is_answered_after_it_ends_the_session(t: 
         assert_eq!(user_info(&app, access.as_str().unwrap()).await.status, 200);
     }
     assert!(
-        events(&app.app, user.id, EventType::TokenReuseDetected)
+        events_of(&app.app, user.id, EventType::TokenReuseDetected)
             .await
             .is_empty()
     );
@@ -571,7 +494,7 @@ async fn reuse_within_the_grace_window_is_answered_after_it_ends_the_session(t: 
         .unwrap();
     assert!(!session.is_active && session.ended_at.is_some());
 
-    let reuse = events(&app.app, user.id, EventType::TokenReuseDetected).await;
+    let reuse = events_of(&app.app, user.id, EventType::TokenReuseDetected).await;
     assert_eq!(reuse.len(), 1, "one token_reuse_detected event");
     assert_eq!(reuse[0].severity, Severity::High);
     assert_eq!(reuse[0].session_id.as_deref(), Some(sid.as_str()));
@@ -587,7 +510,7 @@ async fn reuse_within_the_grace_window_is_answered_after_it_ends_the_session(t: 
 /// the grace window; both get a working pair and the session lives on.
 async fn concurrent_refreshes_both_succeed(t: TestTable) {
     let app = app_with(t, &[]).await;
-    let user = verified_user(&app.app, 1, "alice").await;
+    let user = stored_user(&app.app, 1, "alice", true).await;
     let first = sign_in(&app.app, &user).await;
     let (a, b) = futures::join!(refresh(&app, &first.refresh), refresh(&app, &first.refresh));
     for response in [&a, &b] {
@@ -596,7 +519,7 @@ async fn concurrent_refreshes_both_succeed(t: TestTable) {
         assert_eq!(user_info(&app, &access).await.status, 200);
     }
     assert!(
-        events(&app.app, user.id, EventType::TokenReuseDetected)
+        events_of(&app.app, user.id, EventType::TokenReuseDetected)
             .await
             .is_empty()
     );
@@ -606,7 +529,7 @@ async fn concurrent_refreshes_both_succeed(t: TestTable) {
 /// once, with no clock movement; other sessions live on; logging out again changes nothing.
 async fn logout_kills_live_access_tokens_at_once(t: TestTable) {
     let app = app_with(t, &[]).await;
-    let user = verified_user(&app.app, 1, "alice").await;
+    let user = stored_user(&app.app, 1, "alice", true).await;
     let pair = sign_in(&app.app, &user).await;
     let other = sign_in(&app.app, &user).await;
     assert_eq!(user_info(&app, &pair.access).await.status, 200);
@@ -625,7 +548,7 @@ async fn logout_kills_live_access_tokens_at_once(t: TestTable) {
             .unwrap()
             .is_some()
     );
-    let logouts = events(&app.app, user.id, EventType::Logout).await;
+    let logouts = events_of(&app.app, user.id, EventType::Logout).await;
     assert_eq!(logouts.len(), 1);
 
     assert_eq!(
@@ -650,7 +573,7 @@ async fn logout_kills_live_access_tokens_at_once(t: TestTable) {
 /// ends.
 async fn suspended_accounts_cannot_refresh(t: TestTable) {
     let app = app_with(t, &[]).await;
-    let mut user = verified_user(&app.app, 1, "alice").await;
+    let mut user = stored_user(&app.app, 1, "alice", true).await;
     let pair = sign_in(&app.app, &user).await;
     user.is_suspended = true;
     user.suspension_reason = "spam".into();
@@ -687,13 +610,15 @@ async fn suspended_accounts_cannot_refresh(t: TestTable) {
 /// key refuses its tokens.
 async fn rotated_keys_keep_verifying_and_are_published(t: TestTable) {
     let old_app = app_with(t, &[]).await;
-    let user = verified_user(&old_app.app, 1, "alice").await;
+    let user = stored_user(&old_app.app, 1, "alice", true).await;
     let old_pair = sign_in(&old_app.app, &user).await;
     assert_eq!(header_of(&old_pair.access)["kid"], "k1");
     assert_eq!(header_of(&old_pair.access)["alg"], "EdDSA");
 
     let both = key_set(&[("k2", SEED_2), ("k1", SEED_1)]);
-    let new_app = build_app(&old_app.t, "rotated", &[("JWT_SIGNING_KEYS", &both)]).await;
+    let t = &old_app.t;
+    let settings = [("JWT_SIGNING_KEYS", both.as_str())];
+    let new_app = build_app(t, &t.dir().join("rotated"), &settings, t.table()).await;
 
     let response = send_to(
         &new_app,
@@ -783,7 +708,7 @@ async fn the_published_key_verifies_tokens_offline(t: TestTable) {
         assert_eq!(mode & 0o777, 0o600, "the key file is private");
     }
 
-    let user = verified_user(&app.app, 1, "alice").await;
+    let user = stored_user(&app.app, 1, "alice", true).await;
     let pair = sign_in(&app.app, &user).await;
     let jwks = app.get("/.well-known/jwks.json").send().await.body_json();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);

@@ -3,27 +3,19 @@
 //! emailed code under the same rules as verification, answers alike for every address, and
 //! ends every session.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use accounts::http::ApiResponse;
 use accounts::model::UserId;
-use accounts::store::{Index, Query, SortCondition, Value, keys};
+use accounts::store::{Value, keys};
 use api_tests::app::{TestApp, set_cookie};
+use api_tests::fixtures::{assert_invalid_code, event_types, fresh_ip, verify_email};
 use api_tests::{TestTable, both_engines};
 use chrono::Duration;
 use serde_json::{Value as Json, json};
 
 const PASSWORD: &str = "violet-harbour-42";
 const NEW_PASSWORD: &str = "amber-lantern-77";
-const INVALID_CODE: &str = "Invalid or expired code.";
 const WRONG_CURRENT: &str = "Your old password was entered incorrectly. Please enter it again.";
 const RESET_ANSWER: &str = "If this address belongs to an account, a reset code is on its way.";
-
-static NEXT_IP: AtomicU32 = AtomicU32::new(1);
-
-fn fresh_ip() -> String {
-    format!("2001:db8:1::{:x}", NEXT_IP.fetch_add(1, Ordering::Relaxed))
-}
 
 /// Registers an account (verified when asked) and returns its id.
 async fn account(app: &TestApp, username: &str, email: &str, verified: bool) -> UserId {
@@ -36,13 +28,7 @@ async fn account(app: &TestApp, username: &str, email: &str, verified: bool) -> 
     assert_eq!(response.status, 201, "{:?}", response.body_json());
     let id = UserId(response.body_json()["id"].as_i64().unwrap());
     if verified {
-        let code = app.last_code_for(email).expect("a verification code");
-        let verify = app
-            .post("/api/auth/verify/")
-            .json(json!({ "email": email, "code": code }))
-            .send()
-            .await;
-        assert_eq!(verify.status, 200, "{:?}", verify.body_json());
+        verify_email(app, email).await;
     }
     id
 }
@@ -125,11 +111,6 @@ fn reset_code(app: &TestApp, email: &str) -> String {
     app.last_code_for(email).unwrap()
 }
 
-fn assert_invalid_code(response: &ApiResponse) {
-    assert_eq!(response.status, 400, "{:?}", response.body_json());
-    assert_eq!(response.body_json(), json!({ "code": [INVALID_CODE] }));
-}
-
 async fn profile_updated_at(app: &TestApp, user: UserId) -> String {
     let item = app
         .table()
@@ -154,21 +135,6 @@ async fn password_hash(app: &TestApp, user: UserId) -> String {
         .and_then(Value::as_str)
         .unwrap()
         .to_owned()
-}
-
-async fn event_types(app: &TestApp, user: UserId) -> Vec<String> {
-    let query = Query::new(Index::Primary, keys::user_partition(user))
-        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
-        .consistent();
-    let page = app.table().query(query).await.unwrap();
-    page.items
-        .iter()
-        .filter_map(|i| {
-            i.get("event_type")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect()
 }
 
 // ------------------------------------------------------------------ change

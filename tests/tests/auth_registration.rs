@@ -3,27 +3,17 @@
 //! every rule of the emailed codes (expiry, attempt cap, single use, resend limits, answers that
 //! do not reveal accounts).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use accounts::clock::Clock;
 use accounts::http::ApiResponse;
 use accounts::model::UserId;
-use accounts::store::{Index, Query, SortCondition, Value, keys};
+use accounts::store::{Index, Query, Value, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::{assert_invalid_code, event_types, fresh_ip};
 use api_tests::{TestTable, both_engines};
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value as Json, json};
 
 const PASSWORD: &str = "violet-harbour-42";
-const INVALID_CODE: &str = "Invalid or expired code.";
-
-static NEXT_IP: AtomicU32 = AtomicU32::new(1);
-
-/// A client address of its own for each registration, so the per-IP limit (5 per 30 min) only
-/// bites where a test wants it to.
-fn fresh_ip() -> String {
-    format!("2001:db8::{:x}", NEXT_IP.fetch_add(1, Ordering::Relaxed))
-}
 
 async fn register_with(app: &TestApp, body: Json) -> ApiResponse {
     app.post("/api/auth/register/")
@@ -73,31 +63,6 @@ fn retry_after(response: &ApiResponse) -> u64 {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("a Retry-After header in seconds")
-}
-
-fn assert_invalid_code(response: &ApiResponse) {
-    assert_eq!(response.status, 400, "{:?}", response.body_json());
-    assert_eq!(response.body_json(), json!({ "code": [INVALID_CODE] }));
-}
-
-/// The types of the user's events, oldest first.
-async fn event_types(app: &TestApp, user: i64) -> Vec<String> {
-    let query = Query::new(Index::Primary, keys::user_partition(UserId(user)))
-        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
-        .consistent();
-    let page = app
-        .table()
-        .query(query)
-        .await
-        .expect("query the user's events");
-    page.items
-        .iter()
-        .filter_map(|item| {
-            item.get("event_type")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect()
 }
 
 fn user_id(response: &ApiResponse) -> i64 {
@@ -228,7 +193,7 @@ async fn traditional_flow(t: TestTable) {
     assert_eq!(login.status, 200, "{:?}", login.body_json());
     assert_eq!(login.body_json()["is_verified"], true);
 
-    let events = event_types(&app, id).await;
+    let events = event_types(&app, UserId(id)).await;
     for wanted in ["register", "verification_sent", "verify"] {
         assert!(
             events.iter().any(|e| e == wanted),
@@ -612,7 +577,7 @@ async fn five_wrong_tries_kill_the_code(t: TestTable) {
         assert_invalid_code(&verify(&app, "guesser@example.com", &wrong).await);
     }
     assert_invalid_code(&verify(&app, "guesser@example.com", &code).await);
-    let events = event_types(&app, guesser).await;
+    let events = event_types(&app, UserId(guesser)).await;
     let failures = events.iter().filter(|e| *e == "verify_failed").count();
     assert!(failures >= 5, "{events:?}");
 }

@@ -4,19 +4,15 @@
 //! auto-renewal, unverified accounts, and the store cost of `GET /api/auth/me/`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use accounts::App;
 use accounts::clock::Clock;
-use accounts::config::{Config, Deployment, Env};
-use accounts::http::{ApiResponse, Router};
+use accounts::http::ApiResponse;
 use accounts::model::UserId;
-use accounts::store::{
-    Condition, Item, Key, Page, Query, Scan, StoreResult, Table, TxOp, Update, Value, keys,
-};
+use accounts::store::counting::CountingTable;
+use accounts::store::{Item, Query, Table, Update, Value, keys};
 use api_tests::app::{TestApp, set_cookie};
+use api_tests::fixtures::verify_email;
 use api_tests::{TestTable, both_engines};
-use async_trait::async_trait;
 use chrono::Duration;
 use serde_json::{Value as Json, json};
 
@@ -27,33 +23,11 @@ const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
 
 // ------------------------------------------------------------------------------- helpers
 
-/// A configuration map, for apps that need settings other than the local defaults.
-struct Vars(Vec<(String, String)>);
-
-impl Env for Vars {
-    fn var(&self, name: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-}
-
 /// A TestApp whose configuration has these variables on top of the local defaults, over
 /// `table` (the test's own, or a wrapper of it).
 async fn app_with(t: TestTable, vars: &[(&str, &str)], table: Option<Arc<dyn Table>>) -> TestApp {
-    let mut all = vec![("DATA_DIR".to_owned(), t.dir().to_str().unwrap().to_owned())];
-    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let config = Config::from(&Vars(all), Deployment::Local).expect("valid test configuration");
     let table = table.unwrap_or_else(|| t.table());
-    let app = App::assemble(config, t.dyn_clock(), table, None)
-        .await
-        .unwrap_or_else(|e| panic!("build the App: {e}"));
-    TestApp {
-        app: Arc::new(app),
-        router: Router::all(),
-        t,
-    }
+    TestApp::over(t, vars, table).await
 }
 
 /// Registers an account and returns its id; verifies it with the mailed code when asked.
@@ -69,15 +43,7 @@ async fn register(app: &TestApp, username: &str, verify: bool) -> i64 {
         .as_i64()
         .expect("the new user's id");
     if verify {
-        let code = app
-            .last_code_for(&email)
-            .expect("a verification code in the outbox");
-        let response = app
-            .post("/api/auth/verify/")
-            .json(json!({ "email": email, "code": code }))
-            .send()
-            .await;
-        assert_eq!(response.status, 200, "verify: {}", response.body_json());
+        verify_email(app, &email).await;
     }
     id
 }
@@ -844,93 +810,14 @@ async fn anonymous_and_malformed_requests(t: TestTable) {
 
 // ------------------------------------------------------------------------------- store cost
 
-/// Counts reads, write attempts and writes that took effect on the way to the real table.
-struct Counting {
-    inner: Arc<dyn Table>,
-    reads: AtomicUsize,
-    writes: AtomicUsize,
-    written: AtomicUsize,
-}
-
-impl Counting {
-    fn reset(&self) -> (usize, usize) {
-        (
-            self.reads.swap(0, Ordering::SeqCst),
-            self.writes.swap(0, Ordering::SeqCst),
-        )
-    }
-    fn read(&self) {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-    }
-    fn write(&self) {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-    }
-    fn took_effect<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
-        if result.is_ok() {
-            self.written.fetch_add(1, Ordering::SeqCst);
-        }
-        result
-    }
-}
-
-#[async_trait]
-impl Table for Counting {
-    fn engine(&self) -> &'static str {
-        self.inner.engine()
-    }
-    async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
-        self.read();
-        self.inner.get(key, consistent).await
-    }
-    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
-        self.read();
-        self.inner.batch_get(keys).await
-    }
-    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.write();
-        let result = self.inner.put(item, condition).await;
-        self.took_effect(result)
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        update: Update,
-        condition: Option<Condition>,
-    ) -> StoreResult<Item> {
-        self.write();
-        let result = self.inner.update(key, update, condition).await;
-        self.took_effect(result)
-    }
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
-        self.write();
-        let result = self.inner.delete(key, condition).await;
-        self.took_effect(result)
-    }
-    async fn query(&self, query: Query) -> StoreResult<Page> {
-        self.read();
-        self.inner.query(query).await
-    }
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.write();
-        let result = self.inner.transact_write(ops).await;
-        self.took_effect(result)
-    }
-    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        self.read();
-        self.inner.scan(scan).await
-    }
-    async fn health(&self) -> StoreResult<()> {
-        self.inner.health().await
-    }
+/// Reads and write attempts since the last call; counting starts afresh.
+fn reads_and_writes(counting: &CountingTable) -> (u64, u64) {
+    let calls = counting.take().calls;
+    (calls.reads(), calls.writes())
 }
 
 async fn me_with_a_jwt_costs_one_session_read_and_one_profile_read(t: TestTable) {
-    let counting = Arc::new(Counting {
-        inner: t.table(),
-        reads: AtomicUsize::new(0),
-        writes: AtomicUsize::new(0),
-        written: AtomicUsize::new(0),
-    });
+    let counting = Arc::new(CountingTable::new(t.table()));
     let app = app_with(t, &[], Some(counting.clone())).await;
     register(&app, "barbara", true).await;
     let tokens = jwt_login(&app, "barbara").await;
@@ -942,7 +829,7 @@ async fn me_with_a_jwt_costs_one_session_read_and_one_profile_read(t: TestTable)
     for _ in 0..5 {
         assert_eq!(me_with_bearer(&app, access).await.status, 200);
         assert_eq!(
-            counting.reset(),
+            reads_and_writes(&counting),
             (2, 0),
             "one session read, one profile read, no write"
         );
@@ -950,20 +837,20 @@ async fn me_with_a_jwt_costs_one_session_read_and_one_profile_read(t: TestTable)
     // A minute later: the session's activity and the profile's last_active, once each.
     app.clock().advance(Duration::seconds(61));
     assert_eq!(me_with_bearer(&app, access).await.status, 200);
-    assert_eq!(counting.reset(), (2, 2));
+    assert_eq!(reads_and_writes(&counting), (2, 2));
     assert_eq!(me_with_bearer(&app, access).await.status, 200);
-    assert_eq!(counting.reset(), (2, 0));
+    assert_eq!(reads_and_writes(&counting), (2, 0));
 
     // Concurrent requests (instances) that all see a stale minute: the conditional writes let
     // exactly one update of each item through.
     app.clock().advance(Duration::seconds(61));
-    counting.written.store(0, Ordering::SeqCst);
+    counting.reset();
     let requests = (0..8).map(|_| me_with_bearer(&app, access));
     for response in futures::future::join_all(requests).await {
         assert_eq!(response.status, 200);
     }
     assert_eq!(
-        counting.written.load(Ordering::SeqCst),
+        counting.snapshot().succeeded().writes(),
         2,
         "one session and one profile write"
     );

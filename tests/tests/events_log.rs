@@ -2,7 +2,6 @@
 //! metadata, and the anonymous partition.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use accounts::App;
 use accounts::activity::events::{
@@ -13,97 +12,15 @@ use accounts::clock::Clock;
 use accounts::config::{Config, Deployment};
 use accounts::error::Error;
 use accounts::model::UserId;
-use accounts::store::{
-    Condition, Index, Item, Key, Page, Query, Scan, SortCondition, StoreResult, Table, TxOp,
-    Update, Value, keys,
-};
+use accounts::store::counting::CountingTable;
+use accounts::store::{Index, Item, Key, Query, SortCondition, Value, keys};
 use api_tests::{TestTable, both_engines};
-use async_trait::async_trait;
 use chrono::Duration;
 use serde_json::json;
 
-/// The table, counting the calls that reach it.
-struct Counting {
-    inner: Arc<dyn Table>,
-    writes: AtomicUsize,
-    puts: AtomicUsize,
-    reads: AtomicUsize,
-}
-
-impl Counting {
-    fn writes(&self) -> usize {
-        self.writes.load(Ordering::SeqCst)
-    }
-    fn puts(&self) -> usize {
-        self.puts.load(Ordering::SeqCst)
-    }
-    fn reads(&self) -> usize {
-        self.reads.load(Ordering::SeqCst)
-    }
-    fn read(&self) {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-    }
-    fn write(&self) {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-#[async_trait]
-impl Table for Counting {
-    fn engine(&self) -> &'static str {
-        self.inner.engine()
-    }
-    async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
-        self.read();
-        self.inner.get(key, consistent).await
-    }
-    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
-        self.read();
-        self.inner.batch_get(keys).await
-    }
-    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.write();
-        self.puts.fetch_add(1, Ordering::SeqCst);
-        self.inner.put(item, condition).await
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        update: Update,
-        condition: Option<Condition>,
-    ) -> StoreResult<Item> {
-        self.write();
-        self.inner.update(key, update, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
-        self.write();
-        self.inner.delete(key, condition).await
-    }
-    async fn query(&self, query: Query) -> StoreResult<Page> {
-        self.read();
-        self.inner.query(query).await
-    }
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.write();
-        self.inner.transact_write(ops).await
-    }
-    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        self.read();
-        self.inner.scan(scan).await
-    }
-    async fn health(&self) -> StoreResult<()> {
-        self.inner.health().await
-    }
-}
-
 /// An App over the test's table with every store call counted.
-async fn counted_app(t: &TestTable) -> (App, Arc<Counting>) {
-    let counting = Arc::new(Counting {
-        inner: t.table(),
-        writes: AtomicUsize::new(0),
-        puts: AtomicUsize::new(0),
-        reads: AtomicUsize::new(0),
-    });
+async fn counted_app(t: &TestTable) -> (App, Arc<CountingTable>) {
+    let counting = Arc::new(CountingTable::new(t.table()));
     let data_dir = t.dir().to_str().expect("temp dir is UTF-8").to_owned();
     let config = Config::from(&[("DATA_DIR", data_dir.as_str())], Deployment::Local)
         .expect("the local test configuration is valid");
@@ -154,8 +71,9 @@ async fn an_event_is_one_put_of_the_documented_shape(t: TestTable) {
         .metadata(json!({"new_device": true, "browser": "Firefox"}))
         .target(UserId(12));
     log_event(&app, event).await.expect("logged");
+    let calls = counting.snapshot().calls;
     assert_eq!(
-        (counting.puts(), counting.writes(), counting.reads()),
+        (calls.put, calls.writes(), calls.reads()),
         (1, 1, 0),
         "exactly one put"
     );
@@ -311,7 +229,7 @@ async fn oversized_or_malformed_metadata_is_refused_and_nothing_stored(t: TestTa
         NewEvent::new(EventType::ProfileUpdate, Some(user)).metadata(big),
     )
     .await;
-    assert_eq!(counting.writes(), 0, "nothing was written");
+    assert_eq!(counting.snapshot().calls.writes(), 0, "nothing was written");
     assert!(partition(&t, keys::user_partition(user)).await.is_empty());
 
     // Just under the limit is fine.
@@ -332,7 +250,7 @@ async fn events_about_no_account_go_to_the_anonymous_partition(t: TestTable) {
         .metadata(json!({"username": "ghost"}))
         .failed("No such account.");
     log_event(&app, event).await.expect("logged");
-    assert_eq!(counting.puts(), 1);
+    assert_eq!(counting.snapshot().calls.put, 1);
     let items = partition(&t, keys::anonymous_events()).await;
     assert_eq!(items.len(), 1);
     let item = &items[0];

@@ -2,13 +2,13 @@
 //! outbox and the in-process bus (or DynamoDB with `--store dynamodb`). Same dispatch as the
 //! Lambda functions; only the entry point differs.
 
-use std::collections::HashMap;
+mod cli;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use accounts::App;
-use accounts::config::{Config, Deployment, Env, ProcessEnv, StoreConfig};
+use accounts::config::StoreConfig;
 use accounts::http::{ApiRequest, ApiResponse, Router};
 use bytes::Bytes;
 use clap::Parser;
@@ -31,43 +31,15 @@ struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value_t = 3000)]
     port: u16,
-    /// Directory for the embedded database and the mail outbox.
-    #[arg(long, env = "DATA_DIR", default_value = ".local")]
-    data_dir: String,
-    /// Storage engine: embedded (SQLite in the data dir) or dynamodb (TABLE_NAME,
-    /// AWS_ENDPOINT_URL; the table is created when missing).
-    #[arg(long, env = "STORE", default_value = "embedded")]
-    store: String,
-}
-
-/// The process environment with the command line's values on top.
-struct ArgsEnv(HashMap<&'static str, String>);
-
-impl Env for ArgsEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned().or_else(|| ProcessEnv.var(name))
-    }
+    #[command(flatten)]
+    store: cli::StoreArgs,
 }
 
 #[tokio::main]
 async fn main() {
     accounts::telemetry::init();
     let args = Args::parse();
-    let env = ArgsEnv(HashMap::from([
-        ("DATA_DIR", args.data_dir.clone()),
-        ("STORE", args.store.clone()),
-        (
-            "TABLE_NAME",
-            ProcessEnv
-                .var("TABLE_NAME")
-                .unwrap_or_else(|| "accounts-local".into()),
-        ),
-    ]));
-    let app = match Config::from(&env, Deployment::Local) {
-        Ok(config) => App::build(config, Arc::new(accounts::clock::SystemClock)).await,
-        Err(e) => Err(e.into()),
-    };
-    let app: &'static App = match app {
+    let app: &'static App = match args.store.build_app().await {
         Ok(app) => Box::leak(Box::new(app)),
         Err(e) => {
             eprintln!("accounts-local: startup failed: {e}");

@@ -28,13 +28,16 @@ fn get(addr: &str, path: &str) -> (u16, String) {
     (status, response)
 }
 
-#[test]
-fn serves_health_and_stops_gracefully_on_sigterm() {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--data-dir"])
-        .arg(data_dir.path())
-        .env_remove("STORE")
+/// Starts accounts-local on a free port and returns it with its address and stdout.
+fn start(
+    command: &mut Command,
+) -> (
+    std::process::Child,
+    String,
+    BufReader<std::process::ChildStdout>,
+) {
+    let mut child = command
+        .args(["--port", "0"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -48,6 +51,30 @@ fn serves_health_and_stops_gracefully_on_sigterm() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no URL in the ready line: {first:?}"))
         .to_owned();
+    (child, addr, stdout)
+}
+
+fn stop(mut child: std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn serves_health_and_stops_gracefully_on_sigterm() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, mut stdout) = start(
+        Command::new(BIN)
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .env_remove("STORE"),
+    );
 
     let (status, body) = get(&addr, "/api/health/");
     assert_eq!(status, 200, "{body}");
@@ -93,4 +120,43 @@ fn a_bad_setting_stops_startup_with_one_line_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("STORE"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn dynamodb_store_creates_its_table_and_serves() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| {
+            panic!("moto is not running: AWS_ENDPOINT_URL is unset; run scripts/test")
+        });
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let table = format!("local-{}-{nanos}", std::process::id());
+    let data_dir = tempfile::tempdir().unwrap();
+    let command = || {
+        let mut command = Command::new(BIN);
+        command
+            .args(["--store", "dynamodb", "--data-dir"])
+            .arg(data_dir.path())
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("TABLE_NAME", &table);
+        command
+    };
+
+    let (child, addr, _stdout) = start(&mut command());
+    let (status, body) = get(&addr, "/api/health/");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(r#"{"status":"ok","store":"dynamodb"}"#),
+        "{body}"
+    );
+    stop(child);
+
+    // A second start finds the table the first one made and serves from it.
+    let (child, addr, _stdout) = start(&mut command());
+    assert_eq!(get(&addr, "/api/health/").0, 200);
+    stop(child);
 }

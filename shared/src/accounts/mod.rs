@@ -4,6 +4,7 @@
 pub mod password;
 pub mod records;
 pub mod registration;
+pub mod users;
 
 use crate::App;
 use crate::error::Error;

@@ -30,6 +30,10 @@ pub struct UserRecord {
     pub is_suspended: bool,
     #[serde(default)]
     pub suspension_reason: String,
+    /// The account is being erased (`accounts::users::erase_user`): it cannot log in, is listed
+    /// nowhere, and only an administrator's `DELETE` (which finishes the erasure) touches it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 
     #[serde(default)]
     pub phone_number: Option<String>,
@@ -94,6 +98,7 @@ impl UserRecord {
             is_verified: false,
             is_suspended: false,
             suspension_reason: String::new(),
+            deleting: false,
             phone_number: None,
             date_of_birth: None,
             bio: String::new(),
@@ -151,7 +156,8 @@ impl UserRecord {
         }
     }
 
-    /// The whole item: the record, its key and its username index entry.
+    /// The whole item: the record, its key, its username (GSI1) and display-name (GSI2) index
+    /// entries.
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::user(self.id);
@@ -159,6 +165,8 @@ impl UserRecord {
         item.insert(keys::attr::SK.into(), Value::S(key.sk));
         let (pk, sk) = keys::username_index(&self.username.to_ascii_lowercase());
         keys::set_index_keys(&mut item, keys::Index::Gsi1, pk, sk);
+        let (pk, sk) = keys::displayname_index(&self.display_name(), self.id);
+        keys::set_index_keys(&mut item, keys::Index::Gsi2, pk, sk);
         Ok(item)
     }
 }

@@ -22,7 +22,7 @@ use crate::auth::codes::{self, CodePurpose};
 use crate::auth::limits::{self, Limit};
 use crate::auth::passwords;
 use crate::error::{Error, FieldErrors};
-use crate::model::{EmailAddress, UserId, Username, password_problems};
+use crate::model::{EmailAddress, Role, UserId, Username, password_problems};
 use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, from_item, keys};
 
 /// The longest first or last name, as Django's `User` has it.
@@ -156,7 +156,8 @@ async fn allocate_id(app: &App) -> Result<UserId, Error> {
         .ok_or_else(|| Error::Internal("the user id counter holds no positive number".into()))
 }
 
-fn unique_item(key: crate::store::Key, user: UserId, now: &str) -> crate::store::Item {
+/// A unique item (username or email) owned by `user`.
+pub(crate) fn unique_item(key: crate::store::Key, user: UserId, now: &str) -> crate::store::Item {
     let mut item = key.to_item();
     item.insert("user_id".into(), Value::Int(user.0));
     item.insert("created_at".into(), now.into());
@@ -174,6 +175,28 @@ pub async fn register(
     let ip = client.ip_string().unwrap_or_else(|| "unknown".into());
     limits::hit(app, Limit::RegisterPerIp, &format!("ip:{ip}")).await?;
 
+    let user = insert_account(app, valid, Role::Normal, false).await?;
+    let id = user.id;
+
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::Register, Some(id))
+            .client(client)
+            .description("account registered"),
+    )
+    .await;
+    send_verification(app, &user, client).await;
+    Ok(user)
+}
+
+/// Allocates an id and writes a validated account in one transaction: profile (with `role`
+/// and `is_verified` as given), credentials, default settings and the two unique items.
+async fn insert_account(
+    app: &App,
+    valid: ValidRegistration,
+    role: Role,
+    is_verified: bool,
+) -> Result<UserRecord, Error> {
     let id = allocate_id(app).await?;
     let password_hash = passwords::hash_password(&valid.password).await?;
     let now = app.clock.now();
@@ -185,6 +208,8 @@ pub async fn register(
     );
     user.first_name = valid.first_name;
     user.last_name = valid.last_name;
+    user.role = role;
+    user.is_verified = is_verified;
     let credentials = CredentialsRecord {
         user_id: id,
         password_hash,
@@ -237,14 +262,45 @@ pub async fn register(
         Err(e) => return Err(e.into()),
     }
 
+    Ok(user)
+}
+
+/// How [`create_account`] makes an account: by an administrator (the API) or an operator (the
+/// `accounts-admin` command), so without the bot check and the per-IP registration limit.
+#[derive(Clone, Copy, Debug)]
+pub struct CreateOptions {
+    pub role: Role,
+    /// A verified account gets no verification code.
+    pub is_verified: bool,
+    /// Who created it (`None` for the command line).
+    pub created_by: Option<UserId>,
+}
+
+/// Creates an account with the registration's validation and transaction, the given role and
+/// verification state; an unverified one is mailed its code.
+pub async fn create_account(
+    app: &App,
+    input: RegisterInput,
+    options: CreateOptions,
+    client: &ClientInfo,
+) -> Result<UserRecord, Error> {
+    let valid = validate(&input)?;
+    let user = insert_account(app, valid, options.role, options.is_verified).await?;
     log_event_best_effort(
         app,
-        NewEvent::new(EventType::Register, Some(id))
+        NewEvent::new(EventType::Register, Some(user.id))
             .client(client)
-            .description("account registered"),
+            .description("account created by an administrator")
+            .metadata(json!({
+                "created_by": options.created_by,
+                "role": options.role,
+                "is_verified": options.is_verified,
+            })),
     )
     .await;
-    send_verification(app, &user, client).await;
+    if !options.is_verified {
+        send_verification(app, &user, client).await;
+    }
     Ok(user)
 }
 

@@ -13,7 +13,10 @@ use crate::App;
 use crate::auth::client::ClientInfo;
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{Condition, Item, ItemShapeError, Key, Value, from_item, keys, to_item};
+use crate::store::{
+    Condition, Cursor, Item, ItemShapeError, Key, Query, SortCondition, StoreError, TxOp, Update,
+    Value, from_item, keys, to_item,
+};
 
 /// The families event types belong to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -433,6 +436,10 @@ impl EventRecord {
         item.insert(keys::attr::SK.into(), Value::S(key.sk));
         let (pk, sk) = keys::event_type_index(self.event_type.as_str(), &self.event_id);
         keys::set_index_keys(&mut item, keys::Index::Gsi1, pk, sk);
+        if self.requires_review && self.reviewed_at.is_none() {
+            let (pk, sk) = keys::event_review_index(&self.event_id);
+            keys::set_index_keys(&mut item, keys::Index::Gsi2, pk, sk);
+        }
         Ok(item)
     }
 
@@ -532,15 +539,162 @@ fn new_event_id(now: DateTime<Utc>) -> String {
     ulid::Ulid::from_parts(millis, fastrand::u128(..)).to_string()
 }
 
-/// Records an event (one write). Invalid metadata is `Error::Invalid` on `metadata`, and then
-/// nothing is written.
-pub async fn log_event(app: &App, event: NewEvent) -> Result<(), Error> {
+/// The smallest (`upper` false) or largest event id of the millisecond `at`: bounds of a time
+/// range on event sort keys.
+pub fn event_id_bound(at: DateTime<Utc>, upper: bool) -> String {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let random = if upper { u128::MAX } else { 0 };
+    ulid::Ulid::from_parts(millis, random).to_string()
+}
+
+/// Similar events are counted over this many seconds before a failure.
+pub const VELOCITY_WINDOW_SECS: i64 = 15 * 60;
+/// At most this many recent events are read to count similar ones (one bounded query).
+pub const VELOCITY_MAX_EVENTS: u32 = 50;
+
+/// The velocity part of the risk score: 5 points per similar event in the window, at most 25.
+pub fn velocity_points(similar: u32) -> u8 {
+    similar.saturating_mul(5).min(25) as u8
+}
+
+/// Adds the velocity part to a score, capped at 100 (see `docs/events.md`).
+pub fn risk_with_velocity(score: u8, similar: u32) -> u8 {
+    (u32::from(score) + u32::from(velocity_points(similar))).min(100) as u8
+}
+
+/// How many events like `record` (same type, same account; for events about no account, the
+/// same address too) failed in the velocity window before it: one query reading at most
+/// [`VELOCITY_MAX_EVENTS`] events.
+pub async fn similar_recent_failures(app: &App, record: &EventRecord) -> Result<u32, Error> {
+    let since = record.created_at - chrono::Duration::seconds(VELOCITY_WINDOW_SECS);
+    let lower = format!("{}{}", keys::EVENT_PREFIX, event_id_bound(since, false));
+    // Up to this event's own id, which is not stored yet: every earlier event of the window.
+    let upper = format!("{}{}", keys::EVENT_PREFIX, record.event_id);
+    let mut filter = Condition::eq("event_type", record.event_type.as_str())
+        .and(Condition::eq("success", false));
+    if record.user_id.is_none() {
+        match &record.ip_address {
+            Some(ip) => filter = filter.and(Condition::eq("ip_address", ip.as_str())),
+            // No account and no address: nothing ties earlier events to this one.
+            None => return Ok(0),
+        }
+    }
+    let query = Query::new(keys::Index::Primary, record.key().pk)
+        .sort(SortCondition::Between(lower, upper))
+        .descending()
+        .limit(VELOCITY_MAX_EVENTS)
+        .filter(filter);
+    let page = app.table.query(query).await?;
+    Ok(u32::try_from(page.items.len()).unwrap_or(u32::MAX))
+}
+
+/// Builds the record of an event at the clock's now, with the velocity part of its risk
+/// score for failures (one bounded query; successes read nothing).
+pub async fn prepare_event(app: &App, event: NewEvent) -> Result<EventRecord, Error> {
     let now = app.clock.now();
-    let record = EventRecord::build(event, new_event_id(now), now)?;
+    let mut record = EventRecord::build(event, new_event_id(now), now)?;
+    // The configured retention of the severity (the defaults are `retention_days`).
+    let days = app.config.events.retention_days[record.severity as usize];
+    record.expires_at = now.timestamp() + days * 24 * 3600;
+    if !record.success {
+        let similar = similar_recent_failures(app, &record).await?;
+        record.risk_score = risk_with_velocity(record.risk_score, similar);
+    }
+    Ok(record)
+}
+
+/// Records an event (one write; a failure also reads its recent history once, for the
+/// velocity part of the risk score). Invalid metadata is `Error::Invalid` on `metadata`, and
+/// then nothing is written.
+pub async fn log_event(app: &App, event: NewEvent) -> Result<(), Error> {
+    let record = prepare_event(app, event).await?;
     app.table
         .put(record.to_item()?, Some(Condition::item_absent()))
         .await?;
     Ok(())
+}
+
+/// Attributes that say who, where and what in detail: account erasure removes them.
+const PERSONAL_ATTRIBUTES: [&str; 6] = [
+    "description",
+    "error_message",
+    "ip_address",
+    "user_agent",
+    "session_id",
+    "target_user",
+];
+/// Events anonymised per transaction.
+const ANONYMISE_BATCH: usize = 25;
+
+/// Strips everything but the user id from the user's events (account erasure keeps the
+/// security log, anonymised): description, metadata, error message, address, user agent,
+/// session and target user go; type, severity, outcome, risk, review state and times stay.
+/// Marks each event `anonymised`, so a retry after a crash skips what is done. Returns how
+/// many events this call anonymised. Reads the partition page by page (a query per 100
+/// events) and writes a transaction per 25 events.
+pub async fn anonymise_user_events(app: &App, user: UserId) -> Result<u64, Error> {
+    let mut done = 0u64;
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let query = Query::new(keys::Index::Primary, keys::user_partition(user))
+            .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
+            .limit(100)
+            .filter(Condition::NotExists("anonymised".into()))
+            .after(cursor.take())
+            .consistent();
+        let page = app.table.query(query).await?;
+        let targets: Vec<Key> = page.items.iter().filter_map(Key::of).collect();
+        for chunk in targets.chunks(ANONYMISE_BATCH) {
+            done += anonymise_batch(app, chunk).await?;
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(done),
+        }
+    }
+}
+
+fn anonymise_update() -> Update {
+    let mut update = Update::new()
+        .set("metadata", Value::M(Default::default()))
+        .set("anonymised", true);
+    for name in PERSONAL_ATTRIBUTES {
+        update = update.remove(name);
+    }
+    update
+}
+
+/// One transaction for the batch; when an event vanished meanwhile (its TTL ran out), the
+/// rest are done one by one.
+async fn anonymise_batch(app: &App, keys: &[Key]) -> Result<u64, Error> {
+    // An update creates missing items: the condition keeps an expired event from coming back.
+    let ops = keys
+        .iter()
+        .map(|key| TxOp::Update {
+            key: key.clone(),
+            update: anonymise_update(),
+            condition: Some(Condition::item_present()),
+        })
+        .collect();
+    match app.table.transact_write(ops).await {
+        Ok(()) => Ok(keys.len() as u64),
+        Err(StoreError::TransactionCanceled { .. }) => {
+            let mut done = 0;
+            for key in keys {
+                match app
+                    .table
+                    .update(key, anonymise_update(), Some(Condition::item_present()))
+                    .await
+                {
+                    Ok(_) => done += 1,
+                    Err(StoreError::ConditionFailed) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(done)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Records an event; a failure is logged and does not fail the request that caused it.
@@ -734,6 +888,40 @@ mod tests {
             metadata: &all,
         };
         assert_eq!(risk_score(&worst), 100);
+    }
+
+    #[test]
+    fn velocity_adds_five_per_similar_event_up_to_25_within_the_cap() {
+        assert_eq!(velocity_points(0), 0);
+        assert_eq!(velocity_points(1), 5);
+        assert_eq!(velocity_points(5), 25);
+        assert_eq!(velocity_points(50), 25);
+        assert_eq!(risk_with_velocity(45, 2), 55);
+        assert_eq!(risk_with_velocity(95, 3), 100);
+    }
+
+    #[test]
+    fn only_unreviewed_events_that_need_review_are_on_the_queue() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let event = NewEvent::new(EventType::SecurityAlert, Some(UserId(3)));
+        let mut record =
+            EventRecord::build(event, "01J0000000000000000000002".into(), now).unwrap();
+        let item = record.to_item().unwrap();
+        assert_eq!(item.get("GSI2PK").and_then(Value::as_str), Some("REVIEW"));
+        record.reviewed_at = Some(now);
+        assert!(!record.to_item().unwrap().contains_key("GSI2PK"));
+        let low = NewEvent::new(EventType::Login, Some(UserId(3)));
+        let low = EventRecord::build(low, "01J0000000000000000000003".into(), now).unwrap();
+        assert!(!low.to_item().unwrap().contains_key("GSI2PK"));
+    }
+
+    #[test]
+    fn event_id_bounds_enclose_every_id_of_their_millisecond() {
+        let at = DateTime::from_timestamp(1_700_000_000, 5_000_000).unwrap();
+        let id = new_event_id(at);
+        assert!(event_id_bound(at, false) <= id && id <= event_id_bound(at, true));
+        let later = new_event_id(at + chrono::Duration::milliseconds(1));
+        assert!(later > event_id_bound(at, true));
     }
 
     #[test]

@@ -194,6 +194,18 @@ pub async fn list(app: &App, owner: UserId) -> Result<Vec<ApiTokenView>, Error> 
         .collect())
 }
 
+/// Deletes every token of the user (account erasure); returns how many. Idempotent.
+pub async fn delete_all(app: &App, owner: UserId) -> Result<u32, Error> {
+    let mut deleted = 0;
+    for (item, _) in owned_records(app, owner).await? {
+        if let Some(key) = crate::store::Key::of(&item) {
+            app.table.delete(&key, None).await?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
 /// Revokes one of the caller's tokens. Another user's token id is `NotFound`, as an unknown
 /// one is.
 pub async fn revoke(

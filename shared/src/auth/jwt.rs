@@ -51,6 +51,43 @@ struct SigningKey {
 /// signed (a refresh token) has expired; then drop them.
 pub struct KeySet {
     keys: Vec<SigningKey>,
+    /// Tokens whose signature and claims already verified in this process, by SHA-256 of the
+    /// token. Skips the signature check (tens of microseconds) on a token's later requests;
+    /// expiry and the session are still checked on every request by the callers. Sound because
+    /// a token never changes and the keys of a process never change (a key is withdrawn by
+    /// deploying a new key set, which is a new process).
+    verified: VerifiedCache,
+}
+
+/// A bounded map of verified tokens: when full it is emptied and starts over, which costs one
+/// signature check per live token and keeps memory fixed.
+#[derive(Default)]
+struct VerifiedCache(std::sync::Mutex<std::collections::HashMap<[u8; 32], Claims>>);
+
+/// Verified tokens remembered at most (about 0.5 KiB each).
+const VERIFIED_CACHE_ENTRIES: usize = 8192;
+
+impl VerifiedCache {
+    fn digest(token: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<Claims> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    fn put(&self, digest: [u8; 32], claims: &Claims) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= VERIFIED_CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(digest, claims.clone());
+    }
 }
 
 impl fmt::Debug for KeySet {
@@ -117,7 +154,10 @@ impl KeySet {
                 })?;
             keys.push(SigningKey::from_seed(kid, &seed));
         }
-        Ok(KeySet { keys })
+        Ok(KeySet {
+            keys,
+            verified: VerifiedCache::default(),
+        })
     }
 
     /// A key set of one freshly generated key, as a document to store (for accounts-local).
@@ -169,6 +209,20 @@ impl KeySet {
         if token.len() > MAX_TOKEN_BYTES {
             return None;
         }
+        let digest = VerifiedCache::digest(token);
+        if let Some(claims) = self.verified.get(&digest) {
+            // Issuer and audience are part of what was verified; the configuration that set
+            // them does not change within a process, but check them anyway: it is cheap.
+            if claims.iss == issuer && claims.aud == audience {
+                return Some(claims);
+            }
+        }
+        let claims = self.verify_signature(token, issuer, audience)?;
+        self.verified.put(digest, &claims);
+        Some(claims)
+    }
+
+    fn verify_signature(&self, token: &str, issuer: &str, audience: &str) -> Option<Claims> {
         // `alg: none` and unknown algorithms do not even parse as a header.
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != Algorithm::EdDSA {
@@ -595,6 +649,23 @@ mod tests {
             aud: "aud".into(),
             token_type: TokenType::Access,
         }
+    }
+
+    #[test]
+    fn the_verified_cache_never_admits_what_the_signature_check_refuses() {
+        let set = KeySet::parse(&document(&[("a", [7; 32])])).unwrap();
+        let token = set.sign(&claims(i64::MAX)).unwrap();
+        // First check verifies the signature, the second comes from the cache.
+        assert_eq!(set.verify(&token, "iss", "aud"), Some(claims(i64::MAX)));
+        assert_eq!(set.verify(&token, "iss", "aud"), Some(claims(i64::MAX)));
+        // A tampered token is another digest: it goes through the signature check and fails.
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(set.verify(&tampered, "iss", "aud"), None);
+        // The cached claims still answer only for their issuer and audience.
+        assert_eq!(set.verify(&token, "other", "aud"), None);
+        assert_eq!(set.verify(&token, "iss", "other"), None);
     }
 
     #[test]

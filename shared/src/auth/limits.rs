@@ -153,10 +153,12 @@ pub fn lockout_secs(failures: i64) -> i64 {
 }
 
 /// Whether the account may try a login now: after 5 failures it waits 2^(n-5) s (≤ 15 min).
-pub async fn check_login_allowed(app: &App, user: UserId) -> Result<(), Error> {
+/// On `Ok`, the failures recorded so far (0 when none), so that a successful login clears the
+/// counter only when there is one to clear.
+pub async fn check_login_allowed(app: &App, user: UserId) -> Result<i64, Error> {
     let now = app.clock.epoch_seconds();
     let Some(item) = app.table.get(&keys::login_failures(user), true).await? else {
-        return Ok(());
+        return Ok(0);
     };
     let failures = item.get(FAILURES).and_then(Value::as_i64).unwrap_or(0);
     let last = item.get(LAST_FAILURE).and_then(Value::as_i64).unwrap_or(0);
@@ -164,7 +166,7 @@ pub async fn check_login_allowed(app: &App, user: UserId) -> Result<(), Error> {
     if now < allowed_at {
         Err(limited(allowed_at, now))
     } else {
-        Ok(())
+        Ok(failures)
     }
 }
 

@@ -70,17 +70,20 @@ pub async fn login(
         return Err(failed(app, client, ip.as_deref(), None, "unknown_account").await);
     };
 
-    if let Err(locked) = limits::check_login_allowed(app, user.id).await {
-        log_event_best_effort(
-            app,
-            NewEvent::new(EventType::LoginFailed, Some(user.id))
-                .client(client)
-                .failed("account temporarily locked")
-                .metadata(json!({ "reason": "locked", "method": via })),
-        )
-        .await;
-        return Err(locked);
-    }
+    let prior_failures = match limits::check_login_allowed(app, user.id).await {
+        Ok(failures) => failures,
+        Err(locked) => {
+            log_event_best_effort(
+                app,
+                NewEvent::new(EventType::LoginFailed, Some(user.id))
+                    .client(client)
+                    .failed("account temporarily locked")
+                    .metadata(json!({ "reason": "locked", "method": via })),
+            )
+            .await;
+            return Err(locked);
+        }
+    };
 
     let Some(credentials) = accounts::get_credentials(app, user.id).await? else {
         // A profile without credentials cannot log in; it answers like any wrong password.
@@ -106,11 +109,15 @@ pub async fn login(
         return Err(Error::Forbidden(suspended_detail(&user)));
     }
 
-    limits::clear_login_failures(app, user.id).await?;
+    // Only an account with failures on record has a counter to clear: no write otherwise.
+    if prior_failures > 0 {
+        limits::clear_login_failures(app, user.id).await?;
+    }
     if check.needs_rehash {
         rehash(app, user.id, &credentials.password_hash, &input.password).await;
     }
     let started = sessions::start_session(app, &user, client, via).await?;
+    crate::activity::sessions::check_new_device(app, &started.record, client).await;
     log_event_best_effort(
         app,
         NewEvent::new(EventType::Login, Some(user.id))

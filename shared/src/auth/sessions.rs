@@ -411,3 +411,46 @@ pub async fn end_other_sessions(app: &App, user: UserId, keep: Option<&str>) -> 
     }
     Ok(count)
 }
+
+/// Ends and deletes every session of the user, active or not (account erasure). Reads the
+/// user's sessions on GSI1 page by page and deletes each; returns how many were deleted.
+/// Idempotent: a retry deletes what an interrupted call left.
+pub async fn delete_all_sessions(app: &App, user: UserId) -> Result<u32, Error> {
+    let (pk, _) = keys::session_index(user, "");
+    let mut deleted = 0;
+    // Deleting moves the index under the cursor, so each round starts from the beginning
+    // again; the bound keeps a runaway loop from running forever.
+    for _ in 0..MAX_SESSION_PAGES {
+        let query = Query::new(keys::Index::Gsi1, pk.clone())
+            .sort(SortCondition::BeginsWith(keys::SESSION_PREFIX.into()))
+            .limit(SESSIONS_PAGE);
+        let page = app.table.query(query).await?;
+        if page.items.is_empty() {
+            break;
+        }
+        let ids: Vec<String> = page
+            .items
+            .iter()
+            .filter_map(|item| item.get("session_id").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect();
+        for chunk in ids.chunks(8) {
+            let deletions = chunk.iter().map(|id| delete_session(app, id));
+            for result in futures::future::join_all(deletions).await {
+                result?;
+                deleted += 1;
+            }
+        }
+        if page.next.is_none() {
+            break;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Deletes one session item, whatever its state.
+async fn delete_session(app: &App, session_id: &str) -> Result<(), Error> {
+    pending_pages().remove(session_id);
+    app.table.delete(&keys::session(session_id), None).await?;
+    Ok(())
+}

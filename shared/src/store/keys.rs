@@ -4,15 +4,15 @@
 //! | item | PK | SK | GSI1 (PK / SK) | GSI2 (PK / SK) |
 //! |---|---|---|---|---|
 //! | user id counter | `COUNTER#USER_ID` | `COUNTER` | | |
-//! | user profile | `USER#<id>` | `PROFILE` | `USERNAME` / `<lower name>` | |
+//! | user profile | `USER#<id>` | `PROFILE` | `USERNAME` / `<lower name>` | `DISPLAYNAME` / `<lower display name>#<id>` |
 //! | credentials | `USER#<id>` | `CREDENTIALS` | | |
 //! | settings | `USER#<id>` | `SETTINGS` | | |
-//! | professional profile | `USER#<id>` | `PRO` | | |
+//! | professional profile | `USER#<id>` | `PRO` | `PROFESSIONALS` / `<V or U>#<id, 20 digits>` | |
 //! | login failures | `USER#<id>` | `LOGINFAIL` | | |
 //! | unique username / email | `UNIQUE#USERNAME#<v>` / `UNIQUE#EMAIL#<v>` | `UNIQUE` | | |
 //! | emailed code | `USER#<id>` | `CODE#<purpose>` | | |
 //! | API token | `APITOKEN#<sha256 of key>` | `APITOKEN` | `USER#<id>` / `APITOKEN#<token id>` | |
-//! | follow edge | `USER#<a>` | `FOLLOWS#<b>` | `USER#<b>` / `FOLLOWER#<a>` | |
+//! | follow edge (a follows b) | `USER#<a>` | `FOLLOWS#<b>` | `USER#<b>` / `FOLLOWER#<a>` while active | `USER#<b>` / `REQUEST#<a>` while pending |
 //! | block edge | `USER#<a>` | `BLOCKS#<b>` | `USER#<b>` / `BLOCKER#<a>` | |
 //! | session | `SESSION#<sid>` | `SESSION` | `USER#<id>` / `SESSION#<started>` | |
 //! | revoked token | `REVOKED#<jti>` | `REVOKED` | | |
@@ -21,6 +21,9 @@
 //! | badge definition | `BADGE#<id>` | `DEFINITION` | `BADGES` / `<category>#<name>` | |
 //! | user badge | `USER#<id>` | `BADGE#<badge id>` | `BADGE#<badge id>` / `<earned>` | |
 //! | rate-limit window | `RATE#<key>#<window>` | `RATE` | | |
+//! | event awaiting review (sparse GSI2 on the event) | | | | `REVIEW` / `<ulid>` |
+//! | activity stats (counters for badges) | `USER#<id>` | `STATS` | | |
+//! | ingested source event (dedupe) | `INGESTED#<source id>` | `INGESTED` | | |
 //!
 //! Later capabilities add their rows here, and to `docs/architecture.md`.
 
@@ -112,6 +115,15 @@ pub fn username_index(username_key: &str) -> (String, String) {
     ("USERNAME".into(), username_key.to_owned())
 }
 
+/// GSI2 keys of a profile: every user under `DISPLAYNAME`, sorted by lower-cased display name
+/// (the id keeps equal names apart), for display-name prefix search without a scan.
+pub fn displayname_index(display_name: &str, id: UserId) -> (String, String) {
+    (
+        "DISPLAYNAME".into(),
+        format!("{}#{id}", display_name.to_lowercase()),
+    )
+}
+
 pub fn credentials(id: UserId) -> Key {
     Key::new(user_partition(id), "CREDENTIALS")
 }
@@ -122,6 +134,18 @@ pub fn settings(id: UserId) -> Key {
 
 pub fn professional_profile(id: UserId) -> Key {
     Key::new(user_partition(id), "PRO")
+}
+
+/// GSI1 keys of a professional profile: every professional profile under `PROFESSIONALS`,
+/// verified ones (`V#`) apart from unverified ones (`U#`), for the `is_verified` filter.
+pub fn professional_index(verified: bool, id: UserId) -> (String, String) {
+    let state = if verified { 'V' } else { 'U' };
+    ("PROFESSIONALS".into(), format!("{state}#{:020}", id.0))
+}
+
+/// Prefix of the verified (`true`) or unverified professional profiles on GSI1.
+pub fn professional_index_prefix(verified: bool) -> &'static str {
+    if verified { "V#" } else { "U#" }
 }
 
 /// Failed-login counter of an account (throttling), with TTL.
@@ -209,4 +233,76 @@ pub fn event_type_index(event_type: &str, event_id: &str) -> (String, String) {
 /// `subject` what is limited (an account id, an IP), `window` the window's start (epoch s).
 pub fn rate_window(scope: &str, subject: &str, window: i64) -> Key {
     Key::new(format!("RATE#{scope}#{subject}#{window}"), "RATE")
+}
+
+/// The follow edge "`follower` follows `followed`" (status active or pending), in the
+/// follower's partition: the follower's following list is a query on the main key.
+pub fn follow_edge(follower: UserId, followed: UserId) -> Key {
+    Key::new(
+        user_partition(follower),
+        format!("{FOLLOWS_PREFIX}{followed}"),
+    )
+}
+
+/// Prefix of a user's outgoing follow edges in their partition.
+pub const FOLLOWS_PREFIX: &str = "FOLLOWS#";
+
+/// GSI1 keys of an active follow edge: the followed user's followers. Pending edges have none
+/// (the index is sparse), so a followers page holds active followers only.
+pub fn follower_index(followed: UserId, follower: UserId) -> (String, String) {
+    (
+        user_partition(followed),
+        format!("{FOLLOWER_PREFIX}{follower}"),
+    )
+}
+
+/// Prefix of a user's followers on GSI1.
+pub const FOLLOWER_PREFIX: &str = "FOLLOWER#";
+
+/// GSI2 keys of a pending follow edge: the follow requests a private account has to answer.
+pub fn follow_request_index(followed: UserId, follower: UserId) -> (String, String) {
+    (
+        user_partition(followed),
+        format!("{REQUEST_PREFIX}{follower}"),
+    )
+}
+
+/// Prefix of the follow requests to a user on GSI2.
+pub const REQUEST_PREFIX: &str = "REQUEST#";
+
+/// The block edge "`blocker` blocks `blocked`", in the blocker's partition.
+pub fn block_edge(blocker: UserId, blocked: UserId) -> Key {
+    Key::new(user_partition(blocker), format!("{BLOCKS_PREFIX}{blocked}"))
+}
+
+/// Prefix of a user's blocks in their partition.
+pub const BLOCKS_PREFIX: &str = "BLOCKS#";
+
+/// GSI1 keys of a block edge: who blocks a user (for erasing an account's edges).
+pub fn blocker_index(blocked: UserId, blocker: UserId) -> (String, String) {
+    (
+        user_partition(blocked),
+        format!("{BLOCKER_PREFIX}{blocker}"),
+    )
+}
+
+/// Prefix of the users blocking a user on GSI1.
+pub const BLOCKER_PREFIX: &str = "BLOCKER#";
+
+/// GSI2 keys of an event that requires review and is not reviewed yet: the review queue, in
+/// time order. Reviewing removes them (the index is sparse).
+pub fn event_review_index(event_id: &str) -> (String, String) {
+    ("REVIEW".to_owned(), event_id.to_owned())
+}
+
+/// A user's activity counters (events ingested per type, quality review counts), read by the
+/// badge criteria.
+pub fn user_stats(id: UserId) -> Key {
+    Key::new(user_partition(id), "STATS")
+}
+
+/// Marks a source event (an EventBridge event id, a client idempotency key) as ingested, so a
+/// redelivery is not counted twice. Kept with a TTL.
+pub fn ingested_event(source_id: &str) -> Key {
+    Key::new(format!("INGESTED#{source_id}"), "INGESTED")
 }

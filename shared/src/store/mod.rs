@@ -1,9 +1,11 @@
 //! The single-table store: the port ([`Table`]), its value model, the key schema, and the two
 //! engines (DynamoDB through the AWS SDK, embedded SQLite).
 
+pub mod counting;
 pub mod dynamo;
 pub mod embedded;
 pub mod keys;
+mod limits;
 pub mod table;
 pub mod value;
 

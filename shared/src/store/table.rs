@@ -319,18 +319,6 @@ impl Query {
         self.descending = true;
         self
     }
-    pub fn limit(mut self, n: u32) -> Self {
-        self.limit = Some(n);
-        self
-    }
-    pub fn after(mut self, cursor: Option<Cursor>) -> Self {
-        self.cursor = cursor;
-        self
-    }
-    pub fn filter(mut self, cond: Condition) -> Self {
-        self.filter = Some(cond);
-        self
-    }
     pub fn consistent(mut self) -> Self {
         self.consistent = true;
         self
@@ -357,19 +345,29 @@ impl Scan {
             filter: None,
         }
     }
-    pub fn limit(mut self, n: u32) -> Self {
-        self.limit = Some(n);
-        self
-    }
-    pub fn after(mut self, cursor: Option<Cursor>) -> Self {
-        self.cursor = cursor;
-        self
-    }
-    pub fn filter(mut self, cond: Condition) -> Self {
-        self.filter = Some(cond);
-        self
-    }
 }
+
+/// The builder methods that queries and scans share, on their fields of the same names.
+macro_rules! paging_builder {
+    ($($read:ty),+) => {$(
+        impl $read {
+            pub fn limit(mut self, n: u32) -> Self {
+                self.limit = Some(n);
+                self
+            }
+            pub fn after(mut self, cursor: Option<Cursor>) -> Self {
+                self.cursor = cursor;
+                self
+            }
+            pub fn filter(mut self, cond: Condition) -> Self {
+                self.filter = Some(cond);
+                self
+            }
+        }
+    )+};
+}
+
+paging_builder!(Query, Scan);
 
 /// A page of a query or scan. `next` is `None` on the last page.
 #[derive(Clone, Debug, Default)]

@@ -73,37 +73,33 @@ pub fn own_user_view(user: &UserRecord) -> Json {
     view
 }
 
-fn session_cookie(app: &App, value: &str, max_age_secs: i64) -> String {
-    Cookie::build((SESSION_COOKIE, value))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .secure(app.config.auth.secure_cookies)
-        .max_age(CookieDuration::seconds(max_age_secs))
-        .build()
-        .to_string()
+/// Sets the `sessionid` and `csrftoken` cookies for `max_age_secs` (0 clears them). The CSRF
+/// cookie is not HttpOnly: the page's scripts read it to send it back as `X-CSRFToken`.
+fn add_session_cookies(app: &App, ctx: &RequestCtx, session: &str, csrf: &str, max_age_secs: i64) {
+    for (name, value, http_only) in [(SESSION_COOKIE, session, true), (CSRF_COOKIE, csrf, false)] {
+        let cookie = Cookie::build((name, value))
+            .http_only(http_only)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .secure(app.config.auth.secure_cookies)
+            .max_age(CookieDuration::seconds(max_age_secs))
+            .build();
+        ctx.add_response_header(SET_COOKIE, &cookie.to_string());
+    }
 }
 
-/// Not HttpOnly: the page's scripts read it to send it back as `X-CSRFToken`.
-fn csrf_cookie(app: &App, value: &str, max_age_secs: i64) -> String {
-    Cookie::build((CSRF_COOKIE, value))
-        .same_site(SameSite::Lax)
-        .path("/")
-        .secure(app.config.auth.secure_cookies)
-        .max_age(CookieDuration::seconds(max_age_secs))
-        .build()
-        .to_string()
-}
-
-fn set_session_cookies(app: &App, ctx: &RequestCtx, started: &StartedSession) {
+pub(crate) fn set_session_cookies(app: &App, ctx: &RequestCtx, started: &StartedSession) {
     let max_age = app.config.auth.session_absolute_secs;
-    ctx.add_response_header(SET_COOKIE, &session_cookie(app, &started.cookie, max_age));
-    ctx.add_response_header(SET_COOKIE, &csrf_cookie(app, &started.csrf_token, max_age));
+    add_session_cookies(app, ctx, &started.cookie, &started.csrf_token, max_age);
 }
 
 fn clear_session_cookies(app: &App, ctx: &RequestCtx) {
-    ctx.add_response_header(SET_COOKIE, &session_cookie(app, "", 0));
-    ctx.add_response_header(SET_COOKIE, &csrf_cookie(app, "", 0));
+    add_session_cookies(app, ctx, "", "", 0);
+}
+
+/// The login form of a request (also `POST /api/sessions/`).
+pub(crate) fn login_input(ctx: &RequestCtx) -> Result<LoginInput, Error> {
+    ctx.json::<LoginBody>()?.into_input()
 }
 
 /// `POST /api/auth/login/` `{username or email, password}` → 200 with the user; sets the

@@ -4,15 +4,22 @@
 //! name or value is ever written into expression text: reserved words, odd characters and user
 //! data cannot change an expression's meaning.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::builders::{
+    ConditionCheckBuilder, DeleteBuilder, PutBuilder, UpdateBuilder,
+};
 
 use super::convert::to_attr;
 use crate::store::keys::attr;
-use crate::store::{
-    Condition, Index, SortCondition, StoreError, StoreResult, Update, UpdateAction,
-};
+use crate::store::limits::check_actions;
+use crate::store::{Condition, Index, SortCondition, StoreResult, Update, UpdateAction};
 
 /// The placeholders of one request; its expressions share them.
 #[derive(Debug, Default)]
@@ -28,6 +35,36 @@ pub(super) type Placeholders = (
     Option<HashMap<String, String>>,
     Option<HashMap<String, AttributeValue>>,
 );
+
+/// What a request carries besides its key or item: its condition (or a query's or scan's
+/// filter) and the placeholders of all its expressions.
+pub(super) struct Expressions {
+    expression: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+/// A request builder that takes [`Expressions`]; the SDK's builders share no trait for it.
+pub(super) trait TakesExpressions {
+    fn expressions(self, e: Expressions) -> Self;
+}
+
+macro_rules! takes_expressions {
+    ($setter:ident: $($builder:ty),+) => {$(
+        impl TakesExpressions for $builder {
+            fn expressions(self, e: Expressions) -> Self {
+                self.$setter(e.expression)
+                    .set_expression_attribute_names(e.names)
+                    .set_expression_attribute_values(e.values)
+            }
+        }
+    )+};
+}
+
+takes_expressions!(set_condition_expression:
+    PutItemFluentBuilder, UpdateItemFluentBuilder, DeleteItemFluentBuilder,
+    PutBuilder, UpdateBuilder, DeleteBuilder, ConditionCheckBuilder);
+takes_expressions!(set_filter_expression: QueryFluentBuilder, ScanFluentBuilder);
 
 impl Expr {
     pub(super) fn new() -> Self {
@@ -60,6 +97,26 @@ impl Expr {
         let names = (!self.names.is_empty()).then_some(self.names);
         let values = (!self.values.is_empty()).then_some(self.values);
         (names, values)
+    }
+
+    /// Ends the request's expressions: `expression` (its condition or filter) with the
+    /// placeholders of every expression built so far.
+    pub(super) fn finish(self, expression: Option<String>) -> Expressions {
+        let (names, values) = self.into_placeholders();
+        Expressions {
+            expression,
+            names,
+            values,
+        }
+    }
+
+    /// Adds the request's condition, if it has one, and ends its expressions.
+    pub(super) fn with_condition(
+        mut self,
+        condition: Option<&Condition>,
+    ) -> StoreResult<Expressions> {
+        let expression = condition.map(|c| self.condition(c)).transpose()?;
+        Ok(self.finish(expression))
     }
 
     /// A condition as a `ConditionExpression` / `FilterExpression`.
@@ -149,10 +206,10 @@ impl Expr {
 
     /// An `UpdateExpression`; `None` for an update without actions.
     ///
-    /// DynamoDB refuses two actions on one attribute ("document paths overlap"), so that is
-    /// checked here, as is ADD of a non-number (the port's ADD is numeric only).
+    /// The actions are checked first, as both engines check them: DynamoDB refuses two actions
+    /// on one attribute ("document paths overlap"), and the port's ADD is numeric only.
     pub(super) fn update(&mut self, update: &Update) -> StoreResult<Option<String>> {
-        let mut seen = HashSet::new();
+        check_actions(update)?;
         let (mut set, mut add, mut remove) = (Vec::new(), Vec::new(), Vec::new());
         for action in &update.actions {
             let path = match action {
@@ -161,11 +218,6 @@ impl Expr {
                 | UpdateAction::Add(p, _)
                 | UpdateAction::Remove(p) => p,
             };
-            if !seen.insert(path.as_str()) {
-                return Err(StoreError::Validation(format!(
-                    "an update names attribute {path} more than once"
-                )));
-            }
             let name = self.name(path);
             match action {
                 UpdateAction::Set(_, v) => {
@@ -177,11 +229,6 @@ impl Expr {
                     set.push(format!("{name} = if_not_exists({name}, {v})"));
                 }
                 UpdateAction::Add(_, delta) => {
-                    if !delta.is_number() {
-                        return Err(StoreError::Validation(format!(
-                            "ADD needs numbers: attribute {path}"
-                        )));
-                    }
                     let v = self.value(to_attr(delta)?);
                     add.push(format!("{name} {v}"));
                 }
@@ -278,7 +325,7 @@ pub(super) fn mentions(cond: &Condition, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Value;
+    use crate::store::{StoreError, Value};
 
     fn names(e: &Expr) -> Vec<(String, String)> {
         let mut v: Vec<_> = e

@@ -6,7 +6,6 @@
 //! clock: in code for gets, and for queries and scans in the `FilterExpression`, or, when a
 //! limit is set, in code so that expired items do not count against it (see `read_page`).
 
-mod checks;
 mod convert;
 mod errors;
 mod expr;
@@ -18,6 +17,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, IndexStatus,
@@ -26,14 +27,14 @@ use aws_sdk_dynamodb::types::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use self::checks::{check_item, check_key, check_update};
 use self::convert::{
     AttrMap, cursor_from_last_key, from_attr_map, key_to_attrs, start_key, to_attr_map,
 };
 use self::errors::{cancel_reasons, from_sdk};
-use self::expr::{Expr, SortPlan, mentions};
+use self::expr::{Expr, SortPlan, TakesExpressions, mentions};
 use crate::clock::Clock;
 use crate::store::keys::table_definition;
+use crate::store::limits::{Sizing, check_item, check_key, check_transaction, check_update};
 use crate::store::*;
 
 /// DynamoDB's limit on keys in one `BatchGetItem`.
@@ -263,18 +264,14 @@ impl DynamoTable {
         }
     }
 
+    /// One operation of a transaction that [`check_transaction`] accepted.
     fn tx_item(&self, op: &TxOp) -> StoreResult<TransactWriteItem> {
-        let mut x = Expr::new();
         let item = match op {
             TxOp::Put { item, condition } => {
-                let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
-                let (names, values) = x.into_placeholders();
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(to_attr_map(item)?))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
+                    .expressions(Expr::new().with_condition(condition.as_ref())?)
                     .build()
                     .map_err(build_error)?;
                 TransactWriteItem::builder().put(put)
@@ -284,46 +281,32 @@ impl DynamoTable {
                 update,
                 condition,
             } => {
-                // A transactional update must have an expression; an update without actions
-                // has no DynamoDB form inside a transaction.
-                let expression = x.update(update)?.ok_or_else(|| {
-                    StoreError::Validation("an update in a transaction needs an action".into())
-                })?;
-                let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
-                let (names, values) = x.into_placeholders();
+                let mut x = Expr::new();
+                // Never `None`: the check refused updates without actions.
+                let expression = x.update(update)?;
                 let update = aws_sdk_dynamodb::types::Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key_to_attrs(key)))
-                    .update_expression(expression)
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
+                    .set_update_expression(expression)
+                    .expressions(x.with_condition(condition.as_ref())?)
                     .build()
                     .map_err(build_error)?;
                 TransactWriteItem::builder().update(update)
             }
             TxOp::Delete { key, condition } => {
-                let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
-                let (names, values) = x.into_placeholders();
                 let delete = Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(key_to_attrs(key)))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
+                    .expressions(Expr::new().with_condition(condition.as_ref())?)
                     .build()
                     .map_err(build_error)?;
                 TransactWriteItem::builder().delete(delete)
             }
             TxOp::Check { key, condition } => {
-                let condition = x.condition(condition)?;
-                let (names, values) = x.into_placeholders();
                 let check = ConditionCheck::builder()
                     .table_name(&self.table)
                     .set_key(Some(key_to_attrs(key)))
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
+                    .expressions(Expr::new().with_condition(Some(condition))?)
                     .build()
                     .map_err(build_error)?;
                 TransactWriteItem::builder().condition_check(check)
@@ -410,28 +393,20 @@ impl DynamoTable {
             } => {
                 let key_condition = x.key_condition(index, pk, sort);
                 let filter = filter_expression(&mut x, remote_filter, now, limited)?;
-                let (names, values) = x.into_placeholders();
-                let out = self
-                    .client
+                self.client
                     .query()
                     .table_name(&self.table)
                     .set_index_name(index.name().map(str::to_owned))
                     .key_condition_expression(key_condition)
-                    .set_filter_expression(filter)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
+                    .expressions(x.finish(filter))
                     .scan_index_forward(!descending)
                     .set_limit(limit.map(clamp_limit))
                     .set_exclusive_start_key(start)
                     .set_consistent_read(consistent.then_some(true))
                     .send()
                     .await
-                    .map_err(|e| self.err(e))?;
-                Ok(Round::new(
-                    out.items,
-                    out.scanned_count,
-                    out.last_evaluated_key,
-                ))
+                    .map(Round::from)
+                    .map_err(|e| self.err(e))
             }
             Source::Scan {
                 segment,
@@ -439,26 +414,18 @@ impl DynamoTable {
                 filter,
             } => {
                 let filter = filter_expression(&mut x, filter, now, limited)?;
-                let (names, values) = x.into_placeholders();
-                let out = self
-                    .client
+                self.client
                     .scan()
                     .table_name(&self.table)
                     .segment(segment)
                     .total_segments(total)
-                    .set_filter_expression(filter)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
+                    .expressions(x.finish(filter))
                     .set_limit(limit.map(clamp_limit))
                     .set_exclusive_start_key(start)
                     .send()
                     .await
-                    .map_err(|e| self.err(e))?;
-                Ok(Round::new(
-                    out.items,
-                    out.scanned_count,
-                    out.last_evaluated_key,
-                ))
+                    .map(Round::from)
+                    .map_err(|e| self.err(e))
             }
         }
     }
@@ -498,6 +465,18 @@ impl Round {
             scanned: u32::try_from(scanned).unwrap_or(0),
             last,
         }
+    }
+}
+
+impl From<QueryOutput> for Round {
+    fn from(out: QueryOutput) -> Self {
+        Round::new(out.items, out.scanned_count, out.last_evaluated_key)
+    }
+}
+
+impl From<ScanOutput> for Round {
+    fn from(out: ScanOutput) -> Self {
+        Round::new(out.items, out.scanned_count, out.last_evaluated_key)
     }
 }
 
@@ -570,17 +549,12 @@ impl Table for DynamoTable {
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        check_item(&item)?;
-        let mut x = Expr::new();
-        let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
-        let (names, values) = x.into_placeholders();
+        check_item(&item, Sizing::LowerBound)?;
         self.client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_attr_map(&item)?))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(names)
-            .set_expression_attribute_values(values)
+            .expressions(Expr::new().with_condition(condition.as_ref())?)
             .send()
             .await
             .map_err(|e| self.err(e))?;
@@ -596,17 +570,13 @@ impl Table for DynamoTable {
         check_update(key, &update)?;
         let mut x = Expr::new();
         let expression = x.update(&update)?;
-        let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
-        let (names, values) = x.into_placeholders();
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_to_attrs(key)))
             .set_update_expression(expression)
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(names)
-            .set_expression_attribute_values(values)
+            .expressions(x.with_condition(condition.as_ref())?)
             .return_values(ReturnValue::AllNew)
             .send()
             .await
@@ -620,17 +590,12 @@ impl Table for DynamoTable {
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
         check_key(key)?;
-        let mut x = Expr::new();
-        let condition = condition.as_ref().map(|c| x.condition(c)).transpose()?;
-        let (names, values) = x.into_placeholders();
         let out = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_to_attrs(key)))
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(names)
-            .set_expression_attribute_values(values)
+            .expressions(Expr::new().with_condition(condition.as_ref())?)
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -687,29 +652,7 @@ impl Table for DynamoTable {
         if ops.is_empty() {
             return Ok(());
         }
-        if ops.len() > MAX_TRANSACTION_OPS {
-            return Err(StoreError::Validation(format!(
-                "a transaction holds at most {MAX_TRANSACTION_OPS} operations, not {}",
-                ops.len()
-            )));
-        }
-        let mut seen = HashSet::new();
-        for op in &ops {
-            let key = match op {
-                TxOp::Put { item, .. } => check_item(item)?,
-                TxOp::Update { key, update, .. } => {
-                    check_update(key, update).map(|()| key.clone())?
-                }
-                TxOp::Delete { key, .. } | TxOp::Check { key, .. } => {
-                    check_key(key).map(|()| key.clone())?
-                }
-            };
-            if !seen.insert(key) {
-                return Err(StoreError::Validation(
-                    "a transaction names one item more than once".into(),
-                ));
-            }
-        }
+        check_transaction(&ops, Sizing::LowerBound)?;
         let items = ops
             .iter()
             .map(|op| self.tx_item(op))

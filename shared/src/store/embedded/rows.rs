@@ -1,18 +1,10 @@
-//! How an item becomes a row and back, and the checks DynamoDB would make on the way in.
+//! How an item becomes a row and back.
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use crate::store::keys::{Index, attr};
-use crate::store::{Item, Key, StoreError, StoreResult, Update, UpdateAction, Value};
-
-/// DynamoDB's limits on key attribute values, in UTF-8 bytes.
-const MAX_PARTITION_KEY_BYTES: usize = 2048;
-const MAX_SORT_KEY_BYTES: usize = 1024;
-/// DynamoDB's limit on one item, measured as DynamoDB measures it ([`item_size`]).
-const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// DynamoDB's limit on nested lists and maps. It also keeps the JSON body well inside
-/// serde_json's recursion limit, so whatever is written can be read back.
-const MAX_NESTING: usize = 32;
+use crate::store::limits::{Sizing, check_item};
+use crate::store::{Item, Key, StoreError, StoreResult, Value};
 
 /// The table and its indexes. Key columns are TEXT with SQLite's default BINARY collation,
 /// which orders by UTF-8 bytes as DynamoDB orders sort keys.
@@ -80,91 +72,6 @@ pub(super) fn sql_error(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn validation(msg: impl Into<String>) -> StoreError {
-    StoreError::Validation(msg.into())
-}
-
-/// Checks a key as DynamoDB checks key attribute values: non-empty, within the size limits.
-pub(super) fn check_key(key: &Key) -> StoreResult<()> {
-    check_key_value(attr::PK, &key.pk, MAX_PARTITION_KEY_BYTES)?;
-    check_key_value(attr::SK, &key.sk, MAX_SORT_KEY_BYTES)
-}
-
-fn check_key_value(name: &str, value: &str, max: usize) -> StoreResult<()> {
-    if value.is_empty() {
-        return Err(validation(format!(
-            "key attribute {name} cannot be an empty string"
-        )));
-    }
-    if value.len() > max {
-        return Err(validation(format!(
-            "key attribute {name} is longer than {max} bytes"
-        )));
-    }
-    Ok(())
-}
-
-/// An item's size by DynamoDB's rules: attribute names and strings count their UTF-8 bytes,
-/// a number one byte per two significant digits plus one, a boolean or null one byte, a list
-/// or map three bytes plus one per element (a map's element names count too).
-pub(super) fn item_size(item: &Item) -> usize {
-    item.iter()
-        .map(|(name, value)| name.len() + value_size(value))
-        .sum()
-}
-
-fn value_size(value: &Value) -> usize {
-    match value {
-        Value::S(s) => s.len(),
-        Value::Int(n) => number_size(&n.to_string()),
-        Value::Float(f) => number_size(&format!("{f:e}")),
-        Value::Bool(_) | Value::Null => 1,
-        Value::L(items) => 3 + items.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
-        Value::M(map) => {
-            3 + map
-                .iter()
-                .map(|(k, v)| 1 + k.len() + value_size(v))
-                .sum::<usize>()
-        }
-        Value::Ss(set) => set.iter().map(String::len).sum(),
-    }
-}
-
-/// The size of a number from its decimal form: its significant digits, halved, plus one.
-fn number_size(decimal: &str) -> usize {
-    let mantissa = decimal.split(['e', 'E']).next().unwrap_or_default();
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let significant = digits
-        .trim_start_matches('0')
-        .trim_end_matches('0')
-        .len()
-        .max(1);
-    significant.div_ceil(2) + 1
-}
-
-fn check_value(name: &str, value: &Value, depth: usize) -> StoreResult<()> {
-    if depth > MAX_NESTING {
-        return Err(validation(format!(
-            "attribute {name} nests deeper than {MAX_NESTING}"
-        )));
-    }
-    match value {
-        Value::Float(f) if !f.is_finite() => Err(validation(format!(
-            "attribute {name}: NaN and infinity are not numbers"
-        ))),
-        Value::Ss(set) if set.is_empty() => Err(validation(format!(
-            "attribute {name}: a string set cannot be empty"
-        ))),
-        Value::L(items) => items
-            .iter()
-            .try_for_each(|v| check_value(name, v, depth + 1)),
-        Value::M(map) => map
-            .values()
-            .try_for_each(|v| check_value(name, v, depth + 1)),
-        _ => Ok(()),
-    }
-}
-
 /// An item ready to store: validated, with the columns SQLite indexes.
 #[derive(Debug)]
 pub(super) struct Row {
@@ -178,32 +85,18 @@ pub(super) struct Row {
 impl Row {
     /// Validates an item the way DynamoDB validates a written item and encodes it.
     pub fn encode(item: &Item) -> StoreResult<Row> {
-        let key = Key::of(item).ok_or_else(|| validation("an item needs string PK and SK"))?;
-        check_key(&key)?;
-        for (name, value) in item {
-            if name.is_empty() {
-                return Err(validation("attribute names cannot be empty"));
-            }
-            check_value(name, value, 0)?;
-        }
-        if item_size(item) > MAX_ITEM_BYTES {
-            return Err(validation(format!(
-                "the item is larger than {MAX_ITEM_BYTES} bytes"
-            )));
-        }
-        let mut gsi = [None, None];
-        for (slot, index) in gsi.iter_mut().zip(Index::GSIS) {
+        let key = check_item(item, Sizing::Documented)?;
+        // Sparse, like a GSI: only items with both index key attributes are in it (the check
+        // made sure that those present are strings).
+        let gsi = Index::GSIS.map(|index| {
             let (pk_attr, sk_attr) = index.key_attrs();
-            let pk = gsi_key_value(item, pk_attr, MAX_PARTITION_KEY_BYTES)?;
-            let sk = gsi_key_value(item, sk_attr, MAX_SORT_KEY_BYTES)?;
-            // Sparse, like a GSI: only items with both index key attributes are in it.
-            if let (Some(pk), Some(sk)) = (pk, sk) {
-                *slot = Some((pk.to_owned(), sk.to_owned()));
-            }
-        }
+            let pk = item.get(pk_attr).and_then(Value::as_str)?;
+            let sk = item.get(sk_attr).and_then(Value::as_str)?;
+            Some((pk.to_owned(), sk.to_owned()))
+        });
         let expires_at = item.get(attr::EXPIRES_AT).and_then(Value::as_i64);
         let body = serde_json::to_string(item)
-            .map_err(|e| validation(format!("item cannot be encoded: {e}")))?;
+            .map_err(|e| StoreError::Validation(format!("item cannot be encoded: {e}")))?;
         Ok(Row {
             seg: segment_of(&key.pk),
             key,
@@ -240,51 +133,6 @@ impl Row {
         .map_err(sql_error)?;
         Ok(())
     }
-}
-
-/// A GSI key attribute: absent is fine (the item is not in the index), but present it must be a
-/// non-empty string, as the table declares every key attribute `S`.
-fn gsi_key_value<'a>(item: &'a Item, name: &str, max: usize) -> StoreResult<Option<&'a str>> {
-    match item.get(name) {
-        None => Ok(None),
-        Some(Value::S(s)) => check_key_value(name, s, max).map(|()| Some(s.as_str())),
-        Some(_) => Err(validation(format!(
-            "index key attribute {name} must be a string"
-        ))),
-    }
-}
-
-/// Checks what DynamoDB checks in an update expression before it looks at the item: key
-/// attributes cannot change, one path per action, ADD takes a number.
-pub(super) fn check_update(update: &Update) -> StoreResult<()> {
-    let mut seen = std::collections::BTreeSet::new();
-    for action in &update.actions {
-        let path = match action {
-            UpdateAction::Set(p, _)
-            | UpdateAction::SetIfMissing(p, _)
-            | UpdateAction::Remove(p) => p,
-            UpdateAction::Add(p, delta) => {
-                if !delta.is_number() {
-                    return Err(validation(format!("ADD needs a number: attribute {p}")));
-                }
-                p
-            }
-        };
-        if path.is_empty() {
-            return Err(validation("attribute names cannot be empty"));
-        }
-        if path == attr::PK || path == attr::SK {
-            return Err(validation(format!(
-                "cannot update attribute {path}: it is part of the key"
-            )));
-        }
-        if !seen.insert(path.as_str()) {
-            return Err(validation(format!(
-                "two actions of one update on attribute {path}"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Reads a stored body back.

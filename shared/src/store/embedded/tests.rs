@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::pages::prefix_upper_bound;
-use super::rows::{avalanche, fnv1a, item_size, segment_of, segment_range};
+use super::rows::{avalanche, fnv1a, segment_of, segment_range};
 use super::*;
 use crate::clock::ManualClock;
 use crate::store::keys::attr;
@@ -71,30 +71,6 @@ fn segment_hash_is_stable_and_spreads_similar_keys() {
         per_segment[(segment_of(&format!("USER#{n}")) >> 30) as usize] += 1;
     }
     assert!(per_segment.iter().all(|&n| n >= 10), "{per_segment:?}");
-}
-
-#[test]
-fn item_sizes_follow_dynamodb_rules() {
-    let size = |attrs: &[(&str, Value)]| {
-        let mut item = Item::new();
-        for (name, value) in attrs {
-            item.insert((*name).to_owned(), value.clone());
-        }
-        item_size(&item)
-    };
-    assert_eq!(size(&[("ab", "xyz".into())]), 5);
-    assert_eq!(size(&[("é", "é".into())]), 4);
-    assert_eq!(size(&[("n", Value::Int(0))]), 1 + 2);
-    assert_eq!(size(&[("n", Value::Int(-12345))]), 1 + 4);
-    assert_eq!(size(&[("n", Value::Int(1_000_000))]), 1 + 2);
-    assert_eq!(size(&[("n", Value::Float(0.125))]), 1 + 3);
-    assert_eq!(size(&[("b", true.into()), ("z", Value::Null)]), 4);
-    let list = Value::L(vec!["ab".into(), Value::Int(7)]);
-    assert_eq!(size(&[("l", list)]), 1 + 3 + (1 + 2) + (1 + 2));
-    let map = Value::M(BTreeMap::from([("k".to_owned(), Value::from("v"))]));
-    assert_eq!(size(&[("m", map)]), 1 + 3 + 1 + 1 + 1);
-    let set = Value::Ss(["a".to_owned(), "bc".to_owned()].into());
-    assert_eq!(size(&[("s", set)]), 1 + 3);
 }
 
 #[test]

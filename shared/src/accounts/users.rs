@@ -1,0 +1,899 @@
+//! The users capability: listing and searching accounts, administrators creating them, the
+//! owner or an administrator changing identity fields, suspension, roles, and erasure.
+//!
+//! Rules:
+//! - The list reads the GSI1 username index (`USERNAME` / lower-case username): a search is a
+//!   `begins_with` on it, never a scan. `role`, `is_verified` (and, for non-administrators,
+//!   "verified, not suspended") are query filters, applied after the page's limit as DynamoDB
+//!   does: a filtered page can hold fewer users than asked for, even none, and still have a next
+//!   page.
+//! - A username or email change is one transaction: the profile update (conditioned on the
+//!   values it replaces), the old unique item deleted conditioned on being this user's, the new
+//!   one put conditioned on being absent. A changed email is unverified and gets a new code.
+//! - Erasure runs in bounded steps, each idempotent, ordered so that a crash leaves an account
+//!   that is marked `deleting` (it cannot log in, is listed nowhere) and a retry finishes:
+//!   mark + credentials, sessions, API tokens, social edges, the rest of the partition (codes,
+//!   login failures, settings, professional profile, badges), events anonymised, and last the
+//!   unique items with the profile in one transaction.
+
+use serde_json::json;
+
+use crate::App;
+use crate::accounts::registration::{
+    self, CreateOptions, EMAIL_TAKEN, NAME_MAX_CHARS, RegisterInput, USERNAME_TAKEN,
+};
+use crate::accounts::{UserRecord, get_user_consistent};
+use crate::activity::events::{self, EventType, NewEvent, log_event_best_effort};
+use crate::auth::client::ClientInfo;
+use crate::auth::codes::{self, CodePurpose};
+use crate::auth::{api_tokens, sessions};
+use crate::error::{Error, FieldErrors};
+use crate::model::{EmailAddress, Role, UserId, Username};
+use crate::store::{
+    CancelReason, Condition, Cursor, Key, Query, SortCondition, StoreError, TxOp, Update, Value,
+    from_item, keys,
+};
+
+/// Page size of lists unless the client asks otherwise, and the most it may ask for.
+pub const DEFAULT_PAGE_SIZE: u32 = 25;
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// The longest suspension reason, in characters.
+pub const REASON_MAX_CHARS: usize = 500;
+
+/// Items deleted per transaction while erasing an account.
+const ERASE_BATCH: usize = 25;
+/// Bound on the pages one erasure step reads (a user's partition holds few non-event items).
+const ERASE_MAX_PAGES: usize = 40;
+
+const ADMIN_ONLY: &str = "Only administrators can change this field.";
+
+/// Who acts: the caller's id and role (`None` for the command line, which may do anything).
+#[derive(Clone, Copy, Debug)]
+pub struct Actor {
+    pub id: UserId,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn of(user: &UserRecord) -> Actor {
+        Actor {
+            id: user.id,
+            role: user.role,
+        }
+    }
+}
+
+/// How much authority a role carries over accounts: an actor acts on accounts of lower rank
+/// only (themselves aside).
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Owner => 3,
+        Role::Admin => 2,
+        Role::Moderator => 1,
+        Role::Normal | Role::DataProvider | Role::Professional => 0,
+    }
+}
+
+/// What a list asks for.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub role: Option<Role>,
+    pub is_verified: Option<bool>,
+    /// A username prefix, matched without regard to case.
+    pub search: Option<String>,
+}
+
+/// One page of users.
+#[derive(Clone, Debug)]
+pub struct UserPage {
+    pub users: Vec<UserRecord>,
+    pub next: Option<Cursor>,
+}
+
+/// A page of the users list, in username order. Administrators see every account (but those
+/// being erased); others see verified, unsuspended accounts only, never one that blocks them or
+/// that they block, and may not filter on `role` or `is_verified`.
+pub async fn list_users(
+    app: &App,
+    viewer: Actor,
+    filter: &ListFilter,
+    page_size: u32,
+    cursor: Option<Cursor>,
+) -> Result<UserPage, Error> {
+    let admin = viewer.role.is_admin();
+    if !admin {
+        let mut errors = FieldErrors::new();
+        if filter.role.is_some() {
+            errors.add("role", "Only administrators can filter on this field.");
+        }
+        if filter.is_verified.is_some() {
+            errors.add(
+                "is_verified",
+                "Only administrators can filter on this field.",
+            );
+        }
+        errors.into_result()?;
+    }
+    let (pk, _) = keys::username_index("");
+    let mut query = Query::new(keys::Index::Gsi1, pk)
+        .limit(page_size.clamp(1, MAX_PAGE_SIZE))
+        .after(cursor);
+    if let Some(prefix) = filter.search.as_deref().map(str::trim)
+        && !prefix.is_empty()
+    {
+        query = query.sort(SortCondition::BeginsWith(prefix.to_ascii_lowercase()));
+    }
+    let mut conditions = vec![Condition::Ne("deleting".into(), Value::Bool(true))];
+    if let Some(role) = filter.role {
+        conditions.push(Condition::eq("role", role.as_str()));
+    }
+    if let Some(verified) = filter.is_verified {
+        conditions.push(Condition::eq("is_verified", verified));
+    }
+    if !admin {
+        conditions.push(Condition::eq("is_verified", true));
+        conditions.push(Condition::eq("is_suspended", false));
+    }
+    let page = app
+        .table
+        .query(query.filter(Condition::And(conditions)))
+        .await?;
+    let mut users = page
+        .items
+        .iter()
+        .map(from_item::<UserRecord>)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !admin {
+        users = without_blocked(app, viewer.id, users).await?;
+    }
+    Ok(UserPage {
+        users,
+        next: page.next,
+    })
+}
+
+/// The users that neither block `viewer` nor are blocked by them: the block edges of the
+/// whole page both ways in one batch read (what `social::blocked_either_way` reads for one
+/// pair), rather than a read per user.
+async fn without_blocked(
+    app: &App,
+    viewer: UserId,
+    users: Vec<UserRecord>,
+) -> Result<Vec<UserRecord>, Error> {
+    let others: Vec<UserId> = users
+        .iter()
+        .map(|u| u.id)
+        .filter(|id| *id != viewer)
+        .collect();
+    if others.is_empty() {
+        return Ok(users);
+    }
+    let edges: Vec<Key> = others
+        .iter()
+        .flat_map(|id| [keys::block_edge(viewer, *id), keys::block_edge(*id, viewer)])
+        .collect();
+    let found = app.table.batch_get(&edges).await?;
+    let blocked: Vec<UserId> = others
+        .iter()
+        .zip(found.chunks(2))
+        .filter(|(_, pair)| pair.iter().any(Option::is_some))
+        .map(|(id, _)| *id)
+        .collect();
+    Ok(users
+        .into_iter()
+        .filter(|u| !blocked.contains(&u.id))
+        .collect())
+}
+
+/// The account `target` as `actor` may see it: themselves, or anyone for an administrator.
+/// Anyone else, an unknown id and an account being erased are all `NotFound`.
+pub async fn get_user_for(app: &App, actor: Actor, target: UserId) -> Result<UserRecord, Error> {
+    if actor.id != target && !actor.role.is_admin() {
+        return Err(Error::NotFound);
+    }
+    match get_user_consistent(app, target).await? {
+        Some(user) if !user.deleting => Ok(user),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// `POST /api/users/` input: a registration plus the role and verification state.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct CreateUserInput {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: Option<String>,
+    pub is_verified: Option<bool>,
+}
+
+fn parse_role(raw: &str) -> Result<Role, Error> {
+    Role::parse(raw).ok_or_else(|| {
+        let allowed: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        Error::field(
+            "role",
+            format!(
+                "\"{raw}\" is not a valid choice. Choose one of: {}.",
+                allowed.join(", ")
+            ),
+        )
+    })
+}
+
+/// The role a caller may hand out: administrators any but `owner`, which only an owner grants.
+fn check_grant(actor: Option<Actor>, role: Role) -> Result<(), Error> {
+    match actor {
+        None => Ok(()),
+        Some(actor) if !actor.role.is_admin() => Err(Error::Forbidden(
+            "Only administrators can change roles.".into(),
+        )),
+        Some(actor) if rank(role) > rank(actor.role) => Err(Error::field(
+            "role",
+            format!("Only an owner can grant the role {}.", role.as_str()),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// An administrator creates an account with profile and settings, verified or not (an
+/// unverified one is mailed its code).
+pub async fn create_user(
+    app: &App,
+    actor: Actor,
+    input: CreateUserInput,
+    client: &ClientInfo,
+) -> Result<UserRecord, Error> {
+    if !actor.role.is_admin() {
+        return Err(Error::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
+    }
+    let role = match input.role.as_deref() {
+        Some(raw) => parse_role(raw)?,
+        None => Role::Normal,
+    };
+    check_grant(Some(actor), role)?;
+    let registration = RegisterInput {
+        username: input.username,
+        email: input.email,
+        password: input.password,
+        first_name: input.first_name,
+        last_name: input.last_name,
+        honeypot: None,
+    };
+    let options = CreateOptions {
+        role,
+        is_verified: input.is_verified.unwrap_or(false),
+        created_by: Some(actor.id),
+    };
+    registration::create_account(app, registration, options, client).await
+}
+
+/// `PUT`/`PATCH /api/users/{id}/` input. Fields not named here (counters, timestamps, profile
+/// fields, which the profiles endpoints change) are ignored, as DRF ignores read-only fields.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct UpdateUserInput {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Administrators only (a non-administrator sending a different value gets a 400).
+    pub role: Option<String>,
+    pub is_verified: Option<bool>,
+}
+
+/// What an update changes, validated.
+struct Changes {
+    username: Option<Username>,
+    email: Option<EmailAddress>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    role: Option<Role>,
+    is_verified: Option<bool>,
+}
+
+fn validate_update(
+    input: &UpdateUserInput,
+    partial: bool,
+    current: &UserRecord,
+    admin: bool,
+) -> Result<Changes, Error> {
+    let mut errors = FieldErrors::new();
+    let mut required = |field: &str, present: bool| {
+        if !partial && !present {
+            errors.add(field, "This field is required.");
+        }
+    };
+    required("username", input.username.is_some());
+    required("email", input.email.is_some());
+    let username = input.username.as_deref().and_then(|raw| {
+        Username::parse(raw)
+            .map_err(|e| errors.add("username", e))
+            .ok()
+    });
+    let email = input.email.as_deref().and_then(|raw| {
+        EmailAddress::parse(raw)
+            .map_err(|e| errors.add("email", e))
+            .ok()
+    });
+    let mut name = |field: &str, raw: &Option<String>| {
+        let value = raw.as_deref().map(|v| v.trim().to_owned());
+        if let Some(v) = &value
+            && v.chars().count() > NAME_MAX_CHARS
+        {
+            errors.add(
+                field,
+                format!("Ensure this field has no more than {NAME_MAX_CHARS} characters."),
+            );
+        }
+        value
+    };
+    let first_name = name("first_name", &input.first_name);
+    let last_name = name("last_name", &input.last_name);
+    let role = match input.role.as_deref() {
+        None => None,
+        Some(raw) => match Role::parse(raw) {
+            Some(role) if role == current.role => None,
+            Some(_) if !admin => {
+                errors.add("role", ADMIN_ONLY);
+                None
+            }
+            Some(role) => Some(role),
+            None => {
+                if let Err(Error::Invalid(e)) = parse_role(raw) {
+                    for (field, messages) in e.0 {
+                        for m in messages {
+                            errors.add(&field, m);
+                        }
+                    }
+                }
+                None
+            }
+        },
+    };
+    let is_verified = match input.is_verified {
+        Some(v) if v == current.is_verified => None,
+        Some(_) if !admin => {
+            errors.add("is_verified", ADMIN_ONLY);
+            None
+        }
+        other => other,
+    };
+    errors.into_result()?;
+    Ok(Changes {
+        username,
+        email,
+        first_name,
+        last_name,
+        role,
+        is_verified,
+    })
+}
+
+/// The owner or an administrator updates the account's identity fields. A new username or
+/// email moves its unique item in the same transaction as the profile; a new email address is
+/// unverified and gets a verification code. Administrators may also set `role` (not their own)
+/// and `is_verified`.
+pub async fn update_user(
+    app: &App,
+    actor: Actor,
+    target: UserId,
+    input: UpdateUserInput,
+    partial: bool,
+    client: &ClientInfo,
+) -> Result<UserRecord, Error> {
+    let current = get_user_for(app, actor, target).await?;
+    let admin = actor.role.is_admin();
+    let changes = validate_update(&input, partial, &current, admin)?;
+    if admin && actor.id != target && rank(current.role) > rank(actor.role) {
+        return Err(Error::Forbidden(
+            "You cannot change an account that outranks yours.".into(),
+        ));
+    }
+    if let Some(role) = changes.role {
+        if actor.id == target {
+            return Err(Error::field("role", "You cannot change your own role."));
+        }
+        check_grant(Some(actor), role)?;
+    }
+
+    let now = app.clock.now();
+    let stamp = time_value(now)?;
+    let mut update = Update::new().set("updated_at", stamp);
+    let mut ops = Vec::new();
+    let mut condition = Condition::item_present()
+        .and(Condition::Ne("deleting".into(), Value::Bool(true)))
+        .and(Condition::eq("username", current.username.as_str()))
+        .and(Condition::eq("email", current.email.as_str()));
+
+    let mut new_username_op = None;
+    let mut new_email_op = None;
+    let mut events = Vec::new();
+
+    if let Some(username) = changes
+        .username
+        .as_ref()
+        .filter(|u| u.as_str() != current.username)
+    {
+        update = update.set("username", username.as_str());
+        let old_key = current.username.to_ascii_lowercase();
+        if username.key() != old_key {
+            let (_, sk) = keys::username_index(&username.key());
+            update = update.set(keys::attr::GSI1SK, sk);
+            ops.push(TxOp::Delete {
+                key: keys::unique_username(&old_key),
+                condition: Some(Condition::eq("user_id", target.0)),
+            });
+            new_username_op = Some(ops.len());
+            ops.push(TxOp::Put {
+                item: registration::unique_item(
+                    keys::unique_username(&username.key()),
+                    target,
+                    &now.to_rfc3339(),
+                ),
+                condition: Some(Condition::item_absent()),
+            });
+        }
+        events.push((
+            EventType::UsernameChange,
+            json!({ "from": current.username, "to": username.as_str() }),
+        ));
+    }
+    let mut email_changed = false;
+    if let Some(email) = changes
+        .email
+        .as_ref()
+        .filter(|e| e.as_str() != current.email)
+    {
+        update = update.set("email", email.as_str());
+        let old_key = email_key(&current.email);
+        if email.key() != old_key {
+            email_changed = true;
+            update = update.set("is_verified", false);
+            ops.push(TxOp::Delete {
+                key: keys::unique_email(&old_key),
+                condition: Some(Condition::eq("user_id", target.0)),
+            });
+            new_email_op = Some(ops.len());
+            ops.push(TxOp::Put {
+                item: registration::unique_item(
+                    keys::unique_email(&email.key()),
+                    target,
+                    &now.to_rfc3339(),
+                ),
+                condition: Some(Condition::item_absent()),
+            });
+        }
+        events.push((EventType::EmailChange, json!({})));
+    }
+    let mut profile_fields = Vec::new();
+    for (field, value, old) in [
+        ("first_name", &changes.first_name, &current.first_name),
+        ("last_name", &changes.last_name, &current.last_name),
+    ] {
+        if let Some(value) = value.as_ref().filter(|v| *v != old) {
+            update = update.set(field, value.as_str());
+            profile_fields.push(field);
+        }
+    }
+    if let Some(role) = changes.role {
+        update = update.set("role", role.as_str());
+        condition = condition.and(Condition::eq("role", current.role.as_str()));
+        events.push((
+            EventType::RoleChange,
+            json!({ "from": current.role, "to": role, "by": actor.id }),
+        ));
+    }
+    if let Some(verified) = changes.is_verified
+        && !email_changed
+    {
+        update = update.set("is_verified", verified);
+        events.push((
+            EventType::AdminAction,
+            json!({ "action": "set_verified", "is_verified": verified, "by": actor.id }),
+        ));
+    }
+    if !profile_fields.is_empty() {
+        events.push((
+            EventType::ProfileUpdate,
+            json!({ "fields": profile_fields }),
+        ));
+    }
+    if events.is_empty() {
+        return Ok(current);
+    }
+
+    let profile_op = ops.len();
+    ops.push(TxOp::Update {
+        key: keys::user(target),
+        update,
+        condition: Some(condition),
+    });
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.contains(&CancelReason::ConditionFailed) =>
+        {
+            let failed = |i: Option<usize>| {
+                i.and_then(|i| reasons.get(i)) == Some(&CancelReason::ConditionFailed)
+            };
+            let mut errors = FieldErrors::new();
+            if failed(new_username_op) {
+                errors.add("username", USERNAME_TAKEN);
+            }
+            if failed(new_email_op) {
+                errors.add("email", EMAIL_TAKEN);
+            }
+            errors.into_result()?;
+            if failed(Some(profile_op)) && get_user_consistent(app, target).await?.is_none() {
+                return Err(Error::NotFound);
+            }
+            return Err(Error::Conflict(
+                "The account changed at the same time; try again.".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    let user = get_user_consistent(app, target)
+        .await?
+        .ok_or(Error::NotFound)?;
+    for (event_type, metadata) in events {
+        let mut event = NewEvent::new(event_type, Some(target))
+            .client(client)
+            .metadata(metadata);
+        if actor.id != target {
+            event = event
+                .target(target)
+                .description(format!("changed by user {}", actor.id));
+        }
+        log_event_best_effort(app, event).await;
+    }
+    if email_changed {
+        match codes::issue_code(app, &user, CodePurpose::Verify).await {
+            Ok(()) => {
+                log_event_best_effort(
+                    app,
+                    NewEvent::new(EventType::VerificationSent, Some(target))
+                        .client(client)
+                        .description("verification code sent to the new address"),
+                )
+                .await
+            }
+            Err(e) => tracing::warn!(error = %e, user = %target, "verification code not sent"),
+        }
+    }
+    Ok(user)
+}
+
+/// The case-folded form of a stored address, as the unique item has it.
+fn email_key(stored: &str) -> String {
+    EmailAddress::parse(stored)
+        .map(|e| e.key())
+        .unwrap_or_else(|_| stored.to_lowercase())
+}
+
+fn time_value(t: chrono::DateTime<chrono::Utc>) -> Result<Value, Error> {
+    serde_json::to_value(t)
+        .map(Value::from)
+        .map_err(|e| Error::Internal(format!("timestamp: {e}")))
+}
+
+/// Sets a role from the command line (`accounts-admin set-role`), or for an administrator
+/// (`actor`) with the API's rules. Logs `role_change`.
+pub async fn set_role(
+    app: &App,
+    actor: Option<Actor>,
+    target: UserId,
+    role: Role,
+) -> Result<UserRecord, Error> {
+    let current = match get_user_consistent(app, target).await? {
+        Some(user) if !user.deleting => user,
+        _ => return Err(Error::NotFound),
+    };
+    if let Some(actor) = actor {
+        if actor.id == target {
+            return Err(Error::field("role", "You cannot change your own role."));
+        }
+        if rank(current.role) > rank(actor.role) {
+            return Err(Error::Forbidden(
+                "You cannot change an account that outranks yours.".into(),
+            ));
+        }
+    }
+    check_grant(actor, role)?;
+    if current.role == role {
+        return Ok(current);
+    }
+    let update = Update::new()
+        .set("role", role.as_str())
+        .set("updated_at", time_value(app.clock.now())?);
+    let condition =
+        Condition::item_present().and(Condition::Ne("deleting".into(), Value::Bool(true)));
+    let item = match app
+        .table
+        .update(&keys::user(target), update, Some(condition))
+        .await
+    {
+        Ok(item) => item,
+        Err(StoreError::ConditionFailed) => return Err(Error::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let by = actor.map(|a| a.id);
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::RoleChange, Some(target))
+            .metadata(json!({ "from": current.role, "to": role, "by": by }))
+            .description(match by {
+                Some(by) => format!("role changed by user {by}"),
+                None => "role changed from the command line".to_owned(),
+            }),
+    )
+    .await;
+    Ok(from_item(&item)?)
+}
+
+/// Suspends (`Some(reason)`) or lifts the suspension (`None`) of an account: staff only, on
+/// accounts that rank below them. Suspending ends every session of the account at once.
+pub async fn set_suspension(
+    app: &App,
+    actor: Actor,
+    target: UserId,
+    reason: Option<&str>,
+    client: &ClientInfo,
+) -> Result<UserRecord, Error> {
+    if !actor.role.is_staff() {
+        return Err(Error::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
+    }
+    let reason = match reason {
+        Some(raw) => {
+            let reason = raw.trim();
+            if reason.is_empty() {
+                return Err(Error::field("reason", "This field may not be blank."));
+            }
+            if reason.chars().count() > REASON_MAX_CHARS {
+                return Err(Error::field(
+                    "reason",
+                    format!("Ensure this field has no more than {REASON_MAX_CHARS} characters."),
+                ));
+            }
+            Some(reason.to_owned())
+        }
+        None => None,
+    };
+    let current = match get_user_consistent(app, target).await? {
+        Some(user) if !user.deleting => user,
+        _ => return Err(Error::NotFound),
+    };
+    if actor.id == target {
+        return Err(Error::Forbidden("You cannot suspend yourself.".into()));
+    }
+    if rank(current.role) >= rank(actor.role) {
+        return Err(Error::Forbidden(
+            "You cannot suspend an account of your rank or above.".into(),
+        ));
+    }
+    let suspended = reason.is_some();
+    let update = Update::new()
+        .set("is_suspended", suspended)
+        .set("suspension_reason", reason.clone().unwrap_or_default())
+        .set("updated_at", time_value(app.clock.now())?);
+    let condition = Condition::item_present()
+        .and(Condition::Ne("deleting".into(), Value::Bool(true)))
+        .and(Condition::eq("role", current.role.as_str()));
+    let item = match app
+        .table
+        .update(&keys::user(target), update, Some(condition))
+        .await
+    {
+        Ok(item) => item,
+        Err(StoreError::ConditionFailed) => {
+            return Err(Error::Conflict(
+                "The account changed at the same time; try again.".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let ended = if suspended {
+        sessions::end_other_sessions(app, target, None).await?
+    } else {
+        0
+    };
+    let (event_type, description) = if suspended {
+        (EventType::AccountSuspended, "account suspended")
+    } else {
+        (EventType::AccountUnsuspended, "suspension lifted")
+    };
+    log_event_best_effort(
+        app,
+        NewEvent::new(event_type, Some(target))
+            .client(client)
+            .target(target)
+            .description(description)
+            .metadata(json!({ "by": actor.id, "reason": reason, "sessions_ended": ended })),
+    )
+    .await;
+    Ok(from_item(&item)?)
+}
+
+/// Erases an account completely (the owner, or an administrator on an account of lower rank;
+/// `None` for the command line). Events stay, anonymised. An account already being erased is
+/// finished by an administrator's call (its owner can no longer sign in).
+pub async fn erase_user(
+    app: &App,
+    actor: Option<Actor>,
+    target: UserId,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    let Some(user) = get_user_consistent(app, target).await? else {
+        return Err(Error::NotFound);
+    };
+    if let Some(actor) = actor {
+        let itself = actor.id == target;
+        let allowed = itself || (actor.role.is_admin() && rank(user.role) <= rank(actor.role));
+        if !allowed {
+            return Err(if actor.role.is_admin() {
+                Error::Forbidden("You cannot delete an account that outranks yours.".into())
+            } else {
+                Error::NotFound
+            });
+        }
+    }
+    if !user.deleting {
+        mark_deleting(app, &user).await?;
+        let by = actor.map(|a| a.id);
+        log_event_best_effort(
+            app,
+            NewEvent::new(EventType::AccountDeleted, Some(target))
+                .client(client)
+                .description("account erased")
+                .metadata(json!({ "by": by })),
+        )
+        .await;
+    }
+    sessions::delete_all_sessions(app, target).await?;
+    api_tokens::delete_all(app, target).await?;
+    crate::social::erase_edges(app, target).await?;
+    delete_partition_rest(app, target).await?;
+    events::anonymise_user_events(app, target).await?;
+    remove_identity(app, &user).await
+}
+
+/// Step 1, one transaction: the profile marked `deleting` and suspended (so every existing
+/// credential stops working), out of the username index, and the credentials deleted (so no
+/// new login starts).
+async fn mark_deleting(app: &App, user: &UserRecord) -> Result<(), Error> {
+    let update = Update::new()
+        .set("deleting", true)
+        .set("is_suspended", true)
+        .set("suspension_reason", "Account deleted.")
+        .set("updated_at", time_value(app.clock.now())?)
+        .remove(keys::attr::GSI1PK)
+        .remove(keys::attr::GSI1SK);
+    let ops = vec![
+        TxOp::Update {
+            key: keys::user(user.id),
+            update,
+            condition: Some(Condition::item_present()),
+        },
+        TxOp::Delete {
+            key: keys::credentials(user.id),
+            condition: None,
+        },
+    ];
+    match app.table.transact_write(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.contains(&CancelReason::ConditionFailed) =>
+        {
+            Err(Error::NotFound)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The sort key just past every event of a partition: `EVENT#` with its last byte raised.
+fn after_events() -> String {
+    let mut end = keys::EVENT_PREFIX.to_owned();
+    if let Some(last) = end.pop() {
+        end.push(char::from(last as u8 + 1));
+    }
+    end
+}
+
+/// Deletes every item of the user's partition but the profile and the events (settings,
+/// professional profile, codes, login failures, badges, anything a later capability adds),
+/// in transactions of [`ERASE_BATCH`]. The events are skipped by two key ranges, not read.
+async fn delete_partition_rest(app: &App, user: UserId) -> Result<(), Error> {
+    let profile = keys::user(user);
+    for range in [
+        SortCondition::Lt(keys::EVENT_PREFIX.to_owned()),
+        SortCondition::Ge(after_events()),
+    ] {
+        for _ in 0..ERASE_MAX_PAGES {
+            let query = Query::new(keys::Index::Primary, keys::user_partition(user))
+                .sort(range.clone())
+                .limit(ERASE_BATCH as u32 + 1)
+                .consistent();
+            let page = app.table.query(query).await?;
+            let doomed: Vec<Key> = page
+                .items
+                .iter()
+                .filter_map(Key::of)
+                .filter(|k| *k != profile)
+                .take(ERASE_BATCH)
+                .collect();
+            if doomed.is_empty() {
+                break;
+            }
+            let ops = doomed
+                .into_iter()
+                .map(|key| TxOp::Delete {
+                    key,
+                    condition: None,
+                })
+                .collect();
+            app.table.transact_write(ops).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The last step, one transaction: the unique items (only if still this user's) and the
+/// profile. After it the username and the email address are free.
+async fn remove_identity(app: &App, user: &UserRecord) -> Result<(), Error> {
+    let owned = || {
+        Some(Condition::Or(vec![
+            Condition::item_absent(),
+            Condition::eq("user_id", user.id.0),
+        ]))
+    };
+    let mut ops = vec![TxOp::Delete {
+        key: keys::unique_username(&user.username.to_ascii_lowercase()),
+        condition: owned(),
+    }];
+    let email = keys::unique_email(&email_key(&user.email));
+    ops.push(TxOp::Delete {
+        key: email,
+        condition: owned(),
+    });
+    ops.push(TxOp::Delete {
+        key: keys::user(user.id),
+        condition: Some(Condition::eq("deleting", true)),
+    });
+    match app.table.transact_write(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.contains(&CancelReason::ConditionFailed) =>
+        {
+            // A unique item now belongs to someone else, or the profile is gone already (a
+            // concurrent erasure finished first): delete only what is still ours.
+            for key in [
+                keys::unique_username(&user.username.to_ascii_lowercase()),
+                keys::unique_email(&email_key(&user.email)),
+            ] {
+                let mine = Condition::eq("user_id", user.id.0);
+                match app.table.delete(&key, Some(mine)).await {
+                    Ok(_) | Err(StoreError::ConditionFailed) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match app
+                .table
+                .delete(&keys::user(user.id), Some(Condition::eq("deleting", true)))
+                .await
+            {
+                Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,440 @@
+//! Event ingestion: `POST /api/events/` and the content events arriving from EventBridge.
+//!
+//! Who may log what:
+//! - An ordinary caller logs only client-side types ([`CLIENT_TYPES`]) and only for themselves;
+//!   another type is 403, another user is 403, a severity is 403. Such an event is one put and
+//!   feeds no counter (a client could inflate them).
+//! - A service (an administrator's API token) and the bus log any content type
+//!   ([`is_service_type`]) for any existing user. Such an event feeds the counters the badge
+//!   criteria read, in the same transaction as the event:
+//!   - the profile's `posts_count`: +1 for `post_create`, −1 for `post_delete` (never below 0);
+//!   - the user's `STATS` item: ADD 1 to the attribute named after the type (`like_given`,
+//!     `review_create` ...); for `review_create` with a numeric `metadata.quality`, ADD 1 to
+//!     `review_create_quality_<t>` for each threshold t in 10, 15, ... 50 (tenths) it reaches;
+//!   - the target user's `STATS` item (when `target_user` is another user): ADD 1 to
+//!     `received_<type>`.
+//! - An `idempotency_key` (the envelope's `id` for bus events) makes a redelivery a no-op: an
+//!   `INGESTED#<source>` item with a TTL is put in the same transaction.
+//!
+//! Unknown types, bad metadata, or a user or target that does not exist are 400, and nothing
+//! is stored.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::events::{EventGroup, EventRecord, EventType, NewEvent, Severity, prepare_event};
+use crate::App;
+use crate::auth::client::ClientInfo;
+use crate::auth::{AuthMethod, Principal};
+use crate::bus::DomainEvent;
+use crate::error::{Error, FieldErrors};
+use crate::model::UserId;
+use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, keys};
+
+/// The types an ordinary user may log about themselves: what only the client sees.
+pub const CLIENT_TYPES: [EventType; 4] = [
+    EventType::PageView,
+    EventType::Share,
+    EventType::ProfileView,
+    EventType::ContentReported,
+];
+
+/// Review quality thresholds counted on `STATS`, in tenths (1.0, 1.5, ... 5.0).
+pub const QUALITY_THRESHOLDS: [u32; 9] = [10, 15, 20, 25, 30, 35, 40, 45, 50];
+
+/// The longest idempotency key.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
+
+/// How long an ingested source id is remembered for deduplication.
+pub const DEDUPE_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// Services may log the content group and profile views.
+pub fn is_service_type(t: EventType) -> bool {
+    t.group() == EventGroup::Content || t == EventType::ProfileView
+}
+
+/// The `STATS` attribute counting reviews of at least `tenths`/10 quality.
+pub fn quality_attribute(tenths: u32) -> String {
+    format!("review_create_quality_{tenths}")
+}
+
+/// What `POST /api/events/` and bus events carry.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestInput {
+    pub event_type: String,
+    #[serde(default)]
+    pub user: Option<UserId>,
+    #[serde(default)]
+    pub target_user: Option<UserId>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    pub success: Option<bool>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Who is logging.
+#[derive(Clone, Copy, Debug)]
+pub enum Writer<'a> {
+    Caller(&'a Principal),
+    /// An EventBridge event (trusted: only the platform's services put events on the bus).
+    Bus,
+}
+
+impl Writer<'_> {
+    fn is_service(&self) -> bool {
+        match self {
+            Writer::Bus => true,
+            Writer::Caller(p) => p.method == AuthMethod::ApiToken && p.user.role.is_admin(),
+        }
+    }
+}
+
+/// The outcome: the stored event, or the one stored earlier under the same idempotency key.
+#[derive(Clone, Debug)]
+pub struct Ingested {
+    pub event: EventRecord,
+    /// True when the idempotency key was seen before: nothing was stored or counted now.
+    pub duplicate: bool,
+    /// True when the event fed the counters.
+    pub counted: bool,
+}
+
+const FORBIDDEN_TYPE: &str =
+    "You may only log client-side events (page_view, share, profile_view, content_reported).";
+const FORBIDDEN_USER: &str = "You may only log events for yourself.";
+
+fn parse_type(name: &str) -> Result<EventType, Error> {
+    EventType::parse(name.trim())
+        .ok_or_else(|| Error::field("event_type", format!("Unknown event type `{name}`.")))
+}
+
+/// A numeric `metadata.quality` between 0 and 5, when present.
+fn review_quality(metadata: &serde_json::Value) -> Result<Option<f64>, Error> {
+    match metadata.get("quality") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(q) => match q.as_f64() {
+            Some(q) if (0.0..=5.0).contains(&q) => Ok(Some(q)),
+            _ => Err(Error::field(
+                "metadata",
+                "quality must be a number from 0 to 5.",
+            )),
+        },
+    }
+}
+
+/// Logs one event for `writer` (see the module rules).
+pub async fn ingest(
+    app: &App,
+    writer: Writer<'_>,
+    input: IngestInput,
+    client: &ClientInfo,
+) -> Result<Ingested, Error> {
+    let event_type = parse_type(&input.event_type)?;
+    let service = writer.is_service();
+    let severity = match input.severity.as_deref() {
+        None => None,
+        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+            Error::field("severity", "Must be one of low, medium, high, critical.")
+        })?),
+    };
+    let (user, session) = match writer {
+        Writer::Caller(p) if !service => {
+            if !CLIENT_TYPES.contains(&event_type) {
+                return Err(Error::Forbidden(FORBIDDEN_TYPE.into()));
+            }
+            if input.user.is_some_and(|u| u != p.id()) {
+                return Err(Error::Forbidden(FORBIDDEN_USER.into()));
+            }
+            if severity.is_some() {
+                return Err(Error::Forbidden(
+                    "Only services may set the severity.".into(),
+                ));
+            }
+            (p.id(), p.session_id.clone())
+        }
+        _ => {
+            if !is_service_type(event_type) {
+                return Err(Error::field(
+                    "event_type",
+                    "Services may log content events only.",
+                ));
+            }
+            let user = input
+                .user
+                .ok_or_else(|| Error::field("user", "This field is required."))?;
+            (user, None)
+        }
+    };
+
+    let mut event = NewEvent::new(event_type, Some(user))
+        .client(client)
+        .description(input.description.unwrap_or_default())
+        .metadata(input.metadata.unwrap_or(serde_json::Value::Null));
+    if let Some(session) = &session {
+        event = event.session(session);
+    }
+    if let Some(severity) = severity {
+        event = event.severity(severity);
+    }
+    if input.success == Some(false) {
+        event = event.failed(input.error_message.unwrap_or_default());
+    }
+    if let Some(target) = input.target_user {
+        event = event.target(target);
+    }
+    let record = prepare_event(app, event).await?;
+
+    if !service {
+        app.table
+            .put(record.to_item()?, Some(Condition::item_absent()))
+            .await?;
+        return Ok(Ingested {
+            event: record,
+            duplicate: false,
+            counted: false,
+        });
+    }
+
+    let quality = if event_type == EventType::ReviewCreate {
+        review_quality(&record.metadata)?
+    } else {
+        None
+    };
+    let key = input
+        .idempotency_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    if key.is_some_and(|k| k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS) {
+        return Err(Error::field(
+            "idempotency_key",
+            format!("Ensure this field has no more than {MAX_IDEMPOTENCY_KEY_CHARS} characters."),
+        ));
+    }
+    // Keys are per writer: two services cannot cancel each other's events.
+    let dedupe = key.map(|k| match writer {
+        Writer::Bus => format!("bus:{k}"),
+        Writer::Caller(p) => format!("user{}:{k}", p.id()),
+    });
+    let ingested = counted_write(app, &record, quality, dedupe.as_deref()).await?;
+    if ingested.counted && matches!(writer, Writer::Caller(_)) {
+        // Bus events already reach the badge evaluator; API ones are announced for it.
+        announce(app, &ingested.event).await;
+    }
+    Ok(ingested)
+}
+
+/// Publishes `ActivityCounted` (source `accounts`) after the counters moved. A failure is
+/// logged: the store write is the truth, and the daily evaluation catches up.
+async fn announce(app: &App, event: &EventRecord) {
+    let detail = json!({
+        "user_id": event.user_id,
+        "event_type": event.event_type,
+        "event_id": event.event_id,
+        "target_user": event.target_user,
+    });
+    let published = DomainEvent::new("ActivityCounted", detail, event.created_at);
+    if let Err(e) = app.bus.publish(&[published]).await {
+        tracing::warn!(error = %e, "ActivityCounted not published");
+    }
+}
+
+/// The event and its counters in one transaction (see the module rules).
+async fn counted_write(
+    app: &App,
+    record: &EventRecord,
+    quality: Option<f64>,
+    dedupe: Option<&str>,
+) -> Result<Ingested, Error> {
+    let Some(user) = record.user_id else {
+        return Err(Error::field("user", "This field is required."));
+    };
+    let decrement_posts = record.event_type == EventType::PostDelete && record.success;
+    let mut floor_reached = false;
+    loop {
+        let plan = plan(
+            app,
+            record,
+            user,
+            quality,
+            dedupe,
+            decrement_posts && !floor_reached,
+        )?;
+        match app.table.transact_write(plan.ops).await {
+            Ok(()) => {
+                return Ok(Ingested {
+                    event: record.clone(),
+                    duplicate: false,
+                    counted: true,
+                });
+            }
+            Err(StoreError::TransactionCanceled { reasons }) => {
+                let failed = |i: Option<usize>| {
+                    i.is_some_and(|i| reasons.get(i) == Some(&CancelReason::ConditionFailed))
+                };
+                if failed(plan.dedupe) {
+                    return Ok(Ingested {
+                        event: record.clone(),
+                        duplicate: true,
+                        counted: false,
+                    });
+                }
+                if failed(Some(plan.profile)) {
+                    if plan.decrements && !floor_reached {
+                        // posts_count is 0 (or the user is gone): try once without the −1.
+                        floor_reached = true;
+                        continue;
+                    }
+                    return Err(Error::field("user", "No such user."));
+                }
+                if failed(plan.target) {
+                    return Err(Error::field("target_user", "No such user."));
+                }
+                return Err(StoreError::TransactionCanceled { reasons }.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+struct Plan {
+    ops: Vec<TxOp>,
+    profile: usize,
+    target: Option<usize>,
+    dedupe: Option<usize>,
+    decrements: bool,
+}
+
+fn plan(
+    app: &App,
+    record: &EventRecord,
+    user: UserId,
+    quality: Option<f64>,
+    dedupe: Option<&str>,
+    decrement_posts: bool,
+) -> Result<Plan, Error> {
+    let now = app.clock.now();
+    let at = serde_json::to_value(now)
+        .map(Value::from)
+        .unwrap_or(Value::Null);
+    let type_name = record.event_type.as_str();
+    let mut ops = vec![TxOp::Put {
+        item: record.to_item()?,
+        condition: Some(Condition::item_absent()),
+    }];
+
+    let mut stats = Update::new()
+        .add(type_name, 1)
+        .set_if_missing("user_id", Value::Int(user.0))
+        .set("updated_at", at.clone());
+    if let Some(q) = quality {
+        let tenths = (q * 10.0).round() as u32;
+        for threshold in QUALITY_THRESHOLDS.into_iter().filter(|t| tenths >= *t) {
+            stats = stats.add(&quality_attribute(threshold), 1);
+        }
+    }
+    ops.push(TxOp::Update {
+        key: keys::user_stats(user),
+        update: stats,
+        condition: None,
+    });
+
+    let profile = ops.len();
+    let exists = Condition::item_present();
+    ops.push(match record.event_type {
+        EventType::PostCreate if record.success => TxOp::Update {
+            key: keys::user(user),
+            update: Update::new().add("posts_count", 1),
+            condition: Some(exists),
+        },
+        EventType::PostDelete if decrement_posts => TxOp::Update {
+            key: keys::user(user),
+            update: Update::new().add("posts_count", -1),
+            condition: Some(exists.and(Condition::Gt("posts_count".into(), Value::Int(0)))),
+        },
+        _ => TxOp::Check {
+            key: keys::user(user),
+            condition: exists,
+        },
+    });
+
+    let mut target = None;
+    if let Some(other) = record.target_user.filter(|t| *t != user) {
+        target = Some(ops.len());
+        ops.push(TxOp::Check {
+            key: keys::user(other),
+            condition: Condition::item_present(),
+        });
+        ops.push(TxOp::Update {
+            key: keys::user_stats(other),
+            update: Update::new()
+                .add(&format!("received_{type_name}"), 1)
+                .set_if_missing("user_id", Value::Int(other.0))
+                .set("updated_at", at),
+            condition: None,
+        });
+    }
+
+    let mut dedupe_at = None;
+    if let Some(source) = dedupe {
+        dedupe_at = Some(ops.len());
+        let mut item = keys::ingested_event(source).to_item();
+        item.insert("event_id".into(), Value::S(record.event_id.clone()));
+        item.insert(
+            keys::attr::EXPIRES_AT.into(),
+            Value::Int(now.timestamp() + DEDUPE_TTL_SECS),
+        );
+        ops.push(TxOp::Put {
+            item,
+            condition: Some(Condition::absent_or_expired(now.timestamp())),
+        });
+    }
+    Ok(Plan {
+        ops,
+        profile,
+        target,
+        dedupe: dedupe_at,
+        decrements: decrement_posts,
+    })
+}
+
+/// A bus event's detail: the same fields as `POST /api/events/`. The envelope's `id` is the
+/// idempotency key.
+pub async fn ingest_bus_event(
+    app: &App,
+    envelope_id: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<Ingested, Error> {
+    let mut input: IngestInput = serde_json::from_value(detail).map_err(|e| {
+        Error::Invalid(FieldErrors::new().with("detail", format!("Not an event: {e}")))
+    })?;
+    if input.idempotency_key.is_none() {
+        input.idempotency_key = envelope_id.map(str::to_owned);
+    }
+    let ingested = ingest(app, Writer::Bus, input, &ClientInfo::default()).await?;
+    tracing::info!(
+        event_type = ingested.event.event_type.as_str(),
+        duplicate = ingested.duplicate,
+        "content event ingested"
+    );
+    Ok(ingested)
+}
+
+/// The view of an ingestion result for responses and the trigger's answer.
+pub fn ingested_view(ingested: &Ingested) -> serde_json::Value {
+    let mut view = super::feed::event_view(&ingested.event);
+    if let Some(fields) = view.as_object_mut() {
+        fields.insert("duplicate".into(), json!(ingested.duplicate));
+        fields.insert("counted".into(), json!(ingested.counted));
+    }
+    view
+}

@@ -1,0 +1,180 @@
+//! `/api/users/`: list and search, administrators creating accounts, the owner or an
+//! administrator reading, changing and erasing an account, staff suspending one.
+
+use http::StatusCode;
+use http::header::CACHE_CONTROL;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use super::sessions::own_user_view;
+use crate::App;
+use crate::accounts::UserRecord;
+use crate::accounts::users::{
+    self, Actor, CreateUserInput, DEFAULT_PAGE_SIZE, ListFilter, MAX_PAGE_SIZE, UpdateUserInput,
+};
+use crate::error::Error;
+use crate::http::auth::{caller, client_info};
+use crate::http::{ApiResponse, RequestCtx};
+use crate::model::{Role, UserId};
+use crate::profiles::views;
+use crate::store::Cursor;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuspendBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The `{id}` of the path: anything but a positive integer names no user.
+fn target(ctx: &RequestCtx) -> Result<UserId, Error> {
+    ctx.param("id").parse().map_err(|_| Error::NotFound)
+}
+
+/// `?page_size=`: 1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
+pub fn page_size(ctx: &RequestCtx) -> Result<u32, Error> {
+    match ctx.query_param("page_size") {
+        None | Some("") => Ok(DEFAULT_PAGE_SIZE),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                Error::field(
+                    "page_size",
+                    format!("Enter a whole number from 1 to {MAX_PAGE_SIZE}."),
+                )
+            }),
+    }
+}
+
+fn bool_param(ctx: &RequestCtx, name: &str) -> Result<Option<bool>, Error> {
+    match ctx.query_param(name) {
+        None | Some("") => Ok(None),
+        Some("true" | "True" | "1") => Ok(Some(true)),
+        Some("false" | "False" | "0") => Ok(Some(false)),
+        Some(_) => Err(Error::field(name, "Must be true or false.")),
+    }
+}
+
+/// `GET /api/users/?search=&role=&is_verified=&page_size=&cursor=`. Administrators get every
+/// field; others the public view of a public profile (contact and location only where its
+/// `show_*` flags allow) and the public card of a private one.
+pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let role = match ctx.query_param("role").filter(|r| !r.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            Role::parse(raw)
+                .ok_or_else(|| Error::field("role", format!("\"{raw}\" is not a valid choice.")))?,
+        ),
+    };
+    let filter = ListFilter {
+        role,
+        is_verified: bool_param(ctx, "is_verified")?,
+        search: ctx.query_param("search").map(str::to_owned),
+    };
+    let cursor = ctx
+        .query_param("cursor")
+        .filter(|c| !c.is_empty())
+        .map(Cursor::from_client);
+    let actor = Actor::of(&principal.user);
+    let page = users::list_users(app, actor, &filter, page_size(ctx)?, cursor).await?;
+    let admin = actor.role.is_admin();
+    let results: Vec<Json> = page
+        .users
+        .iter()
+        .map(|u| {
+            if admin {
+                own_user_view(u)
+            } else if u.is_private {
+                // Even to followers: whom one follows is no reason to widen a directory.
+                views::public_card(u)
+            } else {
+                views::public_view(u)
+            }
+        })
+        .collect();
+    Ok(ApiResponse::ok(&json!({
+        "next": page.next.as_ref().map(Cursor::as_str),
+        "previous": null,
+        "results": results,
+    })))
+}
+
+fn user_response(status: StatusCode, user: &UserRecord) -> ApiResponse {
+    ApiResponse::json(status, &own_user_view(user)).with_header(CACHE_CONTROL, "no-store")
+}
+
+/// `POST /api/users/` (administrators): `{username, email, password, first_name?, last_name?,
+/// role?, is_verified?}` → 201 with the user.
+pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let actor = Actor::of(&principal.user);
+    if !actor.role.is_admin() {
+        return Err(Error::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
+    }
+    let input: CreateUserInput = ctx.json()?;
+    let user = users::create_user(app, actor, input, &client_info(ctx)).await?;
+    Ok(user_response(StatusCode::CREATED, &user))
+}
+
+/// `GET /api/users/{id}/`: the user themself or an administrator; anyone else 404.
+pub async fn retrieve(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let user = users::get_user_for(app, Actor::of(&principal.user), target(ctx)?).await?;
+    Ok(user_response(StatusCode::OK, &user))
+}
+
+async fn update(app: &App, ctx: &RequestCtx, partial: bool) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let actor = Actor::of(&principal.user);
+    let id = target(ctx)?;
+    let input: UpdateUserInput = ctx.json()?;
+    let user = users::update_user(app, actor, id, input, partial, &client_info(ctx)).await?;
+    Ok(user_response(StatusCode::OK, &user))
+}
+
+/// `PUT /api/users/{id}/`: `username` and `email` required.
+pub async fn replace(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    update(app, ctx, false).await
+}
+
+/// `PATCH /api/users/{id}/`: any subset of the fields.
+pub async fn partial_update(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    update(app, ctx, true).await
+}
+
+/// `DELETE /api/users/{id}/` → 204 once the account is erased.
+pub async fn destroy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let actor = Actor::of(&principal.user);
+    users::erase_user(app, Some(actor), target(ctx)?, &client_info(ctx)).await?;
+    Ok(ApiResponse::no_content())
+}
+
+/// `POST /api/users/{id}/suspend/` `{reason}` (administrators and moderators).
+pub async fn suspend(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let actor = Actor::of(&principal.user);
+    let id = target(ctx)?;
+    if !actor.role.is_staff() {
+        return Err(Error::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
+    }
+    let body: SuspendBody = ctx.json()?;
+    let reason = body.reason.unwrap_or_default();
+    let user = users::set_suspension(app, actor, id, Some(&reason), &client_info(ctx)).await?;
+    Ok(user_response(StatusCode::OK, &user))
+}
+
+/// `POST /api/users/{id}/unsuspend/` (administrators and moderators).
+pub async fn unsuspend(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let actor = Actor::of(&principal.user);
+    let user = users::set_suspension(app, actor, target(ctx)?, None, &client_info(ctx)).await?;
+    Ok(user_response(StatusCode::OK, &user))
+}

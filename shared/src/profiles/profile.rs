@@ -1,0 +1,604 @@
+//! The profile item through the profiles API: read with privacy, update with field rules,
+//! search by username or display-name prefix, and the admin's create for a user without one.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value as Json, json};
+
+use super::validate;
+use super::views::{full_view, public_card, public_view};
+use crate::App;
+use crate::accounts::{self, SettingsRecord, UserRecord};
+use crate::activity::events::{self, EventType, NewEvent};
+use crate::auth::client::ClientInfo;
+use crate::error::{Error, FieldErrors};
+use crate::model::{Role, UserId};
+use crate::social;
+use crate::store::{
+    Condition, Cursor, Index, Key, Query, SortCondition, TxOp, Update, Value, from_item, keys,
+};
+
+/// Fields the owner (or an admin) writes.
+const WRITABLE: [&str; 15] = [
+    "first_name",
+    "last_name",
+    "phone_number",
+    "date_of_birth",
+    "bio",
+    "profile_picture",
+    "cover_media",
+    "cover_media_type",
+    "country",
+    "city",
+    "is_private",
+    "show_email",
+    "show_phone",
+    "show_location",
+    // Admins only, and never one's own: checked in `apply_role`.
+    "role",
+];
+
+/// Read-only fields that answer 400 when a write sends a value other than the stored one: a
+/// client would otherwise believe it changed the email, the username or the account status.
+const LOCKED: [(&str, &str); 5] = [
+    ("username", "Change the username through /api/users/{id}/."),
+    (
+        "email",
+        "Change the email address through /api/users/{id}/.",
+    ),
+    ("is_verified", "This field is read-only."),
+    (
+        "is_suspended",
+        "Suspension is changed through /api/users/{id}/suspend/.",
+    ),
+    (
+        "suspension_reason",
+        "Suspension is changed through /api/users/{id}/suspend/.",
+    ),
+];
+
+/// Read-only fields silently ignored on write, as DRF does: derived values a client that
+/// sends back what it read would carry along.
+const IGNORED: [&str; 15] = [
+    "id",
+    "follower_count",
+    "following_count",
+    "posts_count",
+    "badge_points",
+    "engagement_score",
+    "content_quality_score",
+    "interaction_frequency",
+    "created_at",
+    "updated_at",
+    "last_active",
+    "full_name",
+    "display_name",
+    "location",
+    "user",
+];
+
+pub const BIO_MAX_CHARS: usize = 500;
+pub const CITY_MAX_CHARS: usize = 100;
+pub const NAME_MAX_CHARS: usize = 150;
+pub const COVER_MEDIA_TYPES: [&str; 2] = ["image", "video"];
+
+/// The profile of `id` as `viewer` may see it. Blocked either way, or no such user: 404.
+/// The owner, admins and moderators see every field; others what privacy allows.
+pub async fn get_profile(app: &App, viewer: &UserRecord, id: UserId) -> Result<Json, Error> {
+    if viewer.id == id {
+        return Ok(full_view(viewer));
+    }
+    let user = accounts::get_user(app, id).await?.ok_or(Error::NotFound)?;
+    if viewer.role.is_staff() {
+        return Ok(full_view(&user));
+    }
+    if social::blocked_either_way(app, viewer.id, id).await? {
+        return Err(Error::NotFound);
+    }
+    let follows = user.is_private && social::is_following(app, viewer.id, id).await?;
+    Ok(view_for_other(&user, follows))
+}
+
+/// A non-staff viewer's view of another user: the card for a private profile they do not
+/// follow and for a suspended account, else the privacy-filtered public view.
+fn view_for_other(user: &UserRecord, follows: bool) -> Json {
+    if user.is_suspended || (user.is_private && !follows) {
+        public_card(user)
+    } else {
+        public_view(user)
+    }
+}
+
+/// Who may write a profile: its owner and admins. Anyone else gets 404 when they may not see
+/// the user at all (blocked either way) and 403 otherwise.
+async fn check_write(app: &App, caller: &UserRecord, target: UserId) -> Result<(), Error> {
+    if caller.id == target || caller.role.is_admin() {
+        return Ok(());
+    }
+    if social::blocked_either_way(app, caller.id, target).await? {
+        return Err(Error::NotFound);
+    }
+    Err(Error::Forbidden(
+        "You do not have permission to perform this action.".into(),
+    ))
+}
+
+/// `PUT`/`PATCH`: validates `changes` against the rules of each field, writes the changed
+/// fields and `updated_at` in one conditional update (with the settings' `profile_visibility`
+/// in the same transaction when `is_private` changes), and returns the full view.
+pub async fn update_profile(
+    app: &App,
+    caller: &UserRecord,
+    id: UserId,
+    changes: &Map<String, Json>,
+    client: &ClientInfo,
+) -> Result<Json, Error> {
+    check_write(app, caller, id).await?;
+    let current = accounts::get_user_consistent(app, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut next = current.clone();
+    apply_changes(app, caller, &mut next, changes)?;
+    next.updated_at = app.clock.now();
+
+    let mut item = next.to_item()?;
+    let mut update = Update::new();
+    for attr in
+        WRITABLE
+            .iter()
+            .copied()
+            .chain(["updated_at", keys::attr::GSI2PK, keys::attr::GSI2SK])
+    {
+        update = match item.remove(attr) {
+            Some(Value::Null) | None => update.remove(attr),
+            Some(value) => update.set(attr, value),
+        };
+    }
+    let profile_op = TxOp::Update {
+        key: keys::user(id),
+        update,
+        // The record was read to validate against; an erasure under way (or done) must not
+        // be undone by an update that recreates a partial item.
+        condition: Some(writable_profile()),
+    };
+
+    let went_public = current.is_private && !next.is_private;
+    if current.is_private != next.is_private {
+        // `is_private` and the settings' `profile_visibility` say the same thing: one write.
+        let settings = match app.table.get(&keys::settings(id), true).await? {
+            Some(item) => from_item::<SettingsRecord>(&item)?,
+            None => SettingsRecord::defaults(id, next.updated_at),
+        };
+        let mut settings = settings;
+        settings.profile_visibility = if next.is_private {
+            "followers".into()
+        } else {
+            "public".into()
+        };
+        settings.updated_at = next.updated_at;
+        app.table
+            .transact_write(vec![
+                profile_op,
+                TxOp::Put {
+                    item: settings.to_item()?,
+                    condition: None,
+                },
+            ])
+            .await
+            .map_err(|e| gone_or(e, id))?;
+    } else if let TxOp::Update {
+        key,
+        update,
+        condition,
+    } = profile_op
+    {
+        app.table
+            .update(&key, update, condition)
+            .await
+            .map_err(|e| gone_or(e, id))?;
+    }
+
+    if went_public {
+        social::approve_pending_requests(app, id).await?;
+    }
+    let mut changed: Vec<&str> = changes
+        .keys()
+        .map(String::as_str)
+        .filter(|k| WRITABLE.contains(k))
+        .collect();
+    changed.sort_unstable();
+    let mut event = NewEvent::new(EventType::ProfileUpdate, Some(caller.id))
+        .client(client)
+        .metadata(json!({ "fields": changed }));
+    if caller.id != id {
+        event = event.target(id);
+    }
+    events::log_event_best_effort(app, event).await;
+    Ok(full_view(&next))
+}
+
+/// The profile exists and no erasure of the account is under way (the users API marks the
+/// profile `deleting` first).
+pub(crate) fn writable_profile() -> Condition {
+    Condition::item_present().and(Condition::Ne("deleting".into(), Value::Bool(true)))
+}
+
+/// A failed "item present" condition means the user was erased meanwhile.
+fn gone_or(err: crate::store::StoreError, _id: UserId) -> Error {
+    if matches!(err, crate::store::StoreError::ConditionFailed)
+        || err.failed_condition_index().is_some()
+    {
+        Error::NotFound
+    } else {
+        err.into()
+    }
+}
+
+/// Applies and validates every field of `changes` on `user`; all errors at once.
+fn apply_changes(
+    app: &App,
+    caller: &UserRecord,
+    user: &mut UserRecord,
+    changes: &Map<String, Json>,
+) -> Result<(), Error> {
+    let mut errors = FieldErrors::new();
+    let today = app.clock.now().date_naive();
+    for (field, value) in changes {
+        let result = match field.as_str() {
+            "first_name" => validate::text(value, NAME_MAX_CHARS).map(|v| user.first_name = v),
+            "last_name" => validate::text(value, NAME_MAX_CHARS).map(|v| user.last_name = v),
+            "phone_number" => validate::phone(value).map(|v| user.phone_number = v),
+            "date_of_birth" => validate::past_date(value, today).map(|v| user.date_of_birth = v),
+            "bio" => validate::text(value, BIO_MAX_CHARS).map(|v| user.bio = v),
+            "profile_picture" => validate::https_url(value).map(|v| user.profile_picture = v),
+            "cover_media" => validate::https_url(value).map(|v| user.cover_media = v),
+            "cover_media_type" => match value {
+                Json::Null => {
+                    user.cover_media_type = None;
+                    Ok(())
+                }
+                v => {
+                    validate::choice(v, &COVER_MEDIA_TYPES).map(|v| user.cover_media_type = Some(v))
+                }
+            },
+            "country" => validate::country(value).map(|v| user.country = v),
+            "city" => validate::optional_text(value, CITY_MAX_CHARS).map(|v| user.city = v),
+            "is_private" => validate::boolean(value).map(|v| user.is_private = v),
+            "show_email" => validate::boolean(value).map(|v| user.show_email = v),
+            "show_phone" => validate::boolean(value).map(|v| user.show_phone = v),
+            "show_location" => validate::boolean(value).map(|v| user.show_location = v),
+            "role" => match apply_role(caller, user, value) {
+                Err(Error::Forbidden(detail)) => return Err(Error::Forbidden(detail)),
+                Err(_) => Err(validate::choice_message(&role_names())
+                    .replace("{value}", value.as_str().unwrap_or(""))),
+                Ok(()) => Ok(()),
+            },
+            other => {
+                if let Some((_, message)) = LOCKED.iter().find(|(f, _)| *f == other) {
+                    let current = full_view(user);
+                    if current.get(other) == Some(value) {
+                        Ok(())
+                    } else {
+                        Err((*message).to_owned())
+                    }
+                } else if IGNORED.contains(&other) {
+                    Ok(())
+                } else {
+                    Err("Unknown field.".to_owned())
+                }
+            }
+        };
+        if let Err(message) = result {
+            errors.add(field, message);
+        }
+    }
+    errors.into_result()
+}
+
+fn role_names() -> Vec<&'static str> {
+    Role::ALL.iter().map(|r| r.as_str()).collect()
+}
+
+/// The role rules: only admins (and owners) change roles, nobody their own, and only an owner
+/// grants or removes the owner role. Sending the current role is always fine (a round trip).
+fn apply_role(caller: &UserRecord, user: &mut UserRecord, value: &Json) -> Result<(), Error> {
+    let role = value
+        .as_str()
+        .and_then(Role::parse)
+        .ok_or_else(|| Error::field("role", "invalid"))?;
+    if role == user.role {
+        return Ok(());
+    }
+    if !caller.role.is_admin() {
+        return Err(Error::Forbidden("Only admins can change roles.".into()));
+    }
+    if caller.id == user.id {
+        return Err(Error::Forbidden("You cannot change your own role.".into()));
+    }
+    if (role == Role::Owner || user.role == Role::Owner) && caller.role != Role::Owner {
+        return Err(Error::Forbidden(
+            "Only an owner can grant or remove the owner role.".into(),
+        ));
+    }
+    user.role = role;
+    Ok(())
+}
+
+/// A page of profiles.
+pub struct ProfilePage {
+    pub results: Vec<Json>,
+    pub next: Option<String>,
+}
+
+/// Which of the two search streams a cursor continues, and where.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SearchCursor {
+    /// `u`: the username stream; `d`: the display-name stream.
+    s: char,
+    /// The stream's own cursor; `None` starts the stream from its beginning.
+    c: Option<String>,
+}
+
+/// `GET /api/profiles/[?search=]`: without `search`, every profile by username; with it, the
+/// profiles whose username starts with it (GSI1) and then those whose display name does and
+/// whose username does not (GSI2, the filter keeps the streams disjoint). Blocked users (either
+/// way) are left out for non-staff viewers; private or suspended profiles show their card.
+pub async fn list_profiles(
+    app: &App,
+    viewer: &UserRecord,
+    search: Option<&str>,
+    page_size: u32,
+    cursor: Option<&str>,
+) -> Result<ProfilePage, Error> {
+    let prefix = search.map(|s| s.trim().to_lowercase()).unwrap_or_default();
+    let mut position = match cursor {
+        Some(c) => decode_cursor(c)?,
+        None => SearchCursor { s: 'u', c: None },
+    };
+    let mut items = Vec::new();
+    let next = loop {
+        let wanted = page_size - items.len() as u32;
+        let after = position.c.as_deref().map(Cursor::from_client);
+        let query = if position.s == 'u' {
+            let (pk, _) = keys::username_index("");
+            let q = Query::new(Index::Gsi1, pk).limit(wanted).after(after);
+            if prefix.is_empty() {
+                q
+            } else {
+                q.sort(SortCondition::BeginsWith(prefix.clone()))
+            }
+        } else {
+            let (pk, _) = keys::displayname_index("", viewer.id);
+            Query::new(Index::Gsi2, pk)
+                .sort(SortCondition::BeginsWith(prefix.clone()))
+                .filter(Condition::Not(Box::new(Condition::BeginsWith(
+                    keys::attr::GSI1SK.into(),
+                    prefix.clone(),
+                ))))
+                .limit(wanted)
+                .after(after)
+        };
+        let page = app.table.query(query).await?;
+        items.extend(page.items);
+        position = match page.next {
+            Some(c) => SearchCursor {
+                s: position.s,
+                c: Some(c.as_str().to_owned()),
+            },
+            // The username stream is done: a search goes on with display names.
+            None if position.s == 'u' && !prefix.is_empty() => SearchCursor { s: 'd', c: None },
+            None => break None,
+        };
+        if items.len() as u32 >= page_size {
+            break Some(position);
+        }
+    };
+
+    // An account being erased is already out of the username index; keep it out here too.
+    let users: Vec<UserRecord> = items
+        .iter()
+        .filter(|i| i.get("deleting").and_then(Value::as_bool) != Some(true))
+        .map(from_item::<UserRecord>)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        // An index entry a writer left stale must not produce a result that does not match.
+        .filter(|u| {
+            prefix.is_empty()
+                || u.username.to_lowercase().starts_with(&prefix)
+                || u.display_name().to_lowercase().starts_with(&prefix)
+        })
+        .collect();
+    let blocked = if viewer.role.is_staff() {
+        BTreeSet::new()
+    } else {
+        blocked_among(app, viewer.id, &users).await?
+    };
+    let results = users
+        .iter()
+        .filter(|u| !blocked.contains(&u.id))
+        .map(|u| {
+            if u.id == viewer.id || viewer.role.is_staff() {
+                full_view(u)
+            } else {
+                // A list does not look up follows: private profiles show their card here.
+                view_for_other(u, false)
+            }
+        })
+        .collect();
+    Ok(ProfilePage {
+        results,
+        next: next.map(|c| encode_cursor(&c)),
+    })
+}
+
+/// The users of `users` that `viewer` blocks or is blocked by: one batch read of both edges
+/// of each.
+async fn blocked_among(
+    app: &App,
+    viewer: UserId,
+    users: &[UserRecord],
+) -> Result<BTreeSet<UserId>, Error> {
+    let others: Vec<UserId> = users
+        .iter()
+        .map(|u| u.id)
+        .filter(|id| *id != viewer)
+        .collect();
+    if others.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let edge_keys: Vec<Key> = others
+        .iter()
+        .flat_map(|id| [keys::block_edge(viewer, *id), keys::block_edge(*id, viewer)])
+        .collect();
+    let found = app.table.batch_get(&edge_keys).await?;
+    Ok(others
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| found[2 * i].is_some() || found[2 * i + 1].is_some())
+        .map(|(_, id)| *id)
+        .collect())
+}
+
+fn encode_cursor(cursor: &SearchCursor) -> String {
+    use base64::Engine as _;
+    let json = serde_json::to_vec(cursor).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(s: &str) -> Result<SearchCursor, Error> {
+    use base64::Engine as _;
+    let invalid = || Error::field("cursor", "Invalid cursor.");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.as_bytes())
+        .map_err(|_| invalid())?;
+    let cursor: SearchCursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if cursor.s != 'u' && cursor.s != 'd' {
+        return Err(invalid());
+    }
+    Ok(cursor)
+}
+
+/// `POST /api/profiles/`: every registered user has a profile, so for anyone but an admin
+/// this is a 400. An admin may recreate the profile of an account that has credentials but no
+/// profile item, giving its username and email; the unique items must be free or already the
+/// user's, and everything is one transaction.
+pub async fn create_profile(
+    app: &App,
+    caller: &UserRecord,
+    body: &Map<String, Json>,
+) -> Result<Json, Error> {
+    let target = match body.get("user") {
+        None | Some(Json::Null) => caller.id,
+        Some(v) => v
+            .as_i64()
+            .filter(|n| *n > 0)
+            .map(UserId)
+            .ok_or_else(|| Error::field("user", "A valid user id is required."))?,
+    };
+    if target != caller.id && !caller.role.is_admin() {
+        return Err(Error::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
+    }
+    if accounts::get_user_consistent(app, target).await?.is_some() {
+        return Err(Error::field("user", "This user already has a profile."));
+    }
+    if accounts::get_credentials(app, target).await?.is_none() {
+        return Err(Error::field("user", "No such user."));
+    }
+    let mut errors = FieldErrors::new();
+    let username = body
+        .get("username")
+        .and_then(Json::as_str)
+        .map(crate::model::Username::parse);
+    let email = body
+        .get("email")
+        .and_then(Json::as_str)
+        .map(crate::model::EmailAddress::parse);
+    let username = match username {
+        Some(Ok(u)) => Some(u),
+        Some(Err(e)) => {
+            errors.add("username", e);
+            None
+        }
+        None => {
+            errors.add("username", "This field is required.");
+            None
+        }
+    };
+    let email = match email {
+        Some(Ok(e)) => Some(e),
+        Some(Err(e)) => {
+            errors.add("email", e);
+            None
+        }
+        None => {
+            errors.add("email", "This field is required.");
+            None
+        }
+    };
+    errors.into_result()?;
+    let (Some(username), Some(email)) = (username, email) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    let now = app.clock.now();
+    let mut user = UserRecord::new(target, username.as_str().into(), email.as_str().into(), now);
+    let rest: Map<String, Json> = body
+        .iter()
+        .filter(|(k, _)| !["user", "username", "email"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    apply_changes(app, caller, &mut user, &rest)?;
+    let free_or_mine = |_: ()| {
+        Condition::Or(vec![
+            Condition::item_absent(),
+            Condition::eq("user_id", target.0),
+        ])
+    };
+    let unique = |key: Key| {
+        let mut item = key.to_item();
+        item.insert("user_id".into(), Value::Int(target.0));
+        item
+    };
+    let result = app
+        .table
+        .transact_write(vec![
+            TxOp::Put {
+                item: user.to_item()?,
+                condition: Some(Condition::item_absent()),
+            },
+            TxOp::Put {
+                item: unique(keys::unique_username(&username.key())),
+                condition: Some(free_or_mine(())),
+            },
+            TxOp::Put {
+                item: unique(keys::unique_email(&email.key())),
+                condition: Some(free_or_mine(())),
+            },
+            TxOp::Check {
+                key: keys::credentials(target),
+                condition: Condition::item_present(),
+            },
+        ])
+        .await;
+    match result {
+        Ok(()) => {}
+        Err(e) => {
+            return Err(match e.failed_condition_index() {
+                Some(0) => Error::field("user", "This user already has a profile."),
+                Some(1) => Error::field("username", "A user with that username already exists."),
+                Some(2) => Error::field("email", "A user with that email already exists."),
+                Some(_) => Error::field("user", "No such user."),
+                None => e.into(),
+            });
+        }
+    }
+    events::log_event_best_effort(
+        app,
+        NewEvent::new(EventType::ProfileUpdate, Some(caller.id))
+            .target(target)
+            .description("Profile created by an admin."),
+    )
+    .await;
+    Ok(full_view(&user))
+}

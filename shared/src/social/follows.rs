@@ -1,0 +1,636 @@
+//! Follows: follow (active, or a request to a private account), unfollow, remove a follower,
+//! approve and reject requests, one edge, and the lists.
+
+use serde_json::json;
+
+use super::edges::{FollowEdge, FollowStatus};
+use super::{
+    Attempt, REQUEST_ATTR, Retries, TxOutcome, log, new_request_id, outcome, publish,
+    usable_profile, written_by,
+};
+use crate::App;
+use crate::accounts::UserRecord;
+use crate::activity::events::EventType;
+use crate::auth::Principal;
+use crate::auth::client::ClientInfo;
+use crate::error::Error;
+use crate::model::UserId;
+use crate::store::{
+    Condition, Cursor, Index, Item, Key, Query, SortCondition, TxOp, Update, Value, from_item, keys,
+};
+
+pub const SELF_FOLLOW: &str = "You cannot follow yourself.";
+pub const USER_NOT_FOUND: &str = "User not found.";
+pub const ALREADY_FOLLOWING: &str = "You are already following this user.";
+pub const ALREADY_REQUESTED: &str = "You have already requested to follow this user.";
+pub const BLOCKED: &str = "You cannot follow this user.";
+pub const NOT_PENDING: &str = "This follow request is not pending.";
+pub const PRIVATE_LISTS: &str = "This account is private.";
+
+/// Follows `followed` as `follower` (the caller, or anyone when an admin acts for them).
+/// One transaction: the edge (absent before), the counters of both users when the follow is
+/// active, the target exists and is not suspended (and is public, or private for a request),
+/// no block either way, and the follower's following count below the limit.
+pub async fn follow(
+    app: &App,
+    actor: &Principal,
+    follower: UserId,
+    followed: UserId,
+    client: &ClientInfo,
+) -> Result<FollowEdge, Error> {
+    if follower != actor.id() && !actor.user.role.is_admin() {
+        return Err(Error::Forbidden(
+            "You may only follow on your own behalf.".into(),
+        ));
+    }
+    if follower == followed {
+        return Err(Error::BadRequest(SELF_FOLLOW.into()));
+    }
+    let limit = app.config.social.following_limit;
+    // Most accounts are public: try an active follow first, and learn otherwise from the
+    // target's failed condition.
+    let mut private = false;
+    let request = new_request_id();
+    let mut retries = Retries::new();
+    let edge = loop {
+        let attempt = try_follow(app, follower, followed, limit, &request, &mut private).await?;
+        if let Some(edge) = retries.next(attempt).await? {
+            break edge;
+        }
+    };
+
+    let metadata = json!({"follow_id": edge.id(), "status": edge.status.as_str()});
+    let (event, detail_type) = if edge.is_active() {
+        (EventType::Follow, "UserFollowed")
+    } else {
+        (EventType::FollowRequest, "FollowRequested")
+    };
+    log(app, event, follower, followed, Some(client), metadata).await;
+    publish(
+        app,
+        detail_type,
+        json!({"follower": follower, "followed": followed}),
+    )
+    .await;
+    Ok(edge)
+}
+
+/// One edge, to either end of it (or staff), with the other end's profile.
+pub async fn get(
+    app: &App,
+    actor: &Principal,
+    follower: UserId,
+    followed: UserId,
+) -> Result<(FollowEdge, Option<UserRecord>), Error> {
+    let me = actor.id();
+    if me != follower && me != followed && !actor.user.role.is_staff() {
+        return Err(Error::NotFound);
+    }
+    let other = if me == follower { followed } else { follower };
+    let found = app
+        .table
+        .batch_get(&[keys::follow_edge(follower, followed), keys::user(other)])
+        .await?;
+    let mut found = found.into_iter();
+    let edge = match found.next().flatten() {
+        Some(item) => FollowEdge::from_item(&item)?,
+        None => return Err(Error::NotFound),
+    };
+    let other = found.next().flatten().map(|i| from_item(&i)).transpose()?;
+    Ok((edge, other))
+}
+
+/// `DELETE /api/follows/{id}/`: the follower unfollows (or withdraws a request), or the
+/// followed user removes a follower (or rejects a request). Anyone else: 404.
+pub async fn delete(
+    app: &App,
+    actor: &Principal,
+    follower: UserId,
+    followed: UserId,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    let me = actor.id();
+    if me != follower && me != followed {
+        return Err(Error::NotFound);
+    }
+    let edge = remove_edge(app, follower, followed)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let metadata = json!({"follow_id": edge.id(), "status": edge.status.as_str()});
+    let detail = json!({"follower": follower, "followed": followed});
+    let (event, user, target, detail_type) = match (me == follower, edge.status) {
+        (true, FollowStatus::Active) => (EventType::Unfollow, me, followed, "UserUnfollowed"),
+        (true, FollowStatus::Pending) => {
+            (EventType::Unfollow, me, followed, "FollowRequestCancelled")
+        }
+        (false, FollowStatus::Active) => {
+            (EventType::FollowerRemoved, me, follower, "FollowerRemoved")
+        }
+        (false, FollowStatus::Pending) => (
+            EventType::FollowRejected,
+            me,
+            follower,
+            "FollowRequestRejected",
+        ),
+    };
+    log(app, event, user, target, Some(client), metadata).await;
+    publish(app, detail_type, detail).await;
+    Ok(())
+}
+
+/// Removes the edge if it exists, with the counters when it was active, in one transaction
+/// that asserts the state it was computed from (retried when that state moves). A missing
+/// profile (an account being erased) is asserted missing and left alone.
+pub async fn remove_edge(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+) -> Result<Option<FollowEdge>, Error> {
+    let mut retries = Retries::new();
+    let mut unanswered = None;
+    loop {
+        let attempt = try_remove(app, follower, followed, &mut unanswered).await?;
+        if let Some(removed) = retries.next(attempt).await? {
+            return Ok(removed);
+        }
+    }
+}
+
+/// ADD `delta` to a counter of a profile read as present (asserted present), or assert the
+/// profile still missing.
+pub(crate) fn counter_op(user: UserId, counter: &str, delta: i64, present: bool) -> TxOp {
+    if present {
+        TxOp::Update {
+            key: keys::user(user),
+            update: Update::new().add(counter, delta),
+            condition: Some(Condition::item_present()),
+        }
+    } else {
+        TxOp::Check {
+            key: keys::user(user),
+            condition: Condition::item_absent(),
+        }
+    }
+}
+
+/// `POST /api/follows/{id}/approve/` by the followed user.
+pub async fn approve(
+    app: &App,
+    actor: &Principal,
+    follower: UserId,
+    followed: UserId,
+    client: &ClientInfo,
+) -> Result<FollowEdge, Error> {
+    if actor.id() != followed {
+        return Err(not_yours(actor.id(), follower));
+    }
+    let edge = match approve_edge(app, follower, followed).await? {
+        Some(edge) => edge,
+        None => {
+            return match read_edge(app, follower, followed).await? {
+                Some(_) => Err(Error::BadRequest(NOT_PENDING.into())),
+                None => Err(Error::NotFound),
+            };
+        }
+    };
+    let metadata = json!({"follow_id": edge.id()});
+    log(
+        app,
+        EventType::FollowApproved,
+        followed,
+        follower,
+        Some(client),
+        metadata,
+    )
+    .await;
+    let detail = json!({"follower": follower, "followed": followed});
+    publish(app, "FollowRequestApproved", detail).await;
+    Ok(edge)
+}
+
+/// The follower may see the edge but not answer it (403); anyone else gets 404.
+fn not_yours(me: UserId, follower: UserId) -> Error {
+    if me == follower {
+        Error::Forbidden("Only the requested user may answer a follow request.".into())
+    } else {
+        Error::NotFound
+    }
+}
+
+/// Turns a pending edge active with both counters, in one transaction; `None` when there is no
+/// pending edge (or the follower's account is gone).
+pub(crate) async fn approve_edge(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+) -> Result<Option<FollowEdge>, Error> {
+    let mut retries = Retries::new();
+    let mut unanswered = false;
+    loop {
+        let attempt = try_approve(app, follower, followed, &mut unanswered).await?;
+        if let Some(approved) = retries.next(attempt).await? {
+            return Ok(approved);
+        }
+    }
+}
+
+/// `POST /api/follows/{id}/reject/` by the followed user: deletes a pending edge (one
+/// conditional delete; pending edges move no counter).
+pub async fn reject(
+    app: &App,
+    actor: &Principal,
+    follower: UserId,
+    followed: UserId,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    if actor.id() != followed {
+        return Err(not_yours(actor.id(), follower));
+    }
+    let key = keys::follow_edge(follower, followed);
+    let pending = Condition::eq("status", FollowStatus::Pending.as_str());
+    match app.table.delete(&key, Some(pending)).await {
+        Ok(_) => {}
+        Err(crate::store::StoreError::ConditionFailed) => {
+            return match read_edge(app, follower, followed).await? {
+                Some(_) => Err(Error::BadRequest(NOT_PENDING.into())),
+                None => Err(Error::NotFound),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let metadata = json!({"follow_id": super::edge_id(follower, followed)});
+    log(
+        app,
+        EventType::FollowRejected,
+        followed,
+        follower,
+        Some(client),
+        metadata,
+    )
+    .await;
+    let detail = json!({"follower": follower, "followed": followed});
+    publish(app, "FollowRequestRejected", detail).await;
+    Ok(())
+}
+
+async fn read_edge(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+) -> Result<Option<FollowEdge>, Error> {
+    let item = app
+        .table
+        .get(&keys::follow_edge(follower, followed), true)
+        .await?;
+    Ok(item.map(|i| FollowEdge::from_item(&i)).transpose()?)
+}
+
+/// Which list of a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Whom the user follows.
+    Following,
+    /// Who follows the user.
+    Followers,
+}
+
+pub struct ListRequest {
+    pub direction: Direction,
+    /// Whose lists (the caller when `None`).
+    pub user: Option<UserId>,
+    /// Pending requests instead of active follows (the caller's own only).
+    pub pending: bool,
+    pub page_size: u32,
+    pub cursor: Option<Cursor>,
+}
+
+/// A page of edges, each with the other end's profile.
+pub struct FollowPage {
+    /// The exact number of active edges (the profile's counter); `None` for requests.
+    pub count: Option<i64>,
+    pub items: Vec<(FollowEdge, UserRecord)>,
+    pub next: Option<Cursor>,
+}
+
+/// A page of one of the lists. Another user's lists: 404 when either blocks the other (or the
+/// user does not exist, or is suspended), 403 when the account is private and the caller is
+/// not an active follower. Staff see every list. Cost: one query and one batch read of the
+/// listed profiles, plus one batch read (profile, blocks, follow) for another user's lists.
+pub async fn list(app: &App, actor: &Principal, request: ListRequest) -> Result<FollowPage, Error> {
+    let me = actor.id();
+    let user = request.user.unwrap_or(me);
+    if request.pending && user != me {
+        return Err(Error::Forbidden(
+            "Follow requests are visible to their user only.".into(),
+        ));
+    }
+    let pk = keys::user_partition(user);
+    let query = match (request.direction, request.pending) {
+        (Direction::Following, pending) => {
+            let status = if pending {
+                FollowStatus::Pending
+            } else {
+                FollowStatus::Active
+            };
+            Query::new(Index::Primary, pk)
+                .sort(SortCondition::BeginsWith(keys::FOLLOWS_PREFIX.into()))
+                .filter(Condition::eq("status", status.as_str()))
+        }
+        (Direction::Followers, false) => Query::new(Index::Gsi1, pk)
+            .sort(SortCondition::BeginsWith(keys::FOLLOWER_PREFIX.into())),
+        (Direction::Followers, true) => {
+            Query::new(Index::Gsi2, pk).sort(SortCondition::BeginsWith(keys::REQUEST_PREFIX.into()))
+        }
+    }
+    .limit(request.page_size)
+    .after(request.cursor);
+
+    // The privacy read and the page run side by side; the page is dropped if access fails.
+    let (owner, page) = if user == me {
+        (Some(actor.user.clone()), app.table.query(query).await?)
+    } else {
+        let (owner, page) = tokio::join!(visible_owner(app, actor, user), app.table.query(query));
+        (Some(owner?), page?)
+    };
+    let count = match (request.pending, owner) {
+        (false, Some(owner)) => Some(match request.direction {
+            Direction::Following => owner.following_count,
+            Direction::Followers => owner.follower_count,
+        }),
+        _ => None,
+    };
+
+    let edges = page
+        .items
+        .iter()
+        .map(FollowEdge::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    let other = |e: &FollowEdge| match request.direction {
+        Direction::Following => e.following,
+        Direction::Followers => e.follower,
+    };
+    let profiles = profiles_of(app, edges.iter().map(other)).await?;
+    let items = edges
+        .into_iter()
+        .zip(profiles)
+        // An account being erased may still have edges for a moment: leave them out.
+        .filter_map(|(edge, profile)| profile.map(|p| (edge, p)))
+        .collect();
+    Ok(FollowPage {
+        count,
+        items,
+        next: page.next,
+    })
+}
+
+/// The owner of lists the caller asked for, if the caller may see them.
+async fn visible_owner(app: &App, actor: &Principal, user: UserId) -> Result<UserRecord, Error> {
+    let me = actor.id();
+    let found = app
+        .table
+        .batch_get(&[
+            keys::user(user),
+            keys::block_edge(me, user),
+            keys::block_edge(user, me),
+            keys::follow_edge(me, user),
+        ])
+        .await?;
+    let owner: UserRecord = match &found[0] {
+        Some(item) => from_item(item)?,
+        None => return Err(Error::NotFound),
+    };
+    if actor.user.role.is_staff() {
+        return Ok(owner);
+    }
+    if owner.is_suspended || found[1].is_some() || found[2].is_some() {
+        return Err(Error::NotFound);
+    }
+    if owner.is_private {
+        let follows = match &found[3] {
+            Some(item) => FollowEdge::from_item(item)?.is_active(),
+            None => false,
+        };
+        if !follows {
+            return Err(Error::Forbidden(PRIVATE_LISTS.into()));
+        }
+    }
+    Ok(owner)
+}
+
+/// The profiles of these users, in order, in one batch read (`None` for a missing one).
+pub(crate) async fn profiles_of(
+    app: &App,
+    ids: impl Iterator<Item = UserId>,
+) -> Result<Vec<Option<UserRecord>>, Error> {
+    let keys: Vec<Key> = ids.map(keys::user).collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = app.table.batch_get(&keys).await?;
+    found
+        .into_iter()
+        .map(|item: Option<Item>| Ok(item.map(|i| from_item(&i)).transpose()?))
+        .collect()
+}
+
+/// One try of [`follow`], assuming the target public or (`private`) private.
+async fn try_follow(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+    limit: i64,
+    request: &str,
+    private: &mut bool,
+) -> Result<Attempt<FollowEdge>, Error> {
+    let assumed_private = *private;
+
+    let now = app.clock.now();
+    let status = if assumed_private {
+        FollowStatus::Pending
+    } else {
+        FollowStatus::Active
+    };
+    let edge = FollowEdge {
+        follower,
+        following: followed,
+        status,
+        created_at: now,
+        approved_at: (!assumed_private).then_some(now),
+    };
+    let under_limit = Condition::Or(vec![
+        Condition::NotExists("following_count".into()),
+        Condition::Lt("following_count".into(), Value::Int(limit)),
+    ]);
+    let mut item = edge.to_item()?;
+    item.insert(REQUEST_ATTR.into(), Value::S(request.to_owned()));
+    let mut ops = vec![TxOp::Put {
+        item,
+        condition: Some(Condition::item_absent()),
+    }];
+    if assumed_private {
+        ops.push(TxOp::Check {
+            key: keys::user(follower),
+            condition: usable_profile().and(under_limit),
+        });
+        ops.push(TxOp::Check {
+            key: keys::user(followed),
+            condition: usable_profile().and(Condition::eq("is_private", true)),
+        });
+    } else {
+        ops.push(TxOp::Update {
+            key: keys::user(follower),
+            update: Update::new().add("following_count", 1),
+            condition: Some(usable_profile().and(under_limit)),
+        });
+        // A public profile may lack `is_private`; `<> true` covers both.
+        let target = usable_profile().and(Condition::Ne("is_private".into(), true.into()));
+        ops.push(TxOp::Update {
+            key: keys::user(followed),
+            update: Update::new().add("follower_count", 1),
+            condition: Some(target),
+        });
+    }
+    ops.push(TxOp::Check {
+        key: keys::block_edge(follower, followed),
+        condition: Condition::item_absent(),
+    });
+    ops.push(TxOp::Check {
+        key: keys::block_edge(followed, follower),
+        condition: Condition::item_absent(),
+    });
+    match outcome(app.table.transact_write(ops).await)? {
+        TxOutcome::Committed => Ok(Attempt::Done(edge)),
+        TxOutcome::Busy => Ok(Attempt::Retry),
+        TxOutcome::Failed(0) => {
+            let key = keys::follow_edge(follower, followed);
+            match app.table.get(&key, true).await? {
+                // An earlier try of this request did commit.
+                Some(item) if written_by(&item, request) => {
+                    Ok(Attempt::Done(FollowEdge::from_item(&item)?))
+                }
+                Some(item) if FollowEdge::from_item(&item)?.is_active() => {
+                    Err(Error::BadRequest(ALREADY_FOLLOWING.into()))
+                }
+                Some(_) => Err(Error::BadRequest(ALREADY_REQUESTED.into())),
+                // Unfollowed in between: try again.
+                None => Ok(Attempt::Retry),
+            }
+        }
+        TxOutcome::Failed(1) => {
+            let user = crate::accounts::get_user_consistent(app, follower).await?;
+            match user {
+                Some(u) if !u.is_suspended && u.following_count >= limit => Err(Error::BadRequest(
+                    format!("You cannot follow more than {limit} accounts."),
+                )),
+                Some(u) if !u.is_suspended => Ok(Attempt::Retry),
+                _ => Err(Error::field("follower", USER_NOT_FOUND)),
+            }
+        }
+        TxOutcome::Failed(2) => {
+            let user = crate::accounts::get_user_consistent(app, followed).await?;
+            match user {
+                Some(u) if !u.is_suspended => {
+                    if u.is_private == assumed_private {
+                        Ok(Attempt::Retry)
+                    } else {
+                        *private = u.is_private;
+                        Ok(Attempt::Again)
+                    }
+                }
+                _ => Err(Error::BadRequest(USER_NOT_FOUND.into())),
+            }
+        }
+        // Either block check: 403 without saying who blocked whom.
+        TxOutcome::Failed(_) => Err(Error::Forbidden(BLOCKED.into())),
+    }
+}
+
+/// One try of [`remove_edge`].
+///
+/// `unanswered` holds the edge an earlier try removed without an answer: if the edge is gone
+/// now, that try (or a concurrent remover) did it, and the removal is reported done.
+async fn try_remove(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+    unanswered: &mut Option<FollowEdge>,
+) -> Result<Attempt<Option<FollowEdge>>, Error> {
+    let edge_key = keys::follow_edge(follower, followed);
+    let found = app
+        .table
+        .batch_get(&[edge_key.clone(), keys::user(follower), keys::user(followed)])
+        .await?;
+    let Some(item) = &found[0] else {
+        return Ok(Attempt::Done(unanswered.take()));
+    };
+    let edge = FollowEdge::from_item(item)?;
+    let mut ops = vec![TxOp::Delete {
+        key: edge_key.clone(),
+        condition: Some(Condition::eq("status", edge.status.as_str())),
+    }];
+    if edge.is_active() {
+        let sides = [
+            (follower, "following_count", found[1].is_some()),
+            (followed, "follower_count", found[2].is_some()),
+        ];
+        for (user, counter, present) in sides {
+            ops.push(counter_op(user, counter, -1, present));
+        }
+    }
+    match outcome(app.table.transact_write(ops).await)? {
+        TxOutcome::Committed => Ok(Attempt::Done(Some(edge))),
+        TxOutcome::Busy => {
+            *unanswered = Some(edge);
+            Ok(Attempt::Retry)
+        }
+        TxOutcome::Failed(_) => Ok(Attempt::Retry),
+    }
+}
+
+/// One try of [`approve_edge`].
+/// After a try without an answer (`unanswered`), an edge found active was approved by it.
+async fn try_approve(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+    unanswered: &mut bool,
+) -> Result<Attempt<Option<FollowEdge>>, Error> {
+    let now = app.clock.now();
+    let (gsi1pk, gsi1sk) = keys::follower_index(followed, follower);
+    let approved_at = Value::from(serde_json::to_value(now).unwrap_or_default());
+    let ops = vec![
+        TxOp::Update {
+            key: keys::follow_edge(follower, followed),
+            update: Update::new()
+                .set("status", FollowStatus::Active.as_str())
+                .set("approved_at", approved_at)
+                .set(keys::attr::GSI1PK, gsi1pk)
+                .set(keys::attr::GSI1SK, gsi1sk)
+                .remove(keys::attr::GSI2PK)
+                .remove(keys::attr::GSI2SK),
+            condition: Some(Condition::eq("status", FollowStatus::Pending.as_str())),
+        },
+        TxOp::Update {
+            key: keys::user(followed),
+            update: Update::new().add("follower_count", 1),
+            condition: Some(Condition::item_present()),
+        },
+        TxOp::Update {
+            key: keys::user(follower),
+            update: Update::new().add("following_count", 1),
+            condition: Some(Condition::item_present()),
+        },
+    ];
+    match outcome(app.table.transact_write(ops).await)? {
+        TxOutcome::Committed => Ok(Attempt::Done(read_edge(app, follower, followed).await?)),
+        TxOutcome::Busy => {
+            *unanswered = true;
+            Ok(Attempt::Retry)
+        }
+        TxOutcome::Failed(_) if *unanswered => {
+            let edge = read_edge(app, follower, followed).await?;
+            Ok(Attempt::Done(edge.filter(FollowEdge::is_active)))
+        }
+        TxOutcome::Failed(_) => Ok(Attempt::Done(None)),
+    }
+}

@@ -1,0 +1,118 @@
+//! What several test files need: accounts written straight to the store or made through the
+//! API, sessions and their tokens, a user's stored events, client addresses and the answer to
+//! a wrong code.
+//!
+//! ```text
+//! use api_tests::fixtures::{events_of, sign_in, stored_user};
+//!
+//! let alice = stored_user(&app.app, 1, "alice", true).await;
+//! let pair = sign_in(&app.app, &alice).await;
+//! ```
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use accounts::App;
+use accounts::accounts::UserRecord;
+use accounts::activity::events::{EventRecord, EventType};
+use accounts::auth::AuthMethod;
+use accounts::auth::client::ClientInfo;
+use accounts::auth::jwt::{self, TokenPair};
+use accounts::auth::sessions;
+use accounts::http::ApiResponse;
+use accounts::model::UserId;
+use accounts::store::{Index, Item, Query, SortCondition, Table, Value, keys};
+use serde_json::json;
+
+use crate::app::{BROWSER_UA, TestApp};
+
+/// The answer to a wrong, expired or used-up emailed code.
+pub const INVALID_CODE: &str = "Invalid or expired code.";
+
+/// A browser at a fixed address, as the domain functions take a client.
+pub fn client() -> ClientInfo {
+    ClientInfo {
+        ip: Some([198, 51, 100, 7].into()),
+        user_agent: Some(BROWSER_UA.into()),
+        ..ClientInfo::default()
+    }
+}
+
+static NEXT_IP: AtomicU32 = AtomicU32::new(1);
+
+/// A client address of its own for each call, so the per-IP limits (registration, login) only
+/// bite where a test wants them to.
+pub fn fresh_ip() -> String {
+    format!("2001:db8::{:x}", NEXT_IP.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A user written straight to the store (registration is tested elsewhere).
+pub async fn stored_user(app: &App, id: i64, name: &str, verified: bool) -> UserRecord {
+    let mut user = UserRecord::new(
+        UserId(id),
+        name.into(),
+        format!("{name}@example.com"),
+        app.clock.now(),
+    );
+    user.is_verified = verified;
+    app.table.put(user.to_item().unwrap(), None).await.unwrap();
+    user
+}
+
+/// A new JWT session of the user and its first token pair (what `jwt/login` hands out).
+pub async fn sign_in(app: &App, user: &UserRecord) -> TokenPair {
+    let started = sessions::start_session(app, user, &client(), AuthMethod::Jwt)
+        .await
+        .unwrap();
+    jwt::issue_pair(app, user.id, &started.record.session_id).unwrap()
+}
+
+/// Verifies `email` through the API with the newest code mailed to it; panics unless that
+/// works.
+pub async fn verify_email(app: &TestApp, email: &str) {
+    let code = app
+        .last_code_for(email)
+        .expect("a verification code in the outbox");
+    let response = app
+        .post("/api/auth/verify/")
+        .json(json!({ "email": email, "code": code }))
+        .send()
+        .await;
+    assert_eq!(response.status, 200, "verify: {}", response.body_json());
+}
+
+/// Asserts the answer to a wrong code.
+pub fn assert_invalid_code(response: &ApiResponse) {
+    assert_eq!(response.status, 400, "{:?}", response.body_json());
+    assert_eq!(response.body_json(), json!({ "code": [INVALID_CODE] }));
+}
+
+/// The user's stored events of one type, oldest first.
+pub async fn events_of(app: &App, user: UserId, event_type: EventType) -> Vec<EventRecord> {
+    event_items(&*app.table, user)
+        .await
+        .iter()
+        .map(|item| EventRecord::from_item(item).expect("an event item"))
+        .filter(|e| e.event_type == event_type)
+        .collect()
+}
+
+/// The types of the user's stored events, oldest first.
+pub async fn event_types(app: &TestApp, user: UserId) -> Vec<String> {
+    event_items(app.table(), user)
+        .await
+        .iter()
+        .filter_map(|item| {
+            item.get("event_type")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The event items of the user's partition, oldest first (one page is plenty for a test).
+async fn event_items(table: &dyn Table, user: UserId) -> Vec<Item> {
+    let query = Query::new(Index::Primary, keys::user_partition(user))
+        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
+        .consistent();
+    table.query(query).await.expect("query events").items
+}

@@ -1,0 +1,382 @@
+//! Helpers shared by the social tests: verified users with access tokens, the counters and
+//! edges as stored, and a recorder of the domain events on the in-process bus.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use accounts::App;
+use accounts::accounts::UserRecord;
+use accounts::auth::AuthMethod;
+use accounts::auth::client::ClientInfo;
+use accounts::auth::{jwt, sessions};
+use accounts::bus::{DomainEvent, Subscriber};
+use accounts::config::{Config, Deployment};
+use accounts::http::{ApiResponse, Router};
+use accounts::model::{Role, UserId};
+use accounts::social::{FollowEdge, FollowStatus};
+use accounts::store::counting::CountingTable;
+use accounts::store::{
+    Condition, Index, Item, Key, Page, Query, Scan, SortCondition, StoreResult, Table, TxOp,
+    Update, keys,
+};
+use api_tests::TestTable;
+use api_tests::app::TestApp;
+use async_trait::async_trait;
+use serde_json::{Value as Json, json};
+
+/// A verified user and an access token of theirs.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: UserId,
+    pub token: String,
+}
+
+impl Person {
+    pub fn n(&self) -> i64 {
+        self.id.0
+    }
+}
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip: Some([198, 51, 100, 7].into()),
+        user_agent: Some(api_tests::app::BROWSER_UA.into()),
+        ..ClientInfo::default()
+    }
+}
+
+/// Writes a verified user straight to the store (registration is tested elsewhere) and opens
+/// a JWT session for them.
+pub async fn person_with(app: &App, id: i64, private: bool, role: Role) -> Person {
+    let name = format!("user{id}");
+    let mut user = UserRecord::new(
+        UserId(id),
+        name.clone(),
+        format!("{name}@example.com"),
+        app.clock.now(),
+    );
+    user.is_verified = true;
+    user.is_private = private;
+    user.role = role;
+    app.table.put(user.to_item().unwrap(), None).await.unwrap();
+    let started = sessions::start_session(app, &user, &client(), AuthMethod::Jwt)
+        .await
+        .unwrap();
+    let token = jwt::issue_pair(app, user.id, &started.record.session_id)
+        .unwrap()
+        .access;
+    Person { id: user.id, token }
+}
+
+pub async fn person(app: &App, id: i64) -> Person {
+    person_with(app, id, false, Role::Normal).await
+}
+
+pub async fn private_person(app: &App, id: i64) -> Person {
+    person_with(app, id, true, Role::Normal).await
+}
+
+/// The profile as stored now.
+pub async fn profile(app: &App, id: UserId) -> UserRecord {
+    accounts::accounts::get_user_consistent(app, id)
+        .await
+        .unwrap()
+        .expect("the user exists")
+}
+
+/// (follower_count, following_count) of a user.
+pub async fn counters(app: &App, id: UserId) -> (i64, i64) {
+    let p = profile(app, id).await;
+    (p.follower_count, p.following_count)
+}
+
+async fn all(table: &dyn Table, query: Query) -> Vec<accounts::store::Item> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table.query(query.clone().after(cursor)).await.unwrap();
+        items.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return items,
+        }
+    }
+}
+
+/// Every follow edge out of a user (active and pending), from the main key.
+pub async fn outgoing(app: &App, id: UserId) -> Vec<FollowEdge> {
+    let query = Query::new(Index::Primary, keys::user_partition(id))
+        .sort(SortCondition::BeginsWith(keys::FOLLOWS_PREFIX.into()))
+        .consistent();
+    all(&*app.table, query)
+        .await
+        .iter()
+        .map(|i| FollowEdge::from_item(i).unwrap())
+        .collect()
+}
+
+/// The active edges into a user from `candidates`, each read from the follower's partition with
+/// a consistent get (a cross-check that does not trust the followers index).
+pub async fn active_followers(app: &App, id: UserId, candidates: &[UserId]) -> i64 {
+    let mut n = 0;
+    for &c in candidates {
+        let edge = app
+            .table
+            .get(&keys::follow_edge(c, id), true)
+            .await
+            .unwrap();
+        if let Some(item) = edge
+            && FollowEdge::from_item(&item).unwrap().status == FollowStatus::Active
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Asserts that every listed user's counters equal their active edges among `users`.
+pub async fn assert_counters_exact(app: &App, users: &[UserId]) {
+    for &u in users {
+        let following = outgoing(app, u)
+            .await
+            .iter()
+            .filter(|e| e.status == FollowStatus::Active)
+            .count() as i64;
+        let followers = active_followers(app, u, users).await;
+        let (follower_count, following_count) = counters(app, u).await;
+        assert_eq!(following_count, following, "following_count of {u}");
+        assert_eq!(follower_count, followers, "follower_count of {u}");
+    }
+}
+
+/// True when the follow edge exists (any status).
+pub async fn edge_exists(app: &App, a: UserId, b: UserId) -> bool {
+    app.table
+        .get(&keys::follow_edge(a, b), true)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+pub async fn block_exists(app: &App, a: UserId, b: UserId) -> bool {
+    app.table
+        .get(&keys::block_edge(a, b), true)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// `POST /api/follows/` as `who`.
+pub async fn follow(app: &TestApp, who: &Person, target: UserId) -> ApiResponse {
+    app.post("/api/follows/")
+        .bearer(&who.token)
+        .json(json!({ "following": target }))
+        .send()
+        .await
+}
+
+pub async fn unfollow(
+    app: &TestApp,
+    who: &Person,
+    follower: UserId,
+    followed: UserId,
+) -> ApiResponse {
+    app.delete(&format!("/api/follows/{follower}-{followed}/"))
+        .bearer(&who.token)
+        .send()
+        .await
+}
+
+pub async fn block(app: &TestApp, who: &Person, target: UserId) -> ApiResponse {
+    app.post("/api/blocks/")
+        .bearer(&who.token)
+        .json(json!({ "blocked": target }))
+        .send()
+        .await
+}
+
+pub async fn get_json(app: &TestApp, who: &Person, path: &str) -> (u16, Json) {
+    let response = app.get(path).bearer(&who.token).send().await;
+    (response.status.as_u16(), response.body_json())
+}
+
+/// The detail of an error response.
+pub fn detail(response: &ApiResponse) -> String {
+    response.body_json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A TestApp whose table counts its calls, with extra configuration variables.
+pub async fn counting_app(t: TestTable, vars: &[(&str, &str)]) -> (TestApp, Arc<CountingTable>) {
+    let table = Arc::new(CountingTable::new(t.table()));
+    let app = app_with(t, table.clone(), vars).await;
+    (app, table)
+}
+
+/// A TestApp with extra configuration variables (e.g. `FOLLOWING_LIMIT`).
+pub async fn configured_app(t: TestTable, vars: &[(&str, &str)]) -> TestApp {
+    let table = t.table();
+    app_with(t, table, vars).await
+}
+
+struct Vars(Vec<(String, String)>);
+
+impl accounts::config::Env for Vars {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+async fn app_with(t: TestTable, table: Arc<dyn Table>, vars: &[(&str, &str)]) -> TestApp {
+    let data_dir = t.dir().to_str().expect("temp dir is UTF-8").to_owned();
+    let mut env = vec![("DATA_DIR".to_owned(), data_dir)];
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let config = Config::from(&Vars(env), Deployment::Local).expect("a valid configuration");
+    let app = App::assemble(config, t.dyn_clock(), table, None)
+        .await
+        .expect("build the App");
+    TestApp {
+        app: Arc::new(app),
+        router: Router::all(),
+        t,
+    }
+}
+
+/// Records the domain events published on the in-process bus.
+#[derive(Default)]
+pub struct Recorder {
+    pub seen: Mutex<Vec<DomainEvent>>,
+}
+
+#[async_trait]
+impl Subscriber for Recorder {
+    async fn handle(&self, event: &DomainEvent) {
+        self.seen.lock().unwrap().push(event.clone());
+    }
+}
+
+impl Recorder {
+    pub fn attach(app: &App) -> Arc<Recorder> {
+        let recorder = Arc::new(Recorder::default());
+        app.in_process_bus
+            .as_ref()
+            .expect("tests use the in-process bus")
+            .subscribe(recorder.clone());
+        recorder
+    }
+
+    pub fn types(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.detail_type.clone())
+            .collect()
+    }
+
+    pub fn last(&self, detail_type: &str) -> Option<Json> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e.detail_type == detail_type)
+            .map(|e| e.detail.clone())
+    }
+}
+
+/// The user's logged events of one type, oldest first.
+pub async fn events_of(
+    app: &App,
+    user: UserId,
+    event_type: accounts::activity::events::EventType,
+) -> Vec<accounts::activity::events::EventRecord> {
+    let query = Query::new(Index::Primary, keys::user_partition(user))
+        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
+        .consistent();
+    all(&*app.table, query)
+        .await
+        .iter()
+        .map(|i| accounts::activity::events::EventRecord::from_item(i).unwrap())
+        .filter(|e| e.event_type == event_type)
+        .collect()
+}
+
+/// A table whose transactions reach the engine one at a time (everything else passes
+/// straight through, concurrently).
+///
+/// DynamoDB's transactions are serializable; moto's are not: `TransactWriteItems` copies the
+/// whole table, applies the operations one by one, and on a cancellation restores the copy,
+/// which silently undoes every write another request made in between. Under heavy concurrency
+/// on moto that loses committed follows, whatever the service does. The concurrency tests on
+/// the DynamoDB engine therefore give moto the isolation DynamoDB itself guarantees; reads,
+/// retries and conflicts of the service still run concurrently.
+pub struct SerializableTransactions {
+    inner: Arc<dyn Table>,
+    gate: tokio::sync::Mutex<()>,
+}
+
+impl SerializableTransactions {
+    pub fn new(inner: Arc<dyn Table>) -> Self {
+        SerializableTransactions {
+            inner,
+            gate: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Table for SerializableTransactions {
+    fn engine(&self) -> &'static str {
+        self.inner.engine()
+    }
+    async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
+        self.inner.get(key, consistent).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        self.inner.batch_get(keys).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> StoreResult<Item> {
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> StoreResult<Page> {
+        self.inner.query(query).await
+    }
+    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        let _one_at_a_time = self.gate.lock().await;
+        self.inner.transact_write(ops).await
+    }
+    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+        self.inner.scan(scan).await
+    }
+    async fn health(&self) -> StoreResult<()> {
+        self.inner.health().await
+    }
+}
+
+/// The TestApp for the concurrency tests: on DynamoDB (moto) with serializable transactions,
+/// on the embedded engine as it is (SQLite transactions are serializable).
+pub async fn concurrency_app(t: TestTable) -> TestApp {
+    let table: Arc<dyn Table> = match t.engine() {
+        api_tests::Engine::DynamoDb => Arc::new(SerializableTransactions::new(t.table())),
+        api_tests::Engine::Embedded => t.table(),
+    };
+    app_with(t, table, &[]).await
+}
