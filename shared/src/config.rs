@@ -267,10 +267,18 @@ impl Config {
             })?,
         };
 
-        let signing_keys = match env.var("JWT_SIGNING_KEYS") {
-            Some(json) => SigningKeysSource::Inline(json),
-            None if local => SigningKeysSource::File(data_dir()?.join("jwt-signing-keys.json")),
-            None => {
+        // An inline key set wins; a file (generated when missing) is the explicit choice for a
+        // function run outside AWS (`cargo lambda watch`) and accounts-local's default.
+        let signing_keys = match (
+            env.var("JWT_SIGNING_KEYS"),
+            env.var("JWT_SIGNING_KEYS_FILE"),
+        ) {
+            (Some(json), _) => SigningKeysSource::Inline(json),
+            (None, Some(path)) => SigningKeysSource::File(PathBuf::from(path)),
+            (None, None) if local => {
+                SigningKeysSource::File(data_dir()?.join("jwt-signing-keys.json"))
+            }
+            (None, None) => {
                 return Err(ConfigError::new(
                     "JWT_SIGNING_KEYS",
                     "must be set (a JSON key set; see README)",
@@ -407,6 +415,20 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.var, "JWT_SIGNING_KEYS");
+        let config = Config::from(
+            &[
+                ("TABLE_NAME", "t"),
+                ("MAIL_FROM", "a@b.c"),
+                ("EVENT_BUS_NAME", "b"),
+                ("JWT_SIGNING_KEYS_FILE", "/tmp/keys.json"),
+            ],
+            Deployment::Lambda,
+        )
+        .unwrap();
+        assert_eq!(
+            config.auth.signing_keys,
+            SigningKeysSource::File("/tmp/keys.json".into())
+        );
     }
 
     #[test]

@@ -601,3 +601,35 @@ async fn has_event(app: &TestApp, user: i64, event_type: &str) -> bool {
         .iter()
         .any(|item| item.get("event_type").and_then(|v| v.as_str()) == Some(event_type))
 }
+
+both_engines!(
+    async fn renaming_moves_the_display_name_search_key(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let admin = member(&app, "zed_admin", Role::Admin).await;
+        let jane = member(&app, "jane", Role::Normal).await;
+        let names = |body: &Json| usernames(body);
+
+        // No one is called Quill yet.
+        let (status, body) = get(&app, &admin, "/api/profiles/?search=quill").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(names(&body).is_empty(), "{body}");
+
+        let path = format!("/api/users/{}/", jane.id);
+        let (status, body) = call(
+            &app,
+            &jane,
+            Method::PATCH,
+            &path,
+            Some(json!({"first_name": "Quill", "last_name": "Penna"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+
+        // The new display name finds her; the GSI2 key on the stored profile moved with it.
+        let (_, body) = get(&app, &admin, "/api/profiles/?search=quill").await;
+        assert_eq!(names(&body), ["jane"], "{body}");
+        let stored = profile(&app, jane.id).await.expect("profile");
+        let (_, expected) = keys::displayname_index("Quill Penna", UserId(jane.id));
+        assert_eq!(stored[keys::attr::GSI2SK].as_str(), Some(expected.as_str()));
+    }
+);

@@ -481,6 +481,21 @@ pub async fn update_user(
             profile_fields.push(field);
         }
     }
+    // The display name (full name, else username) is the GSI2 search key: keep it in step.
+    let mut next = current.clone();
+    if let Some(username) = &changes.username {
+        next.username = username.as_str().to_owned();
+    }
+    if let Some(first) = &changes.first_name {
+        next.first_name = first.clone();
+    }
+    if let Some(last) = &changes.last_name {
+        next.last_name = last.clone();
+    }
+    if next.display_name() != current.display_name() {
+        let (_, sk) = keys::displayname_index(&next.display_name(), target);
+        update = update.set(keys::attr::GSI2SK, sk);
+    }
     if let Some(role) = changes.role {
         update = update.set("role", role.as_str());
         condition = condition.and(Condition::eq("role", current.role.as_str()));

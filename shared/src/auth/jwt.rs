@@ -484,12 +484,13 @@ async fn session_of(app: &App, claims: &Claims) -> Result<sessions::SessionRecor
     }
 }
 
-/// The revocation item of a refresh token: kept until the token would have expired.
+/// The revocation item of a refresh token: kept until the token would have expired. It names
+/// no user (only the token and its session, both random ids), so an erased account leaves
+/// nothing that points back to it even while these items wait for their TTL.
 fn revocation_item(claims: &Claims, now: i64, reason: &str) -> Item {
     let mut item = keys::revoked_token(&claims.jti).to_item();
     item.insert("jti".into(), Value::S(claims.jti.clone()));
     item.insert("session_id".into(), Value::S(claims.sid.clone()));
-    item.insert("user_id".into(), Value::S(claims.sub.clone()));
     item.insert("revoked_at".into(), Value::Int(now));
     item.insert("reason".into(), Value::S(reason.into()));
     item.insert(keys::attr::EXPIRES_AT.into(), Value::Int(claims.exp));
