@@ -394,6 +394,37 @@ async fn following_limit(t: TestTable) {
     assert_eq!(follow(&app, &a, targets[2].id).await.status, 201);
 }
 
+/// Requests made under the limit can outnumber it: approving one past the limit is a 400 and
+/// changes nothing; the request stays pending.
+async fn approval_respects_the_following_limit(t: TestTable) {
+    let app = configured_app(t, &[("FOLLOWING_LIMIT", "1")]).await;
+    let a = person(&app.app, 1).await;
+    let p = private_person(&app.app, 2).await;
+    let q = private_person(&app.app, 3).await;
+    assert_eq!(follow(&app, &a, p.id).await.status, 201);
+    assert_eq!(follow(&app, &a, q.id).await.status, 201);
+    let approve = |who: &Person, id: &str| {
+        app.post(&format!("/api/follows/{id}/approve/"))
+            .bearer(&who.token)
+            .send()
+    };
+    assert_eq!(approve(&p, "1-2").await.status, 200);
+    let response = approve(&q, "1-3").await;
+    assert_eq!(response.status, 400, "{:?}", response.body_json());
+    assert_eq!(
+        detail(&response),
+        "This user already follows 1 accounts, the most allowed."
+    );
+    assert_eq!(counters(&app.app, a.id).await, (0, 1));
+    assert_eq!(counters(&app.app, q.id).await, (0, 0));
+    let pending = outgoing(&app.app, a.id).await;
+    assert!(
+        pending
+            .iter()
+            .any(|e| e.following == q.id && !e.is_active())
+    );
+}
+
 both_engines!(
     follow_and_unfollow_public,
     follow_refusals,
@@ -402,4 +433,5 @@ both_engines!(
     remove_a_follower,
     turning_public_approves_requests,
     following_limit,
+    approval_respects_the_following_limit,
 );

@@ -188,7 +188,12 @@ pub async fn approve(
         Some(edge) => edge,
         None => {
             return match read_edge(app, follower, followed).await? {
-                Some(_) => Err(Error::BadRequest(NOT_PENDING.into())),
+                Some(edge) if edge.is_active() => Err(Error::BadRequest(NOT_PENDING.into())),
+                // Still pending: the follower is at the following limit.
+                Some(_) => Err(Error::BadRequest(format!(
+                    "This user already follows {} accounts, the most allowed.",
+                    app.config.social.following_limit
+                ))),
                 None => Err(Error::NotFound),
             };
         }
@@ -615,10 +620,17 @@ async fn try_approve(
             update: Update::new().add("follower_count", 1),
             condition: Some(Condition::item_present()),
         },
+        // The follower's limit holds at approval too: requests made under it can outnumber it.
         TxOp::Update {
             key: keys::user(follower),
             update: Update::new().add("following_count", 1),
-            condition: Some(Condition::item_present()),
+            condition: Some(Condition::item_present().and(Condition::Or(vec![
+                Condition::NotExists("following_count".into()),
+                Condition::Lt(
+                    "following_count".into(),
+                    Value::Int(app.config.social.following_limit),
+                ),
+            ]))),
         },
     ];
     match outcome(app.table.transact_write(ops).await)? {
