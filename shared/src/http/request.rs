@@ -8,6 +8,11 @@ use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
+use crate::store::Cursor;
+
+/// Default and largest `?page_size=` of every list.
+pub const DEFAULT_PAGE_SIZE: u32 = 25;
+pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// A request as it arrived, independent of hyper or API Gateway.
 #[derive(Clone, Debug)]
@@ -86,6 +91,35 @@ impl RequestCtx {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
+    }
+
+    /// `?page_size=` of a list: 1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
+    pub fn page_size(&self) -> Result<u32, Error> {
+        match self.query_param("page_size") {
+            None | Some("") => Ok(DEFAULT_PAGE_SIZE),
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| {
+                    Error::field(
+                        "page_size",
+                        format!("Enter a whole number from 1 to {MAX_PAGE_SIZE}."),
+                    )
+                }),
+        }
+    }
+
+    /// `?cursor=`: the opaque position a previous page handed out as `next`.
+    pub fn cursor(&self) -> Option<Cursor> {
+        self.query_param("cursor")
+            .filter(|c| !c.is_empty())
+            .map(Cursor::from_client)
+    }
+
+    /// Both paging parameters of a list.
+    pub fn paging(&self) -> Result<(u32, Option<Cursor>), Error> {
+        Ok((self.page_size()?, self.cursor()))
     }
 
     /// The first value of a query parameter.

@@ -20,31 +20,6 @@ use crate::http::{ApiResponse, RequestCtx};
 use crate::model::UserId;
 use crate::store::Cursor;
 
-/// Default and largest `?page_size=` (as every list of the service).
-const DEFAULT_PAGE_SIZE: u32 = 25;
-const MAX_PAGE_SIZE: u32 = 100;
-
-fn paging(ctx: &RequestCtx) -> Result<(u32, Option<Cursor>), Error> {
-    let size = match ctx.query_param("page_size") {
-        None => DEFAULT_PAGE_SIZE,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| {
-                Error::field(
-                    "page_size",
-                    format!("A whole number from 1 to {MAX_PAGE_SIZE} is required."),
-                )
-            })?,
-    };
-    let cursor = ctx
-        .query_param("cursor")
-        .filter(|c| !c.is_empty())
-        .map(Cursor::from_client);
-    Ok((size, cursor))
-}
-
 fn page(results: Vec<Json>, next: Option<Cursor>) -> Json {
     json!({
         "next": next.as_ref().map(Cursor::as_str),
@@ -73,7 +48,7 @@ fn user_param(ctx: &RequestCtx) -> Result<Option<UserId>, Error> {
 pub async fn list_sessions(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller_allow_unverified(app, ctx).await?;
     let user = subject(&principal, user_param(ctx)?, false)?;
-    let (page_size, cursor) = paging(ctx)?;
+    let (page_size, cursor) = ctx.paging()?;
     let (sessions, next) = activity_sessions::list_sessions(app, user, page_size, cursor).await?;
     let now = app.clock.now();
     let current = principal.session_id.as_deref();
@@ -180,7 +155,7 @@ fn event_filter(ctx: &RequestCtx) -> Result<EventFilter, Error> {
 /// the review queue.
 pub async fn list_events(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    let (page_size, cursor) = paging(ctx)?;
+    let (page_size, cursor) = ctx.paging()?;
     if parse_bool(ctx, "requires_review")? == Some(true) {
         if !principal.user.role.is_staff() {
             return Err(Error::Forbidden(

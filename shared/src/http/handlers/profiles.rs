@@ -10,22 +10,6 @@ use crate::http::{ApiResponse, RequestCtx};
 use crate::model::UserId;
 use crate::profiles::{professional, profile, settings};
 
-pub const DEFAULT_PAGE_SIZE: u32 = 25;
-pub const MAX_PAGE_SIZE: u32 = 100;
-
-fn page_size(ctx: &RequestCtx) -> Result<u32, Error> {
-    match ctx.query_param("page_size") {
-        None => Ok(DEFAULT_PAGE_SIZE),
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
-            _ => Err(Error::field(
-                "page_size",
-                format!("Ensure this value is between 1 and {MAX_PAGE_SIZE}."),
-            )),
-        },
-    }
-}
-
 /// The `{id}` of the path: a malformed id names no object, so 404.
 fn path_id(ctx: &RequestCtx) -> Result<UserId, Error> {
     ctx.param("id").parse().map_err(|_| Error::NotFound)
@@ -42,7 +26,7 @@ fn body(ctx: &RequestCtx) -> Result<Map<String, Json>, Error> {
 /// `GET /api/profiles/[?search=&page_size=&cursor=]`.
 pub async fn list_profiles(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    let size = page_size(ctx)?;
+    let size = ctx.page_size()?;
     let search = ctx.query_param("search").filter(|s| !s.trim().is_empty());
     let found = profile::list_profiles(
         app,
@@ -82,7 +66,7 @@ pub async fn update_profile(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, 
 /// `GET /api/professional-profiles/[?is_verified=&page_size=&cursor=]`.
 pub async fn list_professional(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    let size = page_size(ctx)?;
+    let size = ctx.page_size()?;
     let is_verified = match ctx.query_param("is_verified") {
         None => None,
         Some("true" | "True" | "1") => Some(true),

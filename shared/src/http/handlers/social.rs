@@ -15,8 +15,6 @@ use crate::social::{BlockEdge, FollowEdge, blocks, parse_edge_id, relationships}
 use crate::store::Cursor;
 
 /// Default and largest `?page_size=`.
-const DEFAULT_PAGE_SIZE: u32 = 25;
-const MAX_PAGE_SIZE: u32 = 100;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,28 +46,6 @@ fn body_user_id(value: &Json) -> Option<UserId> {
 /// The two ends of the edge in the path (`<a>-<b>`); anything else is 404.
 fn path_edge(ctx: &RequestCtx) -> Result<(UserId, UserId), Error> {
     parse_edge_id(ctx.param("id")).ok_or(Error::NotFound)
-}
-
-/// `?page_size=` and `?cursor=`.
-fn paging(ctx: &RequestCtx) -> Result<(u32, Option<Cursor>), Error> {
-    let size = match ctx.query_param("page_size") {
-        None => DEFAULT_PAGE_SIZE,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| {
-                Error::field(
-                    "page_size",
-                    format!("A whole number from 1 to {MAX_PAGE_SIZE} is required."),
-                )
-            })?,
-    };
-    let cursor = ctx
-        .query_param("cursor")
-        .filter(|c| !c.is_empty())
-        .map(Cursor::from_client);
-    Ok((size, cursor))
 }
 
 fn follow_view(edge: &FollowEdge, other: Option<&UserRecord>) -> Json {
@@ -163,7 +139,7 @@ pub async fn list_follows(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Er
                 .map_err(|_| Error::field("user", BAD_USER_ID))?,
         ),
     };
-    let (page_size, cursor) = paging(ctx)?;
+    let (page_size, cursor) = ctx.paging()?;
     let request = ListRequest {
         direction,
         user,
@@ -226,7 +202,7 @@ pub async fn create_block(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Er
 /// `GET /api/blocks/`: the caller's blocks.
 pub async fn list_blocks(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    let (page_size, cursor) = paging(ctx)?;
+    let (page_size, cursor) = ctx.paging()?;
     let page = blocks::list(app, &principal, page_size, cursor).await?;
     let results = page
         .items

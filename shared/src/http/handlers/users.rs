@@ -9,9 +9,7 @@ use serde_json::{Value as Json, json};
 use super::sessions::own_user_view;
 use crate::App;
 use crate::accounts::UserRecord;
-use crate::accounts::users::{
-    self, Actor, CreateUserInput, DEFAULT_PAGE_SIZE, ListFilter, MAX_PAGE_SIZE, UpdateUserInput,
-};
+use crate::accounts::users::{self, Actor, CreateUserInput, ListFilter, UpdateUserInput};
 use crate::error::Error;
 use crate::http::auth::{caller, client_info};
 use crate::http::{ApiResponse, RequestCtx};
@@ -29,23 +27,6 @@ struct SuspendBody {
 /// The `{id}` of the path: anything but a positive integer names no user.
 fn target(ctx: &RequestCtx) -> Result<UserId, Error> {
     ctx.param("id").parse().map_err(|_| Error::NotFound)
-}
-
-/// `?page_size=`: 1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
-pub fn page_size(ctx: &RequestCtx) -> Result<u32, Error> {
-    match ctx.query_param("page_size") {
-        None | Some("") => Ok(DEFAULT_PAGE_SIZE),
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| {
-                Error::field(
-                    "page_size",
-                    format!("Enter a whole number from 1 to {MAX_PAGE_SIZE}."),
-                )
-            }),
-    }
 }
 
 fn bool_param(ctx: &RequestCtx, name: &str) -> Result<Option<bool>, Error> {
@@ -79,7 +60,7 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         .filter(|c| !c.is_empty())
         .map(Cursor::from_client);
     let actor = Actor::of(&principal.user);
-    let page = users::list_users(app, actor, &filter, page_size(ctx)?, cursor).await?;
+    let page = users::list_users(app, actor, &filter, ctx.page_size()?, cursor).await?;
     let admin = actor.role.is_admin();
     let results: Vec<Json> = page
         .users
