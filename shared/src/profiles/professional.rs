@@ -214,20 +214,6 @@ pub async fn create(
     Ok(record.view())
 }
 
-/// Owner or admin may write; anyone else 404 across a block or when there is no profile,
-/// else 403.
-async fn check_write(app: &App, caller: &UserRecord, id: UserId) -> Result<(), Error> {
-    if caller.id == id || caller.role.is_admin() {
-        return Ok(());
-    }
-    if social::blocked_either_way(app, caller.id, id).await? {
-        return Err(Error::NotFound);
-    }
-    Err(Error::Forbidden(
-        "You do not have permission to perform this action.".into(),
-    ))
-}
-
 /// `PUT`/`PATCH /api/professional-profiles/{id}/`: owner or admin. A changed company name
 /// clears a verification. The write is conditional on the version read.
 pub async fn update(
@@ -237,7 +223,7 @@ pub async fn update(
     changes: &Map<String, Json>,
     client: &ClientInfo,
 ) -> Result<Json, Error> {
-    check_write(app, caller, id).await?;
+    super::profile::check_write(app, caller, id).await?;
     let (current, _) = load(app, id).await?.ok_or(Error::NotFound)?;
     let mut next = current.clone();
     apply_changes(&mut next, changes, Some(&current))?;
@@ -307,7 +293,7 @@ pub async fn delete(
     id: UserId,
     client: &ClientInfo,
 ) -> Result<(), Error> {
-    check_write(app, caller, id).await?;
+    super::profile::check_write(app, caller, id).await?;
     let removed = app
         .table
         .delete(&keys::professional_profile(id), None)

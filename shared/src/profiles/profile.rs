@@ -109,9 +109,13 @@ fn view_for_other(user: &UserRecord, follows: bool) -> Json {
     }
 }
 
-/// Who may write a profile: its owner and admins. Anyone else gets 404 when they may not see
+/// Who may write a profile (and the professional profile beside it): its owner and admins. Anyone else gets 404 when they may not see
 /// the user at all (blocked either way) and 403 otherwise.
-async fn check_write(app: &App, caller: &UserRecord, target: UserId) -> Result<(), Error> {
+pub(crate) async fn check_write(
+    app: &App,
+    caller: &UserRecord,
+    target: UserId,
+) -> Result<(), Error> {
     if caller.id == target || caller.role.is_admin() {
         return Ok(());
     }

@@ -6,7 +6,7 @@ use http::header::CACHE_CONTROL;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use super::sessions::{login_input, own_user_view, set_session_cookies};
+use super::sessions::{login_input, set_session_cookies};
 use crate::App;
 use crate::activity::events::{EventType, Severity};
 use crate::activity::feed::{self, EventFilter, event_view};
@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::http::auth::{caller, caller_allow_unverified, client_info};
 use crate::http::{ApiResponse, RequestCtx};
 use crate::model::UserId;
+use crate::profiles::views::full_view;
 use crate::store::Cursor;
 
 fn page(results: Vec<Json>, next: Option<Cursor>) -> Json {
@@ -80,7 +81,7 @@ pub async fn create_session(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, 
         Some(&started.record.session_id),
     );
     if let Some(fields) = view.as_object_mut() {
-        fields.insert("user".into(), own_user_view(&user));
+        fields.insert("user".into(), full_view(&user));
     }
     Ok(ApiResponse::json(StatusCode::CREATED, &view).with_header(CACHE_CONTROL, "no-store"))
 }

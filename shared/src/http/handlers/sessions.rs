@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::App;
-use crate::accounts::UserRecord;
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
 use crate::auth::login::{LoginInput, login as password_login};
 use crate::auth::sessions::{self, SessionRecord, StartedSession};
@@ -18,6 +17,7 @@ use crate::http::auth::{
     CSRF_COOKIE, SESSION_COOKIE, caller_allow_unverified, client_info, optional_caller,
 };
 use crate::http::{ApiResponse, RequestCtx};
+use crate::profiles::views::full_view;
 
 /// A login form: a username or an email address, the password, and the hidden honeypot field
 /// (`website`, as on registration), which people leave empty.
@@ -58,21 +58,6 @@ impl LoginBody {
     }
 }
 
-/// The caller's own view of their account: identity, status, every profile field, counters,
-/// timestamps and the computed `full_name`, `display_name`, `location`. The profile item holds
-/// no secrets (credentials live in their own item).
-pub fn own_user_view(user: &UserRecord) -> Json {
-    let mut view = serde_json::to_value(user).unwrap_or_else(|_| json!({}));
-    if let Some(fields) = view.as_object_mut() {
-        // Bookkeeping for the throttled activity write, not part of the API.
-        fields.remove("last_active_epoch");
-        fields.insert("full_name".into(), json!(user.full_name()));
-        fields.insert("display_name".into(), json!(user.display_name()));
-        fields.insert("location".into(), json!(user.location()));
-    }
-    view
-}
-
 /// Sets the `sessionid` and `csrftoken` cookies for `max_age_secs` (0 clears them). The CSRF
 /// cookie is not HttpOnly: the page's scripts read it to send it back as `X-CSRFToken`.
 fn add_session_cookies(app: &App, ctx: &RequestCtx, session: &str, csrf: &str, max_age_secs: i64) {
@@ -109,7 +94,7 @@ pub async fn login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let client = client_info(ctx);
     let (user, started) = password_login(app, input, &client, AuthMethod::Session).await?;
     set_session_cookies(app, ctx, &started);
-    Ok(ApiResponse::ok(&own_user_view(&user)).with_header(CACHE_CONTROL, "no-store"))
+    Ok(ApiResponse::ok(&full_view(&user)).with_header(CACHE_CONTROL, "no-store"))
 }
 
 /// `POST /api/auth/jwt/login/` `{username or email, password}` → `{access, refresh, user}`,
@@ -131,7 +116,7 @@ pub async fn jwt_login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error
         "refresh": pair.refresh,
         "access_expires_at": pair.access_expires_at,
         "refresh_expires_at": pair.refresh_expires_at,
-        "user": own_user_view(&user),
+        "user": full_view(&user),
     }))
     .with_header(CACHE_CONTROL, "no-store"))
 }
@@ -160,7 +145,7 @@ pub async fn logout(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
 /// `GET /api/auth/me/`: the caller with their profile, for any authentication method.
 pub async fn me(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller_allow_unverified(app, ctx).await?;
-    Ok(ApiResponse::ok(&own_user_view(&principal.user)).with_header(CACHE_CONTROL, "no-store"))
+    Ok(ApiResponse::ok(&full_view(&principal.user)).with_header(CACHE_CONTROL, "no-store"))
 }
 
 fn rfc3339(epoch: i64) -> Json {

@@ -5,12 +5,12 @@ use http::header::CACHE_CONTROL;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::sessions::own_user_view;
 use crate::App;
 use crate::auth::{api_tokens, jwt};
 use crate::error::Error;
 use crate::http::auth::{caller, caller_allow_unverified, client_info};
 use crate::http::{ApiResponse, RequestCtx};
+use crate::profiles::views::full_view;
 
 /// How long clients and caches may keep the key set: short enough that a newly added key is
 /// seen well before it signs (put it in the set, wait, then move it first).
@@ -63,7 +63,7 @@ pub async fn verify(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
 /// authenticated.
 pub async fn user_info(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller_allow_unverified(app, ctx).await?;
-    let mut view = own_user_view(&principal.user);
+    let mut view = full_view(&principal.user);
     if let Some(fields) = view.as_object_mut() {
         fields.insert("auth_method".into(), json!(principal.method));
     }

@@ -6,7 +6,6 @@ use http::header::CACHE_CONTROL;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use super::sessions::own_user_view;
 use crate::App;
 use crate::accounts::UserRecord;
 use crate::accounts::users::{self, Actor, CreateUserInput, ListFilter, UpdateUserInput};
@@ -15,6 +14,7 @@ use crate::http::auth::{caller, client_info};
 use crate::http::{ApiResponse, RequestCtx};
 use crate::model::{Role, UserId};
 use crate::profiles::views;
+use crate::profiles::views::full_view;
 use crate::store::Cursor;
 
 #[derive(Deserialize)]
@@ -67,7 +67,7 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         .iter()
         .map(|u| {
             if admin {
-                own_user_view(u)
+                full_view(u)
             } else if u.is_private {
                 // Even to followers: whom one follows is no reason to widen a directory.
                 views::public_card(u)
@@ -84,7 +84,7 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
 }
 
 fn user_response(status: StatusCode, user: &UserRecord) -> ApiResponse {
-    ApiResponse::json(status, &own_user_view(user)).with_header(CACHE_CONTROL, "no-store")
+    ApiResponse::json(status, &full_view(user)).with_header(CACHE_CONTROL, "no-store")
 }
 
 /// `POST /api/users/` (administrators): `{username, email, password, first_name?, last_name?,
