@@ -13,6 +13,8 @@ use crate::mail::outbox::OutboxMailer;
 use crate::mail::ses::SesMailer;
 use crate::store::dynamo::DynamoTable;
 use crate::store::embedded::EmbeddedTable;
+use crate::store::faults::FaultyTable;
+use crate::store::retry::{RetryPolicy, RetryingTable};
 use crate::store::{StoreError, Table};
 
 pub struct App {
@@ -65,11 +67,15 @@ impl App {
                 table_name,
                 create_if_missing,
             } => {
-                let table = DynamoTable::new(
-                    sdk.as_ref().expect("loaded above"),
-                    table_name.clone(),
-                    clock.clone(),
-                );
+                // The store's retries are `RetryingTable`'s (in `assemble`); the SDK's own would
+                // multiply them, so the table's client makes one attempt per call.
+                let table_sdk = sdk
+                    .as_ref()
+                    .expect("loaded above")
+                    .to_builder()
+                    .retry_config(aws_config::retry::RetryConfig::disabled())
+                    .build();
+                let table = DynamoTable::new(&table_sdk, table_name.clone(), clock.clone());
                 if *create_if_missing {
                     table.create_table_if_missing().await?;
                 }
@@ -81,7 +87,9 @@ impl App {
     }
 
     /// Builds the App around a table that already exists (tests inject theirs); mail, bus and
-    /// keys come from the configuration.
+    /// keys come from the configuration. Every store call goes through
+    /// [`RetryingTable`] (bounded, jittered retries of throttling, timeouts and conflicts),
+    /// and, when `config.store_faults` asks for it, through a [`FaultyTable`] below that.
     pub async fn assemble(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -127,6 +135,19 @@ impl App {
             ),
         };
 
+        // Faults are injected below the retries, so they take the path a real one takes.
+        let table: Arc<dyn Table> = match config.store_faults {
+            Some(faults) => {
+                // accounts-local says so in its ready line; a function says so in its log.
+                if config.deployment == Deployment::Lambda {
+                    tracing::warn!(rate = %faults.rate, "store calls fail on purpose (ACCOUNTS_INJECT_FAULTS)");
+                }
+                Arc::new(FaultyTable::new(table, faults))
+            }
+            None => table,
+        };
+        let table: Arc<dyn Table> = Arc::new(RetryingTable::new(table, RetryPolicy::STORE));
+
         let keys = crate::auth::jwt::KeySet::load(&config.auth.signing_keys).map_err(|reason| {
             StartupError::Config(ConfigError {
                 var: "JWT_SIGNING_KEYS",
@@ -134,7 +155,7 @@ impl App {
             })
         })?;
 
-        Ok(App {
+        let app = App {
             table,
             mailer,
             bus,
@@ -142,6 +163,17 @@ impl App {
             clock,
             keys: Arc::new(keys),
             config,
-        })
+        };
+        if app.config.badges.evaluate_on_bus
+            && let (Some(bus), Some(evaluator)) = (
+                &app.in_process_bus,
+                crate::badges::evaluate::BusEvaluator::new(&app),
+            )
+        {
+            // Locally, domain events reach the badge evaluator as EventBridge brings them to
+            // the `badge-events` function in AWS.
+            bus.subscribe(Arc::new(evaluator));
+        }
+        Ok(app)
     }
 }

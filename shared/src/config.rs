@@ -52,6 +52,20 @@ pub struct Config {
     pub auth: AuthConfig,
     pub social: SocialConfig,
     pub events: EventsConfig,
+    /// `ACCOUNTS_INJECT_FAULTS` (a rate: `0.2` or `20%`) and `ACCOUNTS_INJECT_FAULTS_SEED`:
+    /// store calls fail on purpose at that rate (`docs/faults.md`); unset by default.
+    pub store_faults: Option<crate::store::faults::FaultConfig>,
+    pub badges: BadgesConfig,
+}
+
+/// Automatic badge awards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadgesConfig {
+    /// `BADGES_EVALUATE_ON_BUS`: the badge evaluator subscribes to the in-process bus, so
+    /// follows, logins and counted events award badges in the same process (accounts-local
+    /// turns it on; in Lambda the `badge-events` function gets the events from EventBridge).
+    /// Default false, so that a bare App does no evaluation work behind other requests.
+    pub evaluate_on_bus: bool,
 }
 
 /// The event log's retention by severity (the TTL of each event), in days.
@@ -94,6 +108,10 @@ pub struct AuthConfig {
     pub code_ttl_secs: i64,
     /// `SECURE_COOKIES`: `Secure` on cookies; default true in Lambda, false locally (plain HTTP).
     pub secure_cookies: bool,
+    /// `RATE_LIMIT_SCALE`: multiplies the allowance of every fixed-window rate limit (per-IP
+    /// registrations and failed logins, code resends, reset requests), default 1. For load
+    /// tests and API fuzzing of a local server, where every request comes from one address.
+    pub rate_limit_scale: i64,
 }
 
 /// The JWT signing keys: a JSON key set in `JWT_SIGNING_KEYS` (Lambda; the first key signs,
@@ -171,7 +189,10 @@ impl Config {
     /// | `EVENT_BUS_NAME` | the EventBridge bus | required with `eventbridge` |
     /// | `MAX_BODY_BYTES` | largest request body | `65536` |
     /// | `FOLLOWING_LIMIT` | most accounts one user may follow | `7500` |
+    /// | `RATE_LIMIT_SCALE` | multiplies every fixed-window rate limit's allowance | `1` |
     /// | `EVENT_RETENTION_{LOW,MEDIUM,HIGH,CRITICAL}_DAYS` | event retention by severity | `90`, `365`, `730`, `730` |
+    /// | `ACCOUNTS_INJECT_FAULTS` | store calls failing on purpose (`0.2`, `20%`) | unset |
+    /// | `ACCOUNTS_INJECT_FAULTS_SEED` | seed of the injected faults | random |
     pub fn from(env: &dyn Env, deployment: Deployment) -> Result<Config, ConfigError> {
         let local = deployment == Deployment::Local;
         let data_dir = || -> Result<PathBuf, ConfigError> {
@@ -299,6 +320,19 @@ impl Config {
             session_absolute_secs: parse_secs(env, "SESSION_MAX_AGE", 14 * 24 * 3600)?,
             code_ttl_secs: parse_secs(env, "CODE_TTL", 15 * 60)?,
             secure_cookies: parse_bool(env, "SECURE_COOKIES", !local)?,
+            rate_limit_scale: match env.var("RATE_LIMIT_SCALE") {
+                None => 1,
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=1_000_000).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "RATE_LIMIT_SCALE",
+                            format!("`{v}` is not a whole number from 1 to 1000000"),
+                        )
+                    })?,
+            },
         };
 
         let following_limit = match env.var("FOLLOWING_LIMIT") {
@@ -342,8 +376,31 @@ impl Config {
             auth,
             social: SocialConfig { following_limit },
             events: EventsConfig { retention_days },
+            store_faults: parse_faults(env)?,
+            badges: BadgesConfig {
+                evaluate_on_bus: parse_bool(env, "BADGES_EVALUATE_ON_BUS", false)?,
+            },
         })
     }
+}
+
+fn parse_faults(env: &dyn Env) -> Result<Option<crate::store::faults::FaultConfig>, ConfigError> {
+    use crate::store::faults::{FaultConfig, FaultRate};
+    let Some(rate) = env.var("ACCOUNTS_INJECT_FAULTS") else {
+        return Ok(None);
+    };
+    let rate = FaultRate::parse(&rate)
+        .map_err(|reason| ConfigError::new("ACCOUNTS_INJECT_FAULTS", reason))?;
+    let seed = match env.var("ACCOUNTS_INJECT_FAULTS_SEED") {
+        None => None,
+        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+            ConfigError::new(
+                "ACCOUNTS_INJECT_FAULTS_SEED",
+                format!("`{v}` is not a whole number"),
+            )
+        })?),
+    };
+    Ok(Some(FaultConfig { rate, seed }))
 }
 
 fn parse_secs(env: &dyn Env, var: &'static str, default: i64) -> Result<i64, ConfigError> {
@@ -441,6 +498,12 @@ mod tests {
         assert_eq!(err.var, "FOLLOWING_LIMIT");
         let config = Config::from(&[("FOLLOWING_LIMIT", "3")], Deployment::Local).unwrap();
         assert_eq!(config.social.following_limit, 3);
+        let err = Config::from(&[("RATE_LIMIT_SCALE", "0")], Deployment::Local).unwrap_err();
+        assert_eq!(err.var, "RATE_LIMIT_SCALE");
+        let config = Config::from(&[("RATE_LIMIT_SCALE", "40")], Deployment::Local).unwrap();
+        assert_eq!(config.auth.rate_limit_scale, 40);
+        let config = Config::from(&[("X", "y")], Deployment::Local).unwrap();
+        assert_eq!(config.auth.rate_limit_scale, 1);
         let config = Config::from(&[("X", "y")], Deployment::Local).unwrap();
         assert_eq!(config.social.following_limit, 7500);
         assert_eq!(config.events.retention_days, [90, 365, 730, 730]);
@@ -450,5 +513,57 @@ mod tests {
         let err =
             Config::from(&[("EVENT_RETENTION_HIGH_DAYS", "0")], Deployment::Local).unwrap_err();
         assert_eq!(err.var, "EVENT_RETENTION_HIGH_DAYS");
+    }
+
+    #[test]
+    fn the_bus_badge_evaluator_is_off_unless_asked_for() {
+        let config = Config::from(&[("X", "y")], Deployment::Local).unwrap();
+        assert!(!config.badges.evaluate_on_bus);
+        let on = [("BADGES_EVALUATE_ON_BUS", "true")];
+        assert!(
+            Config::from(&on, Deployment::Local)
+                .unwrap()
+                .badges
+                .evaluate_on_bus
+        );
+        let bad = [("BADGES_EVALUATE_ON_BUS", "maybe")];
+        let err = Config::from(&bad, Deployment::Local).unwrap_err();
+        assert_eq!(err.var, "BADGES_EVALUATE_ON_BUS");
+    }
+
+    #[test]
+    fn injected_faults_are_off_unless_asked_for() {
+        use crate::store::faults::{FaultConfig, FaultRate};
+        let config = Config::from(&[("X", "y")], Deployment::Local).unwrap();
+        assert_eq!(config.store_faults, None);
+        let config = Config::from(&[("ACCOUNTS_INJECT_FAULTS", "20%")], Deployment::Local).unwrap();
+        assert_eq!(
+            config.store_faults,
+            Some(FaultConfig::new(FaultRate::parse("0.2").unwrap()))
+        );
+        let config = Config::from(
+            &[
+                ("ACCOUNTS_INJECT_FAULTS", "1"),
+                ("ACCOUNTS_INJECT_FAULTS_SEED", "7"),
+            ],
+            Deployment::Local,
+        )
+        .unwrap();
+        assert_eq!(
+            config.store_faults,
+            Some(FaultConfig::seeded(FaultRate::ALWAYS, 7))
+        );
+        let err =
+            Config::from(&[("ACCOUNTS_INJECT_FAULTS", "1.5")], Deployment::Local).unwrap_err();
+        assert_eq!(err.var, "ACCOUNTS_INJECT_FAULTS");
+        let err = Config::from(
+            &[
+                ("ACCOUNTS_INJECT_FAULTS", "0.1"),
+                ("ACCOUNTS_INJECT_FAULTS_SEED", "x"),
+            ],
+            Deployment::Local,
+        )
+        .unwrap_err();
+        assert_eq!(err.var, "ACCOUNTS_INJECT_FAULTS_SEED");
     }
 }

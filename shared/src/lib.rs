@@ -9,6 +9,7 @@ pub mod activity;
 pub mod app;
 pub mod auth;
 pub mod aws;
+pub mod badges;
 pub mod bus;
 pub mod clock;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod model;
 pub mod profiles;
 pub mod social;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 pub mod triggers;
 

@@ -10,9 +10,9 @@ use crate::App;
 use crate::bus::DomainEvent;
 use crate::error::Error;
 
-/// The scheduled tasks this build knows. The scheduled-jobs capability fills this list; a
-/// schedule naming a task that is not here fails loudly instead of doing nothing.
-pub const KNOWN_TASKS: &[&str] = &[];
+/// The scheduled tasks this build knows; a schedule naming a task that is not here fails
+/// loudly instead of doing nothing.
+pub const KNOWN_TASKS: &[&str] = crate::tasks::TASKS;
 
 /// `{"health": true}` → `{"status": "ok", "store": "<engine>"}` once the store answers.
 async fn health(app: &App) -> Result<Value, Error> {
@@ -24,22 +24,48 @@ fn is_health(payload: &Value) -> bool {
     payload.get("health").and_then(Value::as_bool) == Some(true)
 }
 
-/// The `tasks` function's handler.
+/// The `tasks` function's handler, without a deadline (tests, local runs).
 pub async fn run_task(app: &App, payload: Value) -> Result<Value, Error> {
+    run_task_until(app, payload, None).await
+}
+
+/// The `tasks` function's handler: `{"task": "<name>"}` from a schedule, or a `TaskContinue`
+/// bus event (in EventBridge's envelope) asking to carry on with a checkpointed task. The run
+/// stops before `deadline` (the Lambda's, less a reserve) and checkpoints. Answers the run
+/// record.
+pub async fn run_task_until(
+    app: &App,
+    payload: Value,
+    deadline: Option<std::time::Instant>,
+) -> Result<Value, Error> {
     if is_health(&payload) {
         return health(app).await;
     }
-    let name = payload
-        .get("task")
+    let continued = payload.get("detail-type").and_then(Value::as_str)
+        == Some(crate::tasks::runner::CONTINUE_DETAIL_TYPE);
+    let task = if continued {
+        payload.get("detail").and_then(|d| d.get("task"))
+    } else {
+        payload.get("task")
+    };
+    let name = task
         .and_then(Value::as_str)
         .ok_or_else(|| Error::field("task", "This field is required."))?;
-    Err(Error::field(
-        "task",
-        format!(
-            "Unknown task `{name}`; known tasks: [{}].",
-            KNOWN_TASKS.join(", ")
-        ),
-    ))
+    if !KNOWN_TASKS.contains(&name) {
+        return Err(Error::field(
+            "task",
+            format!(
+                "Unknown task `{name}`; known tasks: [{}].",
+                KNOWN_TASKS.join(", ")
+            ),
+        ));
+    }
+    let budget = crate::tasks::Budget {
+        deadline,
+        ..crate::tasks::Budget::unlimited()
+    };
+    let record = crate::tasks::run(app, name, &budget).await?;
+    serde_json::to_value(record).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// The source of the content service's events (posts, comments, likes, reviews ...): they are
@@ -68,8 +94,12 @@ pub fn domain_event_from_envelope(payload: Value) -> Result<DomainEvent, Error> 
     })
 }
 
-/// The `badge-events` function's handler: delivers the event to the same subscribers the
-/// in-process bus feeds locally (none until the badges capability registers its evaluator).
+/// The `badge-events` function's handler: the platform's content events are ingested (event
+/// log and badge counters) and then evaluated like the `ActivityCounted` event an API
+/// ingestion publishes; this service's own events (follows, logins, activity, badges) go to
+/// the badge evaluator, as the in-process bus subscriber does locally. A redelivered content
+/// event is not counted again but evaluated again (an earlier delivery may have stopped
+/// between the two); awards are put-if-absent, so nothing is awarded twice.
 pub async fn handle_domain_event(app: &App, payload: Value) -> Result<Value, Error> {
     if is_health(&payload) {
         return health(app).await;
@@ -82,11 +112,26 @@ pub async fn handle_domain_event(app: &App, payload: Value) -> Result<Value, Err
         let ingested =
             crate::activity::ingest::ingest_bus_event(app, envelope_id.as_deref(), event.detail)
                 .await?;
+        let counted = crate::activity::ingest::activity_counted(&ingested.event);
+        let awarded = crate::badges::evaluate::evaluate_for_event(app, &counted).await?;
         return Ok(json!({
             "received": event.detail_type,
             "ingested": ingested.event.event_id,
             "duplicate": ingested.duplicate,
+            "awarded": awarded_view(&awarded),
         }));
     }
-    Ok(json!({ "received": event.detail_type }))
+    if event.source != crate::bus::EVENT_SOURCE {
+        return Ok(json!({ "received": event.detail_type, "awarded": [] }));
+    }
+    let awarded = crate::badges::evaluate::evaluate_for_event(app, &event).await?;
+    Ok(json!({ "received": event.detail_type, "awarded": awarded_view(&awarded) }))
+}
+
+/// `[{"user": <id>, "badge": <id>}, ...]`.
+fn awarded_view(awarded: &[(crate::model::UserId, crate::badges::definitions::BadgeId)]) -> Value {
+    awarded
+        .iter()
+        .map(|(user, badge)| json!({ "user": user, "badge": badge }))
+        .collect()
 }

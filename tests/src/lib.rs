@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod fixtures;
+pub mod moto;
 
 use std::fmt;
 use std::ops::Deref;

@@ -1,7 +1,7 @@
 //! The counters under concurrency, on both engines: 100 parallel follow/unfollow calls on one
 //! pair, and 200 users following one user at once. Afterwards the counters equal the edges and
 //! no request got a 500. On moto, transactions are made serializable as DynamoDB's are (see
-//! `SerializableTransactions`: moto's are not isolated).
+//! `api_tests::moto::isolated`: moto's are not isolated).
 
 mod social_support;
 

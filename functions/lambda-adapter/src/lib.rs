@@ -60,6 +60,35 @@ where
     .await
 }
 
+/// Like [`serve_events`], for handlers that must stop before the invocation's deadline: the
+/// handler also gets the deadline as an `Instant`, `reserve` before the Lambda's own.
+pub async fn serve_events_with_deadline<F, Fut>(
+    handler: F,
+    reserve: std::time::Duration,
+) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(&'static App, serde_json::Value, std::time::Instant) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<serde_json::Value, accounts::Error>> + Send,
+{
+    let app = app_or_exit().await;
+    let handler = &*Box::leak(Box::new(handler));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let left = event
+                .context
+                .deadline()
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let deadline = std::time::Instant::now() + left.saturating_sub(reserve);
+            handler(app, event.payload, deadline).await.map_err(|e| {
+                tracing::error!(error = %e, "event handler failed");
+                lambda_runtime::Error::from(e.to_string())
+            })
+        },
+    ))
+    .await
+}
+
 /// Converts lambda_http's request into the dispatch's request.
 pub fn api_request(request: Request) -> ApiRequest {
     let source_ip = match request.request_context_ref() {

@@ -6,6 +6,10 @@
 //! ```text
 //! accounts-admin create-admin --username root --email root@example.com   # password on stdin
 //! accounts-admin set-role --user 7 --role moderator
+//! accounts-admin run-task update_user_counters [--max-pages N] [--page-size N]
+//! accounts-admin seed --users 10000 [--password P]
+//! accounts-admin award-badge --user 7 --badge "Beta Tester" --reason "Joined the beta"
+//! accounts-admin install-badges
 //! ```
 
 mod cli;
@@ -17,6 +21,7 @@ use accounts::App;
 use accounts::accounts::registration::{self, CreateOptions, RegisterInput};
 use accounts::accounts::users;
 use accounts::auth::client::ClientInfo;
+use accounts::badges;
 use accounts::error::Error;
 use accounts::model::{Role, UserId};
 use clap::{Parser, Subcommand};
@@ -43,6 +48,43 @@ enum Command {
         #[arg(long)]
         password: Option<String>,
     },
+    /// Award a badge to a user by the badge's name (the seed's `award_badge` command).
+    AwardBadge {
+        /// The user's id.
+        #[arg(long)]
+        user: i64,
+        /// The badge's name (case-insensitive).
+        #[arg(long)]
+        badge: String,
+        /// Kept as the award's notes.
+        #[arg(long, default_value = "Manual award")]
+        reason: String,
+    },
+    /// Run a scheduled task now (carries on from its checkpoint, if a run left one).
+    RunTask {
+        /// The task's name (see docs/tasks.md); `list` prints them.
+        name: String,
+        /// Stop (and checkpoint) after this many pages.
+        #[arg(long)]
+        max_pages: Option<u64>,
+        /// Items per page of the walk.
+        #[arg(long)]
+        page_size: Option<u32>,
+    },
+    /// Create N synthetic users with follows, events and sessions (tests, benchmarks).
+    Seed {
+        #[arg(long)]
+        users: u64,
+        /// Every seeded account's password.
+        #[arg(long, default_value = "seeded password 1")]
+        password: String,
+        /// Transactions in flight at once (1 for moto, which is not safe for concurrent ones).
+        #[arg(long, default_value_t = accounts::tasks::seed::PARALLEL)]
+        parallel: usize,
+    },
+    /// Install the seed's 14 badges: creates the missing ones by name, leaves existing ones
+    /// (and an administrator's edits of them) alone; safe to run again.
+    InstallBadges,
     /// Set a user's role (owner, normal, data_provider, professional, admin, moderator).
     SetRole {
         /// The user's id.
@@ -104,6 +146,83 @@ async fn run(app: &App, command: Command) -> Result<String, String> {
             Ok(format!(
                 "created admin {} (id {}, {})",
                 user.username, user.id, user.email
+            ))
+        }
+        Command::AwardBadge {
+            user,
+            badge,
+            reason,
+        } => {
+            let id: UserId = user
+                .to_string()
+                .parse()
+                .map_err(|_| format!("{user} is not a user id"))?;
+            let awarded = badges::awards::award_by_name(
+                app,
+                id,
+                &badge,
+                &reason,
+                badges::awards::AwardedBy::Admin,
+            )
+            .await
+            .map_err(describe)?;
+            match awarded {
+                Some((held, def)) => Ok(format!(
+                    "badge {:?} awarded to user {} ({} points)",
+                    def.name, held.user, held.points
+                )),
+                None => Err(format!("user {id} already has the badge {badge:?}")),
+            }
+        }
+        Command::RunTask {
+            name,
+            max_pages,
+            page_size,
+        } => {
+            if name == "list" {
+                return Ok(accounts::tasks::TASKS.join("\n"));
+            }
+            let mut budget = accounts::tasks::Budget::unlimited();
+            budget.max_pages = max_pages;
+            if let Some(size) = page_size {
+                budget = budget.with_page_size(size);
+            }
+            let record = accounts::tasks::run(app, &name, &budget)
+                .await
+                .map_err(describe)?;
+            serde_json::to_string(&record).map_err(|e| e.to_string())
+        }
+        Command::Seed {
+            users,
+            password,
+            parallel,
+        } => {
+            let started = std::time::Instant::now();
+            // One hash for every account: hashing per user would take hours for 100k.
+            let hash = accounts::auth::passwords::hash_password(&password)
+                .await
+                .map_err(describe)?;
+            let seeded = accounts::tasks::seed::seed(app, users, &hash, parallel, |done| {
+                eprintln!("seeded {done} users");
+            })
+            .await
+            .map_err(describe)?;
+            Ok(format!(
+                "seeded users {}..={} ({} items) in {:.1} s",
+                seeded.first,
+                seeded.last,
+                seeded.items,
+                started.elapsed().as_secs_f64()
+            ))
+        }
+        Command::InstallBadges => {
+            let report = badges::catalogue::install(app).await.map_err(describe)?;
+            Ok(format!(
+                "badges installed: {} created [{}], {} already there [{}]",
+                report.created.len(),
+                report.created.join(", "),
+                report.existing.len(),
+                report.existing.join(", ")
             ))
         }
         Command::SetRole { user, role } => {

@@ -33,7 +33,16 @@ impl Env for ArgsEnv {
 impl StoreArgs {
     /// The App over the configured store, with the real clock.
     pub async fn build_app(&self) -> Result<App, StartupError> {
-        let env = ArgsEnv(HashMap::from([
+        self.build_app_with(Vec::new()).await
+    }
+
+    /// The same, with more settings from a command's own options (they win over the
+    /// environment).
+    pub async fn build_app_with(
+        &self,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<App, StartupError> {
+        let mut env = ArgsEnv(HashMap::from([
             ("DATA_DIR", self.data_dir.clone()),
             ("STORE", self.store.clone()),
             (
@@ -43,6 +52,14 @@ impl StoreArgs {
                     .unwrap_or_else(|| "accounts-local".into()),
             ),
         ]));
+        // Locally the in-process bus feeds the badge evaluator unless told otherwise.
+        env.0.insert(
+            "BADGES_EVALUATE_ON_BUS",
+            ProcessEnv
+                .var("BADGES_EVALUATE_ON_BUS")
+                .unwrap_or_else(|| "true".into()),
+        );
+        env.0.extend(extra);
         let config = Config::from(&env, Deployment::Local)?;
         App::build(config, Arc::new(accounts::clock::SystemClock)).await
     }

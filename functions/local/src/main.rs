@@ -33,13 +33,24 @@ struct Args {
     port: u16,
     #[command(flatten)]
     store: cli::StoreArgs,
+    /// Make this fraction of store calls fail on purpose (throttling, timeouts, conflicts),
+    /// e.g. 0.2 or 20%; see docs/faults.md.
+    #[arg(long, env = "ACCOUNTS_INJECT_FAULTS", value_name = "RATE")]
+    inject_faults: Option<String>,
 }
 
 #[tokio::main]
 async fn main() {
     accounts::telemetry::init();
     let args = Args::parse();
-    let app: &'static App = match args.store.build_app().await {
+    let built = match &args.inject_faults {
+        Some(rate) => {
+            let faults = vec![("ACCOUNTS_INJECT_FAULTS", rate.clone())];
+            args.store.build_app_with(faults).await
+        }
+        None => args.store.build_app().await,
+    };
+    let app: &'static App = match built {
         Ok(app) => Box::leak(Box::new(app)),
         Err(e) => {
             eprintln!("accounts-local: startup failed: {e}");
@@ -61,10 +72,16 @@ async fn main() {
     let addr = listener
         .local_addr()
         .expect("bound listener has an address");
-    let where_ = match &app.config.store {
+    let mut where_ = match &app.config.store {
         StoreConfig::Embedded { data_dir } => format!("embedded store in {}", data_dir.display()),
         StoreConfig::DynamoDb { table_name, .. } => format!("dynamodb table {table_name}"),
     };
+    if let Some(faults) = app.config.store_faults {
+        where_.push_str(&format!(
+            ", {} of store calls failing on purpose",
+            faults.rate
+        ));
+    }
     println!("accounts-local listening on http://{addr} ({where_})");
 
     serve(listener, app, router).await;

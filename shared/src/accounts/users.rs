@@ -776,6 +776,8 @@ pub async fn erase_user(
     sessions::delete_all_sessions(app, target).await?;
     api_tokens::delete_all(app, target).await?;
     crate::social::erase_edges(app, target).await?;
+    // Badges first, so the points, the leaderboard and the badge aggregates stay exact.
+    crate::badges::awards::erase_user_badges(app, target).await?;
     delete_partition_rest(app, target).await?;
     events::anonymise_user_events(app, target).await?;
     remove_identity(app, &user).await

@@ -13,6 +13,13 @@
 //!     `review_create_quality_<t>` for each threshold t in 10, 15, ... 50 (tenths) it reaches;
 //!   - the target user's `STATS` item (when `target_user` is another user): ADD 1 to
 //!     `received_<type>`.
+//!   - the user's activity day item (`keys::activity_day`, the event's UTC day): ADD 1 to
+//!     `<type>#<quarter-hour slot>`, which the badges regroup into days of the user's time
+//!     zone for streaks and 7d/30d windows (`badges::stats`);
+//!   - for `like_given`/`like_removed` with a `target_user` (the author) and a
+//!     `metadata.post_id`: the post's like count (`keys::post_likes`), and the author's
+//!     `STATS.max_post_likes` when the post passes it. Both are read first and asserted
+//!     unchanged in the transaction, which is retried when a concurrent like moved them.
 //! - An `idempotency_key` (the envelope's `id` for bus events) makes a redelivery a no-op: an
 //!   `INGESTED#<source>` item with a TTL is put in the same transaction.
 //!
@@ -26,6 +33,7 @@ use super::events::{EventGroup, EventRecord, EventType, NewEvent, Severity, prep
 use crate::App;
 use crate::auth::client::ClientInfo;
 use crate::auth::{AuthMethod, Principal};
+use crate::badges::stats::{self, MAX_POST_LIKES};
 use crate::bus::DomainEvent;
 use crate::error::{Error, FieldErrors};
 use crate::model::UserId;
@@ -233,19 +241,75 @@ pub async fn ingest(
     Ok(ingested)
 }
 
-/// Publishes `ActivityCounted` (source `accounts`) after the counters moved. A failure is
-/// logged: the store write is the truth, and the daily evaluation catches up.
-async fn announce(app: &App, event: &EventRecord) {
+/// The `ActivityCounted` event of a counted event: what the badge evaluator reads.
+pub fn activity_counted(event: &EventRecord) -> DomainEvent {
     let detail = json!({
         "user_id": event.user_id,
         "event_type": event.event_type,
         "event_id": event.event_id,
         "target_user": event.target_user,
     });
-    let published = DomainEvent::new("ActivityCounted", detail, event.created_at);
+    DomainEvent::new("ActivityCounted", detail, event.created_at)
+}
+
+/// Publishes `ActivityCounted` (source `accounts`) after the counters moved. A failure is
+/// logged: the store write is the truth, and the daily evaluation catches up.
+async fn announce(app: &App, event: &EventRecord) {
+    let published = activity_counted(event);
     if let Err(e) = app.bus.publish(&[published]).await {
         tracing::warn!(error = %e, "ActivityCounted not published");
     }
+}
+
+/// Tries of an ingestion whose post like count moved under it before it gives up (503).
+const POST_LIKES_ATTEMPTS: u32 = 10;
+
+/// The post a like is about, with its like count and the author's `max_post_likes` as read
+/// before the transaction.
+struct PostLikes {
+    author: UserId,
+    post_id: String,
+    likes: Option<i64>,
+    max: Option<i64>,
+}
+
+/// A like's post id (`metadata.post_id`, a string or a number) and author (`target_user`,
+/// another user), when the like is about a post.
+fn liked_post(record: &EventRecord, user: UserId) -> Option<(UserId, String)> {
+    if !matches!(
+        record.event_type,
+        EventType::LikeGiven | EventType::LikeRemoved
+    ) || !record.success
+    {
+        return None;
+    }
+    let author = record.target_user.filter(|t| *t != user)?;
+    let post_id = match record.metadata.get("post_id")? {
+        serde_json::Value::String(s) if !s.trim().is_empty() && s.len() <= 128 => {
+            s.trim().to_owned()
+        }
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some((author, post_id))
+}
+
+async fn read_post_likes(app: &App, author: UserId, post_id: String) -> Result<PostLikes, Error> {
+    let found = app
+        .table
+        .batch_get(&[keys::post_likes(author, &post_id), keys::user_stats(author)])
+        .await?;
+    let number = |item: &Option<crate::store::Item>, name: &str| {
+        item.as_ref()
+            .and_then(|i| i.get(name))
+            .and_then(Value::as_i64)
+    };
+    Ok(PostLikes {
+        author,
+        likes: number(&found[0], "likes"),
+        max: number(&found[1], MAX_POST_LIKES),
+        post_id,
+    })
 }
 
 /// The event and its counters in one transaction (see the module rules).
@@ -259,8 +323,15 @@ async fn counted_write(
         return Err(Error::field("user", "This field is required."));
     };
     let decrement_posts = record.event_type == EventType::PostDelete && record.success;
+    let post = liked_post(record, user);
     let mut floor_reached = false;
+    let mut attempts = 0;
     loop {
+        attempts += 1;
+        let likes = match &post {
+            Some((author, post_id)) => Some(read_post_likes(app, *author, post_id.clone()).await?),
+            None => None,
+        };
         let plan = plan(
             app,
             record,
@@ -268,6 +339,7 @@ async fn counted_write(
             quality,
             dedupe,
             decrement_posts && !floor_reached,
+            likes.as_ref(),
         )?;
         match app.table.transact_write(plan.ops).await {
             Ok(()) => {
@@ -299,6 +371,19 @@ async fn counted_write(
                 if failed(plan.target) {
                     return Err(Error::field("target_user", "No such user."));
                 }
+                if failed(plan.post) || failed(plan.target_stats) {
+                    if attempts < POST_LIKES_ATTEMPTS {
+                        // A concurrent like moved the post's count: read it again after a
+                        // jittered pause, so the likes of a busy post spread out.
+                        let pause = fastrand::u64(1..=5 * u64::from(attempts));
+                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                        continue;
+                    }
+                    return Err(Error::Unavailable {
+                        reason: "the post's like count kept changing".into(),
+                        retry_after_secs: 1,
+                    });
+                }
                 return Err(StoreError::TransactionCanceled { reasons }.into());
             }
             Err(e) => return Err(e.into()),
@@ -310,6 +395,8 @@ struct Plan {
     ops: Vec<TxOp>,
     profile: usize,
     target: Option<usize>,
+    target_stats: Option<usize>,
+    post: Option<usize>,
     dedupe: Option<usize>,
     decrements: bool,
 }
@@ -321,6 +408,7 @@ fn plan(
     quality: Option<f64>,
     dedupe: Option<&str>,
     decrement_posts: bool,
+    likes: Option<&PostLikes>,
 ) -> Result<Plan, Error> {
     let now = app.clock.now();
     let at = serde_json::to_value(now)
@@ -347,6 +435,11 @@ fn plan(
         update: stats,
         condition: None,
     });
+    ops.push(stats::count_on_day(
+        user,
+        record.created_at,
+        record.event_type,
+    ));
 
     let profile = ops.len();
     let exists = Condition::item_present();
@@ -368,20 +461,42 @@ fn plan(
     });
 
     let mut target = None;
+    let mut target_stats = None;
+    let mut post = None;
     if let Some(other) = record.target_user.filter(|t| *t != user) {
         target = Some(ops.len());
         ops.push(TxOp::Check {
             key: keys::user(other),
             condition: Condition::item_present(),
         });
+        let mut update = Update::new()
+            .add(&format!("received_{type_name}"), 1)
+            .set_if_missing("user_id", Value::Int(other.0))
+            .set("updated_at", at);
+        let mut condition = None;
+        let mut post_op = None;
+        if let Some(likes) = likes.filter(|l| l.author == other) {
+            let (op, new_max) = post_likes_op(record.event_type, likes);
+            if let Some(new_max) = new_max {
+                update = update.set(MAX_POST_LIKES, Value::Int(new_max));
+                // The maximum asserted as read, so two posts racing keep the larger.
+                condition = Some(match likes.max {
+                    Some(max) => Condition::eq(MAX_POST_LIKES, Value::Int(max)),
+                    None => Condition::NotExists(MAX_POST_LIKES.into()),
+                });
+                target_stats = Some(ops.len());
+            }
+            post_op = op;
+        }
         ops.push(TxOp::Update {
             key: keys::user_stats(other),
-            update: Update::new()
-                .add(&format!("received_{type_name}"), 1)
-                .set_if_missing("user_id", Value::Int(other.0))
-                .set("updated_at", at),
-            condition: None,
+            update,
+            condition,
         });
+        if let Some(op) = post_op {
+            post = Some(ops.len());
+            ops.push(op);
+        }
     }
 
     let mut dedupe_at = None;
@@ -402,9 +517,41 @@ fn plan(
         ops,
         profile,
         target,
+        target_stats,
+        post,
         dedupe: dedupe_at,
         decrements: decrement_posts,
     })
+}
+
+/// The update of a post's like count (asserted as read) and the author's new maximum when the
+/// like passes it. A like taken back from a post at 0 changes nothing; the maximum never
+/// goes down (it is the most likes a post ever had).
+fn post_likes_op(event_type: EventType, likes: &PostLikes) -> (Option<TxOp>, Option<i64>) {
+    let current = likes.likes.unwrap_or(0);
+    let delta = if event_type == EventType::LikeGiven {
+        1
+    } else if current > 0 {
+        -1
+    } else {
+        return (None, None);
+    };
+    let key = keys::post_likes(likes.author, &likes.post_id);
+    let condition = match likes.likes {
+        Some(n) => Condition::eq("likes", Value::Int(n)),
+        None => Condition::item_absent(),
+    };
+    let op = TxOp::Update {
+        key,
+        update: Update::new()
+            .add("likes", delta)
+            .set_if_missing("user_id", Value::Int(likes.author.0))
+            .set("post_id", likes.post_id.clone()),
+        condition: Some(condition),
+    };
+    let new = current + delta;
+    let new_max = (delta > 0 && likes.max.is_none_or(|m| new > m)).then_some(new);
+    (Some(op), new_max)
 }
 
 /// A bus event's detail: the same fields as `POST /api/events/`. The envelope's `id` is the

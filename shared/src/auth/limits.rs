@@ -89,6 +89,18 @@ fn window_key(rule: Rule, subject: &str, window_start: i64) -> Key {
     keys::rate_window(rule.scope, &sha256_hex(subject)[..32], window_start)
 }
 
+/// The rule with its allowance multiplied by `RATE_LIMIT_SCALE` (1 unless a local run raised
+/// it); the store key stays the rule's, so the scale only changes how many hits fit.
+fn scaled(app: &App, limit: Limit) -> Rule {
+    let rule = limit.rule();
+    Rule {
+        max: rule
+            .max
+            .saturating_mul(app.config.auth.rate_limit_scale.max(1)),
+        ..rule
+    }
+}
+
 fn limited(until: i64, now: i64) -> Error {
     Error::RateLimited {
         retry_after_secs: (until - now).max(1) as u64,
@@ -98,7 +110,7 @@ fn limited(until: i64, now: i64) -> Error {
 /// Counts one hit of `limit` for `subject`; `Err(Error::RateLimited)` with the seconds to wait
 /// when the window is full (the refused hit is not counted).
 pub async fn hit(app: &App, limit: Limit, subject: &str) -> Result<(), Error> {
-    let rule = limit.rule();
+    let rule = scaled(app, limit);
     let now = app.clock.epoch_seconds();
     let (start, end) = window_bounds(rule, now);
     let update = Update::new()
@@ -123,7 +135,7 @@ pub async fn hit(app: &App, limit: Limit, subject: &str) -> Result<(), Error> {
 /// Whether `subject` could hit `limit` now, without counting a hit. For limits counted on
 /// failures only (`LoginPerIp`): check before the attempt, [`hit`] when it fails.
 pub async fn check(app: &App, limit: Limit, subject: &str) -> Result<(), Error> {
-    let rule = limit.rule();
+    let rule = scaled(app, limit);
     let now = app.clock.epoch_seconds();
     let (start, end) = window_bounds(rule, now);
     let item = app

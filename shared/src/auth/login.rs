@@ -127,6 +127,8 @@ pub async fn login(
             .metadata(json!({ "method": via })),
     )
     .await;
+    // The login day for the badge streaks, and `UserLoggedIn` for the evaluator (best-effort).
+    crate::badges::stats::record_login(app, user.id).await;
     Ok((user, started))
 }
 

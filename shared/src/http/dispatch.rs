@@ -60,7 +60,46 @@ impl Router {
         let method = request.method.clone();
         let path = request.path.clone();
 
-        let (route, mut response) = match self.route(app, request, &request_id) {
+        let (route, mut response) = match self.options(&request) {
+            Some(answered) => answered,
+            None => self.answer(app, request, &request_id).await,
+        };
+
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers.insert(REQUEST_ID, value);
+        }
+        tracing::info!(
+            request_id = %request_id,
+            method = %method,
+            route = route,
+            path = %path,
+            status = response.status.as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+        response
+    }
+
+    /// `OPTIONS` on a known path: 204 with the `Allow` header the 405s advertise (RFC 9110);
+    /// `None` for any other request, or a path no route has.
+    fn options(&self, request: &ApiRequest) -> Option<(&'static str, ApiResponse)> {
+        if request.method != Method::OPTIONS {
+            return None;
+        }
+        let routes = self.paths.at(trim_slash(&request.path)).ok()?.value;
+        let response = ApiResponse::no_content()
+            .with_header(http::header::ALLOW, &allowed_methods(routes).join(", "));
+        Some((routes.first()?.path, response))
+    }
+
+    /// Routes the request and runs its handler, with panics contained.
+    async fn answer(
+        &self,
+        app: &App,
+        request: ApiRequest,
+        request_id: &str,
+    ) -> (&'static str, ApiResponse) {
+        match self.route(app, request, request_id) {
             Ok((route, ctx)) => {
                 let outcome = AssertUnwindSafe((route.handler)(app, &ctx))
                     .catch_unwind()
@@ -89,21 +128,7 @@ impl Router {
                 (route.path, response)
             }
             Err(err) => ("-", err.into()),
-        };
-
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
-            response.headers.insert(REQUEST_ID, value);
         }
-        tracing::info!(
-            request_id = %request_id,
-            method = %method,
-            route = route,
-            path = %path,
-            status = response.status.as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request"
-        );
-        response
     }
 
     fn route(
@@ -127,16 +152,9 @@ impl Router {
             .iter()
             .find(|r| r.method == wanted)
             .copied()
-            .ok_or_else(|| {
-                let mut allow: Vec<String> = routes.iter().map(|r| r.method.to_string()).collect();
-                if routes.iter().any(|r| r.method == Method::GET) {
-                    allow.push("HEAD".into());
-                }
-                allow.push("OPTIONS".into());
-                Error::MethodNotAllowed {
-                    method: request.method.to_string(),
-                    allow,
-                }
+            .ok_or_else(|| Error::MethodNotAllowed {
+                method: request.method.to_string(),
+                allow: allowed_methods(routes),
             })?;
 
         if request.body.len() > app.config.max_body_bytes {
@@ -185,6 +203,16 @@ impl Router {
         };
         Ok((route, ctx))
     }
+}
+
+/// The methods a path answers: its routes', HEAD where it has GET, and OPTIONS.
+fn allowed_methods(routes: &[&'static Route]) -> Vec<String> {
+    let mut allow: Vec<String> = routes.iter().map(|r| r.method.to_string()).collect();
+    if routes.iter().any(|r| r.method == Method::GET) {
+        allow.push("HEAD".into());
+    }
+    allow.push("OPTIONS".into());
+    allow
 }
 
 fn trim_slash(path: &str) -> &str {

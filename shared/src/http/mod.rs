@@ -5,6 +5,7 @@
 pub mod auth;
 mod dispatch;
 mod handlers;
+pub mod openapi;
 pub mod request;
 pub mod response;
 pub mod routes;

@@ -114,6 +114,7 @@ pub fn route_table() -> &'static [Route] {
             POST "/api/auth/tokens/" => Auth, handlers::tokens::create_api_token;
             GET "/api/auth/tokens/" => Auth, handlers::tokens::list_api_tokens;
             DELETE "/api/auth/tokens/{id}/" => Auth, handlers::tokens::revoke_api_token;
+            GET "/api/schema/" => Auth, super::openapi::serve;
             GET "/api/health/users/" => Users, handlers::health::service;
             GET "/api/users/" => Users, handlers::users::list;
             POST "/api/users/" => Users, handlers::users::create;
@@ -159,7 +160,23 @@ pub fn route_table() -> &'static [Route] {
             GET "/api/events/" => Activity, handlers::activity::list_events;
             POST "/api/events/" => Activity, handlers::activity::log_event;
             POST "/api/events/{id}/review/" => Activity, handlers::activity::review_event;
+            GET "/api/tasks/runs/" => Activity, handlers::tasks::list_runs;
+            GET "/api/reports/" => Activity, handlers::tasks::reports;
             GET "/api/health/badges/" => Badges, handlers::health::service;
+            GET "/api/badges/" => Badges, handlers::badges::list;
+            POST "/api/badges/" => Badges, handlers::badges::create;
+            GET "/api/badges/leaderboard/" => Badges, handlers::badges::leaderboard;
+            GET "/api/badges/analytics/" => Badges, handlers::badges::analytics;
+            GET "/api/badges/{id}/" => Badges, handlers::badges::retrieve;
+            PUT "/api/badges/{id}/" => Badges, handlers::badges::update;
+            PATCH "/api/badges/{id}/" => Badges, handlers::badges::update;
+            DELETE "/api/badges/{id}/" => Badges, handlers::badges::destroy;
+            GET "/api/user-badges/" => Badges, handlers::badges::list_user_badges;
+            POST "/api/user-badges/" => Badges, handlers::badges::award;
+            GET "/api/user-badges/{id}/" => Badges, handlers::badges::retrieve_user_badge;
+            PATCH "/api/user-badges/{id}/" => Badges, handlers::badges::update_user_badge;
+            DELETE "/api/user-badges/{id}/" => Badges, handlers::badges::revoke;
+            GET "/api/users/{id}/badge-progress/" => Badges, handlers::badge_progress::badge_progress;
         }
     })
 }

@@ -136,6 +136,23 @@ async fn wrong_method_is_405_with_allow() {
 }
 
 #[tokio::test]
+async fn options_lists_the_allowed_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = test_app(&dir).await;
+    let router = Router::all();
+    let response = router
+        .dispatch(&app, ApiRequest::new(Method::OPTIONS, "/api/users/"))
+        .await;
+    // The 405s advertise OPTIONS in `Allow`, so OPTIONS itself must be answered.
+    assert_eq!(response.status, StatusCode::NO_CONTENT);
+    assert_eq!(response.headers["allow"], "GET, POST, HEAD, OPTIONS");
+    let unknown = router
+        .dispatch(&app, ApiRequest::new(Method::OPTIONS, "/api/nope/"))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn head_is_answered_like_get() {
     let dir = tempfile::tempdir().unwrap();
     let app = test_app(&dir).await;

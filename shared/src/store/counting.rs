@@ -12,6 +12,12 @@
 //!
 //! Each counter is its own atomic: a snapshot taken while calls are in flight may show a call
 //! as made but not yet as failed. Read the counters between requests for exact numbers.
+//!
+//! On DynamoDB the engine also reports the capacity units each call consumed (it asks for
+//! `ReturnConsumedCapacity::Total`); the wrapper adds them up per operation in
+//! [`StoreCalls::capacity`]. The report travels in a task-local scope that the wrapper opens
+//! around each call it forwards, so the [`Table`] port stays as it is and a table that is not
+//! counted pays nothing. With wrappers nested, the innermost `CountingTable` gets the units.
 
 use std::fmt;
 use std::sync::Arc;
@@ -190,12 +196,66 @@ impl fmt::Display for OpCounts {
     }
 }
 
+/// Capacity units the engine reported as consumed, per operation. DynamoDB reports them (in
+/// steps of 0.5); the embedded engine reports nothing, and moto reports fixed placeholders
+/// (see docs/benchmarks.md, "Cost per endpoint").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capacity {
+    /// Thousandths of a capacity unit, so that the counters stay exact integers.
+    pub milli_units: OpCounts,
+    /// Calls whose answer carried a consumed-capacity figure.
+    pub reported: OpCounts,
+}
+
+impl Capacity {
+    /// Units consumed by one operation.
+    pub fn units(&self, op: StoreOp) -> f64 {
+        self.milli_units.of(op) as f64 / 1000.0
+    }
+
+    /// Units consumed by all operations.
+    pub fn total_units(&self) -> f64 {
+        self.milli_units.total() as f64 / 1000.0
+    }
+
+    /// Whether any call reported capacity (never on the embedded engine).
+    pub fn is_reported(&self) -> bool {
+        self.reported.total() > 0
+    }
+
+    fn saturating_sub(&self, other: &Capacity) -> Capacity {
+        Capacity {
+            milli_units: self.milli_units.saturating_sub(&other.milli_units),
+            reported: self.reported.saturating_sub(&other.reported),
+        }
+    }
+}
+
+/// `get=0.5 put=1` (operations that reported nothing left out; `none` when none reported).
+impl fmt::Display for Capacity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (op, _) in self.reported.iter().filter(|(_, n)| *n > 0) {
+            if !first {
+                f.write_str(" ")?;
+            }
+            write!(f, "{op}={}", self.units(op))?;
+            first = false;
+        }
+        if first {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
 /// What a [`CountingTable`] has seen: the calls made and, of those, the ones that returned an
-/// error (a failed condition included).
+/// error (a failed condition included), and the capacity the engine reported.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreCalls {
     pub calls: OpCounts,
     pub failed: OpCounts,
+    pub capacity: Capacity,
 }
 
 impl StoreCalls {
@@ -209,11 +269,42 @@ impl StoreCalls {
         StoreCalls {
             calls: self.calls.saturating_sub(&earlier.calls),
             failed: self.failed.saturating_sub(&earlier.failed),
+            capacity: self.capacity.saturating_sub(&earlier.capacity),
         }
     }
 }
 
 const OPS: usize = StoreOp::ALL.len();
+
+/// Where an engine's capacity reports go: the counters of one `CountingTable`.
+#[derive(Default)]
+struct CapacityCounters {
+    milli_units: [AtomicU64; OPS],
+    reported: [AtomicU64; OPS],
+}
+
+/// The scope a `CountingTable` opens around one forwarded call.
+#[derive(Clone)]
+struct Listener {
+    counters: Arc<CapacityCounters>,
+    op: StoreOp,
+}
+
+tokio::task_local! {
+    static LISTENER: Listener;
+}
+
+/// Called by an engine after a call whose answer said how many capacity units it consumed.
+/// Does nothing unless a [`CountingTable`] is counting the call.
+pub(crate) fn report_consumed_capacity(units: f64) {
+    // Capacity is never negative and a call consumes far below u64::MAX thousandths.
+    let milli = (units.max(0.0) * 1000.0).round() as u64;
+    let _ = LISTENER.try_with(|listener| {
+        let slot = listener.op.index();
+        listener.counters.milli_units[slot].fetch_add(milli, Ordering::SeqCst);
+        listener.counters.reported[slot].fetch_add(1, Ordering::SeqCst);
+    });
+}
 
 /// The wrapper. Cheap to share: wrap it in an `Arc`, hand a clone to the App and keep one to
 /// read the counts.
@@ -221,6 +312,7 @@ pub struct CountingTable {
     inner: Arc<dyn Table>,
     calls: [AtomicU64; OPS],
     failed: [AtomicU64; OPS],
+    capacity: Arc<CapacityCounters>,
 }
 
 impl CountingTable {
@@ -229,6 +321,7 @@ impl CountingTable {
             inner,
             calls: Default::default(),
             failed: Default::default(),
+            capacity: Default::default(),
         }
     }
 
@@ -255,17 +348,28 @@ impl CountingTable {
     fn read_counters(&self, read: impl Fn(&AtomicU64) -> u64) -> StoreCalls {
         let mut out = StoreCalls::default();
         for op in StoreOp::ALL {
-            *out.calls.slot(op) = read(&self.calls[op.index()]);
-            *out.failed.slot(op) = read(&self.failed[op.index()]);
+            let i = op.index();
+            *out.calls.slot(op) = read(&self.calls[i]);
+            *out.failed.slot(op) = read(&self.failed[i]);
+            *out.capacity.milli_units.slot(op) = read(&self.capacity.milli_units[i]);
+            *out.capacity.reported.slot(op) = read(&self.capacity.reported[i]);
         }
         out
     }
 
-    fn started(&self, op: StoreOp) {
+    /// Forwards one call: counts it, listens for the engine's capacity report while it runs,
+    /// and counts its failure.
+    async fn count<T>(
+        &self,
+        op: StoreOp,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         self.calls[op.index()].fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn finished<T>(&self, op: StoreOp, result: StoreResult<T>) -> StoreResult<T> {
+        let listener = Listener {
+            counters: self.capacity.clone(),
+            op,
+        };
+        let result = LISTENER.scope(listener, call).await;
         if result.is_err() {
             self.failed[op.index()].fetch_add(1, Ordering::SeqCst);
         }
@@ -289,21 +393,18 @@ impl Table for CountingTable {
     }
 
     async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
-        self.started(StoreOp::Get);
-        let result = self.inner.get(key, consistent).await;
-        self.finished(StoreOp::Get, result)
+        self.count(StoreOp::Get, self.inner.get(key, consistent))
+            .await
     }
 
     async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
-        self.started(StoreOp::BatchGet);
-        let result = self.inner.batch_get(keys).await;
-        self.finished(StoreOp::BatchGet, result)
+        self.count(StoreOp::BatchGet, self.inner.batch_get(keys))
+            .await
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.started(StoreOp::Put);
-        let result = self.inner.put(item, condition).await;
-        self.finished(StoreOp::Put, result)
+        self.count(StoreOp::Put, self.inner.put(item, condition))
+            .await
     }
 
     async fn update(
@@ -312,39 +413,30 @@ impl Table for CountingTable {
         update: Update,
         condition: Option<Condition>,
     ) -> StoreResult<Item> {
-        self.started(StoreOp::Update);
-        let result = self.inner.update(key, update, condition).await;
-        self.finished(StoreOp::Update, result)
+        self.count(StoreOp::Update, self.inner.update(key, update, condition))
+            .await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
-        self.started(StoreOp::Delete);
-        let result = self.inner.delete(key, condition).await;
-        self.finished(StoreOp::Delete, result)
+        self.count(StoreOp::Delete, self.inner.delete(key, condition))
+            .await
     }
 
     async fn query(&self, query: Query) -> StoreResult<Page> {
-        self.started(StoreOp::Query);
-        let result = self.inner.query(query).await;
-        self.finished(StoreOp::Query, result)
+        self.count(StoreOp::Query, self.inner.query(query)).await
     }
 
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.started(StoreOp::TransactWrite);
-        let result = self.inner.transact_write(ops).await;
-        self.finished(StoreOp::TransactWrite, result)
+        self.count(StoreOp::TransactWrite, self.inner.transact_write(ops))
+            .await
     }
 
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        self.started(StoreOp::Scan);
-        let result = self.inner.scan(scan).await;
-        self.finished(StoreOp::Scan, result)
+        self.count(StoreOp::Scan, self.inner.scan(scan)).await
     }
 
     async fn health(&self) -> StoreResult<()> {
-        self.started(StoreOp::Health);
-        let result = self.inner.health().await;
-        self.finished(StoreOp::Health, result)
+        self.count(StoreOp::Health, self.inner.health()).await
     }
 }
 
@@ -454,6 +546,91 @@ mod tests {
         table.health().await.unwrap();
         table.reset();
         assert_eq!(table.snapshot().calls.total(), 0);
+    }
+
+    /// An engine that reports capacity as DynamoDB does: half a unit per get, 2 per write.
+    struct Reporting(Arc<dyn Table>);
+
+    #[async_trait]
+    impl Table for Reporting {
+        fn engine(&self) -> &'static str {
+            "reporting"
+        }
+        async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
+            report_consumed_capacity(0.5);
+            self.0.get(key, consistent).await
+        }
+        async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+            self.0.batch_get(keys).await
+        }
+        async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+            report_consumed_capacity(2.0);
+            self.0.put(item, condition).await
+        }
+        async fn update(&self, key: &Key, u: Update, c: Option<Condition>) -> StoreResult<Item> {
+            self.0.update(key, u, c).await
+        }
+        async fn delete(&self, key: &Key, c: Option<Condition>) -> StoreResult<Option<Item>> {
+            self.0.delete(key, c).await
+        }
+        async fn query(&self, query: Query) -> StoreResult<Page> {
+            self.0.query(query).await
+        }
+        async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+            self.0.transact_write(ops).await
+        }
+        async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+            self.0.scan(scan).await
+        }
+        async fn health(&self) -> StoreResult<()> {
+            self.0.health().await
+        }
+    }
+
+    #[tokio::test]
+    async fn adds_up_the_capacity_the_engine_reports() {
+        let (_dir, plain) = counting();
+        let table = CountingTable::new(Arc::new(Reporting(plain.inner().clone())));
+        let key = Key::new("USER#1", "A");
+        table.put(item("A"), None).await.unwrap();
+        table.get(&key, false).await.unwrap();
+        table.get(&key, true).await.unwrap();
+        table.health().await.unwrap();
+
+        let seen = table.take();
+        assert_eq!(seen.capacity.units(StoreOp::Get), 1.0);
+        assert_eq!(seen.capacity.units(StoreOp::Put), 2.0);
+        assert_eq!(seen.capacity.total_units(), 3.0);
+        assert_eq!(
+            (seen.capacity.reported.get, seen.capacity.reported.put),
+            (2, 1)
+        );
+        // An operation the engine reported nothing for is left out, not shown as zero.
+        assert_eq!(seen.capacity.to_string(), "get=1 put=2");
+        assert_eq!(table.snapshot().capacity, Capacity::default());
+
+        // A report outside any counted call goes nowhere (and does not fail).
+        report_consumed_capacity(5.0);
+        assert!(!table.snapshot().capacity.is_reported());
+
+        // Nested wrappers: the innermost one, next to the engine, gets the units.
+        let outer = CountingTable::new(Arc::new(CountingTable::new(Arc::new(Reporting(
+            plain.inner().clone(),
+        )))));
+        outer.get(&key, false).await.unwrap();
+        assert_eq!(outer.snapshot().calls.get, 1);
+        assert!(!outer.snapshot().capacity.is_reported());
+    }
+
+    #[tokio::test]
+    async fn the_embedded_engine_reports_no_capacity() {
+        let (_dir, table) = counting();
+        table.put(item("A"), None).await.unwrap();
+        table.get(&Key::new("USER#1", "A"), true).await.unwrap();
+        let seen = table.snapshot();
+        assert_eq!(seen.calls.total(), 2);
+        assert!(!seen.capacity.is_reported());
+        assert_eq!(seen.capacity.to_string(), "none");
     }
 
     #[tokio::test]

@@ -18,12 +18,24 @@
 //! | revoked token | `REVOKED#<jti>` | `REVOKED` | | |
 //! | event | `USER#<id>` | `EVENT#<ulid>` | `EVENTS#<type>` / `<ulid>` | |
 //! | event about no known account | `EVENTS#ANON` | `EVENT#<ulid>` | `EVENTS#<type>` / `<ulid>` | |
-//! | badge definition | `BADGE#<id>` | `DEFINITION` | `BADGES` / `<category>#<name>` | |
-//! | user badge | `USER#<id>` | `BADGE#<badge id>` | `BADGE#<badge id>` / `<earned>` | |
+//! | badge definition | `BADGE#<id>` | `DEFINITION` | `BADGES` / `<id, 20 digits>` | `BADGES#ACTIVE` / `<id, 20 digits>` while active |
+//! | badge id counter | `COUNTER#BADGE_ID` | `COUNTER` | | |
+//! | unique badge name | `UNIQUE#BADGENAME#<lower name>` | `UNIQUE` | | |
+//! | user badge | `USER#<id>` | `BADGE#<badge id, 20 digits>` | `BADGE#<badge id>` / `<user id, 20 digits>` | `AWARDS` / `<earned ms, 15 digits>#<user id>#<badge id>` |
+//! | badge score (leaderboard entry) | `USER#<id>` | `BADGESCORE` | `LEADERBOARD` / `<inverted points>#<inverted count>#<user id>` | |
+//! | badge aggregates (analytics) | `BADGESTATS` | `GLOBAL` | | |
 //! | rate-limit window | `RATE#<key>#<window>` | `RATE` | | |
 //! | event awaiting review (sparse GSI2 on the event) | | | | `REVIEW` / `<ulid>` |
 //! | activity stats (counters for badges) | `USER#<id>` | `STATS` | | |
 //! | ingested source event (dedupe) | `INGESTED#<source id>` | `INGESTED` | | |
+//! | activity day (badge streaks and windows; TTL) | `USER#<id>` | `DAY#<yyyy-mm-dd, UTC>` | | |
+//! | likes of one post (badge data) | `USER#<author>` | `POSTLIKES#<post id>` | | |
+//! | task checkpoint and lease (scheduled tasks) | `TASK#<task>` | `CHECKPOINT` | | |
+//! | task state (watermarks between runs) | `TASK#<task>` | `STATE` | | |
+//! | task run record (TTL) | `TASK#<task>` | `RUN#<ulid>` | `TASKRUNS` / `<ulid>` | |
+//! | task marker (once-only effects; TTL) | `TASKMARK#<task>#<subject>` | `MARK` | | |
+//! | daily analytics report | `REPORT#<yyyy-mm-dd>` | `REPORT` | `REPORTS` / `<yyyy-mm-dd>` | |
+//! | daily session metrics | `METRICS#SESSIONS#<yyyy-mm-dd>` | `METRICS` | | |
 //!
 //! Later capabilities add their rows here, and to `docs/architecture.md`.
 
@@ -305,4 +317,151 @@ pub fn user_stats(id: UserId) -> Key {
 /// redelivery is not counted twice. Kept with a TTL.
 pub fn ingested_event(source_id: &str) -> Key {
     Key::new(format!("INGESTED#{source_id}"), "INGESTED")
+}
+
+/// One UTC day of a user's activity: counts per event type and marks (login, follows) per
+/// quarter hour, regrouped into the user's own days by the `consecutive_days` and timeframe
+/// badge criteria. Kept with a TTL; `day` is `yyyy-mm-dd`, so the items sort by date.
+pub fn activity_day(id: UserId, day: &str) -> Key {
+    Key::new(user_partition(id), format!("{DAY_PREFIX}{day}"))
+}
+
+/// Prefix of a user's activity days in their partition.
+pub const DAY_PREFIX: &str = "DAY#";
+
+/// The like count of one post of `author` (the post id as the content service names it), for
+/// the "most likes on a single post" badge counter.
+pub fn post_likes(author: UserId, post_id: &str) -> Key {
+    Key::new(user_partition(author), format!("POSTLIKES#{post_id}"))
+}
+
+/// A badge definition.
+pub fn badge_definition(id: i64) -> Key {
+    Key::new(format!("BADGE#{id}"), "DEFINITION")
+}
+
+/// GSI1 keys of a badge definition: every definition (admins' list), in id order.
+pub fn badge_index(id: i64) -> (String, String) {
+    ("BADGES".into(), format!("{id:020}"))
+}
+
+/// GSI2 keys of an active badge definition: the active ones in one query (sparse).
+pub fn active_badge_index(id: i64) -> (String, String) {
+    ("BADGES#ACTIVE".into(), format!("{id:020}"))
+}
+
+/// The counter that allocates badge definition ids.
+pub fn badge_id_counter() -> Key {
+    Key::new("COUNTER#BADGE_ID", "COUNTER")
+}
+
+/// The item that makes a case-folded badge name unique; it holds the badge id.
+pub fn unique_badge_name(name_key: &str) -> Key {
+    Key::new(format!("UNIQUE#BADGENAME#{name_key}"), "UNIQUE")
+}
+
+/// A badge held by a user, in the user's partition.
+pub fn user_badge(user: UserId, badge: i64) -> Key {
+    Key::new(
+        user_partition(user),
+        format!("{USER_BADGE_PREFIX}{badge:020}"),
+    )
+}
+
+/// Prefix of a user's badges in their partition.
+pub const USER_BADGE_PREFIX: &str = "BADGE#";
+
+/// GSI1 keys of a user badge: the holders of one badge (deleting a definition).
+pub fn badge_holder_index(badge: i64, user: UserId) -> (String, String) {
+    (format!("BADGE#{badge}"), format!("{:020}", user.0))
+}
+
+/// GSI1 partition of the holders of one badge.
+pub fn badge_holders(badge: i64) -> String {
+    format!("BADGE#{badge}")
+}
+
+/// GSI2 keys of a user badge: every award in time order (recent awards, the 30-day board).
+pub fn award_index(earned_ms: i64, user: UserId, badge: i64) -> (String, String) {
+    (AWARDS.into(), format!("{earned_ms:015}#{}#{badge}", user.0))
+}
+
+/// GSI2 partition of every award.
+pub const AWARDS: &str = "AWARDS";
+
+/// A user's badge score: points, badge count and featured count (the leaderboard entry).
+pub fn badge_score(user: UserId) -> Key {
+    Key::new(user_partition(user), "BADGESCORE")
+}
+
+/// GSI1 keys of a badge score: ascending order is most points first, then most badges, then
+/// lowest user id.
+pub fn leaderboard_index(points: i64, count: i64, user: UserId) -> (String, String) {
+    const TOP: i64 = 999_999_999_999_999;
+    (
+        LEADERBOARD.into(),
+        format!(
+            "{:015}#{:09}#{:020}",
+            TOP - points.clamp(0, TOP),
+            999_999_999 - count.clamp(0, 999_999_999),
+            user.0
+        ),
+    )
+}
+
+/// GSI1 partition of the all-time badge leaderboard.
+pub const LEADERBOARD: &str = "LEADERBOARD";
+
+/// The badge aggregates read by the analytics (updated in every award, revoke and definition
+/// write transaction).
+pub fn badge_stats() -> Key {
+    Key::new("BADGESTATS", "GLOBAL")
+}
+
+/// The partition of one scheduled task: its checkpoint, state and run records.
+pub fn task_partition(task: &str) -> String {
+    format!("TASK#{task}")
+}
+
+/// A task's checkpoint: where an unfinished run stopped, and the lease of the run in progress.
+pub fn task_checkpoint(task: &str) -> Key {
+    Key::new(task_partition(task), "CHECKPOINT")
+}
+
+/// What a task keeps from one finished run to the next (a watermark).
+pub fn task_state(task: &str) -> Key {
+    Key::new(task_partition(task), "STATE")
+}
+
+/// The record of one run of a task; run ids are ULIDs, so newest first is descending SK.
+pub fn task_run(task: &str, run_id: &str) -> Key {
+    Key::new(task_partition(task), format!("{TASK_RUN_PREFIX}{run_id}"))
+}
+
+/// Prefix of a task's run records in its partition.
+pub const TASK_RUN_PREFIX: &str = "RUN#";
+
+/// GSI1 keys of a run record: every task's runs in time order.
+pub fn task_run_index(run_id: &str) -> (String, String) {
+    ("TASKRUNS".into(), run_id.to_owned())
+}
+
+/// Marks an effect of a task done once for `subject` (a flagged pattern, say), with a TTL.
+pub fn task_marker(task: &str, subject: &str) -> Key {
+    Key::new(format!("TASKMARK#{task}#{subject}"), "MARK")
+}
+
+/// The analytics report of one UTC day (`yyyy-mm-dd`).
+pub fn daily_report(day: &str) -> Key {
+    Key::new(format!("REPORT#{day}"), "REPORT")
+}
+
+/// GSI1 keys of a report: every report in date order.
+pub fn daily_report_index(day: &str) -> (String, String) {
+    ("REPORTS".into(), day.to_owned())
+}
+
+/// The session metrics of one UTC day (`yyyy-mm-dd`).
+pub fn session_metrics(day: &str) -> Key {
+    Key::new(format!("METRICS#SESSIONS#{day}"), "METRICS")
 }

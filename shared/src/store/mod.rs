@@ -4,8 +4,10 @@
 pub mod counting;
 pub mod dynamo;
 pub mod embedded;
+pub mod faults;
 pub mod keys;
 mod limits;
+pub mod retry;
 pub mod table;
 pub mod value;
 

@@ -16,10 +16,7 @@ use accounts::http::{ApiResponse, Router};
 use accounts::model::{Role, UserId};
 use accounts::social::{FollowEdge, FollowStatus};
 use accounts::store::counting::CountingTable;
-use accounts::store::{
-    Condition, Index, Item, Key, Page, Query, Scan, SortCondition, StoreResult, Table, TxOp,
-    Update, keys,
-};
+use accounts::store::{Index, Query, SortCondition, Table, keys};
 use api_tests::TestTable;
 use api_tests::app::TestApp;
 use async_trait::async_trait;
@@ -308,75 +305,9 @@ pub async fn events_of(
         .collect()
 }
 
-/// A table whose transactions reach the engine one at a time (everything else passes
-/// straight through, concurrently).
-///
-/// DynamoDB's transactions are serializable; moto's are not: `TransactWriteItems` copies the
-/// whole table, applies the operations one by one, and on a cancellation restores the copy,
-/// which silently undoes every write another request made in between. Under heavy concurrency
-/// on moto that loses committed follows, whatever the service does. The concurrency tests on
-/// the DynamoDB engine therefore give moto the isolation DynamoDB itself guarantees; reads,
-/// retries and conflicts of the service still run concurrently.
-pub struct SerializableTransactions {
-    inner: Arc<dyn Table>,
-    gate: tokio::sync::Mutex<()>,
-}
-
-impl SerializableTransactions {
-    pub fn new(inner: Arc<dyn Table>) -> Self {
-        SerializableTransactions {
-            inner,
-            gate: tokio::sync::Mutex::new(()),
-        }
-    }
-}
-
-#[async_trait]
-impl Table for SerializableTransactions {
-    fn engine(&self) -> &'static str {
-        self.inner.engine()
-    }
-    async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
-        self.inner.get(key, consistent).await
-    }
-    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
-        self.inner.batch_get(keys).await
-    }
-    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.inner.put(item, condition).await
-    }
-    async fn update(
-        &self,
-        key: &Key,
-        update: Update,
-        condition: Option<Condition>,
-    ) -> StoreResult<Item> {
-        self.inner.update(key, update, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
-        self.inner.delete(key, condition).await
-    }
-    async fn query(&self, query: Query) -> StoreResult<Page> {
-        self.inner.query(query).await
-    }
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        let _one_at_a_time = self.gate.lock().await;
-        self.inner.transact_write(ops).await
-    }
-    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        self.inner.scan(scan).await
-    }
-    async fn health(&self) -> StoreResult<()> {
-        self.inner.health().await
-    }
-}
-
 /// The TestApp for the concurrency tests: on DynamoDB (moto) with serializable transactions,
 /// on the embedded engine as it is (SQLite transactions are serializable).
 pub async fn concurrency_app(t: TestTable) -> TestApp {
-    let table: Arc<dyn Table> = match t.engine() {
-        api_tests::Engine::DynamoDb => Arc::new(SerializableTransactions::new(t.table())),
-        api_tests::Engine::Embedded => t.table(),
-    };
+    let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::Transactions);
     app_with(t, table, &[]).await
 }

@@ -157,6 +157,10 @@ fn event_filter(ctx: &RequestCtx) -> Result<EventFilter, Error> {
 pub async fn list_events(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let (page_size, cursor) = ctx.paging()?;
+    // Every filter is checked before the branch: the review queue applies none of them, but a
+    // malformed value is still a 400, never silently ignored.
+    let requested_user = user_param(ctx)?;
+    let filter = event_filter(ctx)?;
     if parse_bool(ctx, "requires_review")? == Some(true) {
         if !principal.user.role.is_staff() {
             return Err(Error::Forbidden(
@@ -167,8 +171,7 @@ pub async fn list_events(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Err
         let results = events.iter().map(event_view).collect();
         return Ok(ApiResponse::ok(&page(results, next)));
     }
-    let user = subject(&principal, user_param(ctx)?, true)?;
-    let filter = event_filter(ctx)?;
+    let user = subject(&principal, requested_user, true)?;
     let (events, next) = feed::list_user_events(app, user, &filter, page_size, cursor).await?;
     let results = events.iter().map(event_view).collect();
     Ok(ApiResponse::ok(&page(results, next)))

@@ -2,9 +2,12 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod badge_progress;
+pub mod badges;
 pub mod health;
 pub mod profiles;
 pub mod sessions;
 pub mod social;
+pub mod tasks;
 pub mod tokens;
 pub mod users;

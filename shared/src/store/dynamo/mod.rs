@@ -5,6 +5,10 @@
 //! moto never does), so every read hides items whose `expires_at` has passed on the injected
 //! clock: in code for gets, and for queries and scans in the `FilterExpression`, or, when a
 //! limit is set, in code so that expired items do not count against it (see `read_page`).
+//!
+//! Every item operation asks for `ReturnConsumedCapacity::Total` and hands the units to
+//! [`crate::store::counting`], which adds them up when a `CountingTable` is counting the call
+//! (the cost-per-endpoint table); the answer is a few bytes longer, and it costs nothing else.
 
 mod convert;
 mod errors;
@@ -21,9 +25,10 @@ use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, IndexStatus,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    AttributeDefinition, BillingMode, ConditionCheck, ConsumedCapacity, Delete,
+    GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
+    ProjectionType, Put, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -33,6 +38,7 @@ use self::convert::{
 use self::errors::{cancel_reasons, from_sdk};
 use self::expr::{Expr, SortPlan, TakesExpressions, mentions};
 use crate::clock::Clock;
+use crate::store::counting;
 use crate::store::keys::table_definition;
 use crate::store::limits::{Sizing, check_item, check_key, check_transaction, check_update};
 use crate::store::*;
@@ -238,9 +244,11 @@ impl DynamoTable {
                 .client
                 .batch_get_item()
                 .request_items(&self.table, request)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|e| self.err(e))?;
+            report_capacity(out.consumed_capacity());
             if let Some(found) = out.responses.and_then(|mut r| r.remove(&self.table)) {
                 for item in found {
                     items.push(from_attr_map(item)?);
@@ -403,6 +411,7 @@ impl DynamoTable {
                     .set_limit(limit.map(clamp_limit))
                     .set_exclusive_start_key(start)
                     .set_consistent_read(consistent.then_some(true))
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map(Round::from)
@@ -422,6 +431,7 @@ impl DynamoTable {
                     .expressions(x.finish(filter))
                     .set_limit(limit.map(clamp_limit))
                     .set_exclusive_start_key(start)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map(Round::from)
@@ -470,13 +480,29 @@ impl Round {
 
 impl From<QueryOutput> for Round {
     fn from(out: QueryOutput) -> Self {
+        report_capacity(out.consumed_capacity());
         Round::new(out.items, out.scanned_count, out.last_evaluated_key)
     }
 }
 
 impl From<ScanOutput> for Round {
     fn from(out: ScanOutput) -> Self {
+        report_capacity(out.consumed_capacity());
         Round::new(out.items, out.scanned_count, out.last_evaluated_key)
+    }
+}
+
+/// Hands the capacity units an answer reports (if any) to the counting wrapper.
+fn report_capacity<'a>(consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+    let mut reported = None;
+    for units in consumed
+        .into_iter()
+        .filter_map(ConsumedCapacity::capacity_units)
+    {
+        *reported.get_or_insert(0.0) += units;
+    }
+    if let Some(units) = reported {
+        counting::report_consumed_capacity(units);
     }
 }
 
@@ -513,9 +539,11 @@ impl Table for DynamoTable {
             .table_name(&self.table)
             .set_key(Some(key_to_attrs(key)))
             .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| self.err(e))?;
+        report_capacity(out.consumed_capacity());
         let now = self.clock.epoch_seconds();
         Ok(out
             .item
@@ -550,14 +578,17 @@ impl Table for DynamoTable {
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
         check_item(&item, Sizing::LowerBound)?;
-        self.client
+        let out = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_attr_map(&item)?))
             .expressions(Expr::new().with_condition(condition.as_ref())?)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| self.err(e))?;
+        report_capacity(out.consumed_capacity());
         Ok(())
     }
 
@@ -578,9 +609,11 @@ impl Table for DynamoTable {
             .set_update_expression(expression)
             .expressions(x.with_condition(condition.as_ref())?)
             .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| self.err(e))?;
+        report_capacity(out.consumed_capacity());
         match out.attributes.filter(|a| !a.is_empty()) {
             Some(attrs) => from_attr_map(attrs),
             // An update without actions of a missing item leaves just the key.
@@ -597,9 +630,11 @@ impl Table for DynamoTable {
             .set_key(Some(key_to_attrs(key)))
             .expressions(Expr::new().with_condition(condition.as_ref())?)
             .return_values(ReturnValue::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| self.err(e))?;
+        report_capacity(out.consumed_capacity());
         // An expired leftover was already invisible: deleting it returns nothing.
         let now = self.clock.epoch_seconds();
         let old = out
@@ -661,10 +696,14 @@ impl Table for DynamoTable {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                report_capacity(out.consumed_capacity());
+                Ok(())
+            }
             Err(err) => {
                 if let SdkError::ServiceError(service) = &err
                     && let TransactWriteItemsError::TransactionCanceledException(cancelled) =
@@ -714,13 +753,16 @@ impl Table for DynamoTable {
     async fn health(&self) -> StoreResult<()> {
         // One cheap read proves both that DynamoDB answers and that the table exists, with the
         // permission every function has anyway.
-        self.client
+        let out = self
+            .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_to_attrs(&keys::health_probe())))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| self.err(e))?;
+        report_capacity(out.consumed_capacity());
         Ok(())
     }
 }

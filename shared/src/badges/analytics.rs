@@ -1,0 +1,112 @@
+//! Badge analytics (the seed's `BadgeAnalyticsView`), from maintained aggregates only:
+//!
+//! - the aggregates item (`keys::badge_stats`): definitions in total, active, per category and
+//!   per rarity; awards in total; users holding at least one badge. Every definition write and
+//!   every award and revoke moves it in its own transaction;
+//! - the definitions (one query of GSI1 `BADGES`) with their `earned_count`, moved in the same
+//!   award and revoke transactions: the 10 most earned;
+//! - the 20 newest awards: one query of GSI2 `AWARDS`, newest first, with the holders' cards
+//!   in one batch read.
+
+use std::collections::HashMap;
+
+use serde_json::{Value as Json, json};
+
+use super::awards::UserBadge;
+use super::definitions::{self, Category, Rarity};
+use crate::App;
+use crate::accounts::UserRecord;
+use crate::error::Error;
+use crate::store::{Index, Item, Key, Query, Value, from_item, keys};
+
+pub const POPULAR: usize = 10;
+pub const RECENT: usize = 20;
+
+fn count(stats: &Item, attr: &str) -> i64 {
+    stats.get(attr).and_then(Value::as_i64).unwrap_or(0).max(0)
+}
+
+/// The analytics document.
+pub async fn analytics(app: &App) -> Result<Json, Error> {
+    let stats = app
+        .table
+        .get(&keys::badge_stats(), true)
+        .await?
+        .unwrap_or_default();
+    let defs = definitions::list_all(app).await?;
+
+    let by_category: Vec<Json> = Category::ALL
+        .iter()
+        .map(
+            |c| json!({"category": c, "count": count(&stats, &format!("category_{}", c.as_str()))}),
+        )
+        .collect();
+    let rarity: Vec<Json> = Rarity::ALL
+        .iter()
+        .map(|r| json!({"rarity": r, "count": count(&stats, &format!("rarity_{}", r.as_str()))}))
+        .collect();
+
+    let mut popular: Vec<_> = defs.iter().filter(|d| d.earned_count > 0).collect();
+    popular.sort_by(|a, b| b.earned_count.cmp(&a.earned_count).then(a.id.cmp(&b.id)));
+    let popular: Vec<Json> = popular
+        .into_iter()
+        .take(POPULAR)
+        .map(|d| json!({"badge_id": d.id, "name": d.name, "earned_count": d.earned_count}))
+        .collect();
+
+    let page = app
+        .table
+        .query(
+            Query::new(Index::Gsi2, keys::AWARDS)
+                .descending()
+                .limit(RECENT as u32),
+        )
+        .await?;
+    let awards = page
+        .items
+        .iter()
+        .map(UserBadge::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut user_keys: Vec<Key> = awards.iter().map(|a| keys::user(a.user)).collect();
+    user_keys.sort();
+    user_keys.dedup();
+    let users: HashMap<_, UserRecord> = if user_keys.is_empty() {
+        HashMap::new()
+    } else {
+        app.table
+            .batch_get(&user_keys)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|item| from_item::<UserRecord>(&item).map(|u| (u.id, u)))
+            .collect::<Result<_, _>>()?
+    };
+    let names: HashMap<_, _> = defs.iter().map(|d| (d.id, d.name.as_str())).collect();
+    let recent: Vec<Json> = awards
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id(),
+                "user": {
+                    "id": a.user,
+                    "username": users.get(&a.user).map(|u| u.username.as_str()),
+                },
+                "badge": {"id": a.badge, "name": names.get(&a.badge)},
+                "earned_at": a.earned_at,
+                "awarded_by": a.awarded_by,
+                "points": a.points,
+            })
+        })
+        .collect();
+
+    Ok(json!({
+        "total_badges_defined": count(&stats, "total_definitions"),
+        "active_badges": count(&stats, "active_definitions"),
+        "total_awards": count(&stats, "total_awards"),
+        "unique_badge_holders": count(&stats, "unique_holders"),
+        "badges_by_category": by_category,
+        "popular_badges": popular,
+        "recent_awards": recent,
+        "rarity_distribution": rarity,
+    }))
+}

@@ -1,0 +1,705 @@
+//! Awards: badges held by users, and the one place that moves points and aggregates.
+//!
+//! A user badge is `USER#<id>` / `BADGE#<badge id>` (one per user and badge: the award puts it
+//! only if absent), on GSI1 under its badge (holders, for deleting a definition) and on GSI2
+//! under `AWARDS` by time (recent awards, the 30-day leaderboard). Next to it the user's badge
+//! score (`keys::badge_score`): points, badge count, featured count and the held badges with
+//! their award time; its GSI1 sort key orders the all-time leaderboard.
+//!
+//! Award and revoke are each ONE transaction: the user badge, the profile's `badge_points`,
+//! the score (conditioned on the totals it was computed from, so its sort key is exact), the
+//! analytics aggregates and the definition's `earned_count`. A cancelled transaction is re-read
+//! and retried with jittered backoff; after [`MAX_ATTEMPTS`] tries the request is a 503 that
+//! changed nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use super::definitions::{self, BadgeDefinition, BadgeId};
+use crate::App;
+use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
+use crate::bus::DomainEvent;
+use crate::error::Error;
+use crate::model::UserId;
+use crate::store::{
+    CancelReason, Condition, Cursor, Index, Item, ItemShapeError, Key, Query, SortCondition,
+    StoreError, TxOp, Update, Value, from_item, keys, to_item,
+};
+
+/// Tries of one award, revoke or definition change before it is answered with 503.
+pub const MAX_ATTEMPTS: u32 = 12;
+/// Most badges a user may feature on their profile.
+pub const MAX_FEATURED: i64 = 6;
+/// Longest notes of an award.
+pub const NOTES_MAX_CHARS: usize = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AwardedBy {
+    System,
+    Admin,
+    Manual,
+}
+
+impl AwardedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AwardedBy::System => "system",
+            AwardedBy::Admin => "admin",
+            AwardedBy::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AwardedBy> {
+        [AwardedBy::System, AwardedBy::Admin, AwardedBy::Manual]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// A badge held by a user, as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserBadge {
+    pub user: UserId,
+    pub badge: BadgeId,
+    pub earned_at: DateTime<Utc>,
+    #[serde(default = "empty_object")]
+    pub progress_data: Json,
+    #[serde(default)]
+    pub is_featured: bool,
+    pub awarded_by: AwardedBy,
+    #[serde(default)]
+    pub notes: String,
+    /// The points this award gave (taken back on revoke, whatever the definition says now).
+    #[serde(default)]
+    pub points: i64,
+    /// Names the award attempt that wrote it: when a transaction's outcome was lost (a timeout
+    /// after the store applied it, then a retry), finding our own id tells "awarded just now"
+    /// from "held already".
+    #[serde(default)]
+    pub award_id: String,
+}
+
+fn empty_object() -> Json {
+    Json::Object(Default::default())
+}
+
+impl UserBadge {
+    /// The id clients use: `<user>-<badge>` (the key, so a read needs no lookup).
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.user, self.badge)
+    }
+
+    pub fn key(&self) -> Key {
+        keys::user_badge(self.user, self.badge.0)
+    }
+
+    pub fn to_item(&self) -> Result<Item, ItemShapeError> {
+        let mut item = to_item(self)?;
+        let key = self.key();
+        item.insert(keys::attr::PK.into(), Value::S(key.pk));
+        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        let (pk, sk) = keys::badge_holder_index(self.badge.0, self.user);
+        keys::set_index_keys(&mut item, Index::Gsi1, pk, sk);
+        let (pk, sk) =
+            keys::award_index(self.earned_at.timestamp_millis(), self.user, self.badge.0);
+        keys::set_index_keys(&mut item, Index::Gsi2, pk, sk);
+        Ok(item)
+    }
+
+    pub fn from_item(item: &Item) -> Result<UserBadge, ItemShapeError> {
+        from_item(item)
+    }
+
+    /// What clients see, with the definition embedded when known (as in the seed's example).
+    pub fn view(&self, def: Option<&BadgeDefinition>) -> Json {
+        json!({
+            "id": self.id(),
+            "user": self.user,
+            "badge": def.map(BadgeDefinition::view).unwrap_or(json!({"id": self.badge})),
+            "earned_at": self.earned_at,
+            "progress_data": self.progress_data,
+            "is_featured": self.is_featured,
+            "awarded_by": self.awarded_by,
+            "notes": self.notes,
+            "points": self.points,
+        })
+    }
+}
+
+/// Parses a user badge id `<user>-<badge>`.
+pub fn parse_id(id: &str) -> Option<(UserId, BadgeId)> {
+    let (user, badge) = id.split_once('-')?;
+    let user: i64 = user.parse().ok().filter(|n| *n > 0)?;
+    Some((UserId(user), badge.parse().ok()?))
+}
+
+/// The user's badge score: the leaderboard entry and the featured count.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BadgeScore {
+    pub user_id: i64,
+    #[serde(default)]
+    pub points: i64,
+    #[serde(default)]
+    pub badge_count: i64,
+    #[serde(default)]
+    pub featured_count: i64,
+    /// Held badge id → award time (epoch ms): `recent_badges` without reading the badges.
+    #[serde(default)]
+    pub held: BTreeMap<String, i64>,
+}
+
+impl BadgeScore {
+    pub fn from_item(item: &Item) -> Result<BadgeScore, ItemShapeError> {
+        from_item(item)
+    }
+
+    /// Badges earned at or after `since_ms`.
+    pub fn earned_since(&self, since_ms: i64) -> i64 {
+        self.held.values().filter(|at| **at >= since_ms).count() as i64
+    }
+}
+
+/// The user's score as stored (`None`: no badges).
+pub async fn score(app: &App, user: UserId) -> Result<Option<BadgeScore>, Error> {
+    let item = app.table.get(&keys::badge_score(user), true).await?;
+    Ok(item.map(|i| BadgeScore::from_item(&i)).transpose()?)
+}
+
+/// The condition that the score is still what it was read as.
+fn score_unchanged(old: Option<&BadgeScore>) -> Condition {
+    match old {
+        None => Condition::item_absent(),
+        Some(s) => {
+            Condition::eq("points", s.points).and(Condition::eq("badge_count", s.badge_count))
+        }
+    }
+}
+
+/// The score write for new totals: an update (keeping `featured_count`, which moves on its
+/// own), or a delete when no badge is left.
+fn score_op(
+    user: UserId,
+    old: Option<&BadgeScore>,
+    points: i64,
+    count: i64,
+    held: &BTreeMap<String, i64>,
+    featured_delta: i64,
+) -> TxOp {
+    let key = keys::badge_score(user);
+    let condition = Some(score_unchanged(old));
+    if count <= 0 {
+        return TxOp::Delete { key, condition };
+    }
+    let (pk, sk) = keys::leaderboard_index(points, count, user);
+    let held: BTreeMap<String, Value> = held
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::Int(*v)))
+        .collect();
+    let mut update = Update::new()
+        .set("user_id", user.0)
+        .set("points", points)
+        .set("badge_count", count)
+        .set("held", Value::M(held))
+        .set(keys::attr::GSI1PK, pk)
+        .set(keys::attr::GSI1SK, sk);
+    if featured_delta != 0 {
+        update = update.add("featured_count", featured_delta);
+    }
+    TxOp::Update {
+        key,
+        update,
+        condition,
+    }
+}
+
+/// A short, jittered wait before retrying a cancelled transaction.
+pub(crate) async fn pause() {
+    tokio::time::sleep(Duration::from_millis(5 + fastrand::u64(0..=40))).await;
+}
+
+pub(crate) fn busy() -> Error {
+    Error::Unavailable {
+        reason: "badges are busy for this user; try again".into(),
+        retry_after_secs: 1,
+    }
+}
+
+fn reason(err: &StoreError, index: usize) -> Option<&CancelReason> {
+    match err {
+        StoreError::TransactionCanceled { reasons } => reasons.get(index),
+        _ => None,
+    }
+}
+
+/// Awards `badge` to `user` in ONE transaction (user badge put-if-absent, profile
+/// badge_points, leaderboard and analytics aggregates), then the badge_earned UserEvent and
+/// the BadgeEarned bus event. Ok(None) when the user already holds it (nothing changes).
+/// A missing user (or one being erased) or a missing or deleted badge is 404.
+pub async fn award(
+    app: &App,
+    user: UserId,
+    badge: &BadgeDefinition,
+    awarded_by: AwardedBy,
+    progress_data: serde_json::Value,
+    notes: &str,
+) -> Result<Option<UserBadge>, Error> {
+    let progress_data = if progress_data.is_null() {
+        empty_object()
+    } else {
+        progress_data
+    };
+    let award_id = ulid::Ulid::new().to_string();
+    let now = app.clock.now();
+    let held_badge = UserBadge {
+        user,
+        badge: badge.id,
+        earned_at: now,
+        progress_data,
+        is_featured: false,
+        awarded_by,
+        notes: notes.to_owned(),
+        points: badge.points,
+        award_id,
+    };
+    // Held already: by someone else's award, or by ours whose answer was lost.
+    let held_by = |found: Option<UserBadge>| match found {
+        Some(found) if found.award_id == held_badge.award_id => Some(found),
+        _ => None,
+    };
+    for _ in 0..MAX_ATTEMPTS {
+        let old = score(app, user).await?;
+        let bid = badge.id.0.to_string();
+        if old.as_ref().is_some_and(|s| s.held.contains_key(&bid)) {
+            return match held_by(get(app, user, badge.id).await?) {
+                Some(ours) => {
+                    announce_award(app, &ours, badge).await;
+                    Ok(Some(ours))
+                }
+                None => Ok(None),
+            };
+        }
+        let (points, count, mut held) = match &old {
+            Some(s) => (s.points, s.badge_count, s.held.clone()),
+            None => (0, 0, BTreeMap::new()),
+        };
+        held.insert(bid, now.timestamp_millis());
+        let ops = vec![
+            TxOp::Put {
+                item: held_badge.to_item()?,
+                condition: Some(Condition::item_absent()),
+            },
+            TxOp::Update {
+                key: keys::user(user),
+                update: Update::new().add("badge_points", badge.points),
+                condition: Some(
+                    Condition::item_present().and(Condition::Ne("deleting".into(), true.into())),
+                ),
+            },
+            score_op(
+                user,
+                old.as_ref(),
+                points + badge.points,
+                count + 1,
+                &held,
+                0,
+            ),
+            TxOp::Update {
+                key: keys::badge_stats(),
+                update: Update::new()
+                    .add("total_awards", 1)
+                    .add("unique_holders", i64::from(count == 0)),
+                condition: None,
+            },
+            TxOp::Update {
+                key: keys::badge_definition(badge.id.0),
+                update: Update::new().add("earned_count", 1),
+                condition: Some(
+                    Condition::item_present().and(Condition::NotExists("deleting".into())),
+                ),
+            },
+        ];
+        match app.table.transact_write(ops).await {
+            Ok(()) => {
+                announce_award(app, &held_badge, badge).await;
+                return Ok(Some(held_badge));
+            }
+            Err(e) => {
+                if reason(&e, 0) == Some(&CancelReason::ConditionFailed) {
+                    return match held_by(get(app, user, badge.id).await?) {
+                        Some(ours) => {
+                            announce_award(app, &ours, badge).await;
+                            Ok(Some(ours))
+                        }
+                        None => Ok(None),
+                    };
+                }
+                if reason(&e, 1) == Some(&CancelReason::ConditionFailed)
+                    || reason(&e, 4) == Some(&CancelReason::ConditionFailed)
+                {
+                    return Err(Error::NotFound);
+                }
+                if e.failed_condition_index().is_none() && !e.is_retryable() {
+                    return Err(e.into());
+                }
+                pause().await;
+            }
+        }
+    }
+    Err(busy())
+}
+
+/// The seed's `award_badge(user, badge_name, notes, awarded_by)`: the active badge of that
+/// name (case-insensitive; 400 on `badge` otherwise) to an existing user (404 otherwise).
+/// `Ok(None)` when the user already holds it.
+pub async fn award_by_name(
+    app: &App,
+    user: UserId,
+    badge_name: &str,
+    notes: &str,
+    awarded_by: AwardedBy,
+) -> Result<Option<(UserBadge, BadgeDefinition)>, Error> {
+    let def = definitions::find_by_name(app, badge_name)
+        .await?
+        .filter(|d| d.is_active)
+        .ok_or_else(|| Error::field("badge", format!("No active badge named {badge_name:?}.")))?;
+    if crate::accounts::get_user(app, user)
+        .await?
+        .filter(|u| !u.deleting)
+        .is_none()
+    {
+        return Err(Error::NotFound);
+    }
+    let notes: String = notes.chars().take(NOTES_MAX_CHARS).collect();
+    let held = award(app, user, &def, awarded_by, empty_object(), &notes).await?;
+    Ok(held.map(|h| (h, def)))
+}
+
+/// The badge_earned event and the BadgeEarned bus event (best effort: the award stands).
+async fn announce_award(app: &App, held: &UserBadge, badge: &BadgeDefinition) {
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::BadgeEarned, Some(held.user))
+            .description(format!("Earned badge: {}", badge.name))
+            .metadata(json!({
+                "badge_id": badge.id,
+                "badge_name": badge.name,
+                "points": held.points,
+                "awarded_by": held.awarded_by,
+            })),
+    )
+    .await;
+    let event = DomainEvent::new(
+        "BadgeEarned",
+        json!({
+            "user_id": held.user,
+            "badge_id": badge.id,
+            "badge_name": badge.name,
+            "points": held.points,
+            "awarded_by": held.awarded_by,
+        }),
+        app.clock.now(),
+    );
+    if let Err(e) = app.bus.publish(&[event]).await {
+        tracing::warn!(error = %e, "BadgeEarned not published");
+    }
+}
+
+/// Every badge the user holds, in badge id order: one query of their partition (more pages
+/// only past 1 MB).
+pub async fn held_badges(app: &App, user: UserId) -> Result<Vec<UserBadge>, Error> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = Query::new(Index::Primary, keys::user_partition(user))
+            .sort(SortCondition::BeginsWith(keys::USER_BADGE_PREFIX.into()))
+            .after(cursor);
+        let page = app.table.query(query).await?;
+        for item in &page.items {
+            out.push(UserBadge::from_item(item)?);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// One page of the user's badges (badge id order).
+pub async fn list_page(
+    app: &App,
+    user: UserId,
+    featured_only: bool,
+    page_size: u32,
+    cursor: Option<Cursor>,
+) -> Result<(Vec<UserBadge>, Option<Cursor>), Error> {
+    let mut query = Query::new(Index::Primary, keys::user_partition(user))
+        .sort(SortCondition::BeginsWith(keys::USER_BADGE_PREFIX.into()))
+        .limit(page_size)
+        .after(cursor);
+    if featured_only {
+        query = query.filter(Condition::eq("is_featured", true));
+    }
+    let page = app.table.query(query).await?;
+    let badges = page
+        .items
+        .iter()
+        .map(UserBadge::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((badges, page.next))
+}
+
+/// One held badge.
+pub async fn get(app: &App, user: UserId, badge: BadgeId) -> Result<Option<UserBadge>, Error> {
+    let item = app
+        .table
+        .get(&keys::user_badge(user, badge.0), true)
+        .await?;
+    Ok(item.map(|i| UserBadge::from_item(&i)).transpose()?)
+}
+
+/// Why a badge is taken back: logs `badge_revoked` unless the account itself is going.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeCause {
+    /// An administrator revoked it.
+    Admin(UserId),
+    /// Its definition is being deleted.
+    DefinitionDeleted,
+    /// The holder's account is being erased (no event: the account is going).
+    Erasure,
+}
+
+/// Takes a badge back in ONE transaction: the user badge, the points it gave, the score and
+/// the aggregates. `Ok(None)` when the user does not hold it.
+pub async fn revoke(
+    app: &App,
+    user: UserId,
+    badge: BadgeId,
+    cause: RevokeCause,
+) -> Result<Option<UserBadge>, Error> {
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(held_badge) = get(app, user, badge).await? else {
+            return Ok(None);
+        };
+        let old = score(app, user).await?;
+        let def = definitions::get_any(app, badge, true).await?;
+        let (points, count, mut held, featured) = match &old {
+            Some(s) => (s.points, s.badge_count, s.held.clone(), s.featured_count),
+            None => (0, 0, BTreeMap::new(), 0),
+        };
+        held.remove(&badge.0.to_string());
+        let new_count = (count - 1).max(0);
+        let featured_delta = if held_badge.is_featured && featured > 0 {
+            -1
+        } else {
+            0
+        };
+        let mut ops = vec![
+            TxOp::Delete {
+                key: held_badge.key(),
+                condition: Some(Condition::item_present()),
+            },
+            TxOp::Update {
+                key: keys::user(user),
+                update: Update::new().add("badge_points", -held_badge.points),
+                condition: Some(Condition::item_present()),
+            },
+            score_op(
+                user,
+                old.as_ref(),
+                (points - held_badge.points).max(0),
+                new_count,
+                &held,
+                featured_delta,
+            ),
+            TxOp::Update {
+                key: keys::badge_stats(),
+                update: Update::new()
+                    .add("total_awards", -1)
+                    .add("unique_holders", -i64::from(new_count == 0)),
+                condition: None,
+            },
+        ];
+        if def.is_some() {
+            ops.push(TxOp::Update {
+                key: keys::badge_definition(badge.0),
+                update: Update::new().add("earned_count", -1),
+                condition: Some(Condition::item_present()),
+            });
+        }
+        match app.table.transact_write(ops).await {
+            Ok(()) => {
+                announce_revoke(app, &held_badge, def.as_ref(), cause).await;
+                return Ok(Some(held_badge));
+            }
+            Err(e) => {
+                if e.failed_condition_index().is_none() && !e.is_retryable() {
+                    return Err(e.into());
+                }
+                pause().await;
+            }
+        }
+    }
+    Err(busy())
+}
+
+async fn announce_revoke(
+    app: &App,
+    held: &UserBadge,
+    def: Option<&BadgeDefinition>,
+    cause: RevokeCause,
+) {
+    let (by, why) = match cause {
+        RevokeCause::Admin(by) => (Some(by), "revoked by an administrator"),
+        RevokeCause::DefinitionDeleted => (None, "badge definition deleted"),
+        RevokeCause::Erasure => return,
+    };
+    let name = def.map(|d| d.name.as_str()).unwrap_or_default();
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::BadgeRevoked, Some(held.user))
+            .description(format!("Badge revoked: {name}"))
+            .metadata(json!({
+                "badge_id": held.badge,
+                "badge_name": name,
+                "points": held.points,
+                "by": by,
+                "reason": why,
+            })),
+    )
+    .await;
+}
+
+/// Revokes every holder of a badge (deleting its definition), page by page until the holder
+/// index shows none.
+pub(crate) async fn revoke_all_holders(app: &App, badge: BadgeId) -> Result<(), Error> {
+    loop {
+        let query = Query::new(Index::Gsi1, keys::badge_holders(badge.0)).limit(100);
+        let page = app.table.query(query).await?;
+        if page.items.is_empty() {
+            return Ok(());
+        }
+        for item in &page.items {
+            let held = UserBadge::from_item(item)?;
+            revoke(app, held.user, badge, RevokeCause::DefinitionDeleted).await?;
+        }
+    }
+}
+
+/// Takes back every badge of an account being erased, so that points, the leaderboard and
+/// the aggregates stay exact; called by `accounts::users::erase_user` before it deletes the
+/// rest of the partition.
+pub async fn erase_user_badges(app: &App, user: UserId) -> Result<(), Error> {
+    let mut cursor = None;
+    let mut held = Vec::new();
+    loop {
+        let query = Query::new(Index::Primary, keys::user_partition(user))
+            .sort(SortCondition::BeginsWith(keys::USER_BADGE_PREFIX.into()))
+            .consistent()
+            .after(cursor);
+        let page = app.table.query(query).await?;
+        // An item that is not a user badge moved no aggregate: the partition sweep deletes it.
+        held.extend(
+            page.items
+                .iter()
+                .filter_map(|i| UserBadge::from_item(i).ok()),
+        );
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    for held in held {
+        revoke(app, user, held.badge, RevokeCause::Erasure).await?;
+    }
+    // Nothing held any more: a score item left over (none should be) goes too.
+    app.table.delete(&keys::badge_score(user), None).await?;
+    Ok(())
+}
+
+/// Whether `viewer` may see `owner`'s badges: the owner and staff always; others not when
+/// either blocks the other, or the account is suspended or being erased (404), nor a private
+/// account they do not follow (403).
+pub async fn check_visible(
+    app: &App,
+    viewer: &crate::accounts::UserRecord,
+    owner: UserId,
+) -> Result<(), Error> {
+    if viewer.id == owner {
+        return Ok(());
+    }
+    let user = crate::accounts::get_user(app, owner)
+        .await?
+        .filter(|u| !u.deleting)
+        .ok_or(Error::NotFound)?;
+    if viewer.role.is_staff() {
+        return Ok(());
+    }
+    if user.is_suspended || crate::social::blocked_either_way(app, viewer.id, owner).await? {
+        return Err(Error::NotFound);
+    }
+    if user.is_private && !crate::social::is_following(app, viewer.id, owner).await? {
+        return Err(Error::Forbidden("This account is private.".into()));
+    }
+    Ok(())
+}
+
+/// Sets whether the owner features a badge on their profile, at most [`MAX_FEATURED`] at a
+/// time: the badge and the featured count in one transaction.
+pub async fn set_featured(
+    app: &App,
+    user: UserId,
+    badge: BadgeId,
+    featured: bool,
+) -> Result<UserBadge, Error> {
+    for _ in 0..MAX_ATTEMPTS {
+        let mut held = get(app, user, badge).await?.ok_or(Error::NotFound)?;
+        if held.is_featured == featured {
+            return Ok(held);
+        }
+        let delta: i64 = if featured { 1 } else { -1 };
+        let count_ok = if featured {
+            Condition::Or(vec![
+                Condition::NotExists("featured_count".into()),
+                Condition::Lt("featured_count".into(), Value::Int(MAX_FEATURED)),
+            ])
+        } else {
+            Condition::item_present()
+        };
+        let ops = vec![
+            TxOp::Update {
+                key: held.key(),
+                update: Update::new().set("is_featured", featured),
+                condition: Some(Condition::eq("is_featured", held.is_featured)),
+            },
+            TxOp::Update {
+                key: keys::badge_score(user),
+                update: Update::new().add("featured_count", delta),
+                condition: Some(Condition::item_present().and(count_ok)),
+            },
+        ];
+        match app.table.transact_write(ops).await {
+            Ok(()) => {
+                held.is_featured = featured;
+                return Ok(held);
+            }
+            Err(e) => {
+                if featured && reason(&e, 1) == Some(&CancelReason::ConditionFailed) {
+                    return Err(Error::field(
+                        "is_featured",
+                        format!("At most {MAX_FEATURED} badges can be featured."),
+                    ));
+                }
+                if e.failed_condition_index().is_none() && !e.is_retryable() {
+                    return Err(e.into());
+                }
+                pause().await;
+            }
+        }
+    }
+    Err(busy())
+}

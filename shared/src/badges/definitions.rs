@@ -1,0 +1,690 @@
+//! Badge definitions: the catalogue of badges, with their typed criteria.
+//!
+//! A definition is `BADGE#<id>` / `DEFINITION`, on GSI1 under `BADGES` (every definition, for
+//! administrators) and, while active, on GSI2 under `BADGES#ACTIVE` (one query for everyone
+//! and for the evaluator). Names are unique case-insensitively through a unique item written in
+//! the same transaction. Every definition write moves the analytics aggregates
+//! (`keys::badge_stats`) in that transaction. Deleting a definition revokes its awards first
+//! (see [`delete`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use super::awards;
+use super::criteria::Criteria;
+use crate::App;
+use crate::error::{Error, FieldErrors};
+use crate::store::{
+    Condition, Index, Item, ItemShapeError, Query, StoreError, TxOp, Update, Value, from_item,
+    keys, to_item,
+};
+
+/// A badge definition's id: a positive integer allocated in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BadgeId(pub i64);
+
+impl std::fmt::Display for BadgeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::str::FromStr for BadgeId {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(BadgeId(n)),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Achievement,
+    Activity,
+    Special,
+}
+
+impl Category {
+    pub const ALL: [Category; 3] = [Category::Achievement, Category::Activity, Category::Special];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Achievement => "achievement",
+            Category::Activity => "activity",
+            Category::Special => "special",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rarity {
+    Common,
+    Rare,
+    Epic,
+    Legendary,
+}
+
+/// Most points any badge may give (legendary's band is open-ended in the seed).
+pub const MAX_POINTS: i64 = 1_000_000;
+
+impl Rarity {
+    pub const ALL: [Rarity; 4] = [
+        Rarity::Common,
+        Rarity::Rare,
+        Rarity::Epic,
+        Rarity::Legendary,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rarity::Common => "common",
+            Rarity::Rare => "rare",
+            Rarity::Epic => "epic",
+            Rarity::Legendary => "legendary",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Rarity> {
+        Rarity::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The seed's points band, inclusive: common 10–25, rare 50–100, epic 150–300,
+    /// legendary 500 and up (capped at [`MAX_POINTS`]).
+    pub fn points_band(self) -> (i64, i64) {
+        match self {
+            Rarity::Common => (10, 25),
+            Rarity::Rare => (50, 100),
+            Rarity::Epic => (150, 300),
+            Rarity::Legendary => (500, MAX_POINTS),
+        }
+    }
+}
+
+pub const NAME_MAX_CHARS: usize = 100;
+pub const DESCRIPTION_MAX_CHARS: usize = 2000;
+pub const ICON_MAX_CHARS: usize = 100;
+pub const IMAGE_MAX_CHARS: usize = 500;
+pub const NAME_TAKEN: &str = "A badge with that name already exists.";
+
+/// A badge definition as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BadgeDefinition {
+    pub id: BadgeId,
+    pub name: String,
+    pub description: String,
+    pub category: Category,
+    pub icon: String,
+    pub color: String,
+    #[serde(default)]
+    pub image: Option<String>,
+    pub criteria: Criteria,
+    pub points: i64,
+    pub rarity: Rarity,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// How many users hold it (moved in the award and revoke transactions).
+    #[serde(default)]
+    pub earned_count: i64,
+    /// Bumped by every write; writes are conditioned on the version they read.
+    #[serde(default)]
+    pub version: i64,
+    /// Being deleted: hidden, awards refused, its awards being revoked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
+}
+
+impl BadgeDefinition {
+    /// The whole item: key and index entries (GSI2 only while active).
+    pub fn to_item(&self) -> Result<Item, ItemShapeError> {
+        let mut item = to_item(self)?;
+        let key = keys::badge_definition(self.id.0);
+        item.insert(keys::attr::PK.into(), Value::S(key.pk));
+        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        let (pk, sk) = keys::badge_index(self.id.0);
+        keys::set_index_keys(&mut item, Index::Gsi1, pk, sk);
+        if self.is_active && !self.deleting {
+            let (pk, sk) = keys::active_badge_index(self.id.0);
+            keys::set_index_keys(&mut item, Index::Gsi2, pk, sk);
+        }
+        Ok(item)
+    }
+
+    pub fn from_item(item: &Item) -> Result<BadgeDefinition, ItemShapeError> {
+        from_item(item)
+    }
+
+    /// What clients see (the seed's fields, plus how many hold it).
+    pub fn view(&self) -> Json {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "category": self.category,
+            "icon": self.icon,
+            "color": self.color,
+            "image": self.image,
+            "criteria": self.criteria.to_json(),
+            "points": self.points,
+            "rarity": self.rarity,
+            "is_active": self.is_active,
+            "earned_count": self.earned_count,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// The writable fields of a definition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewBadge {
+    pub name: String,
+    pub description: String,
+    pub category: Category,
+    pub icon: String,
+    pub color: String,
+    pub image: Option<String>,
+    pub criteria: Criteria,
+    pub points: i64,
+    pub rarity: Rarity,
+    pub is_active: bool,
+}
+
+/// A change of some writable fields (`PATCH`; `PUT` sets them all).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BadgeChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<Category>,
+    pub icon: Option<String>,
+    pub color: Option<String>,
+    pub image: Option<Option<String>>,
+    pub criteria: Option<Criteria>,
+    pub points: Option<i64>,
+    pub rarity: Option<Rarity>,
+    pub is_active: Option<bool>,
+}
+
+/// `#RRGGBB`.
+pub fn is_hex_color(s: &str) -> bool {
+    s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+impl NewBadge {
+    /// The rules every definition obeys, whoever writes it (API, catalogue, admin command).
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut errors = FieldErrors::new();
+        let mut text = |field: &str, value: &str, max: usize, required: bool| {
+            if required && value.trim().is_empty() {
+                errors.add(field, "This field may not be blank.");
+            } else if value.chars().count() > max {
+                errors.add(
+                    field,
+                    format!("Ensure this field has no more than {max} characters."),
+                );
+            }
+        };
+        text("name", &self.name, NAME_MAX_CHARS, true);
+        text(
+            "description",
+            &self.description,
+            DESCRIPTION_MAX_CHARS,
+            true,
+        );
+        text("icon", &self.icon, ICON_MAX_CHARS, true);
+        if !is_hex_color(&self.color) {
+            errors.add("color", "Enter a color as #RRGGBB.");
+        }
+        if let Some(image) = &self.image {
+            let ok = image.chars().count() <= IMAGE_MAX_CHARS
+                && url::Url::parse(image)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+            if !ok {
+                errors.add("image", "Enter a valid http(s) URL.");
+            }
+        }
+        let (low, high) = self.rarity.points_band();
+        if !(low..=high).contains(&self.points) {
+            let band = if self.rarity == Rarity::Legendary {
+                format!("at least {low}")
+            } else {
+                format!("from {low} to {high}")
+            };
+            errors.add(
+                "points",
+                format!("A {} badge gives {band} points.", self.rarity.as_str()),
+            );
+        }
+        errors.into_result()
+    }
+}
+
+/// The stats deltas of a definition existing (`sign` 1) or not (-1).
+fn stats_update(update: Update, def_category: Category, rarity: Rarity, sign: i64) -> Update {
+    update
+        .add("total_definitions", sign)
+        .add(&format!("category_{}", def_category.as_str()), sign)
+        .add(&format!("rarity_{}", rarity.as_str()), sign)
+}
+
+fn time_value(t: DateTime<Utc>) -> Result<Value, Error> {
+    serde_json::to_value(t)
+        .map(Value::from)
+        .map_err(|e| Error::Internal(format!("timestamp: {e}")))
+}
+
+fn name_taken(err: &StoreError, unique_index: usize) -> bool {
+    matches!(err, StoreError::TransactionCanceled { reasons }
+        if reasons.get(unique_index) == Some(&crate::store::CancelReason::ConditionFailed))
+}
+
+/// Creates a definition: id from the counter, then one transaction with the unique name item
+/// and the aggregates. A taken name (any case) is 400 on `name`.
+pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error> {
+    let mut input = input;
+    input.name = input.name.trim().to_owned();
+    input.validate()?;
+    let counter = app
+        .table
+        .update(
+            &keys::badge_id_counter(),
+            Update::new().add("value", 1),
+            None,
+        )
+        .await?;
+    let id = counter
+        .get("value")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| Error::Internal("badge id counter".into()))?;
+    let now = app.clock.now();
+    let def = BadgeDefinition {
+        id: BadgeId(id),
+        name: input.name,
+        description: input.description,
+        category: input.category,
+        icon: input.icon,
+        color: input.color.to_ascii_uppercase(),
+        image: input.image,
+        criteria: input.criteria,
+        points: input.points,
+        rarity: input.rarity,
+        is_active: input.is_active,
+        created_at: now,
+        updated_at: now,
+        earned_count: 0,
+        version: 1,
+        deleting: false,
+    };
+    let mut unique = keys::unique_badge_name(&name_key(&def.name)).to_item();
+    unique.insert("badge_id".into(), Value::Int(id));
+    let stats = stats_update(Update::new(), def.category, def.rarity, 1)
+        .add("active_definitions", i64::from(def.is_active));
+    let ops = vec![
+        TxOp::Put {
+            item: def.to_item()?,
+            condition: Some(Condition::item_absent()),
+        },
+        TxOp::Put {
+            item: unique,
+            condition: Some(Condition::item_absent()),
+        },
+        TxOp::Update {
+            key: keys::badge_stats(),
+            update: stats,
+            condition: None,
+        },
+    ];
+    match app.table.transact_write(ops).await {
+        Ok(()) => Ok(def),
+        Err(e) if name_taken(&e, 1) => Err(Error::field("name", NAME_TAKEN)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A definition by id, including inactive ones; `None` when missing or being deleted.
+pub async fn get(app: &App, id: BadgeId) -> Result<Option<BadgeDefinition>, Error> {
+    Ok(get_any(app, id, false).await?.filter(|d| !d.deleting))
+}
+
+/// A definition by id even while it is being deleted.
+pub(crate) async fn get_any(
+    app: &App,
+    id: BadgeId,
+    consistent: bool,
+) -> Result<Option<BadgeDefinition>, Error> {
+    let item = app
+        .table
+        .get(&keys::badge_definition(id.0), consistent)
+        .await?;
+    Ok(item
+        .map(|item| BadgeDefinition::from_item(&item))
+        .transpose()?)
+}
+
+/// A definition by name (case-insensitive): the unique item, then the definition.
+pub async fn find_by_name(app: &App, name: &str) -> Result<Option<BadgeDefinition>, Error> {
+    let Some(unique) = app
+        .table
+        .get(&keys::unique_badge_name(&name_key(name)), false)
+        .await?
+    else {
+        return Ok(None);
+    };
+    match unique.get("badge_id").and_then(Value::as_i64) {
+        Some(id) => get(app, BadgeId(id)).await,
+        None => Ok(None),
+    }
+}
+
+/// Every page of a query, for the small definition partitions.
+async fn query_all(app: &App, query: Query) -> Result<Vec<BadgeDefinition>, Error> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = app.table.query(query.clone().after(cursor)).await?;
+        for item in &page.items {
+            out.push(BadgeDefinition::from_item(item)?);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Every active definition, in id order: one query of the sparse GSI2 (more only past 1 MB).
+pub async fn list_active(app: &App) -> Result<Vec<BadgeDefinition>, Error> {
+    let (pk, _) = keys::active_badge_index(0);
+    let defs = query_all(app, Query::new(Index::Gsi2, pk)).await?;
+    Ok(defs.into_iter().filter(|d| !d.deleting).collect())
+}
+
+/// Every definition, active or not, but not those being deleted (analytics, admin tools).
+pub async fn list_all(app: &App) -> Result<Vec<BadgeDefinition>, Error> {
+    let (pk, _) = keys::badge_index(0);
+    let defs = query_all(app, Query::new(Index::Gsi1, pk)).await?;
+    Ok(defs.into_iter().filter(|d| !d.deleting).collect())
+}
+
+/// Filters of the definition list.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub category: Option<Category>,
+    pub rarity: Option<Rarity>,
+    pub is_active: Option<bool>,
+    /// Administrators see inactive definitions; everyone else only active ones.
+    pub include_inactive: bool,
+}
+
+/// One page of definitions, in id order. Filters are query filters (a page may be short).
+pub async fn list_page(
+    app: &App,
+    filter: &ListFilter,
+    page_size: u32,
+    cursor: Option<crate::store::Cursor>,
+) -> Result<(Vec<BadgeDefinition>, Option<crate::store::Cursor>), Error> {
+    let only_active = !filter.include_inactive || filter.is_active == Some(true);
+    if !filter.include_inactive && filter.is_active == Some(false) {
+        return Ok((Vec::new(), None));
+    }
+    let mut conditions = vec![Condition::NotExists("deleting".into())];
+    if let Some(c) = filter.category {
+        conditions.push(Condition::eq("category", c.as_str()));
+    }
+    if let Some(r) = filter.rarity {
+        conditions.push(Condition::eq("rarity", r.as_str()));
+    }
+    if filter.is_active == Some(false) {
+        conditions.push(Condition::eq("is_active", false));
+    }
+    let (index, pk) = if only_active {
+        (Index::Gsi2, keys::active_badge_index(0).0)
+    } else {
+        (Index::Gsi1, keys::badge_index(0).0)
+    };
+    let query = Query::new(index, pk)
+        .limit(page_size)
+        .after(cursor)
+        .filter(Condition::And(conditions));
+    let page = app.table.query(query).await?;
+    let defs = page
+        .items
+        .iter()
+        .map(BadgeDefinition::from_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((defs, page.next))
+}
+
+/// Changes a definition (the result obeys every rule), in one transaction conditioned on the
+/// version read: the definition, the unique name items when the name changes, the aggregates.
+/// Points already awarded keep the value they had.
+pub async fn update(
+    app: &App,
+    id: BadgeId,
+    changes: BadgeChanges,
+) -> Result<BadgeDefinition, Error> {
+    for _ in 0..awards::MAX_ATTEMPTS {
+        let old = get_any(app, id, true)
+            .await?
+            .filter(|d| !d.deleting)
+            .ok_or(Error::NotFound)?;
+        let merged = NewBadge {
+            name: changes
+                .name
+                .clone()
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_else(|| old.name.clone()),
+            description: changes
+                .description
+                .clone()
+                .unwrap_or_else(|| old.description.clone()),
+            category: changes.category.unwrap_or(old.category),
+            icon: changes.icon.clone().unwrap_or_else(|| old.icon.clone()),
+            color: changes.color.clone().unwrap_or_else(|| old.color.clone()),
+            image: changes.image.clone().unwrap_or_else(|| old.image.clone()),
+            criteria: changes
+                .criteria
+                .clone()
+                .unwrap_or_else(|| old.criteria.clone()),
+            points: changes.points.unwrap_or(old.points),
+            rarity: changes.rarity.unwrap_or(old.rarity),
+            is_active: changes.is_active.unwrap_or(old.is_active),
+        };
+        merged.validate()?;
+        let new = BadgeDefinition {
+            id,
+            name: merged.name,
+            description: merged.description,
+            category: merged.category,
+            icon: merged.icon,
+            color: merged.color.to_ascii_uppercase(),
+            image: merged.image,
+            criteria: merged.criteria,
+            points: merged.points,
+            rarity: merged.rarity,
+            is_active: merged.is_active,
+            created_at: old.created_at,
+            updated_at: app.clock.now(),
+            earned_count: old.earned_count,
+            version: old.version + 1,
+            deleting: false,
+        };
+        let mut ops = Vec::new();
+        // `earned_count` moves in award transactions: keep the stored value, not the read one.
+        let mut item = new.to_item()?;
+        item.remove("earned_count");
+        let update = item_as_update(item, &old)?;
+        ops.push(TxOp::Update {
+            key: keys::badge_definition(id.0),
+            update,
+            condition: Some(Condition::eq("version", old.version)),
+        });
+        let renamed = name_key(&new.name) != name_key(&old.name);
+        if renamed {
+            ops.push(TxOp::Delete {
+                key: keys::unique_badge_name(&name_key(&old.name)),
+                condition: Some(Condition::eq("badge_id", id.0)),
+            });
+            let mut unique = keys::unique_badge_name(&name_key(&new.name)).to_item();
+            unique.insert("badge_id".into(), Value::Int(id.0));
+            ops.push(TxOp::Put {
+                item: unique,
+                condition: Some(Condition::item_absent()),
+            });
+        }
+        // One ADD per attribute: an update may not name a path twice.
+        let mut deltas: Vec<(String, i64)> = Vec::new();
+        if old.category != new.category {
+            deltas.push((format!("category_{}", old.category.as_str()), -1));
+            deltas.push((format!("category_{}", new.category.as_str()), 1));
+        }
+        if old.rarity != new.rarity {
+            deltas.push((format!("rarity_{}", old.rarity.as_str()), -1));
+            deltas.push((format!("rarity_{}", new.rarity.as_str()), 1));
+        }
+        if old.is_active != new.is_active {
+            deltas.push((
+                "active_definitions".into(),
+                if new.is_active { 1 } else { -1 },
+            ));
+        }
+        let stats = deltas
+            .iter()
+            .fold(Update::new(), |u, (attr, delta)| u.add(attr, *delta));
+        if !stats.is_empty() {
+            ops.push(TxOp::Update {
+                key: keys::badge_stats(),
+                update: stats,
+                condition: None,
+            });
+        }
+        match app.table.transact_write(ops).await {
+            Ok(()) => {
+                return Ok(BadgeDefinition {
+                    earned_count: old.earned_count,
+                    ..new
+                });
+            }
+            Err(e) if renamed && name_taken(&e, 2) => {
+                return Err(Error::field("name", NAME_TAKEN));
+            }
+            Err(e) if e.failed_condition_index().is_some() || e.is_retryable() => {
+                awards::pause().await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(awards::busy())
+}
+
+/// An update that sets every attribute of `item` and removes the index attributes it lacks
+/// (deactivating drops the GSI2 entry).
+fn item_as_update(item: Item, _old: &BadgeDefinition) -> Result<Update, Error> {
+    let mut update = Update::new();
+    for attr in [keys::attr::GSI2PK, keys::attr::GSI2SK] {
+        if !item.contains_key(attr) {
+            update = update.remove(attr);
+        }
+    }
+    for (name, value) in item {
+        if name != keys::attr::PK && name != keys::attr::SK {
+            update = update.set(&name, value);
+        }
+    }
+    Ok(update)
+}
+
+/// Deletes a definition with its awards and the points they gave, in steps that a repeated
+/// `DELETE` resumes:
+/// 1. the definition is marked `deleting` and deactivated (one transaction with the active
+///    count): it disappears from every list and award transactions refuse it;
+/// 2. its holders (GSI1 `BADGE#<id>`) are revoked page by page, each revoke one transaction
+///    that gives back the points and moves the aggregates;
+/// 3. the definition and its unique name go, with the aggregates, in one transaction
+///    conditioned on `earned_count = 0` (so a holder the index had not shown yet is not lost:
+///    the step repeats, or the request is a 503 that a retry finishes).
+pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
+    let def = get_any(app, id, true).await?.ok_or(Error::NotFound)?;
+    if !def.deleting {
+        let update = Update::new()
+            .set("deleting", true)
+            .set("is_active", false)
+            .set("updated_at", time_value(app.clock.now())?)
+            .add("version", 1)
+            .remove(keys::attr::GSI2PK)
+            .remove(keys::attr::GSI2SK);
+        let mut ops = vec![TxOp::Update {
+            key: keys::badge_definition(id.0),
+            update,
+            condition: Some(Condition::eq("version", def.version)),
+        }];
+        if def.is_active {
+            ops.push(TxOp::Update {
+                key: keys::badge_stats(),
+                update: Update::new().add("active_definitions", -1),
+                condition: None,
+            });
+        }
+        match app.table.transact_write(ops).await {
+            Ok(()) => {}
+            // Someone changed it meanwhile: the caller may simply try again.
+            Err(e) if e.failed_condition_index().is_some() => {
+                return Err(Error::Conflict(
+                    "The badge changed while it was being deleted; try again.".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for _ in 0..awards::MAX_ATTEMPTS {
+        awards::revoke_all_holders(app, id).await?;
+        let ops = vec![
+            TxOp::Delete {
+                key: keys::badge_definition(id.0),
+                condition: Some(Condition::eq("deleting", true).and(Condition::Or(vec![
+                    Condition::NotExists("earned_count".into()),
+                    Condition::Le("earned_count".into(), Value::Int(0)),
+                ]))),
+            },
+            TxOp::Delete {
+                key: keys::unique_badge_name(&name_key(&def.name)),
+                condition: Some(Condition::Or(vec![
+                    Condition::item_absent(),
+                    Condition::eq("badge_id", id.0),
+                ])),
+            },
+            TxOp::Update {
+                key: keys::badge_stats(),
+                update: stats_update(Update::new(), def.category, def.rarity, -1),
+                condition: None,
+            },
+        ];
+        match app.table.transact_write(ops).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.failed_condition_index() == Some(0) || e.is_retryable() => {
+                // A holder not yet visible on the index, or a concurrent writer.
+                let still = get_any(app, id, true).await?;
+                if still.is_none() {
+                    return Ok(());
+                }
+                awards::pause().await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(awards::busy())
+}

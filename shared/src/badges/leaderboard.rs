@@ -1,0 +1,223 @@
+//! The badge leaderboard: top users by points, then badge count, without scanning.
+//!
+//! - `all_time`: one query of GSI1 `LEADERBOARD`, whose sort key (written by every award and
+//!   revoke transaction on the user's badge score) orders by points, then badge count, then
+//!   user id; the profiles of the page in one batch read. `recent_badges` (earned in the last
+//!   30 days) comes from the award times the score item holds.
+//! - `30d`: the awards of the last 30 days, read newest first from GSI2 `AWARDS` and summed
+//!   per user, at most [`MAX_WINDOW_AWARDS`] awards (a bounded read). When the window holds
+//!   more, the oldest awards beyond the bound are left out and the answer says
+//!   `"complete": false`.
+//!
+//! Users the viewer blocks or is blocked by, suspended accounts and accounts being erased are
+//! left out; everyone else appears with their public card (which private profiles show too).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Duration;
+use serde_json::{Value as Json, json};
+
+use super::awards::{BadgeScore, UserBadge};
+use crate::App;
+use crate::accounts::UserRecord;
+use crate::error::Error;
+use crate::model::UserId;
+use crate::profiles::views::public_card;
+use crate::store::{Index, Key, Query, SortCondition, from_item, keys};
+
+/// Entries of the board.
+pub const TOP: usize = 50;
+/// The most awards the 30-day board reads (newest first).
+pub const MAX_WINDOW_AWARDS: usize = 2000;
+/// Days that count as recent.
+pub const RECENT_DAYS: i64 = 30;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaderboardTimeframe {
+    AllTime,
+    Last30Days,
+}
+
+impl LeaderboardTimeframe {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "all_time" => Some(Self::AllTime),
+            "30d" => Some(Self::Last30Days),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AllTime => "all_time",
+            Self::Last30Days => "30d",
+        }
+    }
+}
+
+/// One row before the viewer's filter.
+struct Row {
+    user: UserId,
+    points: i64,
+    badges: i64,
+    recent: i64,
+}
+
+/// The users the viewer must not see listed: blocked either way (two queries: the viewer's
+/// blocks in their partition, the users blocking them on GSI1).
+async fn hidden_for(app: &App, viewer: UserId) -> Result<HashSet<UserId>, Error> {
+    let mut hidden = HashSet::new();
+    let parse = |s: &str, prefix: &str| {
+        s.strip_prefix(prefix)
+            .and_then(|id| id.parse::<i64>().ok())
+            .map(UserId)
+    };
+    let mut cursor = None;
+    loop {
+        let query = Query::new(Index::Primary, keys::user_partition(viewer))
+            .sort(SortCondition::BeginsWith(keys::BLOCKS_PREFIX.into()))
+            .after(cursor);
+        let page = app.table.query(query).await?;
+        hidden.extend(
+            page.items
+                .iter()
+                .filter_map(|i| Key::of(i).and_then(|k| parse(&k.sk, keys::BLOCKS_PREFIX))),
+        );
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut cursor = None;
+    loop {
+        let query = Query::new(Index::Gsi1, keys::user_partition(viewer))
+            .sort(SortCondition::BeginsWith(keys::BLOCKER_PREFIX.into()))
+            .after(cursor);
+        let page = app.table.query(query).await?;
+        hidden.extend(page.items.iter().filter_map(|i| {
+            i.get(keys::attr::GSI1SK)
+                .and_then(|v| v.as_str())
+                .and_then(|sk| parse(sk, keys::BLOCKER_PREFIX))
+        }));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(hidden)
+}
+
+/// The all-time rows: the top of the index, with a margin for rows the viewer cannot see.
+async fn all_time_rows(app: &App, want: usize, since_ms: i64) -> Result<Vec<Row>, Error> {
+    let query = Query::new(Index::Gsi1, keys::LEADERBOARD).limit(want as u32);
+    let page = app.table.query(query).await?;
+    page.items
+        .iter()
+        .map(|item| {
+            let score = BadgeScore::from_item(item)?;
+            Ok(Row {
+                user: UserId(score.user_id),
+                points: score.points,
+                badges: score.badge_count,
+                recent: score.earned_since(since_ms),
+            })
+        })
+        .collect()
+}
+
+/// The 30-day rows: awards of the window, newest first, summed per user. The flag is false
+/// when the bound cut the window short.
+async fn window_rows(app: &App, since_ms: i64) -> Result<(Vec<Row>, bool), Error> {
+    let mut per_user: HashMap<UserId, Row> = HashMap::new();
+    let mut read = 0usize;
+    let mut cursor = None;
+    let lower = format!("{since_ms:015}");
+    let complete = loop {
+        let remaining = MAX_WINDOW_AWARDS - read;
+        let query = Query::new(Index::Gsi2, keys::AWARDS)
+            .sort(SortCondition::Ge(lower.clone()))
+            .descending()
+            .limit(remaining.min(500) as u32)
+            .after(cursor);
+        let page = app.table.query(query).await?;
+        read += page.items.len();
+        for item in &page.items {
+            let award = UserBadge::from_item(item)?;
+            let row = per_user.entry(award.user).or_insert(Row {
+                user: award.user,
+                points: 0,
+                badges: 0,
+                recent: 0,
+            });
+            row.points += award.points;
+            row.badges += 1;
+            row.recent += 1;
+        }
+        match page.next {
+            None => break true,
+            Some(_) if read >= MAX_WINDOW_AWARDS => break false,
+            Some(next) => cursor = Some(next),
+        }
+    };
+    let mut rows: Vec<Row> = per_user.into_values().collect();
+    rows.sort_by(|a, b| {
+        b.points
+            .cmp(&a.points)
+            .then(b.badges.cmp(&a.badges))
+            .then(a.user.cmp(&b.user))
+    });
+    Ok((rows, complete))
+}
+
+/// The board as `viewer` may see it: `{"timeframe", "complete", "results": [{rank, user,
+/// badge_points, total_badges, recent_badges}]}`.
+pub async fn leaderboard(
+    app: &App,
+    viewer: UserId,
+    timeframe: LeaderboardTimeframe,
+) -> Result<Json, Error> {
+    let since_ms = (app.clock.now() - Duration::days(RECENT_DAYS)).timestamp_millis();
+    let hidden = hidden_for(app, viewer).await?;
+    let (rows, complete) = match timeframe {
+        // The margin covers hidden users; more hidden than that only shortens the board.
+        LeaderboardTimeframe::AllTime => (
+            all_time_rows(app, TOP + hidden.len().min(50) + 10, since_ms).await?,
+            true,
+        ),
+        LeaderboardTimeframe::Last30Days => window_rows(app, since_ms).await?,
+    };
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| !hidden.contains(&r.user))
+        .take(TOP + 10)
+        .collect();
+    let profile_keys: Vec<Key> = rows.iter().map(|r| keys::user(r.user)).collect();
+    let profiles = if profile_keys.is_empty() {
+        Vec::new()
+    } else {
+        app.table.batch_get(&profile_keys).await?
+    };
+    let mut results = Vec::new();
+    for (row, profile) in rows.iter().zip(profiles) {
+        let Some(item) = profile else { continue };
+        let user: UserRecord = from_item(&item)?;
+        if user.deleting || user.is_suspended {
+            continue;
+        }
+        results.push(json!({
+            "rank": results.len() + 1,
+            "user": public_card(&user),
+            "badge_points": row.points,
+            "total_badges": row.badges,
+            "recent_badges": row.recent,
+        }));
+        if results.len() == TOP {
+            break;
+        }
+    }
+    Ok(json!({
+        "timeframe": timeframe.as_str(),
+        "complete": complete,
+        "results": results,
+    }))
+}

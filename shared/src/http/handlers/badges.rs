@@ -1,0 +1,510 @@
+//! Badge definitions, awards, the leaderboard and analytics (`docs/badges.md`).
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::App;
+use crate::auth::Principal;
+use crate::badges::analytics;
+use crate::badges::awards::{self, AwardedBy, RevokeCause};
+use crate::badges::criteria::parse_criteria;
+use crate::badges::definitions::{
+    self, BadgeChanges, BadgeDefinition, BadgeId, Category, ListFilter, NewBadge, Rarity,
+};
+use crate::badges::leaderboard::{self, LeaderboardTimeframe};
+use crate::error::{Error, FieldErrors};
+use crate::http::auth::{caller, optional_caller};
+use crate::http::{ApiResponse, RequestCtx};
+use crate::model::UserId;
+use crate::store::Cursor;
+
+const NOT_ALLOWED: &str = "You do not have permission to perform this action.";
+
+fn require_admin(principal: &Principal) -> Result<(), Error> {
+    if principal.user.role.is_admin() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(NOT_ALLOWED.into()))
+    }
+}
+
+fn list_view(count: Option<i64>, next: Option<Cursor>, results: Vec<Json>) -> Json {
+    let mut view = json!({
+        "next": next.as_ref().map(Cursor::as_str),
+        "previous": null,
+        "results": results,
+    });
+    if let (Some(count), Some(fields)) = (count, view.as_object_mut()) {
+        fields.insert("count".into(), json!(count));
+    }
+    view
+}
+
+fn bool_param(ctx: &RequestCtx, name: &str) -> Result<Option<bool>, Error> {
+    match ctx.query_param(name) {
+        None | Some("") => Ok(None),
+        Some("true" | "True" | "1") => Ok(Some(true)),
+        Some("false" | "False" | "0") => Ok(Some(false)),
+        Some(_) => Err(Error::field(name, "Must be true or false.")),
+    }
+}
+
+fn badge_id(ctx: &RequestCtx) -> Result<BadgeId, Error> {
+    ctx.param("id").parse().map_err(|_| Error::NotFound)
+}
+
+/// The JSON body as an object.
+fn body(ctx: &RequestCtx) -> Result<Map<String, Json>, Error> {
+    ctx.json::<Map<String, Json>>()
+}
+
+fn choice_message(allowed: &[&str]) -> String {
+    format!("Expected one of: {}.", allowed.join(", "))
+}
+
+/// Fields of a definition a client writes; the read-only ones are ignored, as DRF does.
+const WRITABLE: [&str; 10] = [
+    "name",
+    "description",
+    "category",
+    "icon",
+    "color",
+    "image",
+    "criteria",
+    "points",
+    "rarity",
+    "is_active",
+];
+const READ_ONLY: [&str; 4] = ["id", "created_at", "updated_at", "earned_count"];
+
+/// Reads the writable fields present in the body, with a 400 per bad field. `require_all`
+/// (POST, PUT) makes the fields without a default required.
+fn definition_changes(body: &Map<String, Json>, require_all: bool) -> Result<BadgeChanges, Error> {
+    let mut errors = FieldErrors::new();
+    let mut changes = BadgeChanges::default();
+    for key in body.keys() {
+        if !WRITABLE.contains(&key.as_str()) && !READ_ONLY.contains(&key.as_str()) {
+            errors.add(key, "Unknown field.");
+        }
+    }
+    let text = |errors: &mut FieldErrors, name: &str| -> Option<String> {
+        match body.get(name) {
+            None => {
+                if require_all {
+                    errors.add(name, "This field is required.");
+                }
+                None
+            }
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(_) => {
+                errors.add(name, "Not a valid string.");
+                None
+            }
+        }
+    };
+    changes.name = text(&mut errors, "name");
+    changes.description = text(&mut errors, "description");
+    changes.icon = text(&mut errors, "icon");
+    changes.color = text(&mut errors, "color");
+    match body.get("category") {
+        None if require_all => errors.add("category", "This field is required."),
+        None => {}
+        Some(v) => match v.as_str().and_then(Category::parse) {
+            Some(c) => changes.category = Some(c),
+            None => errors.add(
+                "category",
+                choice_message(&Category::ALL.map(Category::as_str)),
+            ),
+        },
+    }
+    match body.get("rarity") {
+        None if require_all => changes.rarity = Some(Rarity::Common),
+        None => {}
+        Some(v) => match v.as_str().and_then(Rarity::parse) {
+            Some(r) => changes.rarity = Some(r),
+            None => errors.add("rarity", choice_message(&Rarity::ALL.map(Rarity::as_str))),
+        },
+    }
+    match body.get("points") {
+        None if require_all => changes.points = Some(10),
+        None => {}
+        Some(v) => match v.as_i64() {
+            Some(p) => changes.points = Some(p),
+            None => errors.add("points", "A valid integer is required."),
+        },
+    }
+    match body.get("is_active") {
+        None if require_all => changes.is_active = Some(true),
+        None => {}
+        Some(Json::Bool(b)) => changes.is_active = Some(*b),
+        Some(_) => errors.add("is_active", "Must be a valid boolean."),
+    }
+    match body.get("image") {
+        None if require_all => changes.image = Some(None),
+        None => {}
+        Some(Json::Null) => changes.image = Some(None),
+        Some(Json::String(s)) if s.is_empty() => changes.image = Some(None),
+        Some(Json::String(s)) => changes.image = Some(Some(s.clone())),
+        Some(_) => errors.add("image", "Not a valid string."),
+    }
+    match body.get("criteria") {
+        None if require_all => errors.add("criteria", "This field is required."),
+        None => {}
+        Some(v) => match parse_criteria(v) {
+            Ok(c) => changes.criteria = Some(c),
+            Err(Error::Invalid(found)) => {
+                for (field, messages) in found.0 {
+                    for m in messages {
+                        errors.add(&field, m);
+                    }
+                }
+            }
+            Err(other) => return Err(other),
+        },
+    }
+    errors.into_result()?;
+    Ok(changes)
+}
+
+/// `GET /api/badges/?category=&rarity=&is_active=&page_size=&cursor=`: active badges for
+/// everyone (signed in or not), every badge for administrators.
+pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = optional_caller(app, ctx).await?;
+    let admin = principal.as_ref().is_some_and(|p| p.user.role.is_admin());
+    let category = match ctx.query_param("category").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(Category::parse(v).ok_or_else(|| {
+            Error::field(
+                "category",
+                choice_message(&Category::ALL.map(Category::as_str)),
+            )
+        })?),
+    };
+    let rarity = match ctx.query_param("rarity").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(Rarity::parse(v).ok_or_else(|| {
+            Error::field("rarity", choice_message(&Rarity::ALL.map(Rarity::as_str)))
+        })?),
+    };
+    let filter = ListFilter {
+        category,
+        rarity,
+        is_active: bool_param(ctx, "is_active")?,
+        include_inactive: admin,
+    };
+    let (page_size, cursor) = ctx.paging()?;
+    let (defs, next) = definitions::list_page(app, &filter, page_size, cursor).await?;
+    let results = defs.iter().map(BadgeDefinition::view).collect();
+    Ok(ApiResponse::ok(&list_view(None, next, results)))
+}
+
+/// `POST /api/badges/` (administrators) → 201 with the definition.
+pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    require_admin(&principal)?;
+    let changes = definition_changes(&body(ctx)?, true)?;
+    let (
+        Some(name),
+        Some(description),
+        Some(category),
+        Some(icon),
+        Some(color),
+        Some(image),
+        Some(criteria),
+        Some(points),
+        Some(rarity),
+        Some(is_active),
+    ) = (
+        changes.name,
+        changes.description,
+        changes.category,
+        changes.icon,
+        changes.color,
+        changes.image,
+        changes.criteria,
+        changes.points,
+        changes.rarity,
+        changes.is_active,
+    )
+    else {
+        return Err(Error::BadRequest("Incomplete badge definition.".into()));
+    };
+    let def = definitions::create(
+        app,
+        NewBadge {
+            name,
+            description,
+            category,
+            icon,
+            color,
+            image,
+            criteria,
+            points,
+            rarity,
+            is_active,
+        },
+    )
+    .await?;
+    Ok(ApiResponse::created(&def.view()))
+}
+
+/// `GET /api/badges/{id}/`: an inactive badge only to administrators (404 otherwise).
+pub async fn retrieve(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = optional_caller(app, ctx).await?;
+    let admin = principal.as_ref().is_some_and(|p| p.user.role.is_admin());
+    let def = definitions::get(app, badge_id(ctx)?)
+        .await?
+        .filter(|d| admin || d.is_active)
+        .ok_or(Error::NotFound)?;
+    Ok(ApiResponse::ok(&def.view()))
+}
+
+/// `PUT` (every field without a default) and `PATCH` (some) `/api/badges/{id}/`.
+pub async fn update(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    require_admin(&principal)?;
+    let id = badge_id(ctx)?;
+    let full = ctx.request.method == http::Method::PUT;
+    let changes = definition_changes(&body(ctx)?, full)?;
+    let def = definitions::update(app, id, changes).await?;
+    Ok(ApiResponse::ok(&def.view()))
+}
+
+/// `DELETE /api/badges/{id}/` → 204, after its awards and their points are gone.
+pub async fn destroy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    require_admin(&principal)?;
+    definitions::delete(app, badge_id(ctx)?).await?;
+    Ok(ApiResponse::no_content())
+}
+
+/// `GET /api/badges/leaderboard/?timeframe=all_time|30d`.
+pub async fn leaderboard(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let timeframe = match ctx.query_param("timeframe").filter(|v| !v.is_empty()) {
+        None => LeaderboardTimeframe::AllTime,
+        Some(v) => LeaderboardTimeframe::parse(v)
+            .ok_or_else(|| Error::field("timeframe", choice_message(&["all_time", "30d"])))?,
+    };
+    let board = leaderboard::leaderboard(app, principal.id(), timeframe).await?;
+    Ok(ApiResponse::ok(&board))
+}
+
+/// `GET /api/badges/analytics/` (administrators).
+pub async fn analytics(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    require_admin(&principal)?;
+    Ok(ApiResponse::ok(&analytics::analytics(app).await?))
+}
+
+/// The `{id}` of a user badge (`<user>-<badge>`); anything else is 404.
+fn user_badge_id(ctx: &RequestCtx) -> Result<(UserId, BadgeId), Error> {
+    awards::parse_id(ctx.param("id")).ok_or(Error::NotFound)
+}
+
+/// A user id from a body or query value: a positive integer, or a string of one.
+fn user_id_of(value: &Json) -> Option<UserId> {
+    match value {
+        Json::Number(n) => n.as_i64().filter(|n| *n > 0).map(UserId),
+        Json::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `GET /api/user-badges/?user=<id>&is_featured=&page_size=&cursor=` (default: the caller),
+/// with `count` and each badge's definition embedded.
+pub async fn list_user_badges(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let user = match ctx.query_param("user").filter(|v| !v.is_empty()) {
+        None => principal.id(),
+        Some(v) => v
+            .parse::<UserId>()
+            .map_err(|_| Error::field("user", "A valid user id is required."))?,
+    };
+    awards::check_visible(app, &principal.user, user).await?;
+    let featured = bool_param(ctx, "is_featured")? == Some(true);
+    let (page_size, cursor) = ctx.paging()?;
+    let (held, next) = awards::list_page(app, user, featured, page_size, cursor).await?;
+    let score = awards::score(app, user).await?.unwrap_or_default();
+    let count = if featured {
+        score.featured_count
+    } else {
+        score.badge_count
+    };
+    let defs = definitions_of(app, held.iter().map(|h| h.badge)).await?;
+    let results = held
+        .iter()
+        .map(|h| h.view(defs.iter().find(|d| d.id == h.badge)))
+        .collect();
+    Ok(ApiResponse::ok(&list_view(Some(count), next, results)))
+}
+
+/// The definitions of some badges in one batch read.
+async fn definitions_of(
+    app: &App,
+    ids: impl Iterator<Item = BadgeId>,
+) -> Result<Vec<BadgeDefinition>, Error> {
+    let mut keys: Vec<_> = ids
+        .map(|id| crate::store::keys::badge_definition(id.0))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = app.table.batch_get(&keys).await?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .map(|item| BadgeDefinition::from_item(&item))
+        .collect::<Result<_, _>>()?)
+}
+
+/// `GET /api/user-badges/{id}/` with the definition embedded.
+pub async fn retrieve_user_badge(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let (user, badge) = user_badge_id(ctx)?;
+    awards::check_visible(app, &principal.user, user).await?;
+    let held = awards::get(app, user, badge)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let def = definitions::get_any(app, badge, false).await?;
+    Ok(ApiResponse::ok(&held.view(def.as_ref())))
+}
+
+/// `POST /api/user-badges/` `{user, badge, notes?, progress_data?, awarded_by?}`
+/// (administrators) → 201; 409 when the user already holds the badge.
+pub async fn award(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    require_admin(&principal)?;
+    let body = body(ctx)?;
+    let mut errors = FieldErrors::new();
+    for key in body.keys() {
+        if !["user", "badge", "notes", "progress_data", "awarded_by"].contains(&key.as_str()) {
+            errors.add(key, "Unknown field.");
+        }
+    }
+    let user = match body.get("user") {
+        None => {
+            errors.add("user", "This field is required.");
+            None
+        }
+        Some(v) => {
+            let id = user_id_of(v);
+            if id.is_none() {
+                errors.add("user", "A valid user id is required.");
+            }
+            id
+        }
+    };
+    let badge = match body.get("badge") {
+        None => {
+            errors.add("badge", "This field is required.");
+            None
+        }
+        Some(v) => {
+            let id = v.as_i64().filter(|n| *n > 0).map(BadgeId);
+            if id.is_none() {
+                errors.add("badge", "A valid badge id is required.");
+            }
+            id
+        }
+    };
+    let notes = match body.get("notes") {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(s)) if s.chars().count() <= awards::NOTES_MAX_CHARS => s.clone(),
+        Some(_) => {
+            errors.add(
+                "notes",
+                format!(
+                    "A string of at most {} characters.",
+                    awards::NOTES_MAX_CHARS
+                ),
+            );
+            String::new()
+        }
+    };
+    let progress = match body.get("progress_data") {
+        None | Some(Json::Null) => json!({}),
+        Some(v @ Json::Object(_)) if v.to_string().len() <= 4096 => v.clone(),
+        Some(_) => {
+            errors.add("progress_data", "An object of at most 4 KB.");
+            json!({})
+        }
+    };
+    let awarded_by = match body.get("awarded_by") {
+        None | Some(Json::Null) => AwardedBy::Admin,
+        Some(v) => match v.as_str().and_then(AwardedBy::parse) {
+            Some(a) => a,
+            None => {
+                errors.add("awarded_by", choice_message(&["system", "admin", "manual"]));
+                AwardedBy::Admin
+            }
+        },
+    };
+    errors.into_result()?;
+    let (Some(user), Some(badge)) = (user, badge) else {
+        return Err(Error::BadRequest("user and badge are required.".into()));
+    };
+    let def = definitions::get(app, badge)
+        .await?
+        .filter(|d| d.is_active)
+        .ok_or_else(|| Error::field("badge", "No such active badge."))?;
+    if crate::accounts::get_user(app, user)
+        .await?
+        .filter(|u| !u.deleting)
+        .is_none()
+    {
+        return Err(Error::field("user", "No such user."));
+    }
+    match awards::award(app, user, &def, awarded_by, progress, &notes).await {
+        Ok(Some(held)) => Ok(ApiResponse::created(&held.view(Some(&def)))),
+        Ok(None) => Err(Error::Conflict("The user already has this badge.".into())),
+        Err(e) => Err(e),
+    }
+}
+
+/// `PATCH /api/user-badges/{id}/` `{is_featured}`: the owner only.
+pub async fn update_user_badge(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let (user, badge) = user_badge_id(ctx)?;
+    if principal.id() != user {
+        awards::check_visible(app, &principal.user, user).await?;
+        return Err(Error::Forbidden(NOT_ALLOWED.into()));
+    }
+    let body = body(ctx)?;
+    let mut errors = FieldErrors::new();
+    for key in body.keys() {
+        if key != "is_featured" {
+            errors.add(key, "Only is_featured can be changed.");
+        }
+    }
+    let featured = match body.get("is_featured") {
+        Some(Json::Bool(b)) => Some(*b),
+        Some(_) => {
+            errors.add("is_featured", "Must be a valid boolean.");
+            None
+        }
+        None => {
+            errors.add("is_featured", "This field is required.");
+            None
+        }
+    };
+    errors.into_result()?;
+    let Some(featured) = featured else {
+        return Err(Error::field("is_featured", "This field is required."));
+    };
+    let held = awards::set_featured(app, user, badge, featured).await?;
+    let def = definitions::get_any(app, badge, false).await?;
+    Ok(ApiResponse::ok(&held.view(def.as_ref())))
+}
+
+/// `DELETE /api/user-badges/{id}/` (administrators) → 204: revoked, points taken back.
+pub async fn revoke(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    require_admin(&principal)?;
+    let (user, badge) = user_badge_id(ctx)?;
+    awards::revoke(app, user, badge, RevokeCause::Admin(principal.id()))
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(ApiResponse::no_content())
+}

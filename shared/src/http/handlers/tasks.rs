@@ -1,0 +1,76 @@
+//! The scheduled tasks' records for administrators: `GET /api/tasks/runs/` and
+//! `GET /api/reports/`. See `docs/tasks.md`.
+
+use chrono::NaiveDate;
+use http::header::CACHE_CONTROL;
+use serde_json::{Value as Json, json};
+
+use crate::App;
+use crate::error::Error;
+use crate::http::auth::caller;
+use crate::http::{ApiResponse, RequestCtx};
+use crate::store::Cursor;
+use crate::tasks::{TASKS, report, runner};
+
+fn page(results: Vec<Json>, next: Option<Cursor>) -> Json {
+    json!({
+        "next": next.as_ref().map(Cursor::as_str),
+        "previous": null,
+        "results": results,
+    })
+}
+
+/// Administrators (admin, owner) only; anyone else verified gets 403.
+async fn admin(app: &App, ctx: &RequestCtx) -> Result<(), Error> {
+    let principal = caller(app, ctx).await?;
+    if !principal.user.role.is_admin() {
+        return Err(Error::Forbidden(
+            "You do not have permission to perform this action.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /api/tasks/runs/[?task=<name>]`: run records, newest first.
+pub async fn list_runs(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    admin(app, ctx).await?;
+    let task = match ctx.query_param("task") {
+        None | Some("") => None,
+        Some(name) if TASKS.contains(&name) => Some(name),
+        Some(name) => {
+            return Err(Error::field(
+                "task",
+                format!(
+                    "Unknown task `{name}`; known tasks: [{}].",
+                    TASKS.join(", ")
+                ),
+            ));
+        }
+    };
+    let (page_size, cursor) = ctx.paging()?;
+    let (runs, next) = runner::list_runs(app, task, page_size, cursor).await?;
+    let results = runs
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or(Json::Null))
+        .collect();
+    Ok(ApiResponse::ok(&page(results, next)).with_header(CACHE_CONTROL, "no-store"))
+}
+
+/// `GET /api/reports/?date=YYYY-MM-DD`: that day's report (404 until generated); without
+/// `date`, the reports newest day first.
+pub async fn reports(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    admin(app, ctx).await?;
+    match ctx.query_param("date") {
+        None | Some("") => {
+            let (page_size, cursor) = ctx.paging()?;
+            let (results, next) = report::list_reports(app, page_size, cursor).await?;
+            Ok(ApiResponse::ok(&page(results, next)).with_header(CACHE_CONTROL, "no-store"))
+        }
+        Some(date) => {
+            let day = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|_| Error::field("date", "Enter a date in YYYY-MM-DD form."))?;
+            let report = report::get_report(app, day).await?.ok_or(Error::NotFound)?;
+            Ok(ApiResponse::ok(&report).with_header(CACHE_CONTROL, "no-store"))
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The Auth group: health, registration and verification, passwords, session and JWT login,
+//! API tokens, the key set and this document.
+
+use serde_json::{Value as Json, json};
+
+use super::schemas::{boolean, nullable_string, r, string, time};
+use super::{Access, Op, op};
+
+fn health(path: &'static str, tag: &'static str) -> Op {
+    op("GET", path, tag)
+        .summary("Health: answers once the store does")
+        .respond(200, "The store answers.", r("Health"))
+        .respond(503, "The store does not answer.", r("Health"))
+}
+
+/// The health check of every group (the group modules' own health routes are here too, so
+/// they read alike).
+pub(super) fn health_checks() -> Vec<Op> {
+    [
+        "/api/health/",
+        "/api/health/auth/",
+        "/api/health/users/",
+        "/api/health/profiles/",
+        "/api/health/social/",
+        "/api/health/activity/",
+        "/api/health/badges/",
+    ]
+    .into_iter()
+    .map(|path| health(path, "health"))
+    .collect()
+}
+
+fn detail_with(extra: Json) -> Json {
+    let mut properties = json!({ "detail": string() });
+    let mut required = vec![json!("detail")];
+    if let (Some(props), Some(extra)) = (properties.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            props.insert(k.clone(), v.clone());
+            required.push(json!(k));
+        }
+    }
+    json!({ "type": "object", "required": required, "properties": properties })
+}
+
+fn object(properties: Json, required: &[&str]) -> Json {
+    json!({ "type": "object", "required": required, "properties": properties })
+}
+
+fn no_store_cookies() -> Json {
+    json!({
+        "Set-Cookie": {
+            "description": "`sessionid` (HttpOnly) and `csrftoken` (readable: echo it in \
+                X-CSRFToken), SameSite=Lax, for SESSION_MAX_AGE seconds.",
+            "schema": { "type": "string" },
+        },
+    })
+}
+
+pub(super) fn operations() -> Vec<Op> {
+    let login_pair = object(
+        json!({
+            "access": string(), "refresh": string(),
+            "access_expires_at": time(), "refresh_expires_at": time(),
+            "user": r("User"),
+        }),
+        &[
+            "access",
+            "refresh",
+            "access_expires_at",
+            "refresh_expires_at",
+            "user",
+        ],
+    );
+    let register_pair = object(
+        json!({
+            "access": string(), "refresh": string(),
+            "access_expires_at": time(), "refresh_expires_at": time(),
+            "user": r("NewUser"),
+        }),
+        &[
+            "access",
+            "refresh",
+            "access_expires_at",
+            "refresh_expires_at",
+            "user",
+        ],
+    );
+    let email_body = object(json!({ "email": nullable_string() }), &[]);
+    let refresh_body = json!({
+        "type": "object",
+        "required": ["refresh"],
+        "additionalProperties": false,
+        "properties": { "refresh": string() },
+    });
+
+    let mut ops = health_checks();
+    ops.extend([
+        op("GET", "/api/schema/", "auth")
+            .summary("This OpenAPI 3.1 document")
+            .respond(
+                200,
+                "The document.",
+                json!({ "type": "object", "required": ["openapi", "paths"] }),
+            ),
+        op("POST", "/api/auth/register/", "auth")
+            .summary("Register an unverified account; the code goes out by mail")
+            .body(r("RegisterBody"))
+            .respond(201, "The new, unverified user.", r("NewUser"))
+            .errors(&[400, 429])
+            .describe(
+                "400 also when the request looks automated (honeypot field filled, no \
+                or a bot user agent). 429 past the per-IP registration limit.",
+            ),
+        op("POST", "/api/auth/jwt/register/", "auth")
+            .summary("Register and get a token pair at once")
+            .body(r("RegisterBody"))
+            .respond(201, "The user and the tokens.", register_pair)
+            .errors(&[400, 429]),
+        op("POST", "/api/auth/verify/", "auth")
+            .summary("Verify the email address with the mailed code")
+            .body(object(
+                json!({ "email": nullable_string(), "code": nullable_string() }),
+                &[],
+            ))
+            .respond(
+                200,
+                "Verified.",
+                detail_with(json!({ "user": r("NewUser") })),
+            )
+            .errors(&[400, 429]),
+        op("POST", "/api/auth/resend-code/", "auth")
+            .summary("Send a new verification code (same answer for every address)")
+            .body(email_body.clone())
+            .respond(200, "Accepted.", r("Detail"))
+            .errors(&[400, 429]),
+        op("POST", "/api/auth/password/change/", "auth")
+            .summary("Change the password; every other session ends")
+            .access(Access::Verified)
+            .body(object(
+                json!({ "current_password": nullable_string(), "new_password": nullable_string() }),
+                &[],
+            ))
+            .respond(
+                200,
+                "Changed.",
+                detail_with(json!({ "other_sessions_ended": { "type": "integer", "minimum": 0 } })),
+            )
+            .errors(&[400, 429]),
+        op("POST", "/api/auth/password/reset/", "auth")
+            .summary("Mail a reset code (same answer for every address)")
+            .body(email_body)
+            .respond(200, "Accepted.", r("Detail"))
+            .errors(&[400, 429]),
+        op("POST", "/api/auth/password/reset/confirm/", "auth")
+            .summary("Set a new password with the mailed code; every session ends")
+            .body(object(
+                json!({
+                    "email": nullable_string(),
+                    "code": nullable_string(),
+                    "new_password": nullable_string(),
+                }),
+                &[],
+            ))
+            .respond(200, "Reset.", r("Detail"))
+            .errors(&[400, 429]),
+        op("POST", "/api/auth/login/", "auth")
+            .summary("Session login: sets the sessionid and csrftoken cookies")
+            .body(r("LoginBody"))
+            .respond_with_headers(200, "The user.", r("User"), no_store_cookies())
+            .errors(&[400, 403, 429])
+            .describe(
+                "400 for a wrong username or password (one message for both) and for \
+                an automated-looking request; 403 for a suspended account; 429 while the \
+                account's login backoff or the per-IP failure limit holds.",
+            ),
+        op("POST", "/api/auth/logout/", "auth")
+            .summary("End the caller's session (if any) and clear the cookies")
+            .access(Access::Optional)
+            .respond(200, "Logged out.", r("Detail")),
+        op("GET", "/api/auth/me/", "auth")
+            .summary("The caller, with their profile")
+            .access(Access::Authenticated)
+            .respond(200, "The caller.", r("User")),
+        op("GET", "/api/auth/session/check/", "auth")
+            .summary("Whether the caller's session is live, and until when")
+            .access(Access::Optional)
+            .respond(
+                200,
+                "The session's status (`valid: false` without one).",
+                r("SessionStatus"),
+            ),
+        op("POST", "/api/auth/session/refresh/", "auth")
+            .summary("Restart the session's idle window")
+            .access(Access::Authenticated)
+            .respond(200, "The refreshed status.", r("SessionStatus"))
+            .errors(&[400])
+            .describe("400 for callers without a session (API tokens)."),
+        op("POST", "/api/auth/jwt/login/", "auth")
+            .summary("JWT login: a token pair bound to a new session")
+            .body(r("LoginBody"))
+            .respond(200, "The tokens and the user.", login_pair)
+            .errors(&[400, 403, 429]),
+        op("POST", "/api/auth/jwt/refresh/", "auth")
+            .summary("Rotate a refresh token")
+            .body(refresh_body.clone())
+            .respond(200, "A new pair.", r("TokenPair"))
+            .errors(&[400, 401]),
+        op("POST", "/api/auth/jwt/logout/", "auth")
+            .summary("Revoke a refresh token and end its session")
+            .body(refresh_body)
+            .no_content()
+            .errors(&[400, 401]),
+        op("POST", "/api/auth/jwt/verify/", "auth")
+            .summary("Check a token's signature and lifetime")
+            .body(json!({
+                "type": "object",
+                "required": ["token"],
+                "additionalProperties": false,
+                "properties": { "token": string() },
+            }))
+            .respond(
+                200,
+                "Valid.",
+                object(
+                    json!({
+                        "valid": boolean(),
+                        "token_type": { "type": "string", "enum": ["access", "refresh"] },
+                        "expires_at": time(),
+                    }),
+                    &["valid", "token_type", "expires_at"],
+                ),
+            )
+            .errors(&[400, 401]),
+        op("GET", "/api/auth/jwt/user-info/", "auth")
+            .summary("The caller and how they authenticated")
+            .access(Access::Authenticated)
+            .respond(
+                200,
+                "The caller with `auth_method`.",
+                json!({
+                    "allOf": [r("User")],
+                    "required": ["auth_method"],
+                    "properties": { "auth_method": string() },
+                }),
+            ),
+        op("GET", "/api/auth/jwks/", "auth")
+            .summary("The public keys that verify access tokens")
+            .respond(200, "The key set.", r("Jwks")),
+        op("GET", "/.well-known/jwks.json", "auth")
+            .summary("The public keys (well-known location)")
+            .respond(200, "The key set.", r("Jwks")),
+        op("POST", "/api/auth/tokens/", "auth")
+            .summary("Create an API token; the key is shown once")
+            .access(Access::Verified)
+            .body(json!({
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": false,
+                "properties": { "name": { "type": "string", "minLength": 1, "maxLength": 100 } },
+            }))
+            .example(json!({ "name": "CI deploys" }))
+            .respond(201, "The token with its key.", r("CreatedApiToken"))
+            .links_to(
+                201,
+                "/api/auth/tokens/{id}/",
+                &["DELETE"],
+                "$response.body#/id",
+            ),
+        op("GET", "/api/auth/tokens/", "auth")
+            .summary("The caller's API tokens")
+            .access(Access::Verified)
+            .respond(
+                200,
+                "Every token (never the keys).",
+                super::schemas::page(r("ApiToken"), true),
+            ),
+        op("DELETE", "/api/auth/tokens/{id}/", "auth")
+            .summary("Revoke one of the caller's API tokens")
+            .access(Access::Verified)
+            .path_param("id", string(), "The token's id.")
+            .no_content()
+            .errors(&[404]),
+    ]);
+    ops
+}

@@ -1,0 +1,100 @@
+//! The Users group: `/api/users/`.
+
+use serde_json::{Value as Json, json};
+
+use super::schemas::{ROLES, nullable_string, page, r, string};
+use super::{Access, Op, bool_query, int_id, op, or_empty};
+
+fn user_body(required: &[&str], with_password: bool) -> Json {
+    // Every field is optional to serde (null reads as absent); the domain checks what is
+    // required.
+    let mut properties = json!({
+        "username": nullable_string(),
+        "email": nullable_string(),
+        "first_name": nullable_string(),
+        "last_name": nullable_string(),
+        "role": {
+            "type": ["string", "null"],
+            "enum": [ROLES[0], ROLES[1], ROLES[2], ROLES[3], ROLES[4], ROLES[5], null],
+            "description": "Administrators only.",
+        },
+        "is_verified": { "type": ["boolean", "null"] },
+    });
+    if with_password {
+        properties["password"] = nullable_string();
+    }
+    json!({ "type": "object", "required": required, "properties": properties })
+}
+
+pub(super) fn operations() -> Vec<Op> {
+    let id = |o: Op| o.path_param("id", int_id(), "The user's id.");
+    vec![
+        op("GET", "/api/users/", "users")
+            .summary("List and search users")
+            .access(Access::Verified)
+            .query(
+                "search",
+                string(),
+                "Prefix of the username or display name.",
+            )
+            .query(
+                "role",
+                or_empty(json!({ "type": "string", "enum": ROLES })),
+                "Only this role.",
+            )
+            .query(
+                "is_verified",
+                or_empty(bool_query()),
+                "Only verified (or unverified) users.",
+            )
+            .paged()
+            .respond(
+                200,
+                "Administrators get every field; others the public view or card.",
+                page(r("UserView"), false),
+            )
+            .errors(&[400]),
+        op("POST", "/api/users/", "users")
+            .summary("Create an account (administrators)")
+            .access(Access::Verified)
+            .body(user_body(&["username", "email", "password"], true))
+            .respond(201, "The new user.", r("User")),
+        id(op("GET", "/api/users/{id}/", "users"))
+            .summary("A user: themself or an administrator")
+            .access(Access::Verified)
+            .respond(200, "The user.", r("User"))
+            .errors(&[404]),
+        id(op("PUT", "/api/users/{id}/", "users"))
+            .summary("Replace a user's account fields (username and email required)")
+            .access(Access::Verified)
+            .body(user_body(&["username", "email"], false))
+            .respond(200, "The user.", r("User"))
+            .errors(&[404, 409]),
+        id(op("PATCH", "/api/users/{id}/", "users"))
+            .summary("Change some of a user's account fields")
+            .access(Access::Verified)
+            .body(user_body(&[], false))
+            .respond(200, "The user.", r("User"))
+            .errors(&[404, 409]),
+        id(op("DELETE", "/api/users/{id}/", "users"))
+            .summary("Erase an account (the user or an administrator)")
+            .access(Access::Verified)
+            .no_content()
+            .errors(&[404, 409]),
+        id(op("POST", "/api/users/{id}/suspend/", "users"))
+            .summary("Suspend an account (staff)")
+            .access(Access::Verified)
+            .body(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "reason": { "type": ["string", "null"] } },
+            }))
+            .respond(200, "The suspended user.", r("User"))
+            .errors(&[404, 409]),
+        id(op("POST", "/api/users/{id}/unsuspend/", "users"))
+            .summary("Lift a suspension (staff)")
+            .access(Access::Verified)
+            .respond(200, "The user.", r("User"))
+            .errors(&[400, 404, 409]),
+    ]
+}

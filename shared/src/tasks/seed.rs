@@ -1,0 +1,233 @@
+//! Synthetic data for tests and benchmarks (`accounts-admin seed --users N`): verified and
+//! unverified users with profiles, credentials, settings and unique items, three follows each
+//! (user i follows the next three ids, so every counter is known without a lookup), counted
+//! posts, events over the last days (registration, logins, a post, some failed logins) and a
+//! session each (most of them idle).
+//!
+//! Fast: one Argon2 hash made by the caller serves every account, and the items go up to 100
+//! to a transaction, `parallel` transactions at a time ([`PARALLEL`] by default; moto needs 1:
+//! it is not safe for concurrent transactions).
+
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+
+use crate::App;
+use crate::accounts::{CredentialsRecord, SettingsRecord, UserRecord};
+use crate::activity::events::{EventRecord, EventType, NewEvent};
+use crate::auth::client::{ClientInfo, DeviceInfo};
+use crate::auth::secrets::sha256_hex;
+use crate::auth::sessions::{LocationData, SessionRecord};
+use crate::error::Error;
+use crate::model::UserId;
+use crate::social::edges::{FollowEdge, FollowStatus};
+use crate::store::{Condition, Item, MAX_TRANSACTION_OPS, TxOp, Update, Value, keys};
+
+/// Follows per user.
+pub const FOLLOWS: i64 = 3;
+/// Transactions in flight at once, by default.
+pub const PARALLEL: usize = 8;
+/// Users per transaction (their items stay under the 100-operation limit).
+const USERS_PER_TX: usize = 6;
+
+/// What a seeding made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seeded {
+    pub first: UserId,
+    pub last: UserId,
+    pub items: u64,
+}
+
+fn event(t: EventType, user: UserId, at: DateTime<Utc>, n: u64) -> Result<Item, Error> {
+    let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+    let client = ClientInfo {
+        ip: ip.parse().ok(),
+        user_agent: Some("seed".into()),
+        ..ClientInfo::default()
+    };
+    let mut new = NewEvent::new(t, Some(user)).client(&client);
+    if t == EventType::LoginFailed {
+        new = new.failed("invalid credentials");
+    }
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let id = ulid::Ulid::from_parts(millis, fastrand::u128(..)).to_string();
+    let record = EventRecord::build(new, id, at)?;
+    Ok(record.to_item()?)
+}
+
+/// The items of user `id` (of `first..=last`).
+fn user_items(
+    id: i64,
+    first: i64,
+    count: i64,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Item, bool)>, Error> {
+    let user = UserId(id);
+    let n = (id - first) as u64;
+    let created = now - Duration::days((n % 30) as i64 + 2) - Duration::seconds(n as i64 % 3600);
+    let name = format!("seed{id}");
+    let mut profile = UserRecord::new(user, name.clone(), format!("{name}@example.com"), created);
+    profile.is_verified = !n.is_multiple_of(5);
+    let follows = FOLLOWS.min(count - 1).max(0);
+    profile.following_count = follows;
+    profile.follower_count = follows;
+    profile.posts_count = 1;
+    let mut items: Vec<(Item, bool)> = vec![
+        (profile.to_item()?, true),
+        (
+            CredentialsRecord {
+                user_id: user,
+                password_hash: hash.to_owned(),
+                password_changed_at: created,
+            }
+            .to_item()?,
+            true,
+        ),
+        (SettingsRecord::defaults(user, created).to_item()?, true),
+    ];
+    for unique in [
+        keys::unique_username(&name),
+        keys::unique_email(&format!("{name}@example.com")),
+    ] {
+        let mut item = unique.to_item();
+        item.insert("user_id".into(), Value::Int(id));
+        items.push((item, true));
+    }
+    for k in 1..=follows {
+        let target = first + (id - first + k) % count;
+        let edge = FollowEdge {
+            follower: user,
+            following: UserId(target),
+            status: FollowStatus::Active,
+            created_at: created,
+            approved_at: None,
+        };
+        items.push((edge.to_item()?, false));
+    }
+    let mut stats = keys::user_stats(user).to_item();
+    stats.insert("user_id".into(), Value::Int(id));
+    stats.insert("post_create".into(), Value::Int(1));
+    items.push((stats, false));
+
+    items.push((event(EventType::Register, user, created, n)?, false));
+    let login_at = now - Duration::hours((n % 48) as i64) - Duration::minutes((n % 60) as i64);
+    items.push((event(EventType::Login, user, login_at, n)?, false));
+    items.push((
+        event(
+            EventType::PostCreate,
+            user,
+            login_at + Duration::minutes(5),
+            n,
+        )?,
+        false,
+    ));
+    if n.is_multiple_of(10) {
+        items.push((
+            event(
+                EventType::LoginFailed,
+                user,
+                login_at - Duration::minutes(2),
+                n,
+            )?,
+            false,
+        ));
+    }
+
+    let started = now - Duration::minutes((n % 240) as i64);
+    let session_id = ulid::Ulid::from_parts(
+        u64::try_from(started.timestamp_millis()).unwrap_or(0),
+        fastrand::u128(..),
+    )
+    .to_string();
+    let session = SessionRecord {
+        session_id: session_id.clone(),
+        user_id: user,
+        secret_hash: sha256_hex(&session_id),
+        csrf_hash: sha256_hex(&name),
+        auth_method: "jwt".into(),
+        ip_address: Some(format!("10.0.{}.{}", (n >> 8) & 255, n & 255)),
+        user_agent: "seed".into(),
+        device_info: DeviceInfo {
+            device_type: if n.is_multiple_of(3) {
+                "mobile"
+            } else {
+                "desktop"
+            }
+            .into(),
+            ..DeviceInfo::default()
+        },
+        location_data: LocationData::default(),
+        device_fingerprint: String::new(),
+        pages_visited: (n % 7) as i64,
+        started_at: started,
+        ended_at: None,
+        is_active: true,
+        is_deleted: false,
+        last_activity: started,
+        last_activity_epoch: started.timestamp(),
+        idle_timeout_secs: 30 * 60,
+        expires_at: started.timestamp() + 14 * 24 * 3600,
+    };
+    items.push((session.to_item()?, false));
+    Ok(items)
+}
+
+/// Creates `count` users after the highest id allocated so far; `hash` is the Argon2 hash of
+/// their (shared) password. `progress` is called with the users done so far.
+pub async fn seed(
+    app: &App,
+    count: u64,
+    hash: &str,
+    parallel: usize,
+    progress: impl Fn(u64),
+) -> Result<Seeded, Error> {
+    let count = i64::try_from(count).map_err(|_| Error::field("users", "Too many users."))?;
+    if count <= 0 {
+        return Err(Error::field("users", "Ensure this value is at least 1."));
+    }
+    let counter = app
+        .table
+        .update(
+            &keys::user_id_counter(),
+            Update::new().add("value", count),
+            None,
+        )
+        .await?;
+    let last = counter
+        .get("value")
+        .and_then(Value::as_i64)
+        .unwrap_or(count);
+    let first = last - count + 1;
+    let now = app.clock.now();
+    let ids: Vec<i64> = (first..=last).collect();
+    let chunks: Vec<Vec<i64>> = ids.chunks(USERS_PER_TX).map(<[i64]>::to_vec).collect();
+    let mut written = 0u64;
+    let mut users_done = 0u64;
+    let mut results = futures::stream::iter(chunks.into_iter().map(|chunk| async move {
+        let mut ops = Vec::with_capacity(MAX_TRANSACTION_OPS);
+        for id in &chunk {
+            for (item, unique) in user_items(*id, first, count, hash, now)? {
+                // Never overwrite an account or a name someone holds.
+                let condition = unique.then(Condition::item_absent);
+                ops.push(TxOp::Put { item, condition });
+            }
+        }
+        let n = ops.len() as u64;
+        app.table.transact_write(ops).await?;
+        Ok::<_, Error>((chunk.len() as u64, n))
+    }))
+    .buffer_unordered(parallel.max(1));
+    while let Some(result) = results.next().await {
+        let (users, items) = result?;
+        users_done += users;
+        written += items;
+        if users_done % 10_000 < users {
+            progress(users_done);
+        }
+    }
+    Ok(Seeded {
+        first: UserId(first),
+        last: UserId(last),
+        items: written,
+    })
+}

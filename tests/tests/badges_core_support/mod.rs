@@ -1,0 +1,149 @@
+//! Helpers shared by the badges-core tests (definitions, awards, leaderboard): verified users
+//! with access tokens, badge definitions made through the API, and the stored totals.
+
+#![allow(dead_code)]
+
+use accounts::App;
+use accounts::accounts::UserRecord;
+use accounts::auth::AuthMethod;
+use accounts::auth::client::ClientInfo;
+use accounts::auth::{jwt, sessions};
+use accounts::http::ApiResponse;
+use accounts::model::{Role, UserId};
+use api_tests::app::TestApp;
+use serde_json::{Value as Json, json};
+
+/// A verified user and an access token of theirs.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: UserId,
+    pub token: String,
+}
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip: Some([198, 51, 100, 7].into()),
+        user_agent: Some(api_tests::app::BROWSER_UA.into()),
+        ..ClientInfo::default()
+    }
+}
+
+/// Writes a verified user straight to the store and opens a JWT session for them.
+pub async fn person_with(app: &App, id: i64, role: Role, private: bool) -> Person {
+    let name = format!("user{id}");
+    let mut user = UserRecord::new(
+        UserId(id),
+        name.clone(),
+        format!("{name}@example.com"),
+        app.clock.now(),
+    );
+    user.is_verified = true;
+    user.role = role;
+    user.is_private = private;
+    app.table.put(user.to_item().unwrap(), None).await.unwrap();
+    Person {
+        id: user.id,
+        token: token_for(app, user.id).await,
+    }
+}
+
+/// A fresh access token of an existing user (after the clock moved past the old one).
+pub async fn token_for(app: &App, id: UserId) -> String {
+    let user = accounts::accounts::get_user_consistent(app, id)
+        .await
+        .unwrap()
+        .expect("the user exists");
+    let started = sessions::start_session(app, &user, &client(), AuthMethod::Jwt)
+        .await
+        .unwrap();
+    jwt::issue_pair(app, user.id, &started.record.session_id)
+        .unwrap()
+        .access
+}
+
+pub async fn person(app: &App, id: i64) -> Person {
+    person_with(app, id, Role::Normal, false).await
+}
+
+pub async fn admin(app: &App, id: i64) -> Person {
+    person_with(app, id, Role::Admin, false).await
+}
+
+/// A valid definition body: a counter badge of this rarity and points.
+pub fn badge_body(name: &str, rarity: &str, points: i64) -> Json {
+    json!({
+        "name": name,
+        "description": format!("The {name} badge"),
+        "category": "achievement",
+        "icon": "fas fa-star",
+        "color": "#FFD700",
+        "criteria": {"type": "counter", "field": "posts_count", "threshold": 10},
+        "points": points,
+        "rarity": rarity,
+    })
+}
+
+/// Creates a definition through the API as `admin`; panics unless 201. Returns its id.
+pub async fn create_badge(app: &TestApp, admin: &Person, body: Json) -> i64 {
+    let response = app
+        .post("/api/badges/")
+        .bearer(&admin.token)
+        .json(body)
+        .send()
+        .await;
+    assert_eq!(response.status, 201, "{:?}", response.body_json());
+    response.body_json()["id"].as_i64().expect("an id")
+}
+
+/// A common badge of 10 points (or `points` within 10..=25).
+pub async fn common_badge(app: &TestApp, admin: &Person, name: &str, points: i64) -> i64 {
+    create_badge(app, admin, badge_body(name, "common", points)).await
+}
+
+/// Awards through the API as `admin`.
+pub async fn award(app: &TestApp, admin: &Person, user: UserId, badge: i64) -> ApiResponse {
+    app.post("/api/user-badges/")
+        .bearer(&admin.token)
+        .json(json!({"user": user.0, "badge": badge, "notes": "test"}))
+        .send()
+        .await
+}
+
+/// Awards and asserts 201.
+pub async fn award_ok(app: &TestApp, admin: &Person, user: UserId, badge: i64) {
+    let response = award(app, admin, user, badge).await;
+    assert_eq!(response.status, 201, "{:?}", response.body_json());
+}
+
+/// The profile's `badge_points` as stored.
+pub async fn badge_points(app: &App, id: UserId) -> i64 {
+    accounts::accounts::get_user_consistent(app, id)
+        .await
+        .unwrap()
+        .expect("the user exists")
+        .badge_points
+}
+
+/// `GET` as `who`, asserting the status; returns the body.
+pub async fn get_json(app: &TestApp, who: &Person, path: &str, status: u16) -> Json {
+    let response = app.get(path).bearer(&who.token).send().await;
+    assert_eq!(
+        response.status,
+        status,
+        "GET {path}: {:?}",
+        response.body_json()
+    );
+    response.body_json()
+}
+
+/// The analytics document (as an admin).
+pub async fn analytics(app: &TestApp, admin: &Person) -> Json {
+    get_json(app, admin, "/api/badges/analytics/", 200).await
+}
+
+/// The TestApp for concurrency tests: one store call at a time on moto (see `api_tests::moto`),
+/// the embedded engine as it is (SQLite transactions are serializable).
+pub async fn concurrency_app(t: api_tests::TestTable) -> TestApp {
+    let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::EveryCall);
+    TestApp::over(t, &[], table).await
+}

@@ -1,0 +1,329 @@
+//! Cost per endpoint: the store calls of a representative request of every route group, and on
+//! DynamoDB the capacity units the engine reported, counted by `store::counting::CountingTable`
+//! (the table in docs/benchmarks.md, "Cost per endpoint"). Each row is pinned to the documented
+//! minimum of its endpoint: a request that starts making more calls fails here.
+//!
+//! `cargo test -p api-tests --test cost_per_endpoint -- --nocapture` prints the table. Every
+//! request is authenticated with a JWT (a session read and a profile read), and each caller's
+//! once-a-minute activity writes are warmed up first (the clock stands still afterwards).
+
+mod users_support;
+
+use accounts::model::Role;
+use accounts::store::counting::{CountingTable, StoreCalls, StoreOp};
+use api_tests::{Engine, TestTable, both_engines};
+use http::Method;
+use serde_json::{Value as Json, json};
+use users_support::{Member, PASSWORD, call, counting_app, member};
+
+/// One measured request.
+struct Row {
+    group: &'static str,
+    request: String,
+    calls: StoreCalls,
+    /// The documented store calls, as `CountingTable` prints them (`get=2 query=1`).
+    documented: &'static str,
+}
+
+/// Sends the request as `who`, asserts its status and returns what reached the store.
+async fn measure(
+    app: &api_tests::app::TestApp,
+    table: &CountingTable,
+    who: &Member,
+    method: Method,
+    path: &str,
+    body: Option<Json>,
+    status: u16,
+) -> StoreCalls {
+    table.reset();
+    let (got, response) = call(app, who, method.clone(), path, body).await;
+    assert_eq!(got, status, "{method} {path}: {response}");
+    table.take()
+}
+
+fn capacity_cell(calls: &StoreCalls) -> String {
+    if calls.capacity.is_reported() {
+        format!("{} ({})", calls.capacity.total_units(), calls.capacity)
+    } else {
+        "-".to_owned()
+    }
+}
+
+both_engines!(
+    async fn store_calls_of_every_group(t: TestTable) {
+        let engine = t.engine();
+        let (app, table) = counting_app(t).await;
+        let admin = member(&app, "admin", Role::Admin).await;
+        let alice = member(&app, "alice", Role::Normal).await;
+        let bob = member(&app, "bob", Role::Normal).await;
+        // The first request of each caller writes its activity (session and `last_active`).
+        for who in [&admin, &alice, &bob] {
+            call(&app, who, Method::GET, "/api/auth/me/", None).await;
+        }
+
+        let mut rows = Vec::new();
+        let mut row = |group, request: String, calls: StoreCalls, documented| {
+            rows.push(Row {
+                group,
+                request,
+                calls,
+                documented,
+            });
+        };
+
+        // Auth.
+        let calls = measure(
+            &app,
+            &table,
+            &alice,
+            Method::GET,
+            "/api/auth/me/",
+            None,
+            200,
+        )
+        .await;
+        row("auth", "GET /api/auth/me/".into(), calls, "get=2");
+        table.reset();
+        let login = app
+            .post("/api/auth/jwt/login/")
+            .json(json!({ "username": "alice", "password": PASSWORD }))
+            .send()
+            .await;
+        assert_eq!(login.status, 200, "login: {}", login.body_json());
+        // docs/benchmarks.md, "Authentication": 5 gets, the new-device query, the session and
+        // the event; the update is the badge streaks' login day (`badges::stats::record_login`).
+        row(
+            "auth",
+            "POST /api/auth/jwt/login/".into(),
+            table.take(),
+            "get=5 put=2 update=1 query=1",
+        );
+        let calls = measure(
+            &app,
+            &table,
+            &alice,
+            Method::GET,
+            "/api/auth/tokens/",
+            None,
+            200,
+        )
+        .await;
+        row(
+            "auth",
+            "GET /api/auth/tokens/".into(),
+            calls,
+            "get=2 query=1",
+        );
+        table.reset();
+        let health = app.get("/api/health/").send().await;
+        assert_eq!(health.status, 200);
+        row("auth", "GET /api/health/".into(), table.take(), "health=1");
+
+        // Users.
+        let calls = measure(
+            &app,
+            &table,
+            &admin,
+            Method::GET,
+            "/api/users/?page_size=25",
+            None,
+            200,
+        )
+        .await;
+        row(
+            "users",
+            "GET /api/users/?page_size=25 (admin)".into(),
+            calls,
+            "get=2 query=1",
+        );
+        let own = format!("/api/users/{}/", alice.id);
+        let calls = measure(&app, &table, &alice, Method::GET, &own, None, 200).await;
+        row("users", "GET /api/users/{id}/ (own)".into(), calls, "get=3");
+
+        // Profiles.
+        let own_profile = format!("/api/profiles/{}/", alice.id);
+        let calls = measure(&app, &table, &alice, Method::GET, &own_profile, None, 200).await;
+        row(
+            "profiles",
+            "GET /api/profiles/{id}/ (own)".into(),
+            calls,
+            "get=2",
+        );
+        let bobs_profile = format!("/api/profiles/{}/", bob.id);
+        let calls = measure(&app, &table, &alice, Method::GET, &bobs_profile, None, 200).await;
+        row(
+            "profiles",
+            "GET /api/profiles/{id}/ (another user's, public)".into(),
+            calls,
+            "get=3 batch_get=1",
+        );
+        let calls = measure(
+            &app,
+            &table,
+            &alice,
+            Method::PATCH,
+            &own_profile,
+            Some(json!({ "bio": "hello" })),
+            200,
+        )
+        .await;
+        row(
+            "profiles",
+            "PATCH /api/profiles/{id}/ (bio)".into(),
+            calls,
+            "get=3 put=1 update=1",
+        );
+        let calls = measure(
+            &app,
+            &table,
+            &alice,
+            Method::GET,
+            "/api/settings/",
+            None,
+            200,
+        )
+        .await;
+        row("profiles", "GET /api/settings/".into(), calls, "get=3");
+
+        // Social.
+        let calls = measure(
+            &app,
+            &table,
+            &alice,
+            Method::POST,
+            "/api/follows/",
+            Some(json!({ "following": bob.id })),
+            201,
+        )
+        .await;
+        row(
+            "social",
+            "POST /api/follows/ (public account)".into(),
+            calls,
+            "get=2 put=1 transact_write=1",
+        );
+        let calls = measure(
+            &app,
+            &table,
+            &bob,
+            Method::GET,
+            "/api/follows/?direction=followers",
+            None,
+            200,
+        )
+        .await;
+        row(
+            "social",
+            "GET /api/follows/?direction=followers (own)".into(),
+            calls,
+            "get=2 batch_get=1 query=1",
+        );
+        let rels = format!("/api/relationships/?id={}", bob.id);
+        let calls = measure(&app, &table, &alice, Method::GET, &rels, None, 200).await;
+        row(
+            "social",
+            "GET /api/relationships/?id=…".into(),
+            calls,
+            "get=2 batch_get=1",
+        );
+        let edge = format!("/api/follows/{}-{}/", alice.id, bob.id);
+        let calls = measure(&app, &table, &alice, Method::DELETE, &edge, None, 204).await;
+        row(
+            "social",
+            "DELETE /api/follows/{id}/ (unfollow)".into(),
+            calls,
+            "get=2 batch_get=1 put=1 transact_write=1",
+        );
+
+        // Activity.
+        let calls = measure(
+            &app,
+            &table,
+            &alice,
+            Method::POST,
+            "/api/events/",
+            Some(json!({ "event_type": "page_view" })),
+            201,
+        )
+        .await;
+        row(
+            "activity",
+            "POST /api/events/ (page_view)".into(),
+            calls,
+            "get=2 put=1",
+        );
+        let calls = measure(
+            &app,
+            &table,
+            &alice,
+            Method::GET,
+            "/api/events/?page_size=50",
+            None,
+            200,
+        )
+        .await;
+        row(
+            "activity",
+            "GET /api/events/?page_size=50".into(),
+            calls,
+            "get=2 query=1",
+        );
+        let calls = measure(
+            &app,
+            &table,
+            &alice,
+            Method::GET,
+            "/api/sessions/",
+            None,
+            200,
+        )
+        .await;
+        row(
+            "activity",
+            "GET /api/sessions/".into(),
+            calls,
+            "get=2 query=1",
+        );
+
+        println!("\n{engine}:\n");
+        println!("| group | request | store calls | total | capacity units (DynamoDB) |");
+        println!("|---|---|---|---|---|");
+        for r in &rows {
+            println!(
+                "| {} | `{}` | {} | {} | {} |",
+                r.group,
+                r.request,
+                r.calls.calls,
+                r.calls.calls.total(),
+                capacity_cell(&r.calls)
+            );
+        }
+
+        for r in &rows {
+            assert_eq!(
+                r.calls.calls.to_string(),
+                r.documented,
+                "{} {}: store calls differ from the documented minimum",
+                r.group,
+                r.request
+            );
+            assert_eq!(r.calls.failed.total(), 0, "{}: a call failed", r.request);
+            // The engine reports capacity on every DynamoDB call that answers with it and
+            // never on the embedded engine.
+            match engine {
+                Engine::Embedded => assert!(!r.calls.capacity.is_reported(), "{}", r.request),
+                Engine::DynamoDb => assert!(
+                    r.calls.capacity.reported.get >= r.calls.calls.get,
+                    "{}: every get reports its capacity: {}",
+                    r.request,
+                    r.calls.capacity
+                ),
+            }
+        }
+        if engine == Engine::DynamoDb {
+            // moto charges a flat half unit per GetItem when asked for the total.
+            let me = &rows[0].calls.capacity;
+            assert_eq!((me.reported.get, me.units(StoreOp::Get)), (2, 1.0));
+        }
+    }
+);
