@@ -717,6 +717,10 @@ async fn the_setting_injects_faults(t: TestTable) {
     .await;
     let health = app.get("/api/health/").send().await;
     assert_eq!(health.status, 503, "{}", health.body_json());
+    assert!(
+        health.headers.get("retry-after").is_some(),
+        "the health 503 says when to try again"
+    );
     let nobody = Cast {
         people: Vec::new(),
         badges: Vec::new(),

@@ -13,10 +13,12 @@ pub async fn service(app: &App, _ctx: &RequestCtx) -> Result<ApiResponse, Error>
         Ok(()) => ApiResponse::ok(&json!({ "status": "ok", "store": store })),
         Err(e) => {
             tracing::warn!(error = %e, "health check: store not answering");
+            // Like every other 503: a load balancer or client may try again in a second.
             ApiResponse::json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &json!({ "status": "unavailable", "store": store }),
             )
+            .with_header(http::header::RETRY_AFTER, "1")
         }
     })
 }
