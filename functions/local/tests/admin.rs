@@ -2,7 +2,9 @@
 //! that moment, creating an administrator who then signs in through the server, and setting
 //! roles; bad input fails with one line and a non-zero exit.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -49,23 +51,13 @@ fn request(addr: &str, method: &str, path: &str, bearer: Option<&str>, body: &Js
 
 /// Starts accounts-local; its stdout stays open (it prints a line when it stops).
 fn serve(data_dir: &Path) -> (Child, String, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(LOCAL)
-        .args(["--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .env_remove("STORE")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start accounts-local");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no URL in the ready line: {first:?}"))
-        .to_owned();
+    let (child, addr, _ready, stdout) = support::spawn_ready(
+        Command::new(LOCAL)
+            .args(["--port", "0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("STORE")
+            .env("RUST_LOG", "warn"),
+    );
     (child, addr, stdout)
 }
 

@@ -1,9 +1,11 @@
 //! `accounts-local --inject-faults RATE`: the store fails on purpose at that rate, the ready
 //! line says so, failed requests are 503 with `Retry-After`; a bad rate stops startup.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accounts-local");
@@ -38,24 +40,13 @@ type Stdout = BufReader<std::process::ChildStdout>;
 /// Starts accounts-local on a free port with `--inject-faults rate`; returns it, its address,
 /// its ready line and its stdout.
 fn start(data_dir: &std::path::Path, rate: &str) -> (Child, String, String, Stdout) {
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--inject-faults", rate, "--data-dir"])
-        .arg(data_dir)
-        .env_remove("STORE")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start accounts-local");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut ready = String::new();
-    stdout.read_line(&mut ready).unwrap();
-    let addr = ready
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no URL in the ready line: {ready:?}"))
-        .to_owned();
-    (child, addr, ready, stdout)
+    support::spawn_ready(
+        Command::new(BIN)
+            .args(["--port", "0", "--inject-faults", rate, "--data-dir"])
+            .arg(data_dir)
+            .env_remove("STORE")
+            .env("RUST_LOG", "error"),
+    )
 }
 
 fn stop(mut child: Child, _stdout: Stdout) {

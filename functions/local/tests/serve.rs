@@ -1,9 +1,11 @@
 //! accounts-local as a person runs it: start on a free port, answer health over real TCP,
 //! stop cleanly on SIGTERM, refuse a bad setting with one line naming it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accounts-local");
@@ -36,21 +38,8 @@ fn start(
     String,
     BufReader<std::process::ChildStdout>,
 ) {
-    let mut child = command
-        .args(["--port", "0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start accounts-local");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no URL in the ready line: {first:?}"))
-        .to_owned();
+    let (child, addr, _ready, stdout) =
+        support::spawn_ready(command.args(["--port", "0"]).env("RUST_LOG", "warn"));
     (child, addr, stdout)
 }
 
