@@ -12,7 +12,6 @@ use crate::mail::Mailer;
 use crate::mail::outbox::OutboxMailer;
 use crate::mail::ses::SesMailer;
 use crate::store::dynamo::DynamoTable;
-use crate::store::embedded::EmbeddedTable;
 use crate::store::faults::FaultyTable;
 use crate::store::retry::{RetryPolicy, RetryingTable};
 use crate::store::{StoreError, Table};
@@ -54,14 +53,24 @@ impl App {
             || matches!(config.mail, MailConfig::Ses { .. })
             || matches!(config.bus, BusConfig::EventBridge { .. });
         let sdk = if needs_aws {
-            Some(crate::aws::sdk_config().await)
+            Some(crate::aws::sdk_config(config.aws_trust_store).await)
         } else {
             None
         };
 
         let table: Arc<dyn Table> = match &config.store {
-            StoreConfig::Embedded { data_dir } => {
-                Arc::new(EmbeddedTable::open(data_dir, clock.clone())?)
+            #[cfg(feature = "local")]
+            StoreConfig::Embedded { data_dir } => Arc::new(
+                crate::store::embedded::EmbeddedTable::open(data_dir, clock.clone())?,
+            ),
+            // The Lambda functions are built without the embedded engine (feature `local`).
+            #[cfg(not(feature = "local"))]
+            StoreConfig::Embedded { .. } => {
+                return Err(StartupError::Config(ConfigError {
+                    var: "STORE",
+                    reason: "`embedded` is not in this build (accounts-local has it); use dynamodb"
+                        .into(),
+                }));
             }
             StoreConfig::DynamoDb {
                 table_name,
@@ -77,7 +86,15 @@ impl App {
                     .build();
                 let table = DynamoTable::new(&table_sdk, table_name.clone(), clock.clone());
                 if *create_if_missing {
+                    #[cfg(feature = "local")]
                     table.create_table_if_missing().await?;
+                    // In AWS the SAM template owns the table (feature `local` creates tables).
+                    #[cfg(not(feature = "local"))]
+                    return Err(StartupError::Config(ConfigError {
+                        var: "CREATE_TABLE",
+                        reason: "creating the table is accounts-local's; this build only uses one"
+                            .into(),
+                    }));
                 }
                 Arc::new(table)
             }
@@ -102,7 +119,7 @@ impl App {
         let sdk = match sdk {
             Some(sdk) => Some(sdk),
             None if needs_sdk => {
-                loaded = crate::aws::sdk_config().await;
+                loaded = crate::aws::sdk_config(config.aws_trust_store).await;
                 Some(&loaded)
             }
             None => None,
@@ -164,6 +181,9 @@ impl App {
             keys: Arc::new(keys),
             config,
         };
+        // Only a local process has an in-process bus worth subscribing to; leaving the evaluator
+        // out of the Lambda functions' App keeps it out of their binaries.
+        #[cfg(feature = "local")]
         if app.config.badges.evaluate_on_bus
             && let (Some(bus), Some(evaluator)) = (
                 &app.in_process_bus,

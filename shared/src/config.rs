@@ -56,6 +56,19 @@ pub struct Config {
     /// store calls fail on purpose at that rate (`docs/faults.md`); unset by default.
     pub store_faults: Option<crate::store::faults::FaultConfig>,
     pub badges: BadgesConfig,
+    /// `AWS_TRUST_STORE`: the root certificates the AWS SDK's HTTPS client trusts.
+    pub aws_trust_store: AwsTrustStore,
+}
+
+/// Which root certificates the AWS SDK's HTTPS client trusts (`shared/src/aws.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AwsTrustStore {
+    /// `aws` (the default in Lambda): only the roots AWS endpoints chain to, compiled in.
+    /// Loading the platform's store instead is more than half of a function's init time.
+    AwsRoots,
+    /// `system` (the default locally): the platform's roots, for an endpoint behind another CA
+    /// (a TLS-inspecting proxy, an emulator with its own certificate).
+    System,
 }
 
 /// Automatic badge awards.
@@ -380,6 +393,17 @@ impl Config {
             badges: BadgesConfig {
                 evaluate_on_bus: parse_bool(env, "BADGES_EVALUATE_ON_BUS", false)?,
             },
+            aws_trust_store: match env.var("AWS_TRUST_STORE").as_deref() {
+                None if local => AwsTrustStore::System,
+                None | Some("aws") => AwsTrustStore::AwsRoots,
+                Some("system") => AwsTrustStore::System,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        "AWS_TRUST_STORE",
+                        format!("`{other}` is not one of aws, system"),
+                    ));
+                }
+            },
         })
     }
 }
@@ -444,6 +468,33 @@ mod tests {
             }
         );
         assert_eq!(config.bus, BusConfig::InProcess);
+    }
+
+    #[test]
+    fn the_aws_trust_store_is_amazons_roots_in_lambda_and_the_system_store_locally() {
+        let lambda = [
+            ("TABLE_NAME", "t"),
+            ("MAIL_FROM", "a@b.c"),
+            ("EVENT_BUS_NAME", "b"),
+            ("JWT_SIGNING_KEYS", "{}"),
+        ];
+        let config = Config::from(&lambda, Deployment::Lambda).unwrap();
+        assert_eq!(config.aws_trust_store, AwsTrustStore::AwsRoots);
+        let config = Config::from(&[("X", "y")], Deployment::Local).unwrap();
+        assert_eq!(config.aws_trust_store, AwsTrustStore::System);
+        for (value, expected) in [
+            ("aws", AwsTrustStore::AwsRoots),
+            ("system", AwsTrustStore::System),
+        ] {
+            for deployment in [Deployment::Lambda, Deployment::Local] {
+                let [a, b, c, d] = lambda;
+                let env = [a, b, c, d, ("AWS_TRUST_STORE", value)];
+                let config = Config::from(&env, deployment).unwrap();
+                assert_eq!(config.aws_trust_store, expected, "{value} {deployment:?}");
+            }
+        }
+        let err = Config::from(&[("AWS_TRUST_STORE", "native")], Deployment::Local).unwrap_err();
+        assert_eq!(err.var, "AWS_TRUST_STORE");
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub async fn test_table(engine: Engine) -> TestTable {
         Engine::DynamoDb => {
             require_moto();
             let name = format!("t-{}", ulid::Ulid::new());
-            let sdk = accounts::aws::sdk_config().await;
+            let sdk = crate::moto::sdk_config().await;
             let table = DynamoTable::new(&sdk, name.clone(), clock.clone());
             match table.create_table_if_missing().await {
                 Ok(_) => {}
@@ -179,7 +179,7 @@ fn delete_dynamo_table(name: String) {
             return;
         };
         runtime.block_on(async move {
-            let sdk = accounts::aws::sdk_config().await;
+            let sdk = crate::moto::sdk_config().await;
             let client = aws_sdk_dynamodb::Client::new(&sdk);
             let delete = client.delete_table().table_name(name).send();
             let _ = tokio::time::timeout(Duration::from_secs(5), delete).await;

@@ -103,3 +103,23 @@ impl Table for Gated {
         self.inner.health().await
     }
 }
+
+/// The SDK configuration the service uses, with time limits for moto: one Python process that
+/// serves every test of a run, and under the parallel tests of one binary can take longer than
+/// the service's production limits (5 s an attempt, 12 s an operation) to answer. A real timeout
+/// there would make a test fail for moto's speed, not for the code's behaviour (and a write
+/// whose answer came too late would be retried into a conflict).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use std::time::Duration;
+    accounts::aws::sdk_config(accounts::config::AwsTrustStore::AwsRoots)
+        .await
+        .to_builder()
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .operation_timeout(Duration::from_secs(120))
+                .build(),
+        )
+        .build()
+}

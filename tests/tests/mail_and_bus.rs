@@ -275,7 +275,7 @@ fn moto_endpoint() -> String {
 
 async fn sdk() -> aws_config::SdkConfig {
     moto_endpoint();
-    accounts::aws::sdk_config().await
+    api_tests::moto::sdk_config().await
 }
 
 /// moto's whole state (`GET /moto-api/data.json`), through a plain HTTP/1.0 request.

@@ -28,7 +28,6 @@ fn documented_operations(doc: &Json) -> BTreeSet<(String, String)> {
 #[test]
 fn every_route_has_an_operation_and_every_operation_a_route() {
     let routes: BTreeSet<(String, String)> = route_table()
-        .iter()
         .map(|r| (r.method.to_string(), r.path.to_owned()))
         .collect();
     let documented = documented_operations(document());

@@ -334,7 +334,6 @@ fn http_api_routes_are_the_route_table() {
     );
 
     let table: BTreeSet<_> = route_table()
-        .iter()
         .map(|r| {
             (
                 r.method.as_str().to_owned(),
@@ -798,7 +797,6 @@ fn sample_http_events_reach_their_group() {
             .unwrap_or_else(|e| panic!("{file}: lambda_http does not accept it: {e}"));
         let http: lambda_http::Request = lambda.into();
         let route = route_table()
-            .iter()
             .find(|r| r.method == http.method() && r.path == http.uri().path())
             .unwrap_or_else(|| panic!("{file}: {} {} is no route", http.method(), http.uri()));
         assert_eq!(

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::Group::Auth).await
+    accounts_lambda::serve_http(accounts::http::AUTH_ROUTES).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::Group::Badges).await
+    accounts_lambda::serve_http(accounts::http::BADGES_ROUTES).await
 }

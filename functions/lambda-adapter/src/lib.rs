@@ -7,7 +7,7 @@ use std::future::Future;
 
 use accounts::App;
 use accounts::config::Deployment;
-use accounts::http::{ApiRequest, ApiResponse, Group, Router};
+use accounts::http::{ApiRequest, ApiResponse, Route, Router};
 use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, service_fn};
@@ -28,10 +28,12 @@ async fn app_or_exit() -> &'static App {
     }
 }
 
-/// Serves the routes of one group behind API Gateway (HTTP API, payload format 2.0).
-pub async fn serve_http(group: Group) -> Result<(), lambda_http::Error> {
+/// Serves the routes of one group behind API Gateway (HTTP API, payload format 2.0). A function
+/// passes its group's static (`accounts::http::AUTH_ROUTES`), not the `Group`, so that only that
+/// group's handlers are linked into it.
+pub async fn serve_http(routes: &'static [Route]) -> Result<(), lambda_http::Error> {
     let app = app_or_exit().await;
-    let router: &'static Router = Box::leak(Box::new(Router::new(&[group])));
+    let router: &'static Router = Box::leak(Box::new(Router::with_routes(routes)));
     lambda_http::run(service_fn(move |request: Request| async move {
         let head = request.method() == http::Method::HEAD;
         let response = router.dispatch(app, api_request(request)).await;

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::Group::Social).await
+    accounts_lambda::serve_http(accounts::http::SOCIAL_ROUTES).await
 }

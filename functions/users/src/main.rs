@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::Group::Users).await
+    accounts_lambda::serve_http(accounts::http::USERS_ROUTES).await
 }

@@ -113,6 +113,8 @@ impl KeySet {
 
     /// Parses a key-set document.
     pub fn parse(document: &str) -> Result<KeySet, String> {
+        // Every signature goes through a key set, so this is before the first one.
+        super::jwt_crypto::install();
         let json: Json = serde_json::from_str(document).map_err(|e| {
             // Position only: serde's messages can quote the input.
             format!(
@@ -260,7 +262,7 @@ impl SigningKey {
 /// The PKCS#8 (RFC 5958 v1) document of an Ed25519 seed, as RFC 8410 section 7 lays it out:
 /// a fixed prefix (version 0, algorithm id-Ed25519, an octet string in an octet string) and
 /// the 32 bytes.
-fn pkcs8_der(seed: &[u8; 32]) -> Vec<u8> {
+pub(super) fn pkcs8_der(seed: &[u8; 32]) -> Vec<u8> {
     const PREFIX: [u8; 16] = [
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
         0x20,

@@ -9,6 +9,7 @@ pub mod bots;
 pub mod client;
 pub mod codes;
 pub mod jwt;
+mod jwt_crypto;
 pub mod limits;
 pub mod login;
 pub mod passwords;

@@ -24,14 +24,14 @@ const MAX_BATCH_BYTES: usize = 256 * 1024;
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 pub struct EventBridgeBus {
-    client: Client,
+    client: crate::aws::LazyClient<Client>,
     bus_name: String,
 }
 
 impl EventBridgeBus {
     pub fn new(sdk: &aws_config::SdkConfig, bus_name: String) -> Self {
         EventBridgeBus {
-            client: Client::new(sdk),
+            client: crate::aws::LazyClient::new(sdk, Client::new),
             bus_name,
         }
     }
@@ -77,6 +77,7 @@ impl EventBridgeBus {
     ) -> Result<(Vec<PutEventsRequestEntry>, String), String> {
         let output = self
             .client
+            .get()
             .put_events()
             .set_entries(Some(entries.clone()))
             .send()

@@ -11,7 +11,7 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 
 use super::request::{ApiRequest, RequestCtx};
 use super::response::ApiResponse;
-use super::routes::{Group, Route, route_table};
+use super::routes::{Group, Route};
 use crate::App;
 use crate::error::Error;
 
@@ -26,7 +26,7 @@ pub struct Router {
 impl Router {
     /// A router over the routes of the given groups (all of them for accounts-local).
     pub fn new(groups: &[Group]) -> Router {
-        Router::with_routes(route_table().iter().filter(|r| groups.contains(&r.group)))
+        Router::with_routes(groups.iter().flat_map(|group| group.routes()))
     }
 
     /// A router over any routes (the route table's, or a test's own).

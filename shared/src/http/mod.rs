@@ -15,4 +15,7 @@ mod tests;
 pub use dispatch::Router;
 pub use request::{ApiRequest, RequestCtx};
 pub use response::ApiResponse;
-pub use routes::{Group, Handler, HandlerFuture, Route, route_table};
+pub use routes::{
+    ACTIVITY_ROUTES, AUTH_ROUTES, BADGES_ROUTES, Group, Handler, HandlerFuture, PROFILES_ROUTES,
+    Route, SOCIAL_ROUTES, USERS_ROUTES, route_table,
+};

@@ -75,8 +75,8 @@ macro_rules! handler {
 }
 
 macro_rules! routes {
-    ($( $method:ident $path:literal => $group:ident, $f:path; )*) => {
-        vec![ $( Route {
+    ($group:ident: $( $method:ident $path:literal => $f:path; )*) => {
+        &[ $( Route {
             method: Method::$method,
             path: $path,
             group: Group::$group,
@@ -85,98 +85,130 @@ macro_rules! routes {
     };
 }
 
-/// Every route of the service.
-pub fn route_table() -> &'static [Route] {
-    static TABLE: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        routes! {
-            GET "/api/health/" => Auth, handlers::health::service;
-            GET "/api/health/auth/" => Auth, handlers::health::service;
-            POST "/api/auth/register/" => Auth, handlers::accounts::register;
-            POST "/api/auth/jwt/register/" => Auth, handlers::accounts::jwt_register;
-            POST "/api/auth/verify/" => Auth, handlers::accounts::verify;
-            POST "/api/auth/resend-code/" => Auth, handlers::accounts::resend_code;
-            POST "/api/auth/password/change/" => Auth, handlers::accounts::change_password;
-            POST "/api/auth/password/reset/" => Auth, handlers::accounts::request_reset;
-            POST "/api/auth/password/reset/confirm/" => Auth, handlers::accounts::confirm_reset;
-            POST "/api/auth/login/" => Auth, handlers::sessions::login;
-            POST "/api/auth/logout/" => Auth, handlers::sessions::logout;
-            GET "/api/auth/me/" => Auth, handlers::sessions::me;
-            GET "/api/auth/session/check/" => Auth, handlers::sessions::session_check;
-            POST "/api/auth/session/refresh/" => Auth, handlers::sessions::session_refresh;
-            POST "/api/auth/jwt/login/" => Auth, handlers::sessions::jwt_login;
-            POST "/api/auth/jwt/refresh/" => Auth, handlers::tokens::refresh;
-            POST "/api/auth/jwt/logout/" => Auth, handlers::tokens::logout;
-            POST "/api/auth/jwt/verify/" => Auth, handlers::tokens::verify;
-            GET "/api/auth/jwt/user-info/" => Auth, handlers::tokens::user_info;
-            GET "/api/auth/jwks/" => Auth, handlers::tokens::jwks;
-            GET "/.well-known/jwks.json" => Auth, handlers::tokens::jwks;
-            POST "/api/auth/tokens/" => Auth, handlers::tokens::create_api_token;
-            GET "/api/auth/tokens/" => Auth, handlers::tokens::list_api_tokens;
-            DELETE "/api/auth/tokens/{id}/" => Auth, handlers::tokens::revoke_api_token;
-            GET "/api/schema/" => Auth, super::openapi::serve;
-            GET "/api/health/users/" => Users, handlers::health::service;
-            GET "/api/users/" => Users, handlers::users::list;
-            POST "/api/users/" => Users, handlers::users::create;
-            GET "/api/users/{id}/" => Users, handlers::users::retrieve;
-            PUT "/api/users/{id}/" => Users, handlers::users::replace;
-            PATCH "/api/users/{id}/" => Users, handlers::users::partial_update;
-            DELETE "/api/users/{id}/" => Users, handlers::users::destroy;
-            POST "/api/users/{id}/suspend/" => Users, handlers::users::suspend;
-            POST "/api/users/{id}/unsuspend/" => Users, handlers::users::unsuspend;
-            GET "/api/health/profiles/" => Profiles, handlers::health::service;
-            GET "/api/profiles/" => Profiles, handlers::profiles::list_profiles;
-            POST "/api/profiles/" => Profiles, handlers::profiles::create_profile;
-            GET "/api/profiles/{id}/" => Profiles, handlers::profiles::get_profile;
-            PUT "/api/profiles/{id}/" => Profiles, handlers::profiles::update_profile;
-            PATCH "/api/profiles/{id}/" => Profiles, handlers::profiles::update_profile;
-            GET "/api/professional-profiles/" => Profiles, handlers::profiles::list_professional;
-            POST "/api/professional-profiles/" => Profiles, handlers::profiles::create_professional;
-            GET "/api/professional-profiles/{id}/" => Profiles, handlers::profiles::get_professional;
-            PUT "/api/professional-profiles/{id}/" => Profiles, handlers::profiles::update_professional;
-            PATCH "/api/professional-profiles/{id}/" => Profiles, handlers::profiles::update_professional;
-            DELETE "/api/professional-profiles/{id}/" => Profiles, handlers::profiles::delete_professional;
-            POST "/api/professional-profiles/{id}/verify/" => Profiles, handlers::profiles::verify_professional;
-            GET "/api/settings/" => Profiles, handlers::profiles::get_settings;
-            PUT "/api/settings/" => Profiles, handlers::profiles::update_settings;
-            PATCH "/api/settings/" => Profiles, handlers::profiles::update_settings;
-            GET "/api/health/social/" => Social, handlers::health::service;
-            POST "/api/follows/" => Social, handlers::social::create_follow;
-            GET "/api/follows/" => Social, handlers::social::list_follows;
-            GET "/api/follows/{id}/" => Social, handlers::social::get_follow;
-            DELETE "/api/follows/{id}/" => Social, handlers::social::delete_follow;
-            POST "/api/follows/{id}/approve/" => Social, handlers::social::approve_follow;
-            POST "/api/follows/{id}/reject/" => Social, handlers::social::reject_follow;
-            POST "/api/blocks/" => Social, handlers::social::create_block;
-            GET "/api/blocks/" => Social, handlers::social::list_blocks;
-            DELETE "/api/blocks/{id}/" => Social, handlers::social::delete_block;
-            GET "/api/relationships/" => Social, handlers::social::relationships;
-            GET "/api/health/activity/" => Activity, handlers::health::service;
-            GET "/api/sessions/" => Activity, handlers::activity::list_sessions;
-            POST "/api/sessions/" => Activity, handlers::activity::create_session;
-            DELETE "/api/sessions/" => Activity, handlers::activity::end_other_sessions;
-            GET "/api/sessions/{id}/" => Activity, handlers::activity::get_session;
-            DELETE "/api/sessions/{id}/" => Activity, handlers::activity::end_session;
-            GET "/api/events/" => Activity, handlers::activity::list_events;
-            POST "/api/events/" => Activity, handlers::activity::log_event;
-            POST "/api/events/{id}/review/" => Activity, handlers::activity::review_event;
-            GET "/api/tasks/runs/" => Activity, handlers::tasks::list_runs;
-            GET "/api/reports/" => Activity, handlers::tasks::reports;
-            GET "/api/health/badges/" => Badges, handlers::health::service;
-            GET "/api/badges/" => Badges, handlers::badges::list;
-            POST "/api/badges/" => Badges, handlers::badges::create;
-            GET "/api/badges/leaderboard/" => Badges, handlers::badges::leaderboard;
-            GET "/api/badges/analytics/" => Badges, handlers::badges::analytics;
-            GET "/api/badges/{id}/" => Badges, handlers::badges::retrieve;
-            PUT "/api/badges/{id}/" => Badges, handlers::badges::update;
-            PATCH "/api/badges/{id}/" => Badges, handlers::badges::update;
-            DELETE "/api/badges/{id}/" => Badges, handlers::badges::destroy;
-            GET "/api/user-badges/" => Badges, handlers::badges::list_user_badges;
-            POST "/api/user-badges/" => Badges, handlers::badges::award;
-            GET "/api/user-badges/{id}/" => Badges, handlers::badges::retrieve_user_badge;
-            PATCH "/api/user-badges/{id}/" => Badges, handlers::badges::update_user_badge;
-            DELETE "/api/user-badges/{id}/" => Badges, handlers::badges::revoke;
-            GET "/api/users/{id}/badge-progress/" => Badges, handlers::badge_progress::badge_progress;
+impl Group {
+    /// The group's routes: what its Lambda function serves.
+    pub fn routes(self) -> &'static [Route] {
+        match self {
+            Group::Auth => AUTH_ROUTES,
+            Group::Users => USERS_ROUTES,
+            Group::Profiles => PROFILES_ROUTES,
+            Group::Social => SOCIAL_ROUTES,
+            Group::Activity => ACTIVITY_ROUTES,
+            Group::Badges => BADGES_ROUTES,
         }
-    })
+    }
 }
+
+/// Every route of the service, group by group (accounts-local serves all of them).
+pub fn route_table() -> impl Iterator<Item = &'static Route> {
+    Group::ALL.into_iter().flat_map(Group::routes)
+}
+
+// One static per group rather than one table filtered by group: a function names only its own
+// group's static, so the linker leaves the other groups' handlers (and the domain code only they
+// reach) out of its binary.
+
+pub static AUTH_ROUTES: &[Route] = routes! { Auth:
+    GET "/api/health/" => handlers::health::service;
+    GET "/api/health/auth/" => handlers::health::service;
+    POST "/api/auth/register/" => handlers::accounts::register;
+    POST "/api/auth/jwt/register/" => handlers::accounts::jwt_register;
+    POST "/api/auth/verify/" => handlers::accounts::verify;
+    POST "/api/auth/resend-code/" => handlers::accounts::resend_code;
+    POST "/api/auth/password/change/" => handlers::accounts::change_password;
+    POST "/api/auth/password/reset/" => handlers::accounts::request_reset;
+    POST "/api/auth/password/reset/confirm/" => handlers::accounts::confirm_reset;
+    POST "/api/auth/login/" => handlers::sessions::login;
+    POST "/api/auth/logout/" => handlers::sessions::logout;
+    GET "/api/auth/me/" => handlers::sessions::me;
+    GET "/api/auth/session/check/" => handlers::sessions::session_check;
+    POST "/api/auth/session/refresh/" => handlers::sessions::session_refresh;
+    POST "/api/auth/jwt/login/" => handlers::sessions::jwt_login;
+    POST "/api/auth/jwt/refresh/" => handlers::tokens::refresh;
+    POST "/api/auth/jwt/logout/" => handlers::tokens::logout;
+    POST "/api/auth/jwt/verify/" => handlers::tokens::verify;
+    GET "/api/auth/jwt/user-info/" => handlers::tokens::user_info;
+    GET "/api/auth/jwks/" => handlers::tokens::jwks;
+    GET "/.well-known/jwks.json" => handlers::tokens::jwks;
+    POST "/api/auth/tokens/" => handlers::tokens::create_api_token;
+    GET "/api/auth/tokens/" => handlers::tokens::list_api_tokens;
+    DELETE "/api/auth/tokens/{id}/" => handlers::tokens::revoke_api_token;
+    GET "/api/schema/" => super::openapi::serve;
+};
+
+pub static USERS_ROUTES: &[Route] = routes! { Users:
+    GET "/api/health/users/" => handlers::health::service;
+    GET "/api/users/" => handlers::users::list;
+    POST "/api/users/" => handlers::users::create;
+    GET "/api/users/{id}/" => handlers::users::retrieve;
+    PUT "/api/users/{id}/" => handlers::users::replace;
+    PATCH "/api/users/{id}/" => handlers::users::partial_update;
+    DELETE "/api/users/{id}/" => handlers::users::destroy;
+    POST "/api/users/{id}/suspend/" => handlers::users::suspend;
+    POST "/api/users/{id}/unsuspend/" => handlers::users::unsuspend;
+};
+
+pub static PROFILES_ROUTES: &[Route] = routes! { Profiles:
+    GET "/api/health/profiles/" => handlers::health::service;
+    GET "/api/profiles/" => handlers::profiles::list_profiles;
+    POST "/api/profiles/" => handlers::profiles::create_profile;
+    GET "/api/profiles/{id}/" => handlers::profiles::get_profile;
+    PUT "/api/profiles/{id}/" => handlers::profiles::update_profile;
+    PATCH "/api/profiles/{id}/" => handlers::profiles::update_profile;
+    GET "/api/professional-profiles/" => handlers::profiles::list_professional;
+    POST "/api/professional-profiles/" => handlers::profiles::create_professional;
+    GET "/api/professional-profiles/{id}/" => handlers::profiles::get_professional;
+    PUT "/api/professional-profiles/{id}/" => handlers::profiles::update_professional;
+    PATCH "/api/professional-profiles/{id}/" => handlers::profiles::update_professional;
+    DELETE "/api/professional-profiles/{id}/" => handlers::profiles::delete_professional;
+    POST "/api/professional-profiles/{id}/verify/" => handlers::profiles::verify_professional;
+    GET "/api/settings/" => handlers::profiles::get_settings;
+    PUT "/api/settings/" => handlers::profiles::update_settings;
+    PATCH "/api/settings/" => handlers::profiles::update_settings;
+};
+
+pub static SOCIAL_ROUTES: &[Route] = routes! { Social:
+    GET "/api/health/social/" => handlers::health::service;
+    POST "/api/follows/" => handlers::social::create_follow;
+    GET "/api/follows/" => handlers::social::list_follows;
+    GET "/api/follows/{id}/" => handlers::social::get_follow;
+    DELETE "/api/follows/{id}/" => handlers::social::delete_follow;
+    POST "/api/follows/{id}/approve/" => handlers::social::approve_follow;
+    POST "/api/follows/{id}/reject/" => handlers::social::reject_follow;
+    POST "/api/blocks/" => handlers::social::create_block;
+    GET "/api/blocks/" => handlers::social::list_blocks;
+    DELETE "/api/blocks/{id}/" => handlers::social::delete_block;
+    GET "/api/relationships/" => handlers::social::relationships;
+};
+
+pub static ACTIVITY_ROUTES: &[Route] = routes! { Activity:
+    GET "/api/health/activity/" => handlers::health::service;
+    GET "/api/sessions/" => handlers::activity::list_sessions;
+    POST "/api/sessions/" => handlers::activity::create_session;
+    DELETE "/api/sessions/" => handlers::activity::end_other_sessions;
+    GET "/api/sessions/{id}/" => handlers::activity::get_session;
+    DELETE "/api/sessions/{id}/" => handlers::activity::end_session;
+    GET "/api/events/" => handlers::activity::list_events;
+    POST "/api/events/" => handlers::activity::log_event;
+    POST "/api/events/{id}/review/" => handlers::activity::review_event;
+    GET "/api/tasks/runs/" => handlers::tasks::list_runs;
+    GET "/api/reports/" => handlers::tasks::reports;
+};
+
+pub static BADGES_ROUTES: &[Route] = routes! { Badges:
+    GET "/api/health/badges/" => handlers::health::service;
+    GET "/api/badges/" => handlers::badges::list;
+    POST "/api/badges/" => handlers::badges::create;
+    GET "/api/badges/leaderboard/" => handlers::badges::leaderboard;
+    GET "/api/badges/analytics/" => handlers::badges::analytics;
+    GET "/api/badges/{id}/" => handlers::badges::retrieve;
+    PUT "/api/badges/{id}/" => handlers::badges::update;
+    PATCH "/api/badges/{id}/" => handlers::badges::update;
+    DELETE "/api/badges/{id}/" => handlers::badges::destroy;
+    GET "/api/user-badges/" => handlers::badges::list_user_badges;
+    POST "/api/user-badges/" => handlers::badges::award;
+    GET "/api/user-badges/{id}/" => handlers::badges::retrieve_user_badge;
+    PATCH "/api/user-badges/{id}/" => handlers::badges::update_user_badge;
+    DELETE "/api/user-badges/{id}/" => handlers::badges::revoke;
+    GET "/api/users/{id}/badge-progress/" => handlers::badge_progress::badge_progress;
+};

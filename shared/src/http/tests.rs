@@ -68,7 +68,7 @@ macro_rules! h {
 }
 
 fn test_router() -> Router {
-    let mut routes: Vec<&'static Route> = route_table().iter().collect();
+    let mut routes: Vec<&'static Route> = route_table().collect();
     routes.push(route(Method::GET, "/test/panic/", h!(panics)));
     routes.push(route(Method::GET, "/test/invalid/", h!(invalid)));
     routes.push(route(Method::GET, "/test/throttled/", h!(throttled)));

@@ -9,14 +9,14 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use super::{Email, MailError, Mailer};
 
 pub struct SesMailer {
-    client: Client,
+    client: crate::aws::LazyClient<Client>,
     from: String,
 }
 
 impl SesMailer {
     pub fn new(sdk: &aws_config::SdkConfig, from: String) -> Self {
         SesMailer {
-            client: Client::new(sdk),
+            client: crate::aws::LazyClient::new(sdk, Client::new),
             from,
         }
     }
@@ -39,6 +39,7 @@ impl Mailer for SesMailer {
             )
             .build();
         self.client
+            .get()
             .send_email()
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(&email.to).build())

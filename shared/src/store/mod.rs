@@ -3,6 +3,7 @@
 
 pub mod counting;
 pub mod dynamo;
+#[cfg(feature = "local")]
 pub mod embedded;
 pub mod faults;
 pub mod keys;

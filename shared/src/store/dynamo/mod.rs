@@ -10,13 +10,17 @@
 //! [`crate::store::counting`], which adds them up when a `CountingTable` is counting the call
 //! (the cost-per-endpoint table); the answer is a few bytes longer, and it costs nothing else.
 
+// Creating and deleting the table: for accounts-local and the tests (feature `local`); in AWS
+// the SAM template owns the table.
+#[cfg(feature = "local")]
+mod admin;
 mod convert;
 mod errors;
 mod expr;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -25,10 +29,8 @@ use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::scan::ScanOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, ConditionCheck, ConsumedCapacity, Delete,
-    GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection,
-    ProjectionType, Put, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    ConditionCheck, ConsumedCapacity, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity,
+    ReturnValue, TransactWriteItem,
 };
 use futures::{StreamExt, TryStreamExt};
 
@@ -39,7 +41,6 @@ use self::errors::{cancel_reasons, from_sdk};
 use self::expr::{Expr, SortPlan, TakesExpressions, mentions};
 use crate::clock::Clock;
 use crate::store::counting;
-use crate::store::keys::table_definition;
 use crate::store::limits::{Sizing, check_item, check_key, check_transaction, check_update};
 use crate::store::*;
 
@@ -51,8 +52,6 @@ const BATCH_GET_CONCURRENCY: usize = 4;
 const UNPROCESSED_RETRIES: u32 = 8;
 /// DynamoDB's limit on `TotalSegments`.
 const MAX_TOTAL_SEGMENTS: u32 = 1_000_000;
-/// How long `create_table_if_missing` waits for the table and its indexes to become ACTIVE.
-const ACTIVE_WAIT: Duration = Duration::from_secs(120);
 /// Calls one page of a limited query or scan may take when expired items crowd its window.
 const MAX_PAGE_ROUNDS: u32 = 8;
 
@@ -80,153 +79,6 @@ impl DynamoTable {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         from_sdk(err, &self.table)
-    }
-
-    /// Creates the table from [`table_definition`] unless it exists, waits until it and its
-    /// indexes are ACTIVE, and makes sure TTL is enabled on `expires_at`. True when this call
-    /// created the table.
-    pub async fn create_table_if_missing(&self) -> StoreResult<bool> {
-        let hash = |name: &str| key_element(name, KeyType::Hash);
-        let range = |name: &str| key_element(name, KeyType::Range);
-        let definitions = table_definition::KEY_ATTRIBUTES
-            .iter()
-            .map(|name| {
-                AttributeDefinition::builder()
-                    .attribute_name(*name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(build_error)
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let indexes = table_definition::GSIS
-            .iter()
-            .map(|(name, pk, sk)| {
-                GlobalSecondaryIndex::builder()
-                    .index_name(*name)
-                    .key_schema(hash(pk)?)
-                    .key_schema(range(sk)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(build_error)
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let created = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .set_attribute_definitions(Some(definitions))
-            .key_schema(hash(table_definition::HASH_KEY)?)
-            .key_schema(range(table_definition::RANGE_KEY)?)
-            .set_global_secondary_indexes(Some(indexes))
-            .billing_mode(BillingMode::from(table_definition::BILLING_MODE))
-            .send()
-            .await;
-        let created = match created {
-            Ok(_) => true,
-            Err(e) if e.code() == Some("ResourceInUseException") => false,
-            Err(e) => return Err(self.err(e)),
-        };
-        self.wait_until_active().await?;
-        self.ensure_ttl().await?;
-        Ok(created)
-    }
-
-    /// Deletes the table; a table that is already gone is not an error.
-    pub async fn delete_table(&self) -> StoreResult<()> {
-        match self
-            .client
-            .delete_table()
-            .table_name(&self.table)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(self.err(e)),
-        }
-    }
-
-    async fn wait_until_active(&self) -> StoreResult<()> {
-        let deadline = Instant::now() + ACTIVE_WAIT;
-        loop {
-            let described = self
-                .client
-                .describe_table()
-                .table_name(&self.table)
-                .send()
-                .await;
-            let ready = match described {
-                Ok(out) => out.table.is_some_and(|t| {
-                    t.table_status() == Some(&TableStatus::Active)
-                        && t.global_secondary_indexes()
-                            .iter()
-                            .all(|i| i.index_status() == Some(&IndexStatus::Active))
-                }),
-                // Right after CreateTable the table may not be visible yet.
-                Err(e) if e.code() == Some("ResourceNotFoundException") => false,
-                Err(e) => return Err(self.err(e)),
-            };
-            if ready {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(StoreError::Unavailable(format!(
-                    "table {} did not become ACTIVE within {}s",
-                    self.table,
-                    ACTIVE_WAIT.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
-    /// Enables TTL on the table's TTL attribute unless it already is (enabling twice is an
-    /// error in DynamoDB, so this looks first).
-    async fn ensure_ttl(&self) -> StoreResult<()> {
-        if self.ttl_enabled().await? {
-            return Ok(());
-        }
-        let spec = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name(table_definition::TTL_ATTRIBUTE)
-            .build()
-            .map_err(build_error)?;
-        let updated = self
-            .client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(spec)
-            .send()
-            .await;
-        match updated {
-            Ok(_) => Ok(()),
-            // Someone else enabled it between the look and the update.
-            Err(e) if self.ttl_enabled().await? => {
-                tracing::debug!(error = %self.err(e), "TTL enabled concurrently");
-                Ok(())
-            }
-            Err(e) => Err(self.err(e)),
-        }
-    }
-
-    async fn ttl_enabled(&self) -> StoreResult<bool> {
-        let out = self
-            .client
-            .describe_time_to_live()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(|e| self.err(e))?;
-        Ok(out.time_to_live_description.is_some_and(|d| {
-            matches!(
-                d.time_to_live_status(),
-                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-            ) && d.attribute_name() == Some(table_definition::TTL_ATTRIBUTE)
-        }))
     }
 
     /// One chunk of a batch get (at most 100 distinct keys), retrying unprocessed keys with a
@@ -765,14 +617,6 @@ impl Table for DynamoTable {
         report_capacity(out.consumed_capacity());
         Ok(())
     }
-}
-
-fn key_element(name: &str, kind: KeyType) -> StoreResult<KeySchemaElement> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .map_err(build_error)
 }
 
 fn build_error(err: BuildError) -> StoreError {
