@@ -53,7 +53,7 @@ impl App {
             || matches!(config.mail, MailConfig::Ses { .. })
             || matches!(config.bus, BusConfig::EventBridge { .. });
         let sdk = if needs_aws {
-            Some(crate::aws::sdk_config(config.aws_trust_store).await)
+            Some(crate::aws::sdk_config(config.aws_trust_store).await?)
         } else {
             None
         };
@@ -66,11 +66,10 @@ impl App {
             // The Lambda functions are built without the embedded engine (feature `local`).
             #[cfg(not(feature = "local"))]
             StoreConfig::Embedded { .. } => {
-                return Err(StartupError::Config(ConfigError {
-                    var: "STORE",
-                    reason: "`embedded` is not in this build (accounts-local has it); use dynamodb"
-                        .into(),
-                }));
+                return Err(StartupError::Config(ConfigError::new(
+                    "STORE",
+                    "`embedded` is not in this build (accounts-local has it); use dynamodb",
+                )));
             }
             StoreConfig::DynamoDb {
                 table_name,
@@ -82,7 +81,7 @@ impl App {
                     .as_ref()
                     .expect("loaded above")
                     .to_builder()
-                    .retry_config(aws_config::retry::RetryConfig::disabled())
+                    .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
                     .build();
                 let table = DynamoTable::new(&table_sdk, table_name.clone(), clock.clone());
                 if *create_if_missing {
@@ -90,11 +89,10 @@ impl App {
                     table.create_table_if_missing().await?;
                     // In AWS the SAM template owns the table (feature `local` creates tables).
                     #[cfg(not(feature = "local"))]
-                    return Err(StartupError::Config(ConfigError {
-                        var: "CREATE_TABLE",
-                        reason: "creating the table is accounts-local's; this build only uses one"
-                            .into(),
-                    }));
+                    return Err(StartupError::Config(ConfigError::new(
+                        "CREATE_TABLE",
+                        "creating the table is accounts-local's; this build only uses one",
+                    )));
                 }
                 Arc::new(table)
             }
@@ -111,7 +109,7 @@ impl App {
         config: Config,
         clock: Arc<dyn Clock>,
         table: Arc<dyn Table>,
-        sdk: Option<&aws_config::SdkConfig>,
+        sdk: Option<&crate::aws::SdkConfig>,
     ) -> Result<App, StartupError> {
         let needs_sdk = matches!(config.mail, MailConfig::Ses { .. })
             || matches!(config.bus, BusConfig::EventBridge { .. });
@@ -119,7 +117,7 @@ impl App {
         let sdk = match sdk {
             Some(sdk) => Some(sdk),
             None if needs_sdk => {
-                loaded = crate::aws::sdk_config(config.aws_trust_store).await;
+                loaded = crate::aws::sdk_config(config.aws_trust_store).await?;
                 Some(&loaded)
             }
             None => None,
@@ -165,12 +163,8 @@ impl App {
         };
         let table: Arc<dyn Table> = Arc::new(RetryingTable::new(table, RetryPolicy::STORE));
 
-        let keys = crate::auth::jwt::KeySet::load(&config.auth.signing_keys).map_err(|reason| {
-            StartupError::Config(ConfigError {
-                var: "JWT_SIGNING_KEYS",
-                reason,
-            })
-        })?;
+        let keys = crate::auth::jwt::KeySet::load(&config.auth.signing_keys)
+            .map_err(|reason| StartupError::Config(ConfigError::new("JWT_SIGNING_KEYS", reason)))?;
 
         let app = App {
             table,

@@ -2,55 +2,126 @@
 //! cold start.
 //!
 //! The SDK crates are built without default features, so the HTTPS client is given explicitly:
-//! rustls with ring. That keeps aws-lc-sys out of every binary (about 4.7 MB each). Region,
-//! credentials and `AWS_ENDPOINT_URL` (moto in tests) come from the usual environment chain.
+//! rustls with ring. That keeps aws-lc-sys out of every binary (about 4.7 MB each).
+//!
+//! Where region and credentials come from depends on the build:
+//! - A Lambda function (the accounts crate without feature `local`) reads them from the
+//!   environment Lambda gives every function ([`from_environment`]): nothing else is ever
+//!   there, and leaving out aws-config's chains (profile files, SSO, web identity with its own
+//!   STS client, the container and IMDS clients) takes about 0.2 MB off every function.
+//! - accounts-local, accounts-admin and the tests (feature `local`) run on a developer's machine,
+//!   where credentials may be in profile files or come from SSO: aws-config's default chains.
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_async::time::SystemTimeSource;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::{HttpClient as _, http_client_fn};
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_runtime_api::client::http::{HttpClient as _, SharedHttpClient, http_client_fn};
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::region::Region;
 
-use crate::config::AwsTrustStore;
+use crate::config::{AwsTrustStore, ConfigError, Env};
+
+pub use aws_types::SdkConfig;
 
 /// The roots AWS service endpoints chain to: Amazon Root CA 1-4 and Starfield Services Root G2.
 const AWS_ROOTS_PEM: &[u8] = include_bytes!("../certs/aws-roots.pem");
 
-/// Loads the shared SDK configuration. Timeouts are short because every caller is a request
-/// path or a task with its own deadline; a timeout surfaces as a retryable store error.
-pub async fn sdk_config(trust: AwsTrustStore) -> aws_config::SdkConfig {
+/// Loads the shared SDK configuration: from the Lambda environment in a function, through
+/// aws-config's default chains in a local build (module docs).
+pub async fn sdk_config(trust: AwsTrustStore) -> Result<SdkConfig, ConfigError> {
+    #[cfg(feature = "local")]
+    {
+        Ok(default_chain_config(trust).await)
+    }
+    #[cfg(not(feature = "local"))]
+    {
+        from_environment(&crate::config::ProcessEnv, trust)
+    }
+}
+
+/// The configuration from the variables Lambda sets for every function: `AWS_REGION`,
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` (the execution role's
+/// credentials, valid for the life of the execution environment); and, when set,
+/// `AWS_ENDPOINT_URL` (moto), `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT`. A
+/// missing region or key is named at start rather than failing the first request.
+pub fn from_environment(env: &dyn Env, trust: AwsTrustStore) -> Result<SdkConfig, ConfigError> {
+    let region = env
+        .var("AWS_REGION")
+        .or_else(|| env.var("AWS_DEFAULT_REGION"))
+        .ok_or_else(|| ConfigError::new("AWS_REGION", "not set (Lambda sets it)"))?;
+    let key = |name: &'static str| {
+        env.var(name)
+            .ok_or_else(|| ConfigError::new(name, "not set (Lambda sets the execution role's)"))
+    };
+    let credentials = Credentials::new(
+        key("AWS_ACCESS_KEY_ID")?,
+        key("AWS_SECRET_ACCESS_KEY")?,
+        env.var("AWS_SESSION_TOKEN"),
+        None,
+        "Environment",
+    );
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(https_client(trust))
+        .timeout_config(service_timeouts())
+        .retry_config(RetryConfig::standard())
+        .sleep_impl(TokioSleep::new())
+        .time_source(SystemTimeSource::new())
+        .use_fips(flag(env, "AWS_USE_FIPS_ENDPOINT")?)
+        .use_dual_stack(flag(env, "AWS_USE_DUALSTACK_ENDPOINT")?);
+    if let Some(url) = env.var("AWS_ENDPOINT_URL") {
+        builder = builder.endpoint_url(url);
+    }
+    Ok(builder.build())
+}
+
+/// A boolean the SDK reads from the environment: `true` or `false` in any case, unset is false.
+fn flag(env: &dyn Env, name: &'static str) -> Result<bool, ConfigError> {
+    match env.var(name) {
+        None => Ok(false),
+        Some(v) if v.trim().eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.trim().eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(ConfigError::new(name, "must be true or false")),
+    }
+}
+
+/// aws-config's default chains, with the service's HTTPS client and time limits.
+#[cfg(feature = "local")]
+async fn default_chain_config(trust: AwsTrustStore) -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client(trust))
+        .timeout_config(service_timeouts())
+        .load()
+        .await
+}
+
+/// Timeouts are short because every caller is a request path or a task with its own deadline;
+/// a timeout surfaces as a retryable store error.
+fn service_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(12))
+        .build()
+}
+
+/// The HTTPS client every SDK client shares, without the SDK's check at client construction:
+/// that check builds a TLS configuration (parsing the roots) only to throw it away, once per SDK
+/// client, and the first request builds the one it keeps anyway.
+fn https_client(trust: AwsTrustStore) -> SharedHttpClient {
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(tls_context(trust))
         .build_https();
-    // The same client without its check at client construction: that check builds a TLS
-    // configuration (parsing the roots) only to throw it away, once per SDK client, and the
-    // first request builds the one it keeps anyway.
-    let http_client =
-        http_client_fn(move |settings, components| https.http_connector(settings, components));
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(12))
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
-        .timeout_config(timeouts);
-    // Lambda puts the credentials and the region in the environment, where the default chains
-    // look first. Naming the environment providers when the variables are there gives the same
-    // answer without building the rest of the chains (web identity with its own STS client,
-    // the container and IMDS clients): about a sixth of a function's init.
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
-    if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
-        loader = loader.credentials_provider(
-            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-        );
-    }
-    if set("AWS_REGION") || set("AWS_DEFAULT_REGION") {
-        loader = loader.region(aws_config::environment::EnvironmentVariableRegionProvider::new());
-    }
-    loader.load().await
+    http_client_fn(move |settings, components| https.http_connector(settings, components))
 }
 
 /// The SDK builds the TLS configuration once per client at init (three clients here), and with
@@ -74,13 +145,13 @@ fn tls_context(trust: AwsTrustStore) -> TlsContext {
 /// most invocations never send mail or publish an event: only the DynamoDB client, which every
 /// request needs, is built at init.
 pub struct LazyClient<C> {
-    sdk: aws_config::SdkConfig,
-    make: fn(&aws_config::SdkConfig) -> C,
+    sdk: SdkConfig,
+    make: fn(&SdkConfig) -> C,
     client: std::sync::OnceLock<C>,
 }
 
 impl<C> LazyClient<C> {
-    pub fn new(sdk: &aws_config::SdkConfig, make: fn(&aws_config::SdkConfig) -> C) -> Self {
+    pub fn new(sdk: &SdkConfig, make: fn(&SdkConfig) -> C) -> Self {
         LazyClient {
             sdk: sdk.clone(),
             make,
@@ -140,6 +211,52 @@ mod tests {
         assert_eq!(fingerprints, expected);
     }
 
+    #[test]
+    fn the_lambda_environment_names_what_is_missing() {
+        let complete = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
+        ];
+        let sdk = from_environment(&complete, AwsTrustStore::AwsRoots).unwrap();
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(sdk.use_fips(), Some(true));
+        assert_eq!(sdk.use_dual_stack(), Some(false));
+        assert_eq!(sdk.endpoint_url(), None);
+
+        let default_region = [
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ];
+        let sdk = from_environment(&default_region, AwsTrustStore::AwsRoots).unwrap();
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("us-east-2"));
+        assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:5000"));
+
+        let missing = |env: &dyn Env| {
+            from_environment(env, AwsTrustStore::AwsRoots)
+                .map(|_| ())
+                .unwrap_err()
+        };
+        let no_region = [("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "s")];
+        assert_eq!(missing(&no_region).var, "AWS_REGION");
+        let no_key = [("AWS_REGION", "eu-west-1"), ("AWS_SECRET_ACCESS_KEY", "s")];
+        assert_eq!(missing(&no_key).var, "AWS_ACCESS_KEY_ID");
+        let no_secret = [("AWS_REGION", "eu-west-1"), ("AWS_ACCESS_KEY_ID", "a")];
+        let error = missing(&no_secret);
+        assert_eq!(error.var, "AWS_SECRET_ACCESS_KEY");
+        let bad_flag = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "a"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "yes"),
+        ];
+        assert_eq!(missing(&bad_flag).var, "AWS_USE_DUALSTACK_ENDPOINT");
+    }
+
     #[tokio::test]
     async fn the_first_request_builds_tls_from_the_roots_and_refuses_a_stranger() {
         // A server that is not AWS: it answers the TLS handshake with plain text.
@@ -152,14 +269,14 @@ mod tests {
             }
         });
         for trust in [AwsTrustStore::AwsRoots, AwsTrustStore::System] {
-            let sdk = sdk_config(trust).await;
+            let sdk = sdk_config(trust).await.unwrap();
             let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
                 .endpoint_url(format!("https://127.0.0.1:{port}"))
                 .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
                 .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                     "test", "test", None, None, "test",
                 ))
-                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .retry_config(RetryConfig::disabled())
                 .build();
             // The TLS configuration is built here, from the trust store (a bad bundle panics).
             let outcome = aws_sdk_dynamodb::Client::from_conf(config)

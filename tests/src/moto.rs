@@ -113,6 +113,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     use std::time::Duration;
     accounts::aws::sdk_config(accounts::config::AwsTrustStore::AwsRoots)
         .await
+        .expect("the tests' environment names region and credentials")
         .to_builder()
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()

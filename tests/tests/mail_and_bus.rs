@@ -1,5 +1,6 @@
 //! The mail and event-bus engines: the file outbox and the in-process bus on their own, SES v2
-//! and EventBridge against moto (`AWS_ENDPOINT_URL`).
+//! and EventBridge against moto (`AWS_ENDPOINT_URL`); and the SDK configuration a Lambda function
+//! builds from its environment alone.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -314,6 +315,59 @@ async fn moto_data() -> Value {
         "moto answered: {head}"
     );
     serde_json::from_slice(&response[split + 4..]).expect("moto's data.json is JSON")
+}
+
+/// A Lambda function builds its SDK configuration from the variables Lambda sets (no
+/// aws-config chain in its build); the tests' own configuration comes through aws-config. A
+/// table created through the first is found through the second: same region, credentials
+/// accepted, endpoint reached with the service's HTTPS client, timeouts and sleep.
+#[tokio::test]
+async fn a_function_reaches_aws_with_the_lambda_environment_alone() {
+    let endpoint = moto_endpoint();
+    let lambda_env = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "session-token-of-the-execution-role"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ];
+    let function_sdk =
+        accounts::aws::from_environment(&lambda_env, accounts::config::AwsTrustStore::AwsRoots)
+            .expect("a complete Lambda environment");
+    let table = format!("lambda-env-{}", unique());
+    let key = |name: &str, kind| {
+        aws_sdk_dynamodb::types::KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let attribute = |name: &str| {
+        aws_sdk_dynamodb::types::AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    aws_sdk_dynamodb::Client::new(&function_sdk)
+        .create_table()
+        .table_name(&table)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .key_schema(key("PK", aws_sdk_dynamodb::types::KeyType::Hash))
+        .key_schema(key("SK", aws_sdk_dynamodb::types::KeyType::Range))
+        .attribute_definitions(attribute("PK"))
+        .attribute_definitions(attribute("SK"))
+        .send()
+        .await
+        .expect("create a table with the function's configuration");
+    let described = aws_sdk_dynamodb::Client::new(&sdk().await)
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("the table is in the tests' region");
+    let arn = described.table().and_then(|t| t.table_arn()).unwrap_or("");
+    assert!(arn.contains(":us-east-1:"), "{arn}");
 }
 
 #[tokio::test]

@@ -253,13 +253,15 @@ async fn settings(t: TestTable) {
         &app,
         &me,
         "/api/settings/",
-        json!({"theme": "dark", "language": "PT-br", "timezone": "America/Sao_Paulo",
+        json!({"theme": "dark", "language": "PT-br", "timezone": "america/sao_paulo",
                "notification_frequency": "weekly", "mature_content": true,
                "created_at": "ignored"}),
     )
     .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["language"], "pt-BR");
+    // Time zones match without regard to case and are stored as the IANA database spells them.
+    assert_eq!(b["timezone"], "America/Sao_Paulo");
     assert_ne!(b["updated_at"], b["created_at"]);
     let (_, b) = get(&app, &me, "/api/settings/").await;
     assert_eq!(b["timezone"], "America/Sao_Paulo");

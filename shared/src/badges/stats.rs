@@ -25,7 +25,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Timelike, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -38,7 +37,7 @@ use crate::activity::events::EventType;
 use crate::activity::ingest::{QUALITY_THRESHOLDS, quality_attribute};
 use crate::bus::DomainEvent;
 use crate::error::Error;
-use crate::model::UserId;
+use crate::model::{TimeZone, UserId};
 use crate::store::{
     Index, Item, Key, Query, SortCondition, TxOp, Update, Value, from_item, keys, keys::attr,
 };
@@ -211,15 +210,15 @@ pub const FOLLOW_MARK_PREFIX: &str = "follow_";
 pub const MAX_POST_LIKES: &str = "max_post_likes";
 
 /// The user's time zone from their settings (UTC when unset or unknown).
-pub fn zone_of(settings: Option<&SettingsRecord>) -> Tz {
+pub fn zone_of(settings: Option<&SettingsRecord>) -> TimeZone {
     settings
-        .and_then(|s| s.timezone.parse::<Tz>().ok())
-        .unwrap_or(Tz::UTC)
+        .and_then(|s| TimeZone::parse(&s.timezone))
+        .unwrap_or_else(TimeZone::utc)
 }
 
 /// The user's calendar day of an instant.
-pub fn local_day(zone: Tz, at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&zone).date_naive()
+pub fn local_day(zone: &TimeZone, at: DateTime<Utc>) -> NaiveDate {
+    zone.local_date(at)
 }
 
 /// The day as the key and the `day` attribute spell it.
@@ -327,7 +326,7 @@ pub struct DayRecord {
 
 /// Regroups UTC day items into the user's local days, newest first: each slot's count goes to
 /// the local day its start falls on.
-fn local_days(items: &[Item], zone: Tz) -> Vec<DayRecord> {
+fn local_days(items: &[Item], zone: &TimeZone) -> Vec<DayRecord> {
     let mut days: BTreeMap<NaiveDate, BTreeMap<String, i64>> = BTreeMap::new();
     for item in items {
         let Some(utc_day) = item
@@ -390,7 +389,7 @@ pub struct Snapshot {
     /// `None` when the account does not exist (nothing is evaluated then).
     pub profile: Option<UserRecord>,
     pub stats: Item,
-    pub zone: Tz,
+    pub zone: TimeZone,
     pub today: NaiveDate,
     /// The newest activity days, newest first (empty when none were asked for).
     pub days: Vec<DayRecord>,
@@ -439,7 +438,7 @@ pub async fn read_snapshot(app: &App, user: UserId, day_items: u32) -> Result<Sn
     let settings: Option<SettingsRecord> =
         found.next().flatten().map(|i| from_item(&i)).transpose()?;
     let zone = zone_of(settings.as_ref());
-    let today = local_day(zone, app.clock.now());
+    let today = local_day(&zone, app.clock.now());
     let score: Option<BadgeScore> = found
         .next()
         .flatten()
@@ -453,7 +452,7 @@ pub async fn read_snapshot(app: &App, user: UserId, day_items: u32) -> Result<Sn
                 .collect()
         })
         .unwrap_or_default();
-    let days = local_days(&days?, zone);
+    let days = local_days(&days?, &zone);
     Ok(Snapshot {
         user,
         profile,

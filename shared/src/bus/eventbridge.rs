@@ -29,7 +29,7 @@ pub struct EventBridgeBus {
 }
 
 impl EventBridgeBus {
-    pub fn new(sdk: &aws_config::SdkConfig, bus_name: String) -> Self {
+    pub fn new(sdk: &crate::aws::SdkConfig, bus_name: String) -> Self {
         EventBridgeBus {
             client: crate::aws::LazyClient::new(sdk, Client::new),
             bus_name,

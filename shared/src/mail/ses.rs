@@ -14,7 +14,7 @@ pub struct SesMailer {
 }
 
 impl SesMailer {
-    pub fn new(sdk: &aws_config::SdkConfig, from: String) -> Self {
+    pub fn new(sdk: &crate::aws::SdkConfig, from: String) -> Self {
         SesMailer {
             client: crate::aws::LazyClient::new(sdk, Client::new),
             from,

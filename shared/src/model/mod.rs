@@ -2,6 +2,7 @@
 //! downstream validates again.
 
 mod passwords;
+mod time_zone;
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use passwords::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, password_problems};
+pub use time_zone::TimeZone;
 
 /// A user's id: a positive integer, allocated in order, as clients of the Django version know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -4,6 +4,8 @@
 use chrono::NaiveDate;
 use serde_json::Value as Json;
 
+use crate::model::TimeZone;
+
 /// The languages the product is translated into (BCP 47 tags). Matching is case-insensitive;
 /// the tag is stored as written here.
 pub const LANGUAGES: [&str; 24] = [
@@ -120,13 +122,14 @@ pub fn past_date(value: &Json, today: NaiveDate) -> Result<Option<String>, Strin
     Ok(Some(date.format("%Y-%m-%d").to_string()))
 }
 
-/// An IANA time zone name known to `chrono-tz`.
+/// An IANA time zone name ([`TimeZone`]), matched without regard to case and stored as the
+/// database spells it.
 pub fn timezone(value: &Json) -> Result<String, String> {
     let message = "Enter a valid IANA time zone name, e.g. Europe/Berlin or UTC.";
     let raw = value.as_str().ok_or(message)?;
-    raw.parse::<chrono_tz::Tz>()
-        .map(|tz| tz.name().to_owned())
-        .map_err(|_| message.to_owned())
+    TimeZone::parse(raw)
+        .map(|zone| zone.name().to_owned())
+        .ok_or_else(|| message.to_owned())
 }
 
 /// A language of [`LANGUAGES`], matched without regard to case.
@@ -206,6 +209,7 @@ mod tests {
                 .is_some()
         );
         assert_eq!(timezone(&json!("Europe/Berlin")).unwrap(), "Europe/Berlin");
+        assert_eq!(timezone(&json!("europe/berlin")).unwrap(), "Europe/Berlin");
         assert!(timezone(&json!("Mars/Olympus")).is_err());
         assert_eq!(language(&json!("PT-br")).unwrap(), "pt-BR");
         assert!(language(&json!("xx")).unwrap_err().contains("zh-Hant"));

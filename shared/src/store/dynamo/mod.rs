@@ -15,6 +15,7 @@
 #[cfg(feature = "local")]
 mod admin;
 mod convert;
+mod endpoint;
 mod errors;
 mod expr;
 
@@ -62,9 +63,12 @@ pub struct DynamoTable {
 }
 
 impl DynamoTable {
-    pub fn new(sdk: &aws_config::SdkConfig, table_name: String, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(sdk: &crate::aws::SdkConfig, table_name: String, clock: Arc<dyn Clock>) -> Self {
+        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .endpoint_resolver(endpoint::CommonCaseEndpoints::default())
+            .build();
         DynamoTable {
-            client: Client::new(sdk),
+            client: Client::from_conf(config),
             table: table_name,
             clock,
         }
