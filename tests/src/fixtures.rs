@@ -1,6 +1,6 @@
 //! What several test files need: accounts written straight to the store or made through the
-//! API, sessions and their tokens, a user's stored events, client addresses and the answer to
-//! a wrong code.
+//! API, sessions and their tokens, a user's stored events, client addresses, the answer to a
+//! wrong code, and a recorder of the domain events on the in-process bus.
 //!
 //! ```text
 //! use api_tests::fixtures::{events_of, sign_in, stored_user};
@@ -10,6 +10,7 @@
 //! ```
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use accounts::App;
 use accounts::accounts::UserRecord;
@@ -18,10 +19,12 @@ use accounts::auth::AuthMethod;
 use accounts::auth::client::ClientInfo;
 use accounts::auth::jwt::{self, TokenPair};
 use accounts::auth::sessions;
+use accounts::bus::{DomainEvent, Subscriber};
 use accounts::http::ApiResponse;
-use accounts::model::UserId;
+use accounts::model::{Role, UserId};
 use accounts::store::{Index, Item, Query, SortCondition, Table, Value, keys};
-use serde_json::json;
+use async_trait::async_trait;
+use serde_json::{Value as Json, json};
 
 use crate::app::{BROWSER_UA, TestApp};
 
@@ -43,6 +46,110 @@ static NEXT_IP: AtomicU32 = AtomicU32::new(1);
 /// bite where a test wants them to.
 pub fn fresh_ip() -> String {
     format!("2001:db8::{:x}", NEXT_IP.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A verified user and an access token of theirs.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: UserId,
+    pub token: String,
+}
+
+impl Person {
+    pub fn n(&self) -> i64 {
+        self.id.0
+    }
+}
+
+/// Writes a verified user `user<id>` with this role and privacy straight to the store
+/// (registration is tested elsewhere) and opens a JWT session for them.
+pub async fn person_with(app: &App, id: i64, role: Role, private: bool) -> Person {
+    let name = format!("user{id}");
+    let mut user = UserRecord::new(
+        UserId(id),
+        name.clone(),
+        format!("{name}@example.com"),
+        app.clock.now(),
+    );
+    user.is_verified = true;
+    user.role = role;
+    user.is_private = private;
+    app.table.put(user.to_item().unwrap(), None).await.unwrap();
+    Person {
+        id: user.id,
+        token: token_for(app, user.id).await,
+    }
+}
+
+/// A fresh access token of an existing user, from a new JWT session (after the clock moved past
+/// the old one, say).
+pub async fn token_for(app: &App, id: UserId) -> String {
+    let user = accounts::accounts::get_user_consistent(app, id)
+        .await
+        .unwrap()
+        .expect("the user exists");
+    let started = sessions::start_session(app, &user, &client(), AuthMethod::Jwt)
+        .await
+        .unwrap();
+    jwt::issue_pair(app, user.id, &started.record.session_id)
+        .unwrap()
+        .access
+}
+
+/// Records the domain events published on the in-process bus.
+#[derive(Default)]
+pub struct Recorder {
+    pub seen: Mutex<Vec<DomainEvent>>,
+}
+
+#[async_trait]
+impl Subscriber for Recorder {
+    async fn handle(&self, event: &DomainEvent) {
+        self.seen.lock().unwrap().push(event.clone());
+    }
+}
+
+impl Recorder {
+    pub fn attach(app: &App) -> Arc<Recorder> {
+        let recorder = Arc::new(Recorder::default());
+        app.in_process_bus
+            .as_ref()
+            .expect("tests use the in-process bus")
+            .subscribe(recorder.clone());
+        recorder
+    }
+
+    /// The detail types seen, in order.
+    pub fn types(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e.detail_type.clone())
+            .collect()
+    }
+
+    /// The detail of the newest event of a type.
+    pub fn last(&self, detail_type: &str) -> Option<Json> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e.detail_type == detail_type)
+            .map(|e| e.detail.clone())
+    }
+
+    /// The events of one detail type.
+    pub fn of_type(&self, detail_type: &str) -> Vec<DomainEvent> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.detail_type == detail_type)
+            .cloned()
+            .collect()
+    }
 }
 
 /// A user written straight to the store (registration is tested elsewhere).

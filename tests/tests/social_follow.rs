@@ -10,6 +10,7 @@ use accounts::model::{Role, UserId};
 use accounts::social;
 use accounts::store::{Update, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::Recorder;
 use api_tests::{TestTable, both_engines};
 use serde_json::json;
 use social_support::*;
@@ -154,7 +155,7 @@ async fn follower_field(t: TestTable) {
     let a = person(&app.app, 1).await;
     let b = person(&app.app, 2).await;
     let c = person(&app.app, 3).await;
-    let admin = person_with(&app.app, 4, false, Role::Admin).await;
+    let admin = person_with(&app.app, 4, Role::Admin, false).await;
 
     let as_self = app
         .post("/api/follows/")

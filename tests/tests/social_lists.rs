@@ -107,7 +107,7 @@ async fn private_lists(t: TestTable) {
     let follower = person(&app.app, 2).await;
     let asker = person(&app.app, 3).await;
     let stranger = person(&app.app, 4).await;
-    let moderator = person_with(&app.app, 5, false, accounts::model::Role::Moderator).await;
+    let moderator = person_with(&app.app, 5, accounts::model::Role::Moderator, false).await;
     assert_eq!(follow(&app, &follower, p.id).await.status, 201);
     let approve = app
         .post("/api/follows/2-1/approve/")

@@ -14,10 +14,11 @@ use accounts::store::{
 };
 use accounts::tasks::{self, Budget, alerts};
 use api_tests::app::{TestApp, build_app};
+use api_tests::fixtures::Recorder;
 use api_tests::{TestTable, both_engines};
 use async_trait::async_trait;
 use chrono::Duration;
-use tasks_support::{Recorder, event, high_event, item, run, user_with_token};
+use tasks_support::{event, high_event, item, run, user_with_token};
 
 /// The table, but marking an alert sent fails: the run "crashes" right after sending.
 struct CrashAfterSend(Arc<dyn Table>);

@@ -4,62 +4,12 @@
 #![allow(dead_code)]
 
 use accounts::App;
-use accounts::accounts::UserRecord;
-use accounts::auth::AuthMethod;
-use accounts::auth::client::ClientInfo;
-use accounts::auth::{jwt, sessions};
 use accounts::http::ApiResponse;
 use accounts::model::{Role, UserId};
 use api_tests::app::TestApp;
 use serde_json::{Value as Json, json};
 
-/// A verified user and an access token of theirs.
-#[derive(Clone, Debug)]
-pub struct Person {
-    pub id: UserId,
-    pub token: String,
-}
-
-fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some([198, 51, 100, 7].into()),
-        user_agent: Some(api_tests::app::BROWSER_UA.into()),
-        ..ClientInfo::default()
-    }
-}
-
-/// Writes a verified user straight to the store and opens a JWT session for them.
-pub async fn person_with(app: &App, id: i64, role: Role, private: bool) -> Person {
-    let name = format!("user{id}");
-    let mut user = UserRecord::new(
-        UserId(id),
-        name.clone(),
-        format!("{name}@example.com"),
-        app.clock.now(),
-    );
-    user.is_verified = true;
-    user.role = role;
-    user.is_private = private;
-    app.table.put(user.to_item().unwrap(), None).await.unwrap();
-    Person {
-        id: user.id,
-        token: token_for(app, user.id).await,
-    }
-}
-
-/// A fresh access token of an existing user (after the clock moved past the old one).
-pub async fn token_for(app: &App, id: UserId) -> String {
-    let user = accounts::accounts::get_user_consistent(app, id)
-        .await
-        .unwrap()
-        .expect("the user exists");
-    let started = sessions::start_session(app, &user, &client(), AuthMethod::Jwt)
-        .await
-        .unwrap();
-    jwt::issue_pair(app, user.id, &started.record.session_id)
-        .unwrap()
-        .access
-}
+pub use api_tests::fixtures::{Person, person_with};
 
 pub async fn person(app: &App, id: i64) -> Person {
     person_with(app, id, Role::Normal, false).await

@@ -4,11 +4,11 @@
 use accounts::App;
 use accounts::accounts::{CredentialsRecord, SettingsRecord, UserRecord};
 use accounts::auth::AuthMethod;
-use accounts::auth::client::ClientInfo;
 use accounts::auth::{jwt, sessions};
 use accounts::model::{Role, UserId};
 use accounts::store::{Item, Query, Value, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::client;
 use serde_json::{Value as Json, json};
 
 /// A verified user with settings, credentials and unique items written straight to the store
@@ -17,14 +17,6 @@ pub struct TestUser {
     pub id: UserId,
     pub record: UserRecord,
     pub access: String,
-}
-
-fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some([198, 51, 100, 7].into()),
-        user_agent: Some(api_tests::app::BROWSER_UA.into()),
-        ..ClientInfo::default()
-    }
 }
 
 pub async fn user(app: &App, id: i64, name: &str, role: Role) -> TestUser {

@@ -1,16 +1,12 @@
-//! Helpers shared by the social tests: verified users with access tokens, the counters and
-//! edges as stored, and a recorder of the domain events on the in-process bus.
+//! Helpers shared by the social tests: verified users with access tokens (`api_tests::fixtures`)
+//! and the counters and edges as stored.
 
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use accounts::App;
 use accounts::accounts::UserRecord;
-use accounts::auth::AuthMethod;
-use accounts::auth::client::ClientInfo;
-use accounts::auth::{jwt, sessions};
-use accounts::bus::{DomainEvent, Subscriber};
 use accounts::config::{Config, Deployment};
 use accounts::http::{ApiResponse, Router};
 use accounts::model::{Role, UserId};
@@ -19,59 +15,16 @@ use accounts::store::counting::CountingTable;
 use accounts::store::{Index, Query, SortCondition, Table, keys};
 use api_tests::TestTable;
 use api_tests::app::TestApp;
-use async_trait::async_trait;
 use serde_json::{Value as Json, json};
 
-/// A verified user and an access token of theirs.
-#[derive(Clone, Debug)]
-pub struct Person {
-    pub id: UserId,
-    pub token: String,
-}
-
-impl Person {
-    pub fn n(&self) -> i64 {
-        self.id.0
-    }
-}
-
-fn client() -> ClientInfo {
-    ClientInfo {
-        ip: Some([198, 51, 100, 7].into()),
-        user_agent: Some(api_tests::app::BROWSER_UA.into()),
-        ..ClientInfo::default()
-    }
-}
-
-/// Writes a verified user straight to the store (registration is tested elsewhere) and opens
-/// a JWT session for them.
-pub async fn person_with(app: &App, id: i64, private: bool, role: Role) -> Person {
-    let name = format!("user{id}");
-    let mut user = UserRecord::new(
-        UserId(id),
-        name.clone(),
-        format!("{name}@example.com"),
-        app.clock.now(),
-    );
-    user.is_verified = true;
-    user.is_private = private;
-    user.role = role;
-    app.table.put(user.to_item().unwrap(), None).await.unwrap();
-    let started = sessions::start_session(app, &user, &client(), AuthMethod::Jwt)
-        .await
-        .unwrap();
-    let token = jwt::issue_pair(app, user.id, &started.record.session_id)
-        .unwrap()
-        .access;
-    Person { id: user.id, token }
-}
+pub use api_tests::fixtures::{Person, person_with};
 
 pub async fn person(app: &App, id: i64) -> Person {
-    person_with(app, id, false, Role::Normal).await
+    person_with(app, id, Role::Normal, false).await
 }
 
 pub async fn private_person(app: &App, id: i64) -> Person {
-    person_with(app, id, true, Role::Normal).await
+    person_with(app, id, Role::Normal, true).await
 }
 
 /// The profile as stored now.
@@ -242,49 +195,6 @@ async fn app_with(t: TestTable, table: Arc<dyn Table>, vars: &[(&str, &str)]) ->
         app: Arc::new(app),
         router: Router::all(),
         t,
-    }
-}
-
-/// Records the domain events published on the in-process bus.
-#[derive(Default)]
-pub struct Recorder {
-    pub seen: Mutex<Vec<DomainEvent>>,
-}
-
-#[async_trait]
-impl Subscriber for Recorder {
-    async fn handle(&self, event: &DomainEvent) {
-        self.seen.lock().unwrap().push(event.clone());
-    }
-}
-
-impl Recorder {
-    pub fn attach(app: &App) -> Arc<Recorder> {
-        let recorder = Arc::new(Recorder::default());
-        app.in_process_bus
-            .as_ref()
-            .expect("tests use the in-process bus")
-            .subscribe(recorder.clone());
-        recorder
-    }
-
-    pub fn types(&self) -> Vec<String> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| e.detail_type.clone())
-            .collect()
-    }
-
-    pub fn last(&self, detail_type: &str) -> Option<Json> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|e| e.detail_type == detail_type)
-            .map(|e| e.detail.clone())
     }
 }
 

@@ -1,21 +1,17 @@
 //! What the scheduled-task tests share: running a task, users and administrators, events at a
-//! chosen time, and a recorder of bus events.
+//! chosen time.
 
 #![allow(dead_code)]
-
-use std::sync::{Arc, Mutex};
 
 use accounts::App;
 use accounts::accounts::UserRecord;
 use accounts::activity::events::{EventRecord, EventType, NewEvent, Severity, prepare_event};
 use accounts::auth::client::ClientInfo;
-use accounts::bus::{DomainEvent, Subscriber};
 use accounts::model::{Role, UserId};
 use accounts::store::{Condition, Item, Key, Value, keys};
 use accounts::tasks::{self, Budget, RunRecord, RunStatus};
 use api_tests::app::TestApp;
 use api_tests::fixtures::{sign_in, stored_user};
-use async_trait::async_trait;
 
 /// Runs the task to the end (no budget) and returns its record; panics if it fails.
 pub async fn run(app: &App, name: &str) -> RunRecord {
@@ -78,39 +74,4 @@ pub async fn profile_int(app: &TestApp, user: UserId, name: &str) -> i64 {
         .get(name)
         .and_then(Value::as_i64)
         .unwrap_or(0)
-}
-
-/// Records the domain events published on the in-process bus.
-#[derive(Default)]
-pub struct Recorder {
-    pub seen: Mutex<Vec<DomainEvent>>,
-}
-
-#[async_trait]
-impl Subscriber for Recorder {
-    async fn handle(&self, event: &DomainEvent) {
-        self.seen.lock().unwrap().push(event.clone());
-    }
-}
-
-impl Recorder {
-    pub fn attach(app: &App) -> Arc<Recorder> {
-        let recorder = Arc::new(Recorder::default());
-        app.in_process_bus
-            .as_ref()
-            .expect("tests use the in-process bus")
-            .subscribe(recorder.clone());
-        recorder
-    }
-
-    /// The events of one detail type.
-    pub fn of_type(&self, detail_type: &str) -> Vec<DomainEvent> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.detail_type == detail_type)
-            .cloned()
-            .collect()
-    }
 }
