@@ -15,7 +15,6 @@
 #[cfg(feature = "local")]
 mod admin;
 mod convert;
-mod endpoint;
 mod errors;
 mod expr;
 
@@ -64,11 +63,8 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(sdk: &crate::aws::SdkConfig, table_name: String, clock: Arc<dyn Clock>) -> Self {
-        let config = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .endpoint_resolver(endpoint::CommonCaseEndpoints::default())
-            .build();
         DynamoTable {
-            client: Client::from_conf(config),
+            client: Client::new(sdk),
             table: table_name,
             clock,
         }
