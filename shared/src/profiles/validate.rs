@@ -127,8 +127,8 @@ pub fn past_date(value: &Json, today: NaiveDate) -> Result<Option<String>, Strin
 pub fn timezone(value: &Json) -> Result<String, String> {
     let message = "Enter a valid IANA time zone name, e.g. Europe/Berlin or UTC.";
     let raw = value.as_str().ok_or(message)?;
-    TimeZone::parse(raw)
-        .map(|zone| zone.name().to_owned())
+    TimeZone::canonical_name(raw)
+        .map(str::to_owned)
         .ok_or_else(|| message.to_owned())
 }
 
