@@ -259,18 +259,24 @@ impl SigningKey {
     }
 }
 
-/// The PKCS#8 (RFC 5958 v1) document of an Ed25519 seed, as RFC 8410 section 7 lays it out:
-/// a fixed prefix (version 0, algorithm id-Ed25519, an octet string in an octet string) and
-/// the 32 bytes.
+/// The fixed prefix of an Ed25519 PKCS#8 (RFC 5958 v1) document, as RFC 8410 section 7 lays it
+/// out: version 0, algorithm id-Ed25519, an octet string in an octet string; the 32-byte seed
+/// follows.
+const PKCS8_ED25519_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The PKCS#8 document of an Ed25519 seed: what jsonwebtoken's `EncodingKey` holds.
 pub(super) fn pkcs8_der(seed: &[u8; 32]) -> Vec<u8> {
-    const PREFIX: [u8; 16] = [
-        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
-        0x20,
-    ];
-    let mut der = Vec::with_capacity(PREFIX.len() + seed.len());
-    der.extend_from_slice(&PREFIX);
+    let mut der = Vec::with_capacity(PKCS8_ED25519_PREFIX.len() + seed.len());
+    der.extend_from_slice(&PKCS8_ED25519_PREFIX);
     der.extend_from_slice(seed);
     der
+}
+
+/// The seed back out of a document [`pkcs8_der`] wrote; `None` for anything else.
+pub(super) fn seed_of_pkcs8(der: &[u8]) -> Option<[u8; 32]> {
+    der.strip_prefix(&PKCS8_ED25519_PREFIX)?.try_into().ok()
 }
 
 fn decode_seed(text: &str) -> Option<[u8; 32]> {

@@ -36,14 +36,12 @@ pub fn install() {
     }
 }
 
-/// The 32-byte seed of the PKCS#8 document `jwt::pkcs8_der` writes (RFC 8410, section 7): a
-/// 16-byte fixed prefix, then the seed.
+/// The 32-byte seed of the PKCS#8 document `jwt::pkcs8_der` writes.
 fn seed_of(key: &EncodingKey) -> Result<[u8; 32]> {
-    let der = key.as_bytes();
-    if key.family() != AlgorithmFamily::Ed || der.len() != 48 {
+    if key.family() != AlgorithmFamily::Ed {
         return Err(ErrorKind::InvalidEddsaKey.into());
     }
-    Ok(der[16..].try_into().expect("48 - 16 bytes"))
+    super::jwt::seed_of_pkcs8(key.as_bytes()).ok_or_else(|| ErrorKind::InvalidEddsaKey.into())
 }
 
 struct Ed25519Signer(ed25519_dalek::SigningKey);
