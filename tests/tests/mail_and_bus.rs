@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use accounts::bus::eventbridge::EventBridgeBus;
 use accounts::bus::in_process::InProcessBus;
 use accounts::bus::{BusError, DomainEvent, EVENT_SOURCE, EventBus, Subscriber};
+use accounts::clock::SystemClock;
 use accounts::mail::outbox::{OutboxMailer, OutboxMessage, read_outbox};
 use accounts::mail::ses::SesMailer;
 use accounts::mail::{Email, MailError, Mailer};
+use accounts::store::dynamo::DynamoTable;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -335,31 +337,11 @@ async fn a_function_reaches_aws_with_the_lambda_environment_alone() {
         accounts::aws::from_environment(&lambda_env, accounts::config::AwsTrustStore::AwsRoots)
             .expect("a complete Lambda environment");
     let table = format!("lambda-env-{}", unique());
-    let key = |name: &str, kind| {
-        aws_sdk_dynamodb::types::KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let attribute = |name: &str| {
-        aws_sdk_dynamodb::types::AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    aws_sdk_dynamodb::Client::new(&function_sdk)
-        .create_table()
-        .table_name(&table)
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .key_schema(key("PK", aws_sdk_dynamodb::types::KeyType::Hash))
-        .key_schema(key("SK", aws_sdk_dynamodb::types::KeyType::Range))
-        .attribute_definitions(attribute("PK"))
-        .attribute_definitions(attribute("SK"))
-        .send()
+    let created = DynamoTable::new(&function_sdk, table.clone(), Arc::new(SystemClock));
+    created
+        .create_table_if_missing()
         .await
-        .expect("create a table with the function's configuration");
+        .expect("create the table with the function's configuration");
     let described = aws_sdk_dynamodb::Client::new(&sdk().await)
         .describe_table()
         .table_name(&table)
@@ -368,6 +350,7 @@ async fn a_function_reaches_aws_with_the_lambda_environment_alone() {
         .expect("the table is in the tests' region");
     let arn = described.table().and_then(|t| t.table_arn()).unwrap_or("");
     assert!(arn.contains(":us-east-1:"), "{arn}");
+    created.delete_table().await.expect("drop the table");
 }
 
 #[tokio::test]
