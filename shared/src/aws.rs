@@ -8,7 +8,8 @@
 //! - A Lambda function (the accounts crate without feature `local`) reads them from the
 //!   environment Lambda gives every function ([`from_environment`]): nothing else is ever
 //!   there, and leaving out aws-config's chains (profile files, SSO, web identity with its own
-//!   STS client, the container and IMDS clients) takes about 0.2 MB off every function.
+//!   STS client, the container and IMDS clients) took about 0.6 MB off every function
+//!   (docs/benchmarks.md, "Binary sizes").
 //! - accounts-local, accounts-admin and the tests (feature `local`) run on a developer's machine,
 //!   where credentials may be in profile files or come from SSO: aws-config's default chains.
 
