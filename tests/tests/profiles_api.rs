@@ -31,6 +31,10 @@ async fn profile_validation(t: TestTable) {
     let invalid = [
         ("phone_number", json!("0301234567")),
         ("phone_number", json!("+1 415 555 2671")),
+        // E.164 in shape, invalid by the numbering plan: no country code 999, and a US number
+        // one digit short.
+        ("phone_number", json!("+999999")),
+        ("phone_number", json!("+1201555012")),
         ("date_of_birth", json!("2999-01-01")),
         ("date_of_birth", json!("01/02/2000")),
         ("bio", json!("x".repeat(501))),

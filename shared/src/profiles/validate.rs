@@ -63,7 +63,7 @@ pub fn optional_text(value: &Json, max: usize) -> Result<Option<String>, String>
 }
 
 /// A phone number in E.164 form (`+` and up to 15 digits), valid for its country according to
-/// libphonenumber's metadata (the `phonenumber` crate). Stored in E.164.
+/// libphonenumber's metadata (the `rlibphonenumber` crate). Stored in E.164.
 pub fn phone(value: &Json) -> Result<Option<String>, String> {
     let Some(raw) = optional_text(value, 32)? else {
         return Ok(None);
@@ -73,12 +73,14 @@ pub fn phone(value: &Json) -> Result<Option<String>, String> {
     if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(message.into());
     }
-    let number = phonenumber::parse(None, &raw).map_err(|_| message.to_owned())?;
-    if !phonenumber::is_valid(&number) {
+    let number: rlibphonenumber::PhoneNumber = raw.parse().map_err(|_| message.to_owned())?;
+    if !number.is_valid() {
         return Err(message.into());
     }
     Ok(Some(
-        number.format().mode(phonenumber::Mode::E164).to_string(),
+        number
+            .format_as(rlibphonenumber::PhoneNumberFormat::E164)
+            .into_owned(),
     ))
 }
 
@@ -194,6 +196,13 @@ mod tests {
         assert!(phone(&json!("4155552671")).is_err());
         assert!(phone(&json!("+1 415 555 2671")).is_err());
         assert!(phone(&json!("+999999")).is_err());
+        // Valid per country: the UK, a German mobile, a Brazilian mobile; a US number one
+        // digit short is not.
+        for valid in ["+442079460958", "+4915112345678", "+5511987654321"] {
+            assert_eq!(phone(&json!(valid)).unwrap().as_deref(), Some(valid));
+        }
+        assert!(phone(&json!("+1201555012")).is_err());
+        assert!(phone(&json!("+14155552671ext1")).is_err());
     }
 
     #[test]
