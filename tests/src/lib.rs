@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod fixtures;
+pub mod lost_answers;
 pub mod moto;
 
 use std::fmt;

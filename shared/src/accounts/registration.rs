@@ -259,6 +259,21 @@ async fn insert_account(
             // Only the user's own items failed: the id was already in use.
             return Err(Error::Internal(format!("user id {id} already has items")));
         }
+        // No answer (the store layer reports a retry that then failed its conditions this way
+        // too): the transaction may have applied. The id is this request's alone, so an
+        // account under it with this username is this request's own write.
+        Err(e @ StoreError::Unavailable(_)) => {
+            let ours = get_user_consistent(app, id)
+                .await?
+                .is_some_and(|stored| stored.username == user.username);
+            if !ours {
+                return Err(e.into());
+            }
+            tracing::info!(
+                user = id.0,
+                "registration applied although its answer was lost"
+            );
+        }
         Err(e) => return Err(e.into()),
     }
 

@@ -4,6 +4,13 @@
 //! by conflicts), up to [`RetryPolicy::max_attempts`] tries in all. Anything else (a failed
 //! condition, a validation error, success) returns at once, unchanged.
 //!
+//! A lost answer is the one fault a retry can misread: a write that timed out may have applied,
+//! and its retry then fails its own condition (the item it put is there). So when an earlier
+//! try of a *conditional* write or a transaction went unanswered and a later try fails a
+//! condition, the call reports [`StoreError::Unavailable`], not the condition: the caller
+//! cannot tell its own write from someone else's, and the ones that can (the social graph's
+//! request ids, registration's fresh user id) look for it.
+//!
 //! `App::assemble` puts it around every table, so every store call of every capability gets the
 //! same bounded retries; what still fails after the last try becomes a 503 with `Retry-After`
 //! (`Error::from(StoreError)`). The DynamoDB client's own retries are switched off for the table
@@ -20,7 +27,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::counting::StoreOp;
-use super::table::{Condition, Key, Page, Query, Scan, StoreResult, Table, TxOp, Update};
+use super::table::{
+    Condition, Key, Page, Query, Scan, StoreError, StoreResult, Table, TxOp, Update,
+};
 use super::value::Item;
 
 /// How often, and how patiently, a call is tried.
@@ -108,15 +117,26 @@ impl RetryingTable {
 
     /// Runs `call` until it succeeds, fails for good, or the tries are used up. `call` makes a
     /// fresh request each time (the arguments are cloned: the engine consumes them).
-    async fn retry<T, F, Fut>(&self, op: StoreOp, mut call: F) -> StoreResult<T>
+    ///
+    /// `conditional`: the call is a write that carries a condition (or a transaction), so its
+    /// retry after a lost answer can fail on the earlier try's own write (module docs).
+    async fn retry<T, F, Fut>(&self, op: StoreOp, conditional: bool, mut call: F) -> StoreResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = StoreResult<T>>,
     {
         let mut attempt = 1;
+        let mut answer_lost = false;
         loop {
             match call().await {
+                Err(e) if answer_lost && e.is_condition_failure() => {
+                    tracing::warn!(op = %op, attempts = attempt, error = %e, "a retry after a lost answer failed its condition; the write may have applied");
+                    return Err(StoreError::Unavailable(format!(
+                        "an earlier try went unanswered and may have applied: {e}"
+                    )));
+                }
                 Err(e) if e.is_retryable() => {
+                    answer_lost |= conditional && matches!(e, StoreError::Unavailable(_));
                     if attempt >= self.policy.max_attempts {
                         self.gave_up.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(op = %op, attempts = attempt, error = %e, "store call failed after retries");
@@ -150,17 +170,17 @@ impl Table for RetryingTable {
     }
 
     async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
-        self.retry(StoreOp::Get, || self.inner.get(key, consistent))
+        self.retry(StoreOp::Get, false, || self.inner.get(key, consistent))
             .await
     }
 
     async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
-        self.retry(StoreOp::BatchGet, || self.inner.batch_get(keys))
+        self.retry(StoreOp::BatchGet, false, || self.inner.batch_get(keys))
             .await
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.retry(StoreOp::Put, || {
+        self.retry(StoreOp::Put, condition.is_some(), || {
             self.inner.put(item.clone(), condition.clone())
         })
         .await
@@ -172,38 +192,39 @@ impl Table for RetryingTable {
         update: Update,
         condition: Option<Condition>,
     ) -> StoreResult<Item> {
-        self.retry(StoreOp::Update, || {
+        self.retry(StoreOp::Update, condition.is_some(), || {
             self.inner.update(key, update.clone(), condition.clone())
         })
         .await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
-        self.retry(StoreOp::Delete, || {
+        self.retry(StoreOp::Delete, condition.is_some(), || {
             self.inner.delete(key, condition.clone())
         })
         .await
     }
 
     async fn query(&self, query: Query) -> StoreResult<Page> {
-        self.retry(StoreOp::Query, || self.inner.query(query.clone()))
+        self.retry(StoreOp::Query, false, || self.inner.query(query.clone()))
             .await
     }
 
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.retry(StoreOp::TransactWrite, || {
+        self.retry(StoreOp::TransactWrite, true, || {
             self.inner.transact_write(ops.clone())
         })
         .await
     }
 
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        self.retry(StoreOp::Scan, || self.inner.scan(scan.clone()))
+        self.retry(StoreOp::Scan, false, || self.inner.scan(scan.clone()))
             .await
     }
 
     async fn health(&self) -> StoreResult<()> {
-        self.retry(StoreOp::Health, || self.inner.health()).await
+        self.retry(StoreOp::Health, false, || self.inner.health())
+            .await
     }
 }
 
@@ -348,6 +369,62 @@ mod tests {
             );
             assert_eq!(inner.calls(), 1, "{failure:?} is not retried");
         }
+    }
+
+    fn late() -> StoreError {
+        StoreError::Unavailable("late".into())
+    }
+
+    fn condition_failed_at_0() -> StoreError {
+        StoreError::TransactionCanceled {
+            reasons: vec![CancelReason::ConditionFailed, CancelReason::None],
+        }
+    }
+
+    /// After an unanswered try, a conditional write or a transaction whose retry fails a
+    /// condition may have failed on its own first write: reported unavailable, not failed.
+    #[tokio::test]
+    async fn a_condition_failing_after_a_lost_answer_is_reported_unavailable() {
+        let conditional = Some(Condition::item_absent());
+        let inner = Scripted::new(vec![late(), StoreError::ConditionFailed]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        let err = table
+            .put(Key::new("a", "b").to_item(), conditional.clone())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert_eq!(inner.calls(), 2);
+
+        let inner = Scripted::new(vec![late(), throttled(), condition_failed_at_0()]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        let err = table.transact_write(Vec::new()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert_eq!(inner.calls(), 3);
+
+        let inner = Scripted::new(vec![late(), StoreError::ConditionFailed]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        let err = table
+            .update(&Key::new("a", "b"), Update::new().add("n", 1), conditional)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+
+    /// A refusal (throttling, a conflict) means the try did not apply: the condition that fails
+    /// after it is the caller's to see, as it is after no fault at all.
+    #[tokio::test]
+    async fn a_condition_failing_after_a_refusal_is_reported_as_it_is() {
+        let inner = Scripted::new(vec![throttled(), conflict(), condition_failed_at_0()]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        let err = table.transact_write(Vec::new()).await.unwrap_err();
+        assert_eq!(err.failed_condition_index(), Some(0), "{err:?}");
+        assert_eq!(inner.calls(), 3);
+
+        // An unconditional delete has no condition of its own to trip over.
+        let inner = Scripted::new(vec![late(), StoreError::ConditionFailed]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        let err = table.delete(&Key::new("a", "b"), None).await.unwrap_err();
+        assert!(matches!(err, StoreError::ConditionFailed), "{err:?}");
     }
 
     #[tokio::test]

@@ -452,6 +452,11 @@ impl StoreError {
         }
     }
 
+    /// True when a condition of the write (or of an operation of the transaction) failed.
+    pub fn is_condition_failure(&self) -> bool {
+        matches!(self, StoreError::ConditionFailed) || self.failed_condition_index().is_some()
+    }
+
     /// True when trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {

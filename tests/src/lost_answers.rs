@@ -1,0 +1,95 @@
+//! A store whose answers go missing: the one fault the fault injector does not make.
+//!
+//! [`LosesAnswers`] applies a transaction and then reports that no answer came in time, as a
+//! DynamoDB call that timed out after the write landed. Put under an App (which wraps it in the
+//! service's `RetryingTable`), the retry of that transaction meets the transaction's own write:
+//! what the service answers then is what these tests pin down.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use accounts::store::{
+    Condition, Item, Key, Page, Query, Scan, StoreError, StoreResult, Table, TxOp, Update,
+};
+use async_trait::async_trait;
+
+pub struct LosesAnswers {
+    inner: Arc<dyn Table>,
+    /// The item whose next committed transaction loses its answer.
+    armed: Mutex<Option<Key>>,
+    lost: AtomicU64,
+}
+
+impl LosesAnswers {
+    pub fn new(inner: Arc<dyn Table>) -> Arc<LosesAnswers> {
+        Arc::new(LosesAnswers {
+            inner,
+            armed: Mutex::new(None),
+            lost: AtomicU64::new(0),
+        })
+    }
+
+    /// The next transaction that touches `key` and commits is answered "no answer in time".
+    pub fn lose_answer_to(&self, key: Key) {
+        *self.armed.lock().unwrap() = Some(key);
+    }
+
+    /// How many answers were lost so far.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Table for LosesAnswers {
+    fn engine(&self) -> &'static str {
+        self.inner.engine()
+    }
+    async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
+        self.inner.get(key, consistent).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        self.inner.batch_get(keys).await
+    }
+    async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        self.inner.put(item, condition).await
+    }
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> StoreResult<Item> {
+        self.inner.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
+        self.inner.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> StoreResult<Page> {
+        self.inner.query(query).await
+    }
+    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        let touches_armed = {
+            let armed = self.armed.lock().unwrap();
+            armed
+                .as_ref()
+                .is_some_and(|key| ops.iter().any(|op| op.key().as_ref() == Some(key)))
+        };
+        self.inner.transact_write(ops).await?;
+        if touches_armed {
+            *self.armed.lock().unwrap() = None;
+            self.lost.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable(
+                "test: the transaction applied, its answer was lost".into(),
+            ));
+        }
+        Ok(())
+    }
+    async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+        self.inner.scan(scan).await
+    }
+    async fn health(&self) -> StoreResult<()> {
+        self.inner.health().await
+    }
+}
