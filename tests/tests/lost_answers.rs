@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use accounts::store::{Value, keys};
 use api_tests::app::TestApp;
-use api_tests::fixtures::{Recorder, fresh_ip};
+use api_tests::fixtures::{Recorder, fresh_ip, verify_email};
 use api_tests::lost_answers::LosesAnswers;
 use api_tests::{TestTable, both_engines};
 use serde_json::json;
@@ -50,13 +50,7 @@ async fn registration(t: TestTable) {
 
     let mails = app.outbox();
     assert_eq!(mails.len(), 1, "one code mailed");
-    let code = app.last_code_for("jane@example.com").unwrap();
-    let verified = app
-        .post("/api/auth/verify/")
-        .json(json!({ "email": "jane@example.com", "code": code }))
-        .send()
-        .await;
-    assert_eq!(verified.status, 200, "{}", verified.body_json());
+    verify_email(&app, "jane@example.com").await;
 
     // A name that is really taken is still reported so.
     let again = register("JANE", "other@example.com").await;
