@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -36,13 +37,23 @@ const MAX_TOKEN_BYTES: usize = 4096;
 /// Key ids: short, printable, safe in a header and a file.
 const MAX_KID_CHARS: usize = 64;
 
-/// One signing key: the private half only as the PKCS#8 document jsonwebtoken signs with.
+/// One signing key: the private half as the PKCS#8 document jsonwebtoken signs with, and the
+/// public half derived when first needed.
 struct SigningKey {
     kid: String,
+    seed: [u8; 32],
     encoding: EncodingKey,
+    /// Derived at the first verification or JWKS answer, not at start: deriving costs a
+    /// quarter of a million instructions of a cold start, and many processes never need it (the
+    /// scheduled tasks and the badge-events consumer never verify; login, registration and
+    /// cookie or API-token requests neither).
+    public: OnceLock<PublicKey>,
+}
+
+struct PublicKey {
     decoding: DecodingKey,
-    /// The public key, base64url: the JWK `x`.
-    public_x: String,
+    /// base64url: the JWK `x`.
+    x: String,
 }
 
 /// The signing keys: the first signs, all verify.
@@ -186,7 +197,7 @@ impl KeySet {
                 json!({
                     "kty": "OKP",
                     "crv": "Ed25519",
-                    "x": k.public_x,
+                    "x": k.public().x,
                     "kid": k.kid,
                     "alg": "EdDSA",
                     "use": "sig",
@@ -240,22 +251,32 @@ impl KeySet {
         // Expiry is checked against the App's clock, not the system's.
         validation.validate_exp = false;
         validation.leeway = 0;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).ok()?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.public().decoding, &validation).ok()?;
         Some(data.claims)
     }
 }
 
 impl SigningKey {
     fn from_seed(kid: &str, seed: &[u8; 32]) -> SigningKey {
-        let public = ed25519_dalek::SigningKey::from_bytes(seed)
-            .verifying_key()
-            .to_bytes();
         SigningKey {
             kid: kid.to_owned(),
+            seed: *seed,
             encoding: EncodingKey::from_ed_der(&pkcs8_der(seed)),
-            decoding: DecodingKey::from_ed_der(&public),
-            public_x: URL_SAFE_NO_PAD.encode(public),
+            public: OnceLock::new(),
         }
+    }
+
+    fn public(&self) -> &PublicKey {
+        self.public.get_or_init(|| {
+            let public = ed25519_dalek::SigningKey::from_bytes(&self.seed)
+                .verifying_key()
+                .to_bytes();
+            PublicKey {
+                decoding: DecodingKey::from_ed_der(&public),
+                x: URL_SAFE_NO_PAD.encode(public),
+            }
+        })
     }
 }
 
