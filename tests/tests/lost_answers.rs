@@ -1,8 +1,10 @@
 //! Lost answers, on both engines: a transaction that applied but whose answer never came (a
 //! DynamoDB timeout after the write landed). The service's retry then meets its own write;
-//! every change below must still get the answer it would have got without the fault, change
-//! the store once, and publish its event once. `docs/faults.md`, "Ambiguous timeouts".
+//! every change below (registration, follow, unfollow, approve, block, a badge award) must
+//! still get the answer it would have got without the fault, change the store once, and
+//! publish its event once. `docs/faults.md`, "Ambiguous timeouts".
 
+mod badges_core_support;
 mod social_support;
 
 use std::sync::Arc;
@@ -146,7 +148,29 @@ async fn block_removing_follows(t: TestTable) {
     );
 }
 
+/// Badge award: the retry finds the badge held under its own award id: 201, the points and
+/// the aggregates counted once, one `BadgeEarned`.
+async fn badge_award(t: TestTable) {
+    use badges_core_support as badges;
+    let (app, lossy) = lossy_app(t).await;
+    let recorder = Recorder::attach(&app.app);
+    let root = badges::admin(&app.app, 1).await;
+    let user = badges::person(&app.app, 2).await;
+    let badge = badges::common_badge(&app, &root, "First Post", 25).await;
+    lossy.lose_answer_to(keys::user_badge(user.id, badge));
+    let response = badges::award(&app, &root, user.id, badge).await;
+    assert_eq!(lossy.lost(), 1, "the fault struck");
+    assert_eq!(response.status, 201, "{}", response.body_json());
+    assert_eq!(response.body_json()["id"], format!("2-{badge}"));
+    assert_eq!(badges::badge_points(&app.app, user.id).await, 25);
+    let stats = badges::analytics(&app, &root).await;
+    assert_eq!(stats["total_awards"], 1);
+    assert_eq!(stats["unique_badge_holders"], 1);
+    assert_eq!(recorder.of_type("BadgeEarned").len(), 1);
+}
+
 both_engines!(
+    badge_award,
     registration,
     follow_public,
     unfollow,
