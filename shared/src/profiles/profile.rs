@@ -229,9 +229,7 @@ pub(crate) fn writable_profile() -> Condition {
 
 /// A failed "item present" condition means the user was erased meanwhile.
 fn gone_or(err: crate::store::StoreError, _id: UserId) -> Error {
-    if matches!(err, crate::store::StoreError::ConditionFailed)
-        || err.failed_condition_index().is_some()
-    {
+    if err.is_condition_failure() {
         Error::NotFound
     } else {
         err.into()
