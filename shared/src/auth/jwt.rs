@@ -41,7 +41,7 @@ const MAX_KID_CHARS: usize = 64;
 /// public half derived when first needed.
 struct SigningKey {
     kid: String,
-    seed: [u8; 32],
+    /// The seed's only copy in the key set (see [`seed_of_pkcs8`]).
     encoding: EncodingKey,
     /// Derived at the first verification or JWKS answer, not at start: deriving costs a
     /// quarter of a million instructions of a cold start, and many processes never need it (the
@@ -261,7 +261,6 @@ impl SigningKey {
     fn from_seed(kid: &str, seed: &[u8; 32]) -> SigningKey {
         SigningKey {
             kid: kid.to_owned(),
-            seed: *seed,
             encoding: EncodingKey::from_ed_der(&pkcs8_der(seed)),
             public: OnceLock::new(),
         }
@@ -269,7 +268,9 @@ impl SigningKey {
 
     fn public(&self) -> &PublicKey {
         self.public.get_or_init(|| {
-            let public = ed25519_dalek::SigningKey::from_bytes(&self.seed)
+            let seed = seed_of_pkcs8(self.encoding.as_bytes())
+                .expect("the document is the one from_seed wrote with pkcs8_der");
+            let public = ed25519_dalek::SigningKey::from_bytes(&seed)
                 .verifying_key()
                 .to_bytes();
             PublicKey {
