@@ -1,6 +1,7 @@
 //! A store whose answers go missing: the one fault the fault injector does not make.
 //!
-//! [`LosesAnswers`] applies a transaction and then reports that no answer came in time, as a
+//! [`LosesAnswers`] applies a transaction (or a delete) and then reports that no answer came in
+//! time, as a
 //! DynamoDB call that timed out after the write landed. Put under an App (which wraps it in the
 //! service's `RetryingTable`), the retry of that transaction meets the transaction's own write:
 //! what the service answers then is what these tests pin down.
@@ -30,9 +31,28 @@ impl LosesAnswers {
         })
     }
 
-    /// The next transaction that touches `key` and commits is answered "no answer in time".
+    /// The next transaction that touches `key` and commits, or delete of `key` that applies, is
+    /// answered "no answer in time".
     pub fn lose_answer_to(&self, key: Key) {
         *self.armed.lock().unwrap() = Some(key);
+    }
+
+    /// After a write that applied: "no answer in time" if it touched the armed key.
+    fn lose_if_armed(&self, keys: &[&Key]) -> StoreResult<()> {
+        let armed = self.armed.lock().unwrap().clone();
+        match armed {
+            Some(key) if keys.contains(&&key) => self.lose(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Disarms and reports the lost answer.
+    fn lose(&self) -> StoreResult<()> {
+        *self.armed.lock().unwrap() = None;
+        self.lost.fetch_add(1, Ordering::SeqCst);
+        Err(StoreError::Unavailable(
+            "test: the write applied, its answer was lost".into(),
+        ))
     }
 
     /// How many answers were lost so far.
@@ -64,7 +84,10 @@ impl Table for LosesAnswers {
         self.inner.update(key, update, condition).await
     }
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
-        self.inner.delete(key, condition).await
+        // The answer is lost whatever it was, a refusal included.
+        let answer = self.inner.delete(key, condition).await;
+        self.lose_if_armed(&[key])?;
+        answer
     }
     async fn query(&self, query: Query) -> StoreResult<Page> {
         self.inner.query(query).await
@@ -78,11 +101,7 @@ impl Table for LosesAnswers {
         };
         self.inner.transact_write(ops).await?;
         if touches_armed {
-            *self.armed.lock().unwrap() = None;
-            self.lost.fetch_add(1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable(
-                "test: the transaction applied, its answer was lost".into(),
-            ));
+            self.lose()?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Lost answers, on both engines: a transaction that applied but whose answer never came (a
 //! DynamoDB timeout after the write landed). The service's retry then meets its own write;
-//! every change below (registration, follow, unfollow, approve, block, a badge award) must
+//! every change below (registration, follow, unfollow, approve, block, a badge
+//! definition, award and revocation) must
 //! still get the answer it would have got without the fault, change the store once, and
 //! publish its event once. `docs/faults.md`, "Ambiguous timeouts".
 
@@ -9,6 +10,7 @@ mod social_support;
 
 use std::sync::Arc;
 
+use accounts::model::UserId;
 use accounts::store::{Value, keys};
 use api_tests::app::TestApp;
 use api_tests::fixtures::{Recorder, fresh_ip, verify_email};
@@ -169,8 +171,99 @@ async fn badge_award(t: TestTable) {
     assert_eq!(recorder.of_type("BadgeEarned").len(), 1);
 }
 
+/// Unblock: the retry of the delete finds the block gone, but cannot tell whether its own try
+/// removed it or the try failed its condition because there was no block (the delete does not
+/// read first, and a lost answer hides which). So 503 with `Retry-After`, the truth; the
+/// client's retry then learns 404. The same for a block that never existed: never a 204 for it.
+async fn unblock(t: TestTable) {
+    let (app, lossy) = lossy_app(t).await;
+    let a = person(&app.app, 1).await;
+    let b = person(&app.app, 2).await;
+    let c = person(&app.app, 3).await;
+    assert_eq!(block(&app, &a, b.id).await.status, 201);
+    let unblock = |target: UserId| {
+        app.delete(&format!("/api/blocks/{}-{}/", a.id, target))
+            .bearer(&a.token)
+            .send()
+    };
+    lossy.lose_answer_to(keys::block_edge(a.id, b.id));
+    let response = unblock(b.id).await;
+    assert_eq!(lossy.lost(), 1, "the fault struck");
+    assert_eq!(response.status, 503, "{}", response.body_json());
+    assert_eq!(response.headers.get("retry-after").unwrap(), "1");
+    assert!(!block_exists(&app.app, a.id, b.id).await);
+    assert_eq!(unblock(b.id).await.status, 404);
+
+    // No block between a and c: the lost answer hid a failed condition.
+    lossy.lose_answer_to(keys::block_edge(a.id, c.id));
+    let response = unblock(c.id).await;
+    assert_eq!(lossy.lost(), 2, "the fault struck");
+    assert_eq!(response.status, 503, "{}", response.body_json());
+}
+
+/// Badge definition: the retry finds the name taken by the definition its own try wrote (its
+/// fresh id): 201 with that definition, one definition, counted once.
+async fn badge_definition(t: TestTable) {
+    use badges_core_support as badges;
+    let (app, lossy) = lossy_app(t).await;
+    let root = badges::admin(&app.app, 1).await;
+    lossy.lose_answer_to(keys::badge_stats());
+    let response = app
+        .post("/api/badges/")
+        .bearer(&root.token)
+        .json(badges::badge_body("Gold Star", "common", 20))
+        .send()
+        .await;
+    assert_eq!(lossy.lost(), 1, "the fault struck");
+    assert_eq!(response.status, 201, "{}", response.body_json());
+    let id = response.body_json()["id"].as_i64().unwrap();
+    let listed = app.get("/api/badges/").bearer(&root.token).send().await;
+    let listed = listed.body_json();
+    let items = listed["results"].as_array().expect("a page of badges");
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["id"], id);
+    let stats = badges::analytics(&app, &root).await;
+    assert_eq!(stats["total_badges_defined"], 1, "{stats}");
+    // The name is really taken now.
+    let again = app
+        .post("/api/badges/")
+        .bearer(&root.token)
+        .json(badges::badge_body("gold star", "common", 20))
+        .send()
+        .await;
+    assert_eq!(again.status, 400, "{}", again.body_json());
+}
+
+/// Badge revocation: the retry finds the badge gone, which its own try did: 204, the points
+/// and aggregates taken back once.
+async fn badge_revocation(t: TestTable) {
+    use badges_core_support as badges;
+    let (app, lossy) = lossy_app(t).await;
+    let root = badges::admin(&app.app, 1).await;
+    let user = badges::person(&app.app, 2).await;
+    let badge = badges::common_badge(&app, &root, "First Post", 25).await;
+    badges::award_ok(&app, &root, user.id, badge).await;
+    lossy.lose_answer_to(keys::user_badge(user.id, badge));
+    let revoke = || {
+        app.delete(&format!("/api/user-badges/{}-{badge}/", user.id))
+            .bearer(&root.token)
+            .send()
+    };
+    let response = revoke().await;
+    assert_eq!(lossy.lost(), 1, "the fault struck");
+    assert_eq!(response.status, 204, "{}", response.body_json());
+    assert_eq!(badges::badge_points(&app.app, user.id).await, 0);
+    let stats = badges::analytics(&app, &root).await;
+    assert_eq!(stats["total_awards"], 0, "{stats}");
+    assert_eq!(stats["unique_badge_holders"], 0, "{stats}");
+    assert_eq!(revoke().await.status, 404);
+}
+
 both_engines!(
     badge_award,
+    badge_definition,
+    badge_revocation,
+    unblock,
     registration,
     follow_public,
     unfollow,

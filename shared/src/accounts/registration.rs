@@ -259,10 +259,10 @@ async fn insert_account(
             // Only the user's own items failed: the id was already in use.
             return Err(Error::Internal(format!("user id {id} already has items")));
         }
-        // No answer (the store layer reports a retry that then failed its conditions this way
-        // too): the transaction may have applied. The id is this request's alone, so an
-        // account under it with this username is this request's own write.
-        Err(e @ StoreError::Unavailable(_)) => {
+        // No answer, or a retry after no answer that failed its conditions: the transaction
+        // may have applied. The id is this request's alone, so an account under it with this
+        // username is this request's own write.
+        Err(e) if e.may_have_applied() => {
             let ours = get_user_consistent(app, id)
                 .await?
                 .is_some_and(|stored| stored.username == user.username);

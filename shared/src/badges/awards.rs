@@ -481,9 +481,17 @@ pub async fn revoke(
     badge: BadgeId,
     cause: RevokeCause,
 ) -> Result<Option<UserBadge>, Error> {
+    // The badge as held when a try of ours went unanswered: if it is gone afterwards, that try
+    // revoked it (`docs/faults.md`, "Ambiguous timeouts").
+    let mut unanswered: Option<UserBadge> = None;
     for _ in 0..MAX_ATTEMPTS {
         let Some(held_badge) = get(app, user, badge).await? else {
-            return Ok(None);
+            let Some(revoked) = unanswered else {
+                return Ok(None);
+            };
+            let def = definitions::get_any(app, badge, true).await?;
+            announce_revoke(app, &revoked, def.as_ref(), cause).await;
+            return Ok(Some(revoked));
         };
         let old = score(app, user).await?;
         let def = definitions::get_any(app, badge, true).await?;
@@ -539,6 +547,9 @@ pub async fn revoke(
             Err(e) => {
                 if e.failed_condition_index().is_none() && !e.is_retryable() {
                     return Err(e.into());
+                }
+                if e.may_have_applied() {
+                    unanswered = Some(held_badge);
                 }
                 pause().await;
             }

@@ -351,6 +351,12 @@ pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error
     match app.table.transact_write(ops).await {
         Ok(()) => Ok(def),
         Err(e) if name_taken(&e, 1) => Err(Error::field("name", NAME_TAKEN)),
+        // No answer, or a retry after none that met its own write: the id is this request's
+        // alone, so a definition under it is this request's.
+        Err(e) if e.may_have_applied() => match get_any(app, def.id, true).await? {
+            Some(stored) if stored.name == def.name => Ok(def),
+            _ => Err(e.into()),
+        },
         Err(e) => Err(e.into()),
     }
 }

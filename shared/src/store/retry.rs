@@ -7,9 +7,10 @@
 //! A lost answer is the one fault a retry can misread: a write that timed out may have applied,
 //! and its retry then fails its own condition (the item it put is there). So when an earlier
 //! try of a *conditional* write or a transaction went unanswered and a later try fails a
-//! condition, the call reports [`StoreError::Unavailable`], not the condition: the caller
-//! cannot tell its own write from someone else's, and the ones that can (the social graph's
-//! request ids, registration's fresh user id) look for it.
+//! condition, the call reports [`StoreError::MayHaveApplied`], not the condition: this layer
+//! cannot tell the call's own write from someone else's. Callers that can look for it (the
+//! social graph's request ids, registration's and badge definitions' fresh ids, an award's
+//! award id) or know that "already done" is done (unblock, revoke); the rest answer 503.
 //!
 //! `App::assemble` puts it around every table, so every store call of every capability gets the
 //! same bounded retries; what still fails after the last try becomes a 503 with `Retry-After`
@@ -131,15 +132,21 @@ impl RetryingTable {
             match call().await {
                 Err(e) if answer_lost && e.is_condition_failure() => {
                     tracing::warn!(op = %op, attempts = attempt, error = %e, "a retry after a lost answer failed its condition; the write may have applied");
-                    return Err(StoreError::Unavailable(format!(
-                        "an earlier try went unanswered and may have applied: {e}"
+                    return Err(StoreError::MayHaveApplied(format!(
+                        "an earlier try went unanswered, then {e}"
                     )));
                 }
                 Err(e) if e.is_retryable() => {
-                    answer_lost |= conditional && matches!(e, StoreError::Unavailable(_));
+                    answer_lost |= conditional && e.may_have_applied();
                     if attempt >= self.policy.max_attempts {
                         self.gave_up.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(op = %op, attempts = attempt, error = %e, "store call failed after retries");
+                        // Whatever the last try met, an unanswered one may have applied.
+                        if answer_lost && !e.may_have_applied() {
+                            return Err(StoreError::MayHaveApplied(format!(
+                                "an earlier try went unanswered, the last {e}"
+                            )));
+                        }
                         return Err(e);
                     }
                     self.retries.fetch_add(1, Ordering::Relaxed);
@@ -382,9 +389,10 @@ mod tests {
     }
 
     /// After an unanswered try, a conditional write or a transaction whose retry fails a
-    /// condition may have failed on its own first write: reported unavailable, not failed.
+    /// condition may have failed on its own first write: reported as may have applied, not
+    /// failed.
     #[tokio::test]
-    async fn a_condition_failing_after_a_lost_answer_is_reported_unavailable() {
+    async fn a_condition_failing_after_a_lost_answer_is_reported_as_may_have_applied() {
         let conditional = Some(Condition::item_absent());
         let inner = Scripted::new(vec![late(), StoreError::ConditionFailed]);
         let table = RetryingTable::new(inner.clone(), FAST);
@@ -392,13 +400,13 @@ mod tests {
             .put(Key::new("a", "b").to_item(), conditional.clone())
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(matches!(err, StoreError::MayHaveApplied(_)), "{err:?}");
         assert_eq!(inner.calls(), 2);
 
         let inner = Scripted::new(vec![late(), throttled(), condition_failed_at_0()]);
         let table = RetryingTable::new(inner.clone(), FAST);
         let err = table.transact_write(Vec::new()).await.unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(matches!(err, StoreError::MayHaveApplied(_)), "{err:?}");
         assert_eq!(inner.calls(), 3);
 
         let inner = Scripted::new(vec![late(), StoreError::ConditionFailed]);
@@ -407,7 +415,28 @@ mod tests {
             .update(&Key::new("a", "b"), Update::new().add("n", 1), conditional)
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(matches!(err, StoreError::MayHaveApplied(_)), "{err:?}");
+    }
+
+    /// Giving up after an unanswered try of a conditional write says that it may have applied,
+    /// whatever the last try met.
+    #[tokio::test]
+    async fn giving_up_after_a_lost_answer_says_the_write_may_have_applied() {
+        let inner = Scripted::new(vec![late(), throttled(), throttled(), throttled()]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        let err = table
+            .delete(&Key::new("a", "b"), Some(Condition::item_present()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::MayHaveApplied(_)), "{err:?}");
+        assert!(err.is_retryable());
+        assert_eq!(inner.calls(), 4);
+
+        // Without a condition there is nothing to misread: the last error as it is.
+        let inner = Scripted::new(vec![late(), throttled(), throttled(), throttled()]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        let err = table.delete(&Key::new("a", "b"), None).await.unwrap_err();
+        assert!(matches!(err, StoreError::Throttled(_)), "{err:?}");
     }
 
     /// A refusal (throttling, a conflict) means the try did not apply: the condition that fails

@@ -433,6 +433,12 @@ pub enum StoreError {
     /// The engine did not answer in time or could not be reached; retryable.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A conditional write or transaction whose try went unanswered was tried again, and the
+    /// retry failed its condition: the condition may have failed on the unanswered try's own
+    /// write. The outcome is unknown; retryable. Only the caller can tell (`docs/faults.md`,
+    /// "Ambiguous timeouts"): what it wrote carries its own id, or "already done" is done.
+    #[error("store outcome unknown, the write may have applied: {0}")]
+    MayHaveApplied(String),
     /// The request itself is invalid (bad cursor, too many operations, same item twice ...).
     #[error("invalid store request: {0}")]
     Validation(String),
@@ -457,10 +463,21 @@ impl StoreError {
         matches!(self, StoreError::ConditionFailed) || self.failed_condition_index().is_some()
     }
 
+    /// True when the call may have been applied though no answer said so: it went unanswered,
+    /// or a retry after an unanswered try failed its condition.
+    pub fn may_have_applied(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::MayHaveApplied(_)
+        )
+    }
+
     /// True when trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Throttled(_) | StoreError::Unavailable(_) => true,
+            StoreError::Throttled(_)
+            | StoreError::Unavailable(_)
+            | StoreError::MayHaveApplied(_) => true,
             StoreError::TransactionCanceled { reasons } => {
                 reasons.contains(&CancelReason::Conflict)
                     && !reasons.contains(&CancelReason::ConditionFailed)
