@@ -415,16 +415,18 @@ fn parse_faults(env: &dyn Env) -> Result<Option<crate::store::faults::FaultConfi
     };
     let rate = FaultRate::parse(&rate)
         .map_err(|reason| ConfigError::new("ACCOUNTS_INJECT_FAULTS", reason))?;
-    let seed = match env.var("ACCOUNTS_INJECT_FAULTS_SEED") {
-        None => None,
-        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
-            ConfigError::new(
-                "ACCOUNTS_INJECT_FAULTS_SEED",
-                format!("`{v}` is not a whole number"),
-            )
-        })?),
-    };
-    Ok(Some(FaultConfig { rate, seed }))
+    match env.var("ACCOUNTS_INJECT_FAULTS_SEED") {
+        None => Ok(Some(FaultConfig::new(rate))),
+        Some(v) => {
+            let seed = v.trim().parse::<u64>().map_err(|_| {
+                ConfigError::new(
+                    "ACCOUNTS_INJECT_FAULTS_SEED",
+                    format!("`{v}` is not a whole number"),
+                )
+            })?;
+            Ok(Some(FaultConfig::seeded(rate, seed)))
+        }
+    }
 }
 
 fn parse_secs(env: &dyn Env, var: &'static str, default: i64) -> Result<i64, ConfigError> {

@@ -1,4 +1,5 @@
-//! A store whose answers go missing: the one fault the fault injector does not make.
+//! A store whose answer to one chosen write goes missing (the fault injector loses answers at
+//! random; this one picks the write a test is about).
 //!
 //! [`LosesAnswers`] applies a transaction (or a delete) and then reports that no answer came in
 //! time, as a

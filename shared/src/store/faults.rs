@@ -7,12 +7,13 @@
 //! faulty.stats(); // calls seen, faults injected by kind
 //! ```
 //!
-//! Every injected fault happens *before* the call reaches the engine: the wrapped table never
-//! sees a call that fails, so a failed call changed nothing, and retrying it is always safe.
-//! A real timeout may also strike after DynamoDB applied a write (the answer was lost); that
-//! case is not simulated here, because the retry of a conditional write that did apply reports
-//! a failed condition, an outcome only the caller can interpret (the social graph does, with
-//! the request id on its edges). `docs/faults.md` explains the choice.
+//! Most injected faults happen *before* the call reaches the engine: the wrapped table never
+//! sees the call, so it changed nothing. A real timeout may also strike *after* DynamoDB applied
+//! a write, and that is injected too ([`FaultKind::AnswerLost`], writes only, unless the config
+//! turns it off): the write is applied, then the caller hears "no answer in time", exactly as
+//! for a timeout before. Retrying such a write meets the write's own effect (a failed condition),
+//! which the retry layer and the callers must read correctly (`docs/faults.md`, "Ambiguous
+//! timeouts").
 //!
 //! The faults are what the engines report for the real thing, so the layers above cannot tell
 //! them apart: [`StoreError::Throttled`] (DynamoDB's throughput or request-rate exceptions),
@@ -24,6 +25,7 @@
 //! (calls made concurrently take their draws in whatever order they arrive).
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -98,23 +100,38 @@ impl fmt::Display for FaultRate {
     }
 }
 
-/// What to inject: the rate, and a seed for a reproducible sequence of faults (random when
-/// `None`).
+/// What to inject: the rate, a seed for a reproducible sequence of faults (random when `None`),
+/// and whether a write's timeout may come after the write applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultConfig {
     pub rate: FaultRate,
     pub seed: Option<u64>,
+    /// Writes may meet [`FaultKind::AnswerLost`] (on unless [`FaultConfig::answers_never_lost`]).
+    pub lose_answers: bool,
 }
 
 impl FaultConfig {
     pub fn new(rate: FaultRate) -> FaultConfig {
-        FaultConfig { rate, seed: None }
+        FaultConfig {
+            rate,
+            seed: None,
+            lose_answers: true,
+        }
     }
 
     pub fn seeded(rate: FaultRate, seed: u64) -> FaultConfig {
         FaultConfig {
-            rate,
             seed: Some(seed),
+            ..FaultConfig::new(rate)
+        }
+    }
+
+    /// Every fault strikes before the engine, so a failed call never changed anything (for
+    /// tests that check that nothing was written).
+    pub fn answers_never_lost(self) -> FaultConfig {
+        FaultConfig {
+            lose_answers: false,
+            ..self
         }
     }
 }
@@ -124,10 +141,15 @@ impl FaultConfig {
 pub enum FaultKind {
     /// The engine refused the call (throughput exceeded, too many requests).
     Throttle,
-    /// The call did not get an answer in time.
+    /// The call did not get an answer in time (and did not reach the engine).
     Timeout,
     /// A write collided with a concurrent transaction on one of its items.
     Conflict,
+    /// A write reached the engine and was applied (or refused, as the engine decided), and then
+    /// the answer was lost: the caller hears the same "no answer in time" as for [`Timeout`].
+    ///
+    /// [`Timeout`]: FaultKind::Timeout
+    AnswerLost,
 }
 
 /// How many calls a [`FaultyTable`] saw and how many it failed, by kind.
@@ -138,15 +160,17 @@ pub struct FaultStats {
     pub throttled: u64,
     pub timed_out: u64,
     pub conflicts: u64,
+    /// Writes applied by the engine and then answered "no answer in time".
+    pub answers_lost: u64,
 }
 
 impl FaultStats {
     /// The calls that failed on purpose.
     pub fn injected(&self) -> u64 {
-        self.throttled + self.timed_out + self.conflicts
+        self.throttled + self.timed_out + self.conflicts + self.answers_lost
     }
 
-    /// The calls passed on to the wrapped table.
+    /// The calls passed on to the wrapped table and answered as it answered.
     pub fn passed(&self) -> u64 {
         self.calls - self.injected()
     }
@@ -156,12 +180,14 @@ impl fmt::Display for FaultStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} calls, {} failed on purpose ({} throttled, {} timed out, {} conflicts)",
+            "{} calls, {} failed on purpose ({} throttled, {} timed out, {} conflicts, {} applied \
+             and their answer lost)",
             self.calls,
             self.injected(),
             self.throttled,
             self.timed_out,
-            self.conflicts
+            self.conflicts,
+            self.answers_lost
         )
     }
 }
@@ -183,6 +209,20 @@ pub struct FaultyTable {
     throttled: AtomicU64,
     timed_out: AtomicU64,
     conflicts: AtomicU64,
+    answers_lost: AtomicU64,
+}
+
+/// What an injected fault does to one call.
+enum Fault {
+    /// The call fails with this error before it reaches the engine.
+    Refused(StoreError),
+    /// The call is passed on, and whatever the engine answers, the caller hears a timeout.
+    AnswerLost,
+}
+
+/// What a timeout looks like to the layers above, whether or not the call reached the engine.
+fn no_answer_in_time() -> StoreError {
+    StoreError::Unavailable("injected fault: no answer in time".into())
 }
 
 impl FaultyTable {
@@ -199,6 +239,7 @@ impl FaultyTable {
             throttled: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
+            answers_lost: AtomicU64::new(0),
         }
     }
 
@@ -217,6 +258,7 @@ impl FaultyTable {
             throttled: self.throttled.load(Ordering::SeqCst),
             timed_out: self.timed_out.load(Ordering::SeqCst),
             conflicts: self.conflicts.load(Ordering::SeqCst),
+            answers_lost: self.answers_lost.load(Ordering::SeqCst),
         }
     }
 
@@ -229,15 +271,20 @@ impl FaultyTable {
         if !self.config.rate.strikes(&mut rng) {
             return None;
         }
-        let can_conflict = match call {
+        let writes = match call {
             Call::Read => false,
             Call::Write => true,
             Call::Transaction(ops) => !ops.is_empty(),
         };
-        let kinds: &[FaultKind] = if can_conflict {
-            &[FaultKind::Throttle, FaultKind::Timeout, FaultKind::Conflict]
-        } else {
-            &[FaultKind::Throttle, FaultKind::Timeout]
+        let kinds: &[FaultKind] = match (writes, self.config.lose_answers) {
+            (false, _) => &[FaultKind::Throttle, FaultKind::Timeout],
+            (true, false) => &[FaultKind::Throttle, FaultKind::Timeout, FaultKind::Conflict],
+            (true, true) => &[
+                FaultKind::Throttle,
+                FaultKind::Timeout,
+                FaultKind::Conflict,
+                FaultKind::AnswerLost,
+            ],
         };
         let kind = kinds[rng.usize(..kinds.len())];
         // Which operation of a transaction the conflict names.
@@ -248,24 +295,22 @@ impl FaultyTable {
         Some((kind, op))
     }
 
-    /// `Err` with the injected fault, or `Ok` to pass the call on.
-    fn inject(&self, call: Call<'_>) -> StoreResult<()> {
-        let Some((kind, op)) = self.draw(call) else {
-            return Ok(());
-        };
+    /// The fault this call meets, if any.
+    fn fault(&self, call: Call<'_>) -> Option<Fault> {
+        let (kind, op) = self.draw(call)?;
         let counter = match kind {
             FaultKind::Throttle => &self.throttled,
             FaultKind::Timeout => &self.timed_out,
             FaultKind::Conflict => &self.conflicts,
+            FaultKind::AnswerLost => &self.answers_lost,
         };
         counter.fetch_add(1, Ordering::SeqCst);
-        Err(match (kind, call) {
+        let error = match (kind, call) {
+            (FaultKind::AnswerLost, _) => return Some(Fault::AnswerLost),
             (FaultKind::Throttle, _) => StoreError::Throttled(
                 "injected fault: ProvisionedThroughputExceededException".into(),
             ),
-            (FaultKind::Timeout, _) => {
-                StoreError::Unavailable("injected fault: no answer in time".into())
-            }
+            (FaultKind::Timeout, _) => no_answer_in_time(),
             (FaultKind::Conflict, Call::Transaction(ops)) => {
                 let mut reasons = vec![CancelReason::None; ops.len()];
                 reasons[op] = CancelReason::Conflict;
@@ -274,7 +319,24 @@ impl FaultyTable {
             (FaultKind::Conflict, _) => {
                 StoreError::Throttled("injected fault: TransactionConflictException".into())
             }
-        })
+        };
+        Some(Fault::Refused(error))
+    }
+
+    /// Runs `call` on the wrapped table (a future not yet polled) as `fault` says.
+    async fn under<T>(
+        fault: Option<Fault>,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        match fault {
+            None => call.await,
+            Some(Fault::Refused(error)) => Err(error),
+            Some(Fault::AnswerLost) => {
+                // The engine's answer, success or refusal, is what gets lost.
+                let _lost = call.await;
+                Err(no_answer_in_time())
+            }
+        }
     }
 }
 
@@ -295,18 +357,15 @@ impl Table for FaultyTable {
     }
 
     async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
-        self.inject(Call::Read)?;
-        self.inner.get(key, consistent).await
+        Self::under(self.fault(Call::Read), self.inner.get(key, consistent)).await
     }
 
     async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
-        self.inject(Call::Read)?;
-        self.inner.batch_get(keys).await
+        Self::under(self.fault(Call::Read), self.inner.batch_get(keys)).await
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
-        self.inject(Call::Write)?;
-        self.inner.put(item, condition).await
+        Self::under(self.fault(Call::Write), self.inner.put(item, condition)).await
     }
 
     async fn update(
@@ -315,33 +374,32 @@ impl Table for FaultyTable {
         update: Update,
         condition: Option<Condition>,
     ) -> StoreResult<Item> {
-        self.inject(Call::Write)?;
-        self.inner.update(key, update, condition).await
+        Self::under(
+            self.fault(Call::Write),
+            self.inner.update(key, update, condition),
+        )
+        .await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
-        self.inject(Call::Write)?;
-        self.inner.delete(key, condition).await
+        Self::under(self.fault(Call::Write), self.inner.delete(key, condition)).await
     }
 
     async fn query(&self, query: Query) -> StoreResult<Page> {
-        self.inject(Call::Read)?;
-        self.inner.query(query).await
+        Self::under(self.fault(Call::Read), self.inner.query(query)).await
     }
 
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.inject(Call::Transaction(&ops))?;
-        self.inner.transact_write(ops).await
+        let fault = self.fault(Call::Transaction(&ops));
+        Self::under(fault, self.inner.transact_write(ops)).await
     }
 
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
-        self.inject(Call::Read)?;
-        self.inner.scan(scan).await
+        Self::under(self.fault(Call::Read), self.inner.scan(scan)).await
     }
 
     async fn health(&self) -> StoreResult<()> {
-        self.inject(Call::Read)?;
-        self.inner.health().await
+        Self::under(self.fault(Call::Read), self.inner.health()).await
     }
 }
 
@@ -415,7 +473,7 @@ mod tests {
 
     #[tokio::test]
     async fn rate_one_fails_every_call_before_it_reaches_the_engine() {
-        let (_dir, table) = faulty(FaultConfig::seeded(FaultRate::ALWAYS, 7));
+        let (_dir, table) = faulty(FaultConfig::seeded(FaultRate::ALWAYS, 7).answers_never_lost());
         let key = Key::new("USER#1", "A");
         for _ in 0..30 {
             assert!(table.put(item("A"), None).await.unwrap_err().is_retryable());
@@ -455,6 +513,64 @@ mod tests {
         // Every kind occurs; reads never conflict, so conflicts come from the 120 writes.
         assert!(stats.throttled > 0 && stats.timed_out > 0 && stats.conflicts > 0);
         assert!(stats.conflicts < 120, "{stats}");
+        assert_eq!(stats.answers_lost, 0);
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_applies_the_write_and_reports_a_timeout() {
+        let (_dir, table) = faulty(FaultConfig::seeded(FaultRate::ALWAYS, 5));
+        let key = |sk: &str| Key::new("USER#1", sk);
+        let mut lost = Vec::new();
+        for i in 0..40 {
+            let sk = format!("P{i}");
+            let before = table.stats().answers_lost;
+            let err = table.put(item(&sk), None).await.unwrap_err();
+            let answer_lost = table.stats().answers_lost > before;
+            // The caller cannot tell a lost answer from a timeout before the engine.
+            if answer_lost {
+                assert!(
+                    matches!(&err, StoreError::Unavailable(m) if m == "injected fault: no answer in time"),
+                    "{err:?}"
+                );
+                lost.push(sk.clone());
+            }
+            // Only a lost answer wrote.
+            let stored = table.inner().get(&key(&sk), true).await.unwrap();
+            assert_eq!(stored.is_some(), answer_lost, "{sk}: {err:?}");
+        }
+        assert!(!lost.is_empty());
+        // A transaction whose answer is lost applied whole; the engine's own refusal is lost too.
+        let mut applied = 0;
+        for i in 0..40 {
+            let (a, b) = (format!("T{i}a"), format!("T{i}b"));
+            let before = table.stats().answers_lost;
+            table
+                .transact_write(vec![put_op(&a), put_op(&b)])
+                .await
+                .unwrap_err();
+            let answer_lost = table.stats().answers_lost > before;
+            let stored_a = table.inner().get(&key(&a), true).await.unwrap().is_some();
+            let stored_b = table.inner().get(&key(&b), true).await.unwrap().is_some();
+            assert_eq!((stored_a, stored_b), (answer_lost, answer_lost), "T{i}");
+            applied += usize::from(answer_lost);
+        }
+        assert!(applied > 0);
+        let before = table.stats().answers_lost;
+        let mut refused_then_lost = false;
+        while !refused_then_lost {
+            let err = table
+                .put(item(&lost[0]), Some(Condition::item_absent()))
+                .await
+                .unwrap_err();
+            refused_then_lost = table.stats().answers_lost > before;
+            assert!(err.is_retryable(), "{err:?}");
+        }
+        // Reads never lose an answer (there is nothing to apply).
+        let reads_before = table.stats().answers_lost;
+        for _ in 0..50 {
+            assert!(table.get(&key("P0"), true).await.is_err());
+        }
+        assert_eq!(table.stats().answers_lost, reads_before);
     }
 
     #[tokio::test]
