@@ -481,15 +481,14 @@ pub async fn revoke(
     badge: BadgeId,
     cause: RevokeCause,
 ) -> Result<Option<UserBadge>, Error> {
-    // The badge as held when a try of ours went unanswered: if it is gone afterwards, that try
-    // revoked it (`docs/faults.md`, "Ambiguous timeouts").
-    let mut unanswered: Option<UserBadge> = None;
+    // The badge (and its definition) as read by a try of ours that went unanswered: if the
+    // badge is gone afterwards, that try revoked it (`docs/faults.md`, "Ambiguous timeouts").
+    let mut unanswered: Option<(UserBadge, Option<BadgeDefinition>)> = None;
     for _ in 0..MAX_ATTEMPTS {
         let Some(held_badge) = get(app, user, badge).await? else {
-            let Some(revoked) = unanswered else {
+            let Some((revoked, def)) = unanswered else {
                 return Ok(None);
             };
-            let def = definitions::get_any(app, badge, true).await?;
             announce_revoke(app, &revoked, def.as_ref(), cause).await;
             return Ok(Some(revoked));
         };
@@ -549,7 +548,7 @@ pub async fn revoke(
                     return Err(e.into());
                 }
                 if e.may_have_applied() {
-                    unanswered = Some(held_badge);
+                    unanswered = Some((held_badge, def));
                 }
                 pause().await;
             }
