@@ -165,6 +165,53 @@ impl<C> LazyClient<C> {
     }
 }
 
+/// The variable the SDK's endpoint rules read a partition table from, in place of the one
+/// compiled into every SDK crate (smithy-rs#3610: "Allow custom partitions to be used at
+/// runtime"). Each client crate reads it once, when its first client is built.
+pub const PARTITION_TABLE_VAR: &str = "SMITHY_CLIENT_SDK_CUSTOM_PARTITION";
+
+/// The commercial partition alone, as the SDK's own table describes it, without the names of
+/// its regions: they carry no outputs of their own, and every one of them matches
+/// `regionRegex`. Parsing the SDK's full table (eight partitions, 50 region names, eight
+/// regexes) is 0.70 M instructions at every cold start, about 40% of a function's init
+/// (docs/benchmarks.md, "Cold start"); this one is a tenth of that.
+pub const COMMERCIAL_PARTITION_TABLE: &str = concat!(
+    r#"{"partitions":[{"id":"aws","#,
+    r#""outputs":{"dnsSuffix":"amazonaws.com","dualStackDnsSuffix":"api.aws","#,
+    r#""implicitGlobalRegion":"us-east-1","name":"aws","supportsDualStack":true,"supportsFIPS":true},"#,
+    r#""regionRegex":"^(us|eu|ap|sa|ca|me|af|il|mx)\\-\\w+\\-\\d+$","regions":{}}],"#,
+    r#""version":"1.1"}"#
+);
+
+/// The area prefixes of the commercial partition's `regionRegex`.
+const COMMERCIAL_AREAS: [&str; 9] = ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"];
+
+/// The partition table a function should give the SDK, if any: the commercial partition alone
+/// when the function's region is in it and nobody has named a table already. Any other region
+/// (China, GovCloud, the isolated and sovereign partitions) keeps the SDK's full table, since
+/// the narrowed one would resolve it to commercial endpoints.
+pub fn narrowed_partition_table(
+    region: Option<&str>,
+    table_already_named: bool,
+) -> Option<&'static str> {
+    let region = region?;
+    (!table_already_named && in_commercial_partition(region)).then_some(COMMERCIAL_PARTITION_TABLE)
+}
+
+/// Whether `region` matches the commercial partition's `^(us|eu|…|mx)\-\w+\-\d+$`, where
+/// regex-lite's `\w` and `\d` are ASCII. None of the other partitions' regions match it.
+fn in_commercial_partition(region: &str) -> bool {
+    let mut parts = region.split('-');
+    let (Some(area), Some(name), Some(number), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    COMMERCIAL_AREAS.contains(&area) && word(name) && digits(number)
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine;
@@ -256,6 +303,63 @@ mod tests {
             ("AWS_USE_DUALSTACK_ENDPOINT", "yes"),
         ];
         assert_eq!(missing(&bad_flag).var, "AWS_USE_DUALSTACK_ENDPOINT");
+    }
+
+    #[test]
+    fn only_a_commercial_region_gets_the_narrowed_partition_table() {
+        for region in [
+            "us-east-1",
+            "eu-west-3",
+            "ap-southeast-7",
+            "il-central-1",
+            "mx-central-1",
+        ] {
+            assert_eq!(
+                narrowed_partition_table(Some(region), false),
+                Some(COMMERCIAL_PARTITION_TABLE),
+                "{region}"
+            );
+        }
+        // The other partitions' regions, and names the commercial regex does not match.
+        for region in [
+            "cn-north-1",
+            "us-gov-west-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "us-isof-south-1",
+            "eu-isoe-west-1",
+            "eusc-de-east-1",
+            "aws-global",
+            "us-east",
+            "us-east-1-a",
+            "us-east-x",
+            "us--1",
+            "local",
+            "",
+        ] {
+            assert_eq!(
+                narrowed_partition_table(Some(region), false),
+                None,
+                "{region}"
+            );
+        }
+        assert_eq!(narrowed_partition_table(None, false), None);
+        // A table the operator named is theirs.
+        assert_eq!(narrowed_partition_table(Some("us-east-1"), true), None);
+    }
+
+    #[test]
+    fn the_narrowed_table_is_the_commercial_partition_of_the_sdk_format() {
+        let table: serde_json::Value = serde_json::from_str(COMMERCIAL_PARTITION_TABLE).unwrap();
+        assert_eq!(table["version"], "1.1");
+        let partitions = table["partitions"].as_array().unwrap();
+        assert_eq!(partitions.len(), 1);
+        assert_eq!(partitions[0]["id"], "aws");
+        assert_eq!(
+            partitions[0]["regionRegex"],
+            r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$"
+        );
+        assert_eq!(partitions[0]["outputs"]["dnsSuffix"], "amazonaws.com");
     }
 
     #[tokio::test]

@@ -1,6 +1,5 @@
 //! The `activity` function: the routes of the activity group behind API Gateway.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::ACTIVITY_ROUTES).await
+fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::ACTIVITY_ROUTES)
 }

@@ -1,6 +1,5 @@
 //! The `auth` function: the routes of the auth group behind API Gateway.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::AUTH_ROUTES).await
+fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::AUTH_ROUTES)
 }

@@ -1,6 +1,5 @@
 //! The `badge-events` function: domain events from the EventBridge bus.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    accounts_lambda::serve_events(accounts::triggers::handle_domain_event).await
+fn main() -> Result<(), lambda_runtime::Error> {
+    accounts_lambda::serve_events(accounts::triggers::handle_domain_event)
 }

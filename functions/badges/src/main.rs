@@ -1,6 +1,5 @@
 //! The `badges` function: the routes of the badges group behind API Gateway.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::BADGES_ROUTES).await
+fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::BADGES_ROUTES)
 }

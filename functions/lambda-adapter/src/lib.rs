@@ -1,9 +1,12 @@
 //! The only place that knows Lambda: turns API Gateway requests into the accounts crate's
 //! [`ApiRequest`] and back, and runs EventBridge-triggered handlers. Every function's `main` is
-//! one call into here, after the App is built once at cold start.
+//! one call into here, which prepares the process, starts the tokio runtime and builds the App
+//! once at cold start.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
+use std::sync::OnceLock;
 
 use accounts::App;
 use accounts::config::Deployment;
@@ -13,10 +16,78 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, service_fn};
 use lambda_runtime::LambdaEvent;
 
-/// Builds the App from the environment, or stops the process with one line naming the
-/// setting that is missing or invalid.
-async fn app_or_exit() -> &'static App {
+/// What a function does before its first thread: narrow the SDK's endpoint partition table
+/// ([`narrow_endpoint_partitions`]), then start the runtime `#[tokio::main]` would (the same one
+/// hello-lambda runs). Returns the runtime and how the narrowing went, to be logged once
+/// telemetry is up.
+fn start_process() -> (tokio::runtime::Runtime, io::Result<bool>) {
+    // SAFETY: nothing has started a thread yet; the runtime's workers start on the next line.
+    let narrowed = unsafe { narrow_endpoint_partitions() };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    (runtime, narrowed)
+}
+
+/// The partition table given to the SDK, kept open for the life of the process: the SES and
+/// EventBridge clients read it at their first use, long after init.
+static PARTITION_TABLE: OnceLock<std::fs::File> = OnceLock::new();
+
+/// Gives the SDK the commercial partition alone when the function's region is in it
+/// ([`accounts::aws::narrowed_partition_table`]): each SDK crate otherwise parses its table of
+/// every partition and region whenever its first client is built, 0.70 M instructions of every
+/// cold start (docs/benchmarks.md, "Cold start"). The SDK reads the table from a file named by
+/// [`accounts::aws::PARTITION_TABLE_VAR`]; the file is an anonymous one in memory
+/// (`memfd_create`), named by its `/proc/self/fd` path, so nothing is written to disk and nothing
+/// is left behind. Returns whether the table was narrowed; on any error the SDK keeps its own.
+///
+/// # Safety
+/// Sets an environment variable: call it before the process starts any thread.
+pub unsafe fn narrow_endpoint_partitions() -> io::Result<bool> {
+    use std::io::{Read as _, Write as _};
+    use std::os::fd::{AsRawFd as _, FromRawFd as _};
+
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .ok();
+    let named = std::env::var_os(accounts::aws::PARTITION_TABLE_VAR).is_some();
+    let Some(table) = accounts::aws::narrowed_partition_table(region.as_deref(), named) else {
+        return Ok(false);
+    };
+    // SAFETY: a plain system call with a NUL-terminated name; the result is checked.
+    let fd = unsafe { libc::memfd_create(c"aws-partitions.json".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created by this process and nothing else owns it.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(table.as_bytes())?;
+    let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    // The SDK panics on a table it cannot read: read it back the way the SDK will first.
+    let mut written = String::new();
+    std::fs::File::open(&path)?.read_to_string(&mut written)?;
+    if written != table {
+        return Err(io::Error::other("the partition table read back differs"));
+    }
+    if PARTITION_TABLE.set(file).is_err() {
+        // Already narrowed by an earlier call; that file stays named.
+        return Ok(true);
+    }
+    // SAFETY: the caller guarantees no other thread runs yet.
+    unsafe { std::env::set_var(accounts::aws::PARTITION_TABLE_VAR, path) };
+    Ok(true)
+}
+
+/// Sets up telemetry, reports how the partition narrowing went, and builds the App from the
+/// environment, or stops the process with one line naming the setting that is missing or
+/// invalid.
+async fn app_or_exit(narrowed: io::Result<bool>) -> &'static App {
     accounts::telemetry::init();
+    match narrowed {
+        Ok(narrowed) => tracing::debug!(narrowed, "SDK endpoint partitions"),
+        Err(e) => tracing::warn!(error = %e, "the SDK's full partition table is used"),
+    }
     match App::from_env(Deployment::Lambda).await {
         // Leaked once: the App lives as long as the execution environment.
         Ok(app) => Box::leak(Box::new(app)),
@@ -31,40 +102,46 @@ async fn app_or_exit() -> &'static App {
 /// Serves the routes of one group behind API Gateway (HTTP API, payload format 2.0). A function
 /// passes its group's static (`accounts::http::AUTH_ROUTES`), not the `Group`, so that only that
 /// group's handlers are linked into it.
-pub async fn serve_http(routes: &'static [Route]) -> Result<(), lambda_http::Error> {
-    let app = app_or_exit().await;
-    let router: &'static Router = Box::leak(Box::new(Router::with_routes(routes)));
-    lambda_http::run(service_fn(move |request: Request| async move {
-        let head = request.method() == http::Method::HEAD;
-        let response = router.dispatch(app, api_request(request)).await;
-        Ok::<_, Infallible>(lambda_response(response, head))
-    }))
-    .await
+pub fn serve_http(routes: &'static [Route]) -> Result<(), lambda_http::Error> {
+    let (runtime, narrowed) = start_process();
+    runtime.block_on(async move {
+        let app = app_or_exit(narrowed).await;
+        let router: &'static Router = Box::leak(Box::new(Router::with_routes(routes)));
+        lambda_http::run(service_fn(move |request: Request| async move {
+            let head = request.method() == http::Method::HEAD;
+            let response = router.dispatch(app, api_request(request)).await;
+            Ok::<_, Infallible>(lambda_response(response, head))
+        }))
+        .await
+    })
 }
 
 /// Runs an EventBridge-triggered handler: the event's JSON in, a JSON summary out. A handler
 /// error fails the invocation, so EventBridge's retry policy applies.
-pub async fn serve_events<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+pub fn serve_events<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(&'static App, serde_json::Value) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<serde_json::Value, accounts::Error>> + Send,
 {
-    let app = app_or_exit().await;
-    let handler = &*Box::leak(Box::new(handler));
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            handler(app, event.payload).await.map_err(|e| {
-                tracing::error!(error = %e, "event handler failed");
-                lambda_runtime::Error::from(e.to_string())
-            })
-        },
-    ))
-    .await
+    let (runtime, narrowed) = start_process();
+    runtime.block_on(async move {
+        let app = app_or_exit(narrowed).await;
+        let handler = &*Box::leak(Box::new(handler));
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: LambdaEvent<serde_json::Value>| async move {
+                handler(app, event.payload).await.map_err(|e| {
+                    tracing::error!(error = %e, "event handler failed");
+                    lambda_runtime::Error::from(e.to_string())
+                })
+            },
+        ))
+        .await
+    })
 }
 
 /// Like [`serve_events`], for handlers that must stop before the invocation's deadline: the
 /// handler also gets the deadline as an `Instant`, `reserve` before the Lambda's own.
-pub async fn serve_events_with_deadline<F, Fut>(
+pub fn serve_events_with_deadline<F, Fut>(
     handler: F,
     reserve: std::time::Duration,
 ) -> Result<(), lambda_runtime::Error>
@@ -72,23 +149,26 @@ where
     F: Fn(&'static App, serde_json::Value, std::time::Instant) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<serde_json::Value, accounts::Error>> + Send,
 {
-    let app = app_or_exit().await;
-    let handler = &*Box::leak(Box::new(handler));
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            let left = event
-                .context
-                .deadline()
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or_default();
-            let deadline = std::time::Instant::now() + left.saturating_sub(reserve);
-            handler(app, event.payload, deadline).await.map_err(|e| {
-                tracing::error!(error = %e, "event handler failed");
-                lambda_runtime::Error::from(e.to_string())
-            })
-        },
-    ))
-    .await
+    let (runtime, narrowed) = start_process();
+    runtime.block_on(async move {
+        let app = app_or_exit(narrowed).await;
+        let handler = &*Box::leak(Box::new(handler));
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: LambdaEvent<serde_json::Value>| async move {
+                let left = event
+                    .context
+                    .deadline()
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                let deadline = std::time::Instant::now() + left.saturating_sub(reserve);
+                handler(app, event.payload, deadline).await.map_err(|e| {
+                    tracing::error!(error = %e, "event handler failed");
+                    lambda_runtime::Error::from(e.to_string())
+                })
+            },
+        ))
+        .await
+    })
 }
 
 /// Converts lambda_http's request into the dispatch's request.

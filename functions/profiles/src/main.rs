@@ -1,6 +1,5 @@
 //! The `profiles` function: the routes of the profiles group behind API Gateway.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::PROFILES_ROUTES).await
+fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::PROFILES_ROUTES)
 }

@@ -1,6 +1,5 @@
 //! The `social` function: the routes of the social group behind API Gateway.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::SOCIAL_ROUTES).await
+fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::SOCIAL_ROUTES)
 }

@@ -3,11 +3,9 @@
 
 use std::time::Duration;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
     accounts_lambda::serve_events_with_deadline(
         |app, payload, deadline| accounts::triggers::run_task_until(app, payload, Some(deadline)),
         Duration::from_secs(30),
     )
-    .await
 }

@@ -1,6 +1,5 @@
 //! The `users` function: the routes of the users group behind API Gateway.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    accounts_lambda::serve_http(accounts::http::USERS_ROUTES).await
+fn main() -> Result<(), lambda_http::Error> {
+    accounts_lambda::serve_http(accounts::http::USERS_ROUTES)
 }

@@ -1,0 +1,3 @@
+//! Shared by the partition tests.
+
+pub mod endpoints;
