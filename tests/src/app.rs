@@ -183,6 +183,12 @@ impl RequestBuilder<'_> {
         self.header("cookie", &cookie)
     }
 
+    /// The answer is due `within` from now (what the Lambda adapter sets from its deadline).
+    pub fn due_within(mut self, within: std::time::Duration) -> Self {
+        self.request.deadline = Some(tokio::time::Instant::now() + within);
+        self
+    }
+
     pub fn ip(mut self, ip: &str) -> Self {
         self.request.source_ip = ip.parse().ok();
         self

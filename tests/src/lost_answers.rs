@@ -6,10 +6,13 @@
 //! DynamoDB call that timed out after the write landed. Put under an App (which wraps it in the
 //! service's `RetryingTable`), the retry of that transaction meets the transaction's own write:
 //! what the service answers then is what these tests pin down.
+//!
+//! It can also stop answering altogether ([`LosesAnswers::stop_answering`]): every call then
+//! waits for an answer that never comes, as a store that hangs, for the request deadline's tests.
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use accounts::store::{
     Condition, Item, Key, Page, Query, Scan, StoreError, StoreResult, Table, TxOp, Update,
@@ -21,6 +24,9 @@ pub struct LosesAnswers {
     /// The item whose next committed transaction loses its answer.
     armed: Mutex<Option<Key>>,
     lost: AtomicU64,
+    /// Every call hangs while set.
+    silent: AtomicBool,
+    hung: AtomicU64,
 }
 
 impl LosesAnswers {
@@ -29,7 +35,31 @@ impl LosesAnswers {
             inner,
             armed: Mutex::new(None),
             lost: AtomicU64::new(0),
+            silent: AtomicBool::new(false),
+            hung: AtomicU64::new(0),
         })
+    }
+
+    /// From now on every call waits forever, until [`LosesAnswers::answer_again`].
+    pub fn stop_answering(&self) {
+        self.silent.store(true, Ordering::SeqCst);
+    }
+
+    pub fn answer_again(&self) {
+        self.silent.store(false, Ordering::SeqCst);
+    }
+
+    /// How many calls were left hanging so far.
+    pub fn hung(&self) -> u64 {
+        self.hung.load(Ordering::SeqCst)
+    }
+
+    /// Never returns while the store is silent (the caller's future is dropped instead).
+    async fn hang_if_silent(&self) {
+        if self.silent.load(Ordering::SeqCst) {
+            self.hung.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }
     }
 
     /// The next transaction that touches `key` and commits, or delete of `key` that applies, is
@@ -68,12 +98,15 @@ impl Table for LosesAnswers {
         self.inner.engine()
     }
     async fn get(&self, key: &Key, consistent: bool) -> StoreResult<Option<Item>> {
+        self.hang_if_silent().await;
         self.inner.get(key, consistent).await
     }
     async fn batch_get(&self, keys: &[Key]) -> StoreResult<Vec<Option<Item>>> {
+        self.hang_if_silent().await;
         self.inner.batch_get(keys).await
     }
     async fn put(&self, item: Item, condition: Option<Condition>) -> StoreResult<()> {
+        self.hang_if_silent().await;
         self.inner.put(item, condition).await
     }
     async fn update(
@@ -82,18 +115,22 @@ impl Table for LosesAnswers {
         update: Update,
         condition: Option<Condition>,
     ) -> StoreResult<Item> {
+        self.hang_if_silent().await;
         self.inner.update(key, update, condition).await
     }
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> StoreResult<Option<Item>> {
+        self.hang_if_silent().await;
         // The answer is lost whatever it was, a refusal included.
         let answer = self.inner.delete(key, condition).await;
         self.lose_if_armed(&[key])?;
         answer
     }
     async fn query(&self, query: Query) -> StoreResult<Page> {
+        self.hang_if_silent().await;
         self.inner.query(query).await
     }
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        self.hang_if_silent().await;
         let touches_armed = {
             let armed = self.armed.lock().unwrap();
             armed
@@ -107,9 +144,11 @@ impl Table for LosesAnswers {
         Ok(())
     }
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
+        self.hang_if_silent().await;
         self.inner.scan(scan).await
     }
     async fn health(&self) -> StoreResult<()> {
+        self.hang_if_silent().await;
         self.inner.health().await
     }
 }

@@ -155,12 +155,7 @@ where
         let handler = &*Box::leak(Box::new(handler));
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<serde_json::Value>| async move {
-                let left = event
-                    .context
-                    .deadline()
-                    .duration_since(std::time::SystemTime::now())
-                    .unwrap_or_default();
-                let deadline = std::time::Instant::now() + left.saturating_sub(reserve);
+                let deadline = before_deadline(event.context.deadline(), reserve).into_std();
                 handler(app, event.payload, deadline).await.map_err(|e| {
                     tracing::error!(error = %e, "event handler failed");
                     lambda_runtime::Error::from(e.to_string())
@@ -171,7 +166,25 @@ where
     })
 }
 
-/// Converts lambda_http's request into the dispatch's request.
+/// How long before the Lambda's deadline an HTTP request is answered 503 if its handler has
+/// not finished: time to send that answer, so the function is never stopped mid-request (API
+/// Gateway would answer for it, without `Retry-After`, and Lambda would start a new execution
+/// environment, a cold start).
+pub const HTTP_ANSWER_RESERVE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The instant `reserve` before a Lambda deadline (a wall-clock time), on the monotonic clock.
+fn before_deadline(
+    deadline: std::time::SystemTime,
+    reserve: std::time::Duration,
+) -> tokio::time::Instant {
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    tokio::time::Instant::now() + left.saturating_sub(reserve)
+}
+
+/// Converts lambda_http's request into the dispatch's request, due [`HTTP_ANSWER_RESERVE`]
+/// before the invocation's deadline.
 pub fn api_request(request: Request) -> ApiRequest {
     let source_ip = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
@@ -182,6 +195,9 @@ pub fn api_request(request: Request) -> ApiRequest {
     let request_id = request
         .lambda_context_ref()
         .map(|ctx| ctx.request_id.clone());
+    let deadline = request
+        .lambda_context_ref()
+        .map(|ctx| before_deadline(ctx.deadline(), HTTP_ANSWER_RESERVE));
     let (parts, body) = request.into_parts();
     let body = match body {
         Body::Empty => Bytes::new(),
@@ -199,6 +215,7 @@ pub fn api_request(request: Request) -> ApiRequest {
         body,
         source_ip,
         request_id,
+        deadline,
     }
 }
 

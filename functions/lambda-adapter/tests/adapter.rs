@@ -54,3 +54,29 @@ async fn head_responses_have_no_body() {
     let response = accounts_lambda::lambda_response(response, true);
     assert!(matches!(response.body(), lambda_http::Body::Empty));
 }
+
+#[tokio::test]
+async fn the_answer_is_due_a_reserve_before_the_lambda_deadline() {
+    use lambda_http::RequestExt as _;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    let mut context = lambda_http::Context::default();
+    let deadline = SystemTime::now() + Duration::from_secs(3);
+    context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let request = lambda_http::request::from_str(SAMPLE)
+        .unwrap()
+        .with_lambda_context(context);
+    let before = tokio::time::Instant::now();
+    let due = accounts_lambda::api_request(request)
+        .deadline
+        .expect("a Lambda request is due by its deadline");
+    let after = tokio::time::Instant::now();
+    let left = Duration::from_secs(3) - accounts_lambda::HTTP_ANSWER_RESERVE;
+    // The deadline travels in whole milliseconds: a millisecond of slack below.
+    assert!(due >= before + left - Duration::from_millis(2), "{due:?}");
+    assert!(due <= after + left, "{due:?}");
+
+    // A request without a Lambda context (a test's) has no deadline.
+    let bare = lambda_http::request::from_str(SAMPLE).unwrap();
+    assert_eq!(accounts_lambda::api_request(bare).deadline, None);
+}

@@ -166,6 +166,8 @@ async fn handle(
         body,
         source_ip: Some(peer.ip()),
         request_id: None,
+        // A local server has no platform deadline; a client that gives up just disconnects.
+        deadline: None,
     };
     let response: ApiResponse = router.dispatch(app, request).await;
     let mut out = hyper::Response::new(Full::new(if head { Bytes::new() } else { response.body }));

@@ -17,6 +17,16 @@ use crate::error::Error;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The answer to a request whose handler was still running at its deadline (a store that
+/// stopped answering, say). Every change is one transaction, so the request applied whole
+/// changes or none; like any 503, it may be sent again.
+fn out_of_time() -> Error {
+    Error::Unavailable {
+        reason: "the request did not finish in time".into(),
+        retry_after_secs: 1,
+    }
+}
+
 /// The routes of some groups, ready to match. Built once per process.
 pub struct Router {
     /// Normalised pattern (no trailing slash) to the routes on it, one per method.
@@ -101,9 +111,13 @@ impl Router {
     ) -> (&'static str, ApiResponse) {
         match self.route(app, request, request_id) {
             Ok((route, ctx)) => {
-                let outcome = AssertUnwindSafe((route.handler)(app, &ctx))
-                    .catch_unwind()
-                    .await;
+                let handler = AssertUnwindSafe((route.handler)(app, &ctx)).catch_unwind();
+                let outcome = match ctx.request.deadline {
+                    Some(deadline) => tokio::time::timeout_at(deadline, handler)
+                        .await
+                        .unwrap_or_else(|_| Ok(Err(out_of_time()))),
+                    None => handler.await,
+                };
                 let mut response: ApiResponse = match outcome {
                     Ok(Ok(response)) => response,
                     Ok(Err(err)) => err.into(),

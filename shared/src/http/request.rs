@@ -27,6 +27,10 @@ pub struct ApiRequest {
     pub source_ip: Option<IpAddr>,
     /// An id the entry point already has (Lambda's request id); otherwise one is made.
     pub request_id: Option<String>,
+    /// When the answer is due: a Lambda's deadline less a reserve. A handler still running then
+    /// is dropped and the request answered 503 with `Retry-After`, instead of the function being
+    /// stopped mid-request with no answer (`None`: no limit).
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl ApiRequest {
@@ -43,6 +47,7 @@ impl ApiRequest {
             body: Bytes::new(),
             source_ip: None,
             request_id: None,
+            deadline: None,
         }
     }
 
