@@ -86,6 +86,13 @@ impl LosesAnswers {
         ))
     }
 
+    /// An App over `t`'s table seen through a `LosesAnswers`, and that wrapper.
+    pub async fn under_app(t: crate::TestTable) -> (crate::app::TestApp, Arc<LosesAnswers>) {
+        let store = LosesAnswers::new(t.table());
+        let app = crate::app::TestApp::over(t, &[], store.clone()).await;
+        (app, store)
+    }
+
     /// How many answers were lost so far.
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::SeqCst)

@@ -4,10 +4,8 @@
 
 mod social_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use api_tests::app::TestApp;
 use api_tests::lost_answers::LosesAnswers;
 use api_tests::{TestTable, both_engines};
 use serde_json::json;
@@ -20,16 +18,10 @@ async fn answered<F: std::future::Future>(request: F) -> F::Output {
         .expect("answered by its deadline")
 }
 
-async fn silenceable_app(t: TestTable) -> (TestApp, Arc<LosesAnswers>) {
-    let store = LosesAnswers::new(t.table());
-    let app = TestApp::over(t, &[], store.clone()).await;
-    (app, store)
-}
-
 /// A store that stops answering: the follow is answered 503 at its deadline, with
 /// `Retry-After` and the error shape; nothing moved. Answering again, the same follow is 201.
 async fn a_hung_store_is_a_503_at_the_deadline(t: TestTable) {
-    let (app, store) = silenceable_app(t).await;
+    let (app, store) = LosesAnswers::under_app(t).await;
     let a = person(&app.app, 1).await;
     let b = person(&app.app, 2).await;
     let follow_due = |within: Duration| {
@@ -59,7 +51,7 @@ async fn a_hung_store_is_a_503_at_the_deadline(t: TestTable) {
 
 /// A read that hangs is cut the same way; a request with no deadline is never cut (accounts-local).
 async fn a_hung_read_is_a_503_and_no_deadline_waits(t: TestTable) {
-    let (app, store) = silenceable_app(t).await;
+    let (app, store) = LosesAnswers::under_app(t).await;
     let a = person(&app.app, 1).await;
     let path = format!("/api/profiles/{}/", a.id);
 

@@ -8,11 +8,8 @@
 mod badges_core_support;
 mod social_support;
 
-use std::sync::Arc;
-
 use accounts::model::UserId;
 use accounts::store::{Value, keys};
-use api_tests::app::TestApp;
 use api_tests::fixtures::{Recorder, fresh_ip, verify_email};
 use api_tests::lost_answers::LosesAnswers;
 use api_tests::{TestTable, both_engines};
@@ -21,16 +18,10 @@ use social_support::*;
 
 const PASSWORD: &str = "violet-harbour-42";
 
-async fn lossy_app(t: TestTable) -> (TestApp, Arc<LosesAnswers>) {
-    let lossy = LosesAnswers::new(t.table());
-    let app = TestApp::over(t, &[], lossy.clone()).await;
-    (app, lossy)
-}
-
 /// The account transaction applied, its answer was lost, the retry found the username taken
 /// by that very account: 201 with the account, one account, the code mailed and usable.
 async fn registration(t: TestTable) {
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let register = |username: &str, email: &str| {
         app.post("/api/auth/register/")
             .ip(&fresh_ip())
@@ -65,7 +56,7 @@ async fn registration(t: TestTable) {
 /// Follow: the retry finds the edge its own try wrote (its request id): 201 active, the
 /// counters moved once, one `UserFollowed`.
 async fn follow_public(t: TestTable) {
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let recorder = Recorder::attach(&app.app);
     let a = person(&app.app, 1).await;
     let b = person(&app.app, 2).await;
@@ -82,7 +73,7 @@ async fn follow_public(t: TestTable) {
 /// Unfollow: the retry finds the edge gone, which its own try did: 204, counters back to
 /// zero, one `UserUnfollowed`.
 async fn unfollow(t: TestTable) {
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let recorder = Recorder::attach(&app.app);
     let a = person(&app.app, 1).await;
     let b = person(&app.app, 2).await;
@@ -100,7 +91,7 @@ async fn unfollow(t: TestTable) {
 /// Approve: the retry finds the request no longer pending, because its own try approved it:
 /// 200 active, counters moved once, one `FollowRequestApproved`.
 async fn approve(t: TestTable) {
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let recorder = Recorder::attach(&app.app);
     let p = private_person(&app.app, 1).await;
     let a = person(&app.app, 2).await;
@@ -123,7 +114,7 @@ async fn approve(t: TestTable) {
 /// Block between users who follow each other: the retry finds its own block edge: 201, both
 /// follows gone with the counters, one `UserBlocked` naming both removed follows.
 async fn block_removing_follows(t: TestTable) {
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let recorder = Recorder::attach(&app.app);
     let a = person(&app.app, 1).await;
     let b = person(&app.app, 2).await;
@@ -154,7 +145,7 @@ async fn block_removing_follows(t: TestTable) {
 /// the aggregates counted once, one `BadgeEarned`.
 async fn badge_award(t: TestTable) {
     use badges_core_support as badges;
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let recorder = Recorder::attach(&app.app);
     let root = badges::admin(&app.app, 1).await;
     let user = badges::person(&app.app, 2).await;
@@ -176,7 +167,7 @@ async fn badge_award(t: TestTable) {
 /// read first, and a lost answer hides which). So 503 with `Retry-After`, the truth; the
 /// client's retry then learns 404. The same for a block that never existed: never a 204 for it.
 async fn unblock(t: TestTable) {
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let a = person(&app.app, 1).await;
     let b = person(&app.app, 2).await;
     let c = person(&app.app, 3).await;
@@ -205,7 +196,7 @@ async fn unblock(t: TestTable) {
 /// fresh id): 201 with that definition, one definition, counted once.
 async fn badge_definition(t: TestTable) {
     use badges_core_support as badges;
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let root = badges::admin(&app.app, 1).await;
     lossy.lose_answer_to(keys::badge_stats());
     let response = app
@@ -238,7 +229,7 @@ async fn badge_definition(t: TestTable) {
 /// and aggregates taken back once.
 async fn badge_revocation(t: TestTable) {
     use badges_core_support as badges;
-    let (app, lossy) = lossy_app(t).await;
+    let (app, lossy) = LosesAnswers::under_app(t).await;
     let root = badges::admin(&app.app, 1).await;
     let user = badges::person(&app.app, 2).await;
     let badge = badges::common_badge(&app, &root, "First Post", 25).await;

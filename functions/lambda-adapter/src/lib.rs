@@ -123,20 +123,10 @@ where
     F: Fn(&'static App, serde_json::Value) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<serde_json::Value, accounts::Error>> + Send,
 {
-    let (runtime, narrowed) = start_process();
-    runtime.block_on(async move {
-        let app = app_or_exit(narrowed).await;
-        let handler = &*Box::leak(Box::new(handler));
-        lambda_runtime::run(lambda_runtime::service_fn(
-            move |event: LambdaEvent<serde_json::Value>| async move {
-                handler(app, event.payload).await.map_err(|e| {
-                    tracing::error!(error = %e, "event handler failed");
-                    lambda_runtime::Error::from(e.to_string())
-                })
-            },
-        ))
-        .await
-    })
+    serve_events_with_deadline(
+        move |app, payload, _deadline| handler(app, payload),
+        std::time::Duration::ZERO,
+    )
 }
 
 /// Like [`serve_events`], for handlers that must stop before the invocation's deadline: the

@@ -2,10 +2,6 @@
 //! test with the SDK's own partition table and the test with the narrowed one: each SDK crate
 //! reads its table once per process, so the two need a process each.
 
-use aws_sdk_dynamodb::config::endpoint::ResolveEndpoint as _;
-use aws_sdk_eventbridge::config::endpoint::ResolveEndpoint as _;
-use aws_sdk_sesv2::config::endpoint::ResolveEndpoint as _;
-
 /// Commercial regions, each with FIPS and dual-stack combinations.
 pub const COMMERCIAL: [(&str, bool, bool); 6] = [
     ("us-east-1", false, false),
@@ -26,42 +22,30 @@ pub const COMMERCIAL_ENDPOINTS: [&str; 6] = [
     "https://dynamodb.mx-central-1.amazonaws.com https://email.mx-central-1.amazonaws.com https://events.mx-central-1.amazonaws.com",
 ];
 
+/// The endpoint `$service`'s default rules resolve (each SDK crate has its own types).
+macro_rules! resolve {
+    ($service:ident, $region:expr, $fips:expr, $dual_stack:expr) => {{
+        use $service::config::endpoint::{DefaultResolver, Params, ResolveEndpoint as _};
+        let params = Params::builder()
+            .region($region)
+            .use_fips($fips)
+            .use_dual_stack($dual_stack)
+            .build()
+            .unwrap();
+        let endpoint = DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .unwrap();
+        endpoint.url().to_owned()
+    }};
+}
+
 /// The DynamoDB, SES v2 and EventBridge endpoints of one region, space-separated.
 pub async fn endpoints(region: &str, fips: bool, dual_stack: bool) -> String {
-    let dynamodb = aws_sdk_dynamodb::config::endpoint::DefaultResolver::new()
-        .resolve_endpoint(
-            &aws_sdk_dynamodb::config::endpoint::Params::builder()
-                .region(region)
-                .use_fips(fips)
-                .use_dual_stack(dual_stack)
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let ses = aws_sdk_sesv2::config::endpoint::DefaultResolver::new()
-        .resolve_endpoint(
-            &aws_sdk_sesv2::config::endpoint::Params::builder()
-                .region(region)
-                .use_fips(fips)
-                .use_dual_stack(dual_stack)
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let events = aws_sdk_eventbridge::config::endpoint::DefaultResolver::new()
-        .resolve_endpoint(
-            &aws_sdk_eventbridge::config::endpoint::Params::builder()
-                .region(region)
-                .use_fips(fips)
-                .use_dual_stack(dual_stack)
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    format!("{} {} {}", dynamodb.url(), ses.url(), events.url())
+    let dynamodb = resolve!(aws_sdk_dynamodb, region, fips, dual_stack);
+    let ses = resolve!(aws_sdk_sesv2, region, fips, dual_stack);
+    let events = resolve!(aws_sdk_eventbridge, region, fips, dual_stack);
+    format!("{dynamodb} {ses} {events}")
 }
 
 /// The endpoints of every region of [`COMMERCIAL`].
