@@ -41,6 +41,8 @@ static PARTITION_TABLE: OnceLock<std::fs::File> = OnceLock::new();
 /// [`accounts::aws::PARTITION_TABLE_VAR`]; the file is an anonymous one in memory
 /// (`memfd_create`), named by its `/proc/self/fd` path, so nothing is written to disk and nothing
 /// is left behind. Returns whether the table was narrowed; on any error the SDK keeps its own.
+/// A child process would inherit the variable but not the descriptor (`MFD_CLOEXEC`), and an
+/// SDK in it would fail to read the table: functions start none.
 ///
 /// # Safety
 /// Sets an environment variable: call it before the process starts any thread.
