@@ -20,6 +20,10 @@
 //!     auth=target/lambda/auth,events/auth-health.json
 //! ```
 //!
+//! Give it fresh copies of the binaries, as `scripts/bench-coldstart` does: a file the linker
+//! has just written starts more slowly than a copy of it (docs/benchmarks.md, "Binaries as
+//! Lambda has them").
+//!
 //! The functions read their configuration at init (shared/src/config.rs): the harness gives
 //! them a DynamoDB table, SES, EventBridge, a signing key and dummy credentials, none of which
 //! is contacted at init. The first invocation does whatever the event asks; a health event
