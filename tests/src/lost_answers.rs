@@ -8,7 +8,9 @@
 //! what the service answers then is what these tests pin down.
 //!
 //! It can also stop answering altogether ([`LosesAnswers::stop_answering`]): every call then
-//! waits for an answer that never comes, as a store that hangs, for the request deadline's tests.
+//! waits for an answer that never comes, as a store that hangs, for the request deadline's tests;
+//! or throttle every transaction ([`LosesAnswers::throttle_transactions`]) while reads go
+//! through.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -27,6 +29,9 @@ pub struct LosesAnswers {
     /// Every call hangs while set.
     silent: AtomicBool,
     hung: AtomicU64,
+    /// Every transaction is refused as throttled (without applying) while set.
+    throttling: AtomicBool,
+    throttled: AtomicU64,
 }
 
 impl LosesAnswers {
@@ -37,7 +42,19 @@ impl LosesAnswers {
             lost: AtomicU64::new(0),
             silent: AtomicBool::new(false),
             hung: AtomicU64::new(0),
+            throttling: AtomicBool::new(false),
+            throttled: AtomicU64::new(0),
         })
+    }
+
+    /// Refuses every transaction as throttled from now on, until called with `false`.
+    pub fn throttle_transactions(&self, on: bool) {
+        self.throttling.store(on, Ordering::SeqCst);
+    }
+
+    /// How many transactions were refused as throttled so far.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::SeqCst)
     }
 
     /// From now on every call waits forever, until [`LosesAnswers::answer_again`].
@@ -138,6 +155,12 @@ impl Table for LosesAnswers {
     }
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         self.hang_if_silent().await;
+        if self.throttling.load(Ordering::SeqCst) {
+            self.throttled.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Throttled(
+                "test: the table is throttling".into(),
+            ));
+        }
         let touches_armed = {
             let armed = self.armed.lock().unwrap();
             armed

@@ -832,7 +832,32 @@ async fn the_check_catches_partial_writes(t: TestTable) {
         .expect("consistent again once repaired");
 }
 
+/// A table that throttles every transaction while reads go through: the follow is a 503 after
+/// the store's own tries, not after the social loop's 10 rounds of them on top; nothing moved.
+async fn a_throttled_transaction_is_not_retried_on_top(t: TestTable) {
+    let (app, store) = api_tests::lost_answers::LosesAnswers::under_app(t).await;
+    let a = social_support::person(&app.app, 1).await;
+    let b = social_support::person(&app.app, 2).await;
+    store.throttle_transactions(true);
+    let response = social_support::follow(&app, &a, b.id).await;
+    store.throttle_transactions(false);
+    assert_eq!(response.status, 503, "{}", response.body_json());
+    assert!(response.headers.get("retry-after").is_some());
+    assert_eq!(
+        store.throttled(),
+        u64::from(RetryPolicy::STORE.max_attempts),
+        "the store's tries, once"
+    );
+    assert_eq!(social_support::counters(&app.app, a.id).await, (0, 0));
+    assert_eq!(social_support::counters(&app.app, b.id).await, (0, 0));
+
+    let response = social_support::follow(&app, &a, b.id).await;
+    assert_eq!(response.status, 201, "{}", response.body_json());
+    assert_eq!(social_support::counters(&app.app, b.id).await, (1, 0));
+}
+
 both_engines!(
+    a_throttled_transaction_is_not_retried_on_top,
     the_check_catches_partial_writes,
     twenty_percent_faults_leave_no_partial_writes,
     fifty_percent_faults_fail_cleanly,

@@ -5,7 +5,8 @@
 //! Every change of an edge and the counters it moves is one `transact_write` whose conditions
 //! assert the state the change was computed from; a cancelled transaction (a condition that no
 //! longer holds, or a conflict with a concurrent transaction) is re-read and retried with
-//! jittered backoff, and after [`MAX_ATTEMPTS`] the request is a 503 that changed nothing. So
+//! jittered backoff, and after [`MAX_ATTEMPTS`] the request is a 503 that changed nothing. A
+//! table still throttling after the store's own retries is a 503 at once ([`outcome`]). So
 //! `follower_count` and `following_count` equal the active edges at all times. The rules and
 //! the API are in `docs/social.md`.
 
@@ -24,7 +25,7 @@ use crate::auth::client::ClientInfo;
 use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{Condition, Index, Query, SortCondition, StoreResult, keys};
+use crate::store::{Condition, Index, Query, SortCondition, StoreError, StoreResult, keys};
 
 pub use edges::{BlockEdge, FollowEdge, FollowStatus, edge_id, parse_edge_id};
 
@@ -188,15 +189,20 @@ pub(crate) enum TxOutcome {
     Committed,
     /// The operation at this index had a failed condition.
     Failed(usize),
-    /// A conflict with another transaction, or the store was busy: retry.
+    /// A conflict with another transaction that outlasted the store's retries, or an answer
+    /// that may have been lost: re-read and retry.
     Busy,
 }
 
+/// Throttling that outlasted the store's own retries is a 503 at once: no try applied (a try
+/// that went unanswered would have made it `MayHaveApplied`), and trying the whole change again
+/// would only multiply the calls a throttled table gets (up to 10 × 4 per request before).
 pub(crate) fn outcome(result: StoreResult<()>) -> Result<TxOutcome, Error> {
     match result {
         Ok(()) => Ok(TxOutcome::Committed),
         Err(e) => match e.failed_condition_index() {
             Some(index) => Ok(TxOutcome::Failed(index)),
+            None if matches!(e, StoreError::Throttled(_)) => Err(e.into()),
             None if e.is_retryable() => Ok(TxOutcome::Busy),
             None => Err(e.into()),
         },
