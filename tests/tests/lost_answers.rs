@@ -198,13 +198,14 @@ async fn badge_definition(t: TestTable) {
     use badges_core_support as badges;
     let (app, lossy) = LosesAnswers::under_app(t).await;
     let root = badges::admin(&app.app, 1).await;
+    let define = |name: &str| {
+        app.post("/api/badges/")
+            .bearer(&root.token)
+            .json(badges::badge_body(name, "common", 20))
+            .send()
+    };
     lossy.lose_answer_to(keys::badge_stats());
-    let response = app
-        .post("/api/badges/")
-        .bearer(&root.token)
-        .json(badges::badge_body("Gold Star", "common", 20))
-        .send()
-        .await;
+    let response = define("Gold Star").await;
     assert_eq!(lossy.lost(), 1, "the fault struck");
     assert_eq!(response.status, 201, "{}", response.body_json());
     let id = response.body_json()["id"].as_i64().unwrap();
@@ -216,12 +217,7 @@ async fn badge_definition(t: TestTable) {
     let stats = badges::analytics(&app, &root).await;
     assert_eq!(stats["total_badges_defined"], 1, "{stats}");
     // The name is really taken now.
-    let again = app
-        .post("/api/badges/")
-        .bearer(&root.token)
-        .json(badges::badge_body("gold star", "common", 20))
-        .send()
-        .await;
+    let again = define("gold star").await;
     assert_eq!(again.status, 400, "{}", again.body_json());
 }
 

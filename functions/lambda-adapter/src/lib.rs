@@ -65,16 +65,13 @@ pub unsafe fn narrow_endpoint_partitions() -> io::Result<bool> {
     // SAFETY: `fd` was just created by this process and nothing else owns it.
     let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
     file.write_all(table.as_bytes())?;
+    let file = PARTITION_TABLE.get_or_init(|| file);
     let path = format!("/proc/self/fd/{}", file.as_raw_fd());
     // The SDK panics on a table it cannot read: read it back the way the SDK will first.
     let mut written = String::new();
     std::fs::File::open(&path)?.read_to_string(&mut written)?;
     if written != table {
         return Err(io::Error::other("the partition table read back differs"));
-    }
-    if PARTITION_TABLE.set(file).is_err() {
-        // Already narrowed by an earlier call; that file stays named.
-        return Ok(true);
     }
     // SAFETY: the caller guarantees no other thread runs yet.
     unsafe { std::env::set_var(accounts::aws::PARTITION_TABLE_VAR, path) };

@@ -6,7 +6,8 @@
 //! assert the state the change was computed from; a cancelled transaction (a condition that no
 //! longer holds, or a conflict with a concurrent transaction) is re-read and retried with
 //! jittered backoff, and after [`MAX_ATTEMPTS`] the request is a 503 that changed nothing. A
-//! table still throttling after the store's own retries is a 503 at once ([`outcome`]). So
+//! table still throttling after the store's own retries is a 503 at once
+//! ([`StoreError::calls_for_another_round`](crate::store::StoreError::calls_for_another_round)). So
 //! `follower_count` and `following_count` equal the active edges at all times. The rules and
 //! the API are in `docs/social.md`.
 
@@ -25,7 +26,7 @@ use crate::auth::client::ClientInfo;
 use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{Condition, Index, Query, SortCondition, StoreError, StoreResult, keys};
+use crate::store::{Condition, Index, Query, SortCondition, StoreResult, keys};
 
 pub use edges::{BlockEdge, FollowEdge, FollowStatus, edge_id, parse_edge_id};
 
@@ -194,16 +195,15 @@ pub(crate) enum TxOutcome {
     Busy,
 }
 
-/// Throttling that outlasted the store's own retries is a 503 at once: no try applied (a try
-/// that went unanswered would have made it `MayHaveApplied`), and trying the whole change again
-/// would only multiply the calls a throttled table gets (up to 10 × 4 per request before).
+/// Throttling that outlasted the store's own retries is a 503 at once
+/// ([`StoreError::calls_for_another_round`]): 10 rounds of 4 tries made up to 40 calls per
+/// request to a table that was already throttling.
 pub(crate) fn outcome(result: StoreResult<()>) -> Result<TxOutcome, Error> {
     match result {
         Ok(()) => Ok(TxOutcome::Committed),
         Err(e) => match e.failed_condition_index() {
             Some(index) => Ok(TxOutcome::Failed(index)),
-            None if matches!(e, StoreError::Throttled(_)) => Err(e.into()),
-            None if e.is_retryable() => Ok(TxOutcome::Busy),
+            None if e.calls_for_another_round() => Ok(TxOutcome::Busy),
             None => Err(e.into()),
         },
     }

@@ -418,6 +418,31 @@ mod tests {
         assert!(matches!(err, StoreError::MayHaveApplied(_)), "{err:?}");
     }
 
+    /// What the retry layer gives up with tells a caller's loop whether another round of the
+    /// whole change is worth it: not for throttling, yes for an outcome it cannot know.
+    #[tokio::test]
+    async fn only_an_unknown_outcome_or_a_conflict_calls_for_another_round() {
+        let throttled_out = Scripted::new(vec![throttled(), throttled(), throttled(), throttled()]);
+        let err = RetryingTable::new(throttled_out, FAST)
+            .transact_write(Vec::new())
+            .await
+            .unwrap_err();
+        assert!(!err.calls_for_another_round(), "{err:?}");
+
+        let unanswered = Scripted::new(vec![late(), throttled(), throttled(), throttled()]);
+        let err = RetryingTable::new(unanswered, FAST)
+            .transact_write(Vec::new())
+            .await
+            .unwrap_err();
+        assert!(err.calls_for_another_round(), "{err:?}");
+
+        let conflict = StoreError::TransactionCanceled {
+            reasons: vec![CancelReason::Conflict],
+        };
+        assert!(conflict.calls_for_another_round());
+        assert!(!StoreError::ConditionFailed.calls_for_another_round());
+    }
+
     /// Giving up after an unanswered try of a conditional write says that it may have applied,
     /// whatever the last try met.
     #[tokio::test]

@@ -472,6 +472,16 @@ impl StoreError {
         )
     }
 
+    /// True when a change that met this error after the retry layer's tries is worth
+    /// computing again from a fresh read: transactions collided, or a try may have applied (the
+    /// next round looks for its own write). A failed condition is the caller's to read (the
+    /// state moved, or the change is refused), so it is not counted here. Not throttling: the retry layer already waited it
+    /// out and no try applied (an unanswered one would have made this `MayHaveApplied`), so
+    /// another round would only add calls to a table that is throttling.
+    pub fn calls_for_another_round(&self) -> bool {
+        !matches!(self, StoreError::Throttled(_)) && self.is_retryable()
+    }
+
     /// True when trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
