@@ -94,23 +94,38 @@ fn flag(env: &dyn Env, name: &'static str) -> Result<bool, ConfigError> {
     }
 }
 
-/// aws-config's default chains, with the service's HTTPS client and time limits.
+/// aws-config's default chains, with the service's HTTPS client and a local build's time limits.
 #[cfg(feature = "local")]
 async fn default_chain_config(trust: AwsTrustStore) -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https_client(trust))
-        .timeout_config(service_timeouts())
+        .timeout_config(local_timeouts())
         .load()
         .await
 }
 
-/// Timeouts are short because every caller is a request path or a task with its own deadline;
-/// a timeout surfaces as a retryable store error.
+/// A Lambda function's time limits. They are short because every caller is a request path
+/// within the function's 10 s, or a task with its own deadline; a timeout surfaces as a
+/// retryable store error.
 fn service_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
         .operation_attempt_timeout(Duration::from_secs(5))
         .operation_timeout(Duration::from_secs(12))
+        .build()
+}
+
+/// accounts-local, accounts-admin and the tests mostly talk to moto: one Python process that,
+/// on a busy two-core machine, answers a burst of concurrent calls several seconds late (seen
+/// in CI: a seed transaction and one of 50 concurrent `ADD`s). An attempt cut off at 5 s there
+/// is an answer lost to slowness, and a write that may have applied, not a fault worth
+/// reporting. Nothing local has a platform deadline to keep, so an attempt gets 30 s.
+#[cfg(feature = "local")]
+fn local_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(120))
         .build()
 }
 
@@ -303,6 +318,21 @@ mod tests {
             ("AWS_USE_DUALSTACK_ENDPOINT", "yes"),
         ];
         assert_eq!(missing(&bad_flag).var, "AWS_USE_DUALSTACK_ENDPOINT");
+    }
+
+    #[tokio::test]
+    async fn a_function_cuts_an_attempt_off_sooner_than_a_local_build() {
+        let attempt = |sdk: &SdkConfig| sdk.timeout_config().unwrap().operation_attempt_timeout();
+        let lambda = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "a"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ];
+        let function = from_environment(&lambda, AwsTrustStore::AwsRoots).unwrap();
+        // Four tries of 5 s already outlast a function's 10 s: the request deadline bounds them.
+        assert_eq!(attempt(&function), Some(Duration::from_secs(5)));
+        let local = sdk_config(AwsTrustStore::AwsRoots).await.unwrap();
+        assert_eq!(attempt(&local), Some(Duration::from_secs(30)));
     }
 
     #[test]
