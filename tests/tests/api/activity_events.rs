@@ -3,7 +3,7 @@
 //! (one transaction), the EventBridge ingestion path, risk scores, account anonymisation, and
 //! the store calls per request.
 
-mod activity_support;
+use crate::activity_support;
 
 use std::fs;
 use std::path::PathBuf;

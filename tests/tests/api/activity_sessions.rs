@@ -2,7 +2,7 @@
 //! marked, one session, login through `POST`, ending one session (its access and refresh
 //! tokens die at once), ending all others, owner-only access, and `new_device_login`.
 
-mod activity_support;
+use crate::activity_support;
 
 use accounts::activity::events::EventType;
 use accounts::model::Role;

@@ -4,7 +4,7 @@
 //! of badge points, duplicate, reordered and 50 parallel deliveries awarding once, the daily
 //! sweep's catch-up, `install-badges` twice, and the store calls of one event's evaluation.
 
-mod badges_engine;
+use crate::badges_engine;
 
 use std::sync::Arc;
 

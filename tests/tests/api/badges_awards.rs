@@ -2,7 +2,7 @@
 //! parallel awards), points given once and taken back on revoke, the featured limit, who may
 //! award, read, feature and revoke, the events, and erasure of a holder.
 
-mod badges_core_support;
+use crate::badges_core_support;
 
 use accounts::activity::events::EventType;
 use accounts::model::UserId;

@@ -4,7 +4,7 @@
 //! 7d/30d windows sliding out as the clock advances, event counts with quality, interaction
 //! sums, and the most likes on a single post.
 
-mod badges_engine;
+use crate::badges_engine;
 
 use accounts::badges::definitions::{BadgeDefinition, BadgeId};
 use accounts::badges::evaluate::evaluate_user;

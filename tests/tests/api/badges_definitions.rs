@@ -2,7 +2,7 @@
 //! the 400s that point inside the document), rarity bands at their edges, colours, unique
 //! names, who may read and write, filters and paging.
 
-mod badges_core_support;
+use crate::badges_core_support;
 
 use api_tests::app::TestApp;
 use api_tests::{TestTable, both_engines};

@@ -2,7 +2,7 @@
 //! then badge count, then id; `recent_badges`; the 30-day board as the clock moves; blocked
 //! users left out; the analytics numbers after a known sequence of writes.
 
-mod badges_core_support;
+use crate::badges_core_support;
 
 use std::sync::Arc;
 

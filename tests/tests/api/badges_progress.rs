@@ -3,7 +3,7 @@
 //! streaks, windows, quality), earned badges leaving the list, a met badge not yet awarded,
 //! who may look, and the store calls of one request.
 
-mod badges_engine;
+use crate::badges_engine;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 //! request is authenticated with a JWT (a session read and a profile read), and each caller's
 //! once-a-minute activity writes are warmed up first (the clock stands still afterwards).
 
-mod users_support;
+use crate::users_support;
 
 use accounts::model::Role;
 use accounts::store::counting::{CountingTable, StoreCalls, StoreOp};

@@ -2,7 +2,7 @@
 //! answered 503 with `Retry-After`, on both engines, and changes nothing it had not finished:
 //! the function is never stopped mid-request. `docs/faults.md`, "A store that stops answering".
 
-mod social_support;
+use crate::social_support;
 
 use std::time::Duration;
 

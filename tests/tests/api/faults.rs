@@ -10,7 +10,7 @@
 //! Requests run one after another, so a seed gives the same faults on every run (and moto's
 //! non-isolated transactions are never concurrent; see `api_tests::moto`).
 
-mod social_support;
+use crate::social_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

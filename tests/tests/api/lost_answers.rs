@@ -5,8 +5,8 @@
 //! still get the answer it would have got without the fault, change the store once, and
 //! publish its event once. `docs/faults.md`, "Ambiguous timeouts".
 
-mod badges_core_support;
-mod social_support;
+use crate::badges_core_support;
+use crate::social_support;
 
 use accounts::model::UserId;
 use accounts::store::{Value, keys};

@@ -2,7 +2,7 @@
 //! and what privacy lets each viewer see (the privacy test), through the HTTP API on both
 //! engines.
 
-mod profiles_common;
+use crate::profiles_common;
 
 use accounts::model::Role;
 use api_tests::app::TestApp;

@@ -3,7 +3,7 @@
 //! the admin's create, settings with their allowed values, professional profiles and their
 //! verification, and the store calls of get and update profile.
 
-mod profiles_common;
+use crate::profiles_common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

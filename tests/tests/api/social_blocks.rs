@@ -3,7 +3,7 @@
 //! hides each user's lists from the other (404), lists and unblocks; relationships; and the
 //! cross-team functions `blocked_either_way` and `erase_edges`.
 
-mod social_support;
+use crate::social_support;
 
 use accounts::activity::events::EventType;
 use accounts::model::UserId;

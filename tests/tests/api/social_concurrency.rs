@@ -3,7 +3,7 @@
 //! no request got a 500. On moto, transactions are made serializable as DynamoDB's are (see
 //! `api_tests::moto::isolated`: moto's are not isolated).
 
-mod social_support;
+use crate::social_support;
 
 use std::sync::Arc;
 

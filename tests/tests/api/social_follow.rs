@@ -3,7 +3,7 @@
 //! automatic approval when the account turns public), removing a follower, who may act on an
 //! edge, the following limit, and the events each change logs and publishes.
 
-mod social_support;
+use crate::social_support;
 
 use accounts::activity::events::EventType;
 use accounts::model::{Role, UserId};

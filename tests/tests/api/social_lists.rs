@@ -2,7 +2,7 @@
 //! their privacy, cursor pagination, bad parameters; and the store calls of the endpoints
 //! the issue names (follow, a followers page of 50, relationships for 40 ids).
 
-mod social_support;
+use crate::social_support;
 
 use accounts::store::counting::{CountingTable, OpCounts};
 use accounts::store::{Update, keys};

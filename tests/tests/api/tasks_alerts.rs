@@ -2,7 +2,7 @@
 //! `SecurityAlert` on the bus and a mail to every administrator, even when the task runs twice
 //! or crashes after sending.
 
-mod tasks_support;
+use crate::tasks_support;
 
 use std::sync::Arc;
 

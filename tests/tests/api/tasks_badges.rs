@@ -1,7 +1,7 @@
 //! `evaluate_user_badges`, the daily sweep: every user meeting an active badge's criteria gets
 //! it, once, however often the sweep runs or wherever a budget stops it.
 
-mod tasks_support;
+use crate::tasks_support;
 
 use accounts::activity::ingest::ingest_bus_event;
 use accounts::badges::awards::held_badges;

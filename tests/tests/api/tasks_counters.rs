@@ -2,7 +2,7 @@
 //! edges and the STATS counts, a second run fixes nothing, and a run stopped by its budget
 //! carries on from its checkpoint to the same result as one uninterrupted run.
 
-mod tasks_support;
+use crate::tasks_support;
 
 use accounts::model::UserId;
 use accounts::social::edges::{FollowEdge, FollowStatus};

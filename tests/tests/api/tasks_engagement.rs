@@ -1,7 +1,7 @@
 //! `update_user_engagement_scores`: the three scores follow the formula in docs/tasks.md from
 //! the user's events of the last 30 days only, and a second run writes nothing.
 
-mod tasks_support;
+use crate::tasks_support;
 
 use accounts::activity::events::{EventType, NewEvent};
 use accounts::model::UserId;

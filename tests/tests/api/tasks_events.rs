@@ -2,7 +2,7 @@
 //! also after the retention was lowered (the TTL written with the event is not enough) or
 //! raised (the TTL moves out).
 
-mod tasks_support;
+use crate::tasks_support;
 
 use std::sync::Arc;
 

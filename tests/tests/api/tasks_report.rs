@@ -2,7 +2,7 @@
 //! /api/reports/` shows it to administrators only, and a report made in several budgeted runs
 //! equals one made in one run.
 
-mod tasks_support;
+use crate::tasks_support;
 
 use accounts::activity::events::{EventType, NewEvent};
 use accounts::model::{Role, UserId};

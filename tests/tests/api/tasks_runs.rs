@@ -2,7 +2,7 @@
 //! first, filtered by `?task=`; the `tasks` function's handler runs tasks by name, from a
 //! schedule's input or a continuation event, and refuses unknown names.
 
-mod tasks_support;
+use crate::tasks_support;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! `analyze_user_security_events`: the four patterns are flagged (events put on the review
 //! queue, one high-severity `suspicious_activity` per finding), and a second run adds nothing.
 
-mod tasks_support;
+use crate::tasks_support;
 
 use accounts::activity::events::{EventRecord, EventType, NewEvent};
 use accounts::activity::sessions::check_new_device;

@@ -1,7 +1,7 @@
 //! `update_user_session_analytics` ends idle sessions and writes the day's metrics;
 //! `cleanup_expired_sessions` removes sessions that can never be used again and spent codes.
 
-mod tasks_support;
+use crate::tasks_support;
 
 use accounts::auth::AuthMethod;
 use accounts::auth::codes::{self, CodePurpose};

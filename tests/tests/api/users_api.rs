@@ -1,7 +1,7 @@
 //! `/api/users/`: the list (index, search, filters, cursors, views), administrators creating
 //! accounts, username and email changes, roles, suspension.
 
-mod users_support;
+use crate::users_support;
 
 use accounts::model::{Role, UserId};
 use accounts::store::keys;

@@ -2,7 +2,7 @@
 //! Every request here is authenticated with a JWT: one session read and one profile read, and
 //! no activity write (the clock stands still, so the once-a-minute writes are not due).
 
-mod users_support;
+use crate::users_support;
 
 use accounts::model::Role;
 use accounts::store::counting::OpCounts;

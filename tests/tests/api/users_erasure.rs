@@ -2,7 +2,7 @@
 //! other users' counters are right, the username and email are free, and an erasure
 //! interrupted half-way is finished by a retry.
 
-mod users_support;
+use crate::users_support;
 
 use accounts::model::{Role, UserId};
 use accounts::store::{Key, Value, keys};

@@ -2,7 +2,7 @@
 //! user acting on the first user's account gets 403 or 404 and nothing is written; anonymous
 //! callers get 401; moderators and administrators get exactly their documented rights.
 
-mod users_support;
+use crate::users_support;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of the whole API, served at `GET /api/schema/`.
 //!
 //! Kept by hand, one module per route group, and tested against the route table both ways
-//! (`tests/tests/openapi.rs`): every route has an operation and every operation a route, so
+//! (`tests/tests/api/openapi.rs`): every route has an operation and every operation a route, so
 //! the two cannot drift. The builder below adds what every operation shares (the error
 //! responses of the dispatch and of authentication, the security schemes, paging), so each
 //! module only says what is particular to its routes. `docs/openapi.md` explains the upkeep.
