@@ -343,7 +343,7 @@ pub async fn award(
                 {
                     return Err(Error::NotFound);
                 }
-                if e.failed_condition_index().is_none() && !e.is_retryable() {
+                if e.failed_condition_index().is_none() && !e.calls_for_another_round() {
                     return Err(e.into());
                 }
                 pause().await;
@@ -544,7 +544,7 @@ pub async fn revoke(
                 return Ok(Some(held_badge));
             }
             Err(e) => {
-                if e.failed_condition_index().is_none() && !e.is_retryable() {
+                if e.failed_condition_index().is_none() && !e.calls_for_another_round() {
                     return Err(e.into());
                 }
                 if e.may_have_applied() {
@@ -704,7 +704,7 @@ pub async fn set_featured(
                         format!("At most {MAX_FEATURED} badges can be featured."),
                     ));
                 }
-                if e.failed_condition_index().is_none() && !e.is_retryable() {
+                if e.failed_condition_index().is_none() && !e.calls_for_another_round() {
                     return Err(e.into());
                 }
                 pause().await;

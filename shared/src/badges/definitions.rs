@@ -588,7 +588,7 @@ pub async fn update(
             Err(e) if renamed && name_taken(&e, 2) => {
                 return Err(Error::field("name", NAME_TAKEN));
             }
-            Err(e) if e.failed_condition_index().is_some() || e.is_retryable() => {
+            Err(e) if e.failed_condition_index().is_some() || e.calls_for_another_round() => {
                 awards::pause().await;
             }
             Err(e) => return Err(e.into()),
@@ -681,7 +681,7 @@ pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
         ];
         match app.table.transact_write(ops).await {
             Ok(()) => return Ok(()),
-            Err(e) if e.failed_condition_index() == Some(0) || e.is_retryable() => {
+            Err(e) if e.failed_condition_index() == Some(0) || e.calls_for_another_round() => {
                 // A holder not yet visible on the index, or a concurrent writer.
                 let still = get_any(app, id, true).await?;
                 if still.is_none() {

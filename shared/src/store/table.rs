@@ -475,9 +475,10 @@ impl StoreError {
     /// True when a change that met this error after the retry layer's tries is worth
     /// computing again from a fresh read: transactions collided, or a try may have applied (the
     /// next round looks for its own write). A failed condition is the caller's to read (the
-    /// state moved, or the change is refused), so it is not counted here. Not throttling: the retry layer already waited it
-    /// out and no try applied (an unanswered one would have made this `MayHaveApplied`), so
-    /// another round would only add calls to a table that is throttling.
+    /// state moved, or the change is refused), so it is not counted here. Not throttling: the
+    /// retry layer already waited it out and no try applied (an unanswered one would have made
+    /// this `MayHaveApplied`), so another round would only add calls to a table that is
+    /// throttling. The social graph's and the badges' loops go by it.
     pub fn calls_for_another_round(&self) -> bool {
         !matches!(self, StoreError::Throttled(_)) && self.is_retryable()
     }

@@ -32,6 +32,7 @@ use accounts::store::{
 use api_tests::app::{BROWSER_UA, TestApp, build_app};
 use api_tests::fixtures::{client, fresh_ip, sign_in};
 use api_tests::{TestTable, both_engines, test_table};
+use futures::future::BoxFuture;
 use http::Method;
 use serde_json::json;
 use social_support::Person;
@@ -856,8 +857,86 @@ async fn a_throttled_transaction_is_not_retried_on_top(t: TestTable) {
     assert_eq!(social_support::counters(&app.app, b.id).await, (1, 0));
 }
 
+/// The badge changes (award, revoke, featuring, definition update and delete) under the same
+/// throttling: each is a 503 after the store's tries once, not after its loop's 10 rounds of
+/// them; nothing moved, and each goes through once the table recovers.
+async fn throttled_badge_changes_are_not_retried_on_top(t: TestTable) {
+    use crate::badges_core_support as badges;
+    let (app, store) = api_tests::lost_answers::LosesAnswers::under_app(t).await;
+    let root = badges::admin(&app.app, 1).await;
+    let user = badges::person(&app.app, 2).await;
+    let held = badges::common_badge(&app, &root, "Held", 20).await;
+    let other = badges::common_badge(&app, &root, "Other", 10).await;
+    let unheld = badges::common_badge(&app, &root, "Unheld", 15).await;
+    badges::award_ok(&app, &root, user.id, held).await;
+
+    let award = || badges::award(&app, &root, user.id, other);
+    let feature = || {
+        app.patch(&format!("/api/user-badges/{}-{held}/", user.id))
+            .bearer(&user.token)
+            .json(json!({"is_featured": true}))
+            .send()
+    };
+    let revoke = || {
+        app.delete(&format!("/api/user-badges/{}-{held}/", user.id))
+            .bearer(&root.token)
+            .send()
+    };
+    let rename = || {
+        app.patch(&format!("/api/badges/{unheld}/"))
+            .bearer(&root.token)
+            .json(json!({"description": "Renamed"}))
+            .send()
+    };
+    let delete = || {
+        app.delete(&format!("/api/badges/{unheld}/"))
+            .bearer(&root.token)
+            .send()
+    };
+
+    // Futures do nothing until awaited: each change is sent in the loop, one after another.
+    let changes: [(&str, BoxFuture<'_, ApiResponse>); 5] = [
+        ("award", Box::pin(award())),
+        ("feature", Box::pin(feature())),
+        ("revoke", Box::pin(revoke())),
+        ("update the definition", Box::pin(rename())),
+        ("delete the definition", Box::pin(delete())),
+    ];
+    let tries = u64::from(RetryPolicy::STORE.max_attempts);
+    store.throttle_transactions(true);
+    for (change, send) in changes {
+        let before = store.throttled();
+        let response = send.await;
+        assert_eq!(response.status, 503, "{change}: {}", response.body_json());
+        assert!(response.headers.get("retry-after").is_some(), "{change}");
+        let calls = store.throttled() - before;
+        assert_eq!(calls, tries, "{change}: the store's tries, once");
+    }
+    store.throttle_transactions(false);
+
+    // Nothing moved: the one badge still held, not featured, the definition as it was.
+    assert_eq!(badges::badge_points(&app.app, user.id).await, 20);
+    let path = format!("/api/user-badges/{}-{held}/", user.id);
+    let mine = badges::get_json(&app, &user, &path, 200).await;
+    assert_eq!(mine["is_featured"], false, "{mine}");
+    let definition = badges::get_json(&app, &root, &format!("/api/badges/{unheld}/"), 200).await;
+    assert_eq!(
+        definition["description"], "The Unheld badge",
+        "{definition}"
+    );
+
+    // And every change goes through once the table answers.
+    assert_eq!(award().await.status, 201);
+    assert_eq!(feature().await.status, 200);
+    assert_eq!(revoke().await.status, 204);
+    assert_eq!(rename().await.status, 200);
+    assert_eq!(delete().await.status, 204);
+    assert_eq!(badges::badge_points(&app.app, user.id).await, 10);
+}
+
 both_engines!(
     a_throttled_transaction_is_not_retried_on_top,
+    throttled_badge_changes_are_not_retried_on_top,
     the_check_catches_partial_writes,
     twenty_percent_faults_leave_no_partial_writes,
     fifty_percent_faults_fail_cleanly,
