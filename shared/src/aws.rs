@@ -108,24 +108,26 @@ async fn default_chain_config(trust: AwsTrustStore) -> SdkConfig {
 /// within the function's 10 s, or a task with its own deadline; a timeout surfaces as a
 /// retryable store error.
 fn service_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(12))
-        .build()
+    time_limits(Duration::from_secs(5), Duration::from_secs(12))
 }
 
 /// accounts-local, accounts-admin and the tests mostly talk to moto: one Python process that,
 /// on a busy two-core machine, answers a burst of concurrent calls several seconds late (seen
-/// in CI: a seed transaction and one of 50 concurrent `ADD`s). An attempt cut off at 5 s there
-/// is an answer lost to slowness, and a write that may have applied, not a fault worth
-/// reporting. Nothing local has a platform deadline to keep, so an attempt gets 30 s.
+/// in CI: a seed transaction). An attempt cut off at 5 s there is an answer lost to slowness,
+/// and a write that may have applied, not a fault worth reporting. Nothing local has a platform
+/// deadline to keep, so an attempt gets 30 s.
 #[cfg(feature = "local")]
 fn local_timeouts() -> TimeoutConfig {
+    time_limits(Duration::from_secs(30), Duration::from_secs(120))
+}
+
+/// Connecting gets 2 s everywhere: a loopback moto or a regional endpoint that does not accept
+/// in 2 s is not there.
+fn time_limits(attempt: Duration, operation: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(30))
-        .operation_timeout(Duration::from_secs(120))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
         .build()
 }
 

@@ -1542,8 +1542,8 @@ both_engines!(
 // Concurrency
 
 // On moto the calls reach the server one at a time (`api_tests::moto`: moto's own calls are not
-// atomic, and CI saw two concurrent ADDs both return 1); DynamoDB and the embedded engine make
-// every call atomic, and the embedded run is where these races are real.
+// atomic, and a run of the suite saw two concurrent ADDs both return 1); DynamoDB and the
+// embedded engine make every call atomic, and the embedded run is where these races are real.
 async fn concurrent_conditional_puts_have_exactly_one_winner(t: TestTable) {
     let atomic = isolated(&t, Isolation::EveryCall);
     let tasks: Vec<_> = (0..20)
