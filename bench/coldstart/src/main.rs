@@ -7,9 +7,11 @@
 //! - RSS after init (`VmRSS` when the first `next` arrives) and the peak after the first
 //!   invocation (`VmHWM` when its response arrives), from `/proc/<pid>/status`;
 //! - the CPU time of init (every thread's `schedstat` when the first `next` arrives), which a
-//!   busy machine disturbs far less than the wall time.
+//!   busy machine disturbs far less than the wall time;
+//! - a warm invocation: the same event handed out `--warm` more times after the first, each
+//!   timed from the `next` that fetched it to its response (the run's median).
 //!
-//! Each run starts a fresh process and kills it after the first response. Runs go round-robin
+//! Each run starts a fresh process and kills it after its last response. Runs go round-robin
 //! over the functions (so that a noisy moment hits all of them), one warm-up round is
 //! discarded, and the table shows medians and each function's ratio to the baseline (the
 //! hello-world function). Usage, from the workspace root:
@@ -72,6 +74,9 @@ struct Args {
     /// Longest a run may take before it counts as failed.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// Invocations after the first in each run, timed as warm ones (0: none).
+    #[arg(long, default_value_t = 10)]
+    warm: u32,
 }
 
 /// One function to measure.
@@ -183,7 +188,8 @@ fn schedstat_nanos(line: &str) -> Option<u64> {
     line.split_whitespace().next()?.parse().ok()
 }
 
-/// What the Runtime API saw during one run.
+/// What the Runtime API saw during one run. Memory is read at the first `next` and the first
+/// response only: reading `/proc` is the harness's own work, kept out of the warm timings.
 #[derive(Debug)]
 enum Mark {
     Next {
@@ -206,7 +212,10 @@ struct Run {
     start: Instant,
     pid: AtomicU32,
     event: Bytes,
+    /// Invocations handed out so far, and how many the run hands out in all.
     nexts: AtomicU32,
+    invocations: u32,
+    responses: AtomicU32,
     marks: mpsc::UnboundedSender<Mark>,
 }
 
@@ -223,14 +232,15 @@ async fn runtime_api(
     };
     match route(request.method(), request.uri().path()) {
         Route::Next => {
-            if run.nexts.fetch_add(1, Ordering::SeqCst) > 0 {
-                // The second `next` waits for an invocation that never comes: the run ends
-                // and the process is killed.
+            let number = run.nexts.fetch_add(1, Ordering::SeqCst) + 1;
+            if number > run.invocations {
+                // The `next` after the last invocation waits for one that never comes: the
+                // run ends and the process is killed.
                 std::future::pending::<()>().await;
             }
             let _ = run.marks.send(Mark::Next {
                 at,
-                memory: memory(),
+                memory: if number == 1 { memory() } else { None },
             });
             let deadline = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -238,7 +248,10 @@ async fn runtime_api(
             let mut response = reply(StatusCode::OK, run.event.clone());
             let headers = response.headers_mut();
             for (name, value) in [
-                ("lambda-runtime-aws-request-id", "coldstart-1".to_owned()),
+                (
+                    "lambda-runtime-aws-request-id",
+                    format!("coldstart-{number}"),
+                ),
                 ("lambda-runtime-deadline-ms", deadline.to_string()),
                 (
                     "lambda-runtime-invoked-function-arn",
@@ -257,7 +270,8 @@ async fn runtime_api(
             Ok(response)
         }
         Route::Response(_) => {
-            let memory = memory();
+            let first = run.responses.fetch_add(1, Ordering::SeqCst) == 0;
+            let memory = if first { memory() } else { None };
             let body = body_of(request).await;
             let _ = run.marks.send(Mark::Response { at, memory, body });
             Ok(reply(StatusCode::ACCEPTED, Bytes::new()))
@@ -315,6 +329,8 @@ struct Sample {
     rss_after_init: u64,
     peak_after_first: u64,
     status: Option<u16>,
+    /// The median of the run's warm invocations, `next` to response (zero without any).
+    warm: Duration,
 }
 
 /// The environment of a Lambda function, then the caller's overrides.
@@ -361,6 +377,7 @@ async fn measure(
     event: &Bytes,
     overrides: &[(String, String)],
     timeout: Duration,
+    warm: u32,
     log: &Path,
 ) -> Result<Sample, String> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -391,28 +408,52 @@ async fn measure(
         pid: AtomicU32::new(child.0.id()),
         event: event.clone(),
         nexts: AtomicU32::new(0),
+        invocations: 1 + warm,
+        responses: AtomicU32::new(0),
         marks,
     });
     let server = tokio::spawn(serve(listener, run));
 
     let deadline = start + timeout;
     let mut init = None;
+    let mut first = None;
+    let mut fetched_at = None;
+    let mut warm_times = Vec::new();
     let outcome = loop {
         let mark = tokio::time::timeout(Duration::from_millis(20), seen.recv()).await;
         match mark {
-            Ok(Some(Mark::Next { at, memory })) => init = Some((at, memory)),
+            Ok(Some(Mark::Next { at, memory })) => {
+                if init.is_none() {
+                    init = Some((at, memory));
+                }
+                fetched_at = Some(at);
+            }
             Ok(Some(Mark::Response { at, memory, body })) => {
-                let Some((init_at, init_memory)) = init else {
-                    break Err("a response before any `next`".to_owned());
+                let (Some((init_at, init_memory)), Some(fetched)) = (init, fetched_at.take())
+                else {
+                    break Err("a response without its `next`".to_owned());
                 };
-                break Ok(Sample {
-                    init: init_at,
-                    init_cpu: init_memory.map_or(Duration::ZERO, |m| m.cpu),
-                    first_response: at,
-                    rss_after_init: init_memory.map_or(0, |m| m.rss),
-                    peak_after_first: memory.map_or(0, |m| m.hwm),
-                    status: response_status(&body),
-                });
+                let sample = match first {
+                    Some(sample) => {
+                        warm_times.push(at.saturating_sub(fetched).as_secs_f64());
+                        sample
+                    }
+                    None => Sample {
+                        init: init_at,
+                        init_cpu: init_memory.map_or(Duration::ZERO, |m| m.cpu),
+                        first_response: at,
+                        rss_after_init: init_memory.map_or(0, |m| m.rss),
+                        peak_after_first: memory.map_or(0, |m| m.hwm),
+                        status: response_status(&body),
+                        warm: Duration::ZERO,
+                    },
+                };
+                first = Some(sample);
+                if warm_times.len() == warm as usize {
+                    let warm =
+                        median(&mut warm_times).map_or(Duration::ZERO, Duration::from_secs_f64);
+                    break Ok(Sample { warm, ..sample });
+                }
             }
             Ok(Some(Mark::Failed { what, body })) => {
                 break Err(format!("{what}: {}", String::from_utf8_lossy(&body)));
@@ -474,8 +515,8 @@ fn median(values: &mut [f64]) -> Option<f64> {
 }
 
 /// Medians of one function's samples: init ms, first response ms, RSS MiB, peak MiB, init CPU
-/// ms.
-fn medians(samples: &[Sample]) -> Option<[f64; 5]> {
+/// ms, warm invocation µs.
+fn medians(samples: &[Sample]) -> Option<[f64; 6]> {
     let column = |f: &dyn Fn(&Sample) -> f64| {
         let mut values: Vec<f64> = samples.iter().map(f).collect();
         median(&mut values)
@@ -486,6 +527,7 @@ fn medians(samples: &[Sample]) -> Option<[f64; 5]> {
         column(&|s| s.rss_after_init as f64 / 1024.0)?,
         column(&|s| s.peak_after_first as f64 / 1024.0)?,
         column(&|s| s.init_cpu.as_secs_f64() * 1000.0)?,
+        column(&|s| s.warm.as_secs_f64() * 1_000_000.0)?,
     ])
 }
 
@@ -535,7 +577,7 @@ async fn run(args: Args) -> Result<(), String> {
     for round in 0..=args.runs {
         for (i, spec) in specs.iter().enumerate() {
             let log = logs.join(format!("coldstart-{}.log", spec.name));
-            let sample = measure(spec, &events[i], &overrides, timeout, &log).await?;
+            let sample = measure(spec, &events[i], &overrides, timeout, args.warm, &log).await?;
             if round > 0 {
                 samples[i].push(sample);
             }
@@ -549,12 +591,12 @@ async fn run(args: Args) -> Result<(), String> {
         .position(|s| s.name == args.baseline)
         .and_then(|i| medians(&samples[i]));
     println!(
-        "| function | size (MB) | init (ms) | init / {b} | init CPU (ms) | CPU / {b} | first response (ms) | first response / {b} | RSS after init (MiB) | RSS / {b} | peak RSS (MiB) | status |",
+        "| function | size (MB) | init (ms) | init / {b} | init CPU (ms) | CPU / {b} | first response (ms) | first response / {b} | warm invocation (µs) | RSS after init (MiB) | RSS / {b} | peak RSS (MiB) | status |",
         b = args.baseline
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (spec, samples) in specs.iter().zip(&samples) {
-        let Some([init, first, rss, peak, cpu]) = medians(samples) else {
+        let Some([init, first, rss, peak, cpu, warm]) = medians(samples) else {
             continue;
         };
         let ratio = |value: f64, column: usize| {
@@ -573,7 +615,7 @@ async fn run(args: Args) -> Result<(), String> {
             seen
         };
         println!(
-            "| {} | {} | {init:.1} | {} | {cpu:.1} | {} | {first:.1} | {} | {rss:.1} | {} | {peak:.1} | {} |",
+            "| {} | {} | {init:.1} | {} | {cpu:.1} | {} | {first:.1} | {} | {warm:.0} | {rss:.1} | {} | {peak:.1} | {} |",
             spec.name,
             size_mb(&spec.binary),
             ratio(init, 0),
@@ -584,9 +626,10 @@ async fn run(args: Args) -> Result<(), String> {
         );
     }
     println!(
-        "\nmedians of {} runs per function (one warm-up round discarded), {} functions round-robin",
+        "\nmedians of {} runs per function (one warm-up round discarded), {} functions round-robin; warm: the median of each run's {} warm invocations",
         args.runs,
-        specs.len()
+        specs.len(),
+        args.warm
     );
     Ok(())
 }

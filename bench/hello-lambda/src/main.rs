@@ -1,17 +1,10 @@
-//! The smallest `lambda_http` function: the same lambda_http features, tokio runtime and build
-//! profile as the accounts functions, and nothing else. `bench/coldstart` reports each function
-//! beside it, so the ratios show what the accounts code itself adds to a cold start.
-
-use lambda_http::{Body, Error, Request, Response, service_fn};
+//! The smallest `lambda_http` function, as every lambda_http example starts (`#[tokio::main]`):
+//! the same lambda_http features and build profile as the accounts functions, and nothing else.
+//! `bench/coldstart` reports each function beside it, so the ratios show what a function costs
+//! against the hello world a Rust Lambda user knows. `hello-lambda-current-thread` is the same
+//! on the functions' runtime.
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_http::run(service_fn(|_request: Request| async {
-        Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(Body::from(r#"{"hello": "world"}"#))
-            .map_err(Error::from)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    hello_lambda::serve().await
 }
