@@ -24,9 +24,9 @@ use lambda_runtime::LambdaEvent;
 /// one event at a time, so workers have nothing to run in parallel. They cost every cold start
 /// their thread starts, and every I/O a hand-off between threads (the handler runs on the main
 /// thread, the SDK's connections on the workers). Measured (docs/benchmarks.md, "Cold start"):
-/// init 0.2-0.4 ms shorter, the first response 0.5-1.6 ms sooner, a warm health invocation
-/// about 0.3 ms faster. Nothing here blocks the thread but Argon2 (about 20 ms of a login),
-/// which would hold a worker just the same.
+/// the first response 0.3-1.6 ms sooner, a warm health invocation 0.3-0.4 ms faster, init
+/// shorter or even. Nothing blocks the one thread: Argon2, the only long CPU work of a
+/// request, runs on its own pool (`accounts::auth::passwords`).
 fn start_process() -> (tokio::runtime::Runtime, io::Result<bool>) {
     // SAFETY: the process has one thread yet; the runtime is built after this.
     let narrowed = unsafe { narrow_endpoint_partitions() };
