@@ -17,7 +17,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use accounts::store::{
-    Condition, Item, Key, Page, Query, Scan, StoreError, StoreResult, Table, TxOp, Update,
+    Condition, IdempotencyToken, Item, Key, Page, Query, Scan, StoreError, StoreResult, Table,
+    TxOp, Update,
 };
 use async_trait::async_trait;
 
@@ -154,6 +155,13 @@ impl Table for LosesAnswers {
         self.inner.query(query).await
     }
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        self.transact_write_try(ops, &IdempotencyToken::new()).await
+    }
+    async fn transact_write_try(
+        &self,
+        ops: Vec<TxOp>,
+        token: &IdempotencyToken,
+    ) -> StoreResult<()> {
         self.hang_if_silent().await;
         if self.throttling.load(Ordering::SeqCst) {
             self.throttled.fetch_add(1, Ordering::SeqCst);
@@ -167,7 +175,7 @@ impl Table for LosesAnswers {
                 .as_ref()
                 .is_some_and(|key| ops.iter().any(|op| op.key().as_ref() == Some(key)))
         };
-        self.inner.transact_write(ops).await?;
+        self.inner.transact_write_try(ops, token).await?;
         if touches_armed {
             self.lose()?;
         }

@@ -13,7 +13,9 @@
 
 use std::sync::Arc;
 
-use accounts::store::{Condition, Item, Key, Page, Query, Scan, StoreResult, Table, TxOp, Update};
+use accounts::store::{
+    Condition, IdempotencyToken, Item, Key, Page, Query, Scan, StoreResult, Table, TxOp, Update,
+};
 use async_trait::async_trait;
 
 use crate::{Engine, TestTable};
@@ -94,6 +96,14 @@ impl Table for Gated {
         // Transactions wait in both modes.
         let _one_at_a_time = self.gate.lock().await;
         self.inner.transact_write(ops).await
+    }
+    async fn transact_write_try(
+        &self,
+        ops: Vec<TxOp>,
+        token: &IdempotencyToken,
+    ) -> StoreResult<()> {
+        let _one_at_a_time = self.gate.lock().await;
+        self.inner.transact_write_try(ops, token).await
     }
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
         let _turn = self.turn().await;

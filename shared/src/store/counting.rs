@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::table::{Condition, Key, Page, Query, Scan, StoreResult, Table, TxOp, Update};
+use super::table::{
+    Condition, IdempotencyToken, Key, Page, Query, Scan, StoreResult, Table, TxOp, Update,
+};
 use super::value::Item;
 
 /// One operation of the [`Table`] port.
@@ -431,6 +433,18 @@ impl Table for CountingTable {
             .await
     }
 
+    async fn transact_write_try(
+        &self,
+        ops: Vec<TxOp>,
+        token: &IdempotencyToken,
+    ) -> StoreResult<()> {
+        self.count(
+            StoreOp::TransactWrite,
+            self.inner.transact_write_try(ops, token),
+        )
+        .await
+    }
+
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
         self.count(StoreOp::Scan, self.inner.scan(scan)).await
     }
@@ -578,6 +592,13 @@ mod tests {
         }
         async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
             self.0.transact_write(ops).await
+        }
+        async fn transact_write_try(
+            &self,
+            ops: Vec<TxOp>,
+            token: &IdempotencyToken,
+        ) -> StoreResult<()> {
+            self.0.transact_write_try(ops, token).await
         }
         async fn scan(&self, scan: Scan) -> StoreResult<Page> {
             self.0.scan(scan).await

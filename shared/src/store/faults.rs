@@ -33,7 +33,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 
 use super::table::{
-    CancelReason, Condition, Key, Page, Query, Scan, StoreError, StoreResult, Table, TxOp, Update,
+    CancelReason, Condition, IdempotencyToken, Key, Page, Query, Scan, StoreError, StoreResult,
+    Table, TxOp, Update,
 };
 use super::value::Item;
 
@@ -392,6 +393,15 @@ impl Table for FaultyTable {
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         let fault = self.fault(Call::Transaction(&ops));
         Self::under(fault, self.inner.transact_write(ops)).await
+    }
+
+    async fn transact_write_try(
+        &self,
+        ops: Vec<TxOp>,
+        token: &IdempotencyToken,
+    ) -> StoreResult<()> {
+        let fault = self.fault(Call::Transaction(&ops));
+        Self::under(fault, self.inner.transact_write_try(ops, token)).await
     }
 
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {

@@ -14,7 +14,7 @@ pub mod value;
 
 pub use keys::Index;
 pub use table::{
-    CancelReason, Condition, Cursor, Key, MAX_TRANSACTION_OPS, Page, Query, Scan, SortCondition,
-    StoreError, StoreResult, Table, TxOp, Update, UpdateAction, is_expired,
+    CancelReason, Condition, Cursor, IdempotencyToken, Key, MAX_TRANSACTION_OPS, Page, Query, Scan,
+    SortCondition, StoreError, StoreResult, Table, TxOp, Update, UpdateAction, is_expired,
 };
 pub use value::{Item, ItemShapeError, Value, from_item, to_item};

@@ -29,7 +29,8 @@ use async_trait::async_trait;
 
 use super::counting::StoreOp;
 use super::table::{
-    Condition, Key, Page, Query, Scan, StoreError, StoreResult, Table, TxOp, Update,
+    Condition, IdempotencyToken, Key, Page, Query, Scan, StoreError, StoreResult, Table, TxOp,
+    Update,
 };
 use super::value::Item;
 
@@ -217,9 +218,19 @@ impl Table for RetryingTable {
             .await
     }
 
+    /// Every try carries one idempotency token, so that on DynamoDB a retry of a transaction
+    /// that applied under a lost answer succeeds instead of failing on its own write.
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        self.transact_write_try(ops, &IdempotencyToken::new()).await
+    }
+
+    async fn transact_write_try(
+        &self,
+        ops: Vec<TxOp>,
+        token: &IdempotencyToken,
+    ) -> StoreResult<()> {
         self.retry(StoreOp::TransactWrite, true, || {
-            self.inner.transact_write(ops.clone())
+            self.inner.transact_write_try(ops.clone(), token)
         })
         .await
     }
@@ -243,10 +254,11 @@ mod tests {
     use crate::store::{CancelReason, StoreError};
 
     /// A table that answers each call with the next scripted result (`Ok` once the script is
-    /// used up) and counts the calls.
+    /// used up), counts the calls and keeps the idempotency token of each transaction try.
     struct Scripted {
         script: Mutex<Vec<StoreError>>,
         calls: AtomicU64,
+        tokens: Mutex<Vec<IdempotencyToken>>,
     }
 
     impl Scripted {
@@ -255,6 +267,7 @@ mod tests {
             Arc::new(Scripted {
                 script: Mutex::new(errors),
                 calls: AtomicU64::new(0),
+                tokens: Mutex::new(Vec::new()),
             })
         }
 
@@ -295,6 +308,14 @@ mod tests {
             self.next().map(|()| Page::default())
         }
         async fn transact_write(&self, _: Vec<TxOp>) -> StoreResult<()> {
+            panic!("the retry layer tries a transaction with its token")
+        }
+        async fn transact_write_try(
+            &self,
+            _: Vec<TxOp>,
+            token: &IdempotencyToken,
+        ) -> StoreResult<()> {
+            self.tokens.lock().unwrap().push(token.clone());
             self.next()
         }
         async fn scan(&self, _: Scan) -> StoreResult<Page> {
@@ -338,6 +359,32 @@ mod tests {
                 gave_up: 0
             }
         );
+    }
+
+    #[tokio::test]
+    async fn every_try_of_one_transaction_carries_one_token() {
+        let inner = Scripted::new(vec![StoreError::Unavailable("late".into()), throttled()]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        table.transact_write(Vec::new()).await.unwrap();
+        table.transact_write(Vec::new()).await.unwrap();
+        let tokens = inner.tokens.lock().unwrap().clone();
+        assert_eq!(
+            tokens.len(),
+            4,
+            "three tries of the first, one of the second"
+        );
+        assert_eq!(tokens[0], tokens[1]);
+        assert_eq!(tokens[0], tokens[2]);
+        assert_ne!(tokens[2], tokens[3], "another transaction, another token");
+        // DynamoDB takes 1 to 36 characters.
+        assert!((1..=36).contains(&tokens[0].as_str().len()));
+
+        // A token given from above is the one every try carries.
+        let given = IdempotencyToken::new();
+        let inner = Scripted::new(vec![throttled()]);
+        let table = RetryingTable::new(inner.clone(), FAST);
+        table.transact_write_try(Vec::new(), &given).await.unwrap();
+        assert_eq!(*inner.tokens.lock().unwrap(), vec![given.clone(), given]);
     }
 
     #[tokio::test]

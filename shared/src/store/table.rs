@@ -500,6 +500,28 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Names one transaction across its tries ([`Table::transact_write_try`]): DynamoDB's
+/// `ClientRequestToken`, a ULID (26 characters of the 36 allowed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyToken(String);
+
+impl IdempotencyToken {
+    /// A token no other transaction has.
+    pub fn new() -> IdempotencyToken {
+        IdempotencyToken(ulid::Ulid::new().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for IdempotencyToken {
+    fn default() -> Self {
+        IdempotencyToken::new()
+    }
+}
+
 /// The single table. Every method is one engine round trip or, where DynamoDB splits a call
 /// (batch get over 100 keys, unprocessed keys), the fewest round trips that complete it.
 #[async_trait]
@@ -533,6 +555,14 @@ pub trait Table: Send + Sync {
     /// Up to [`MAX_TRANSACTION_OPS`] operations on distinct items, all or nothing. A failed
     /// condition gives [`StoreError::TransactionCanceled`] with one reason per operation.
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()>;
+
+    /// One try of a transaction that may be tried again: every try of one transaction carries
+    /// the same `token`. DynamoDB answers a try whose token belongs to a transaction it already
+    /// applied (within ten minutes) with success, without applying it again, so a retry after
+    /// a lost answer does not fail on its own write. The retry layer calls this; a wrapper passes
+    /// the token on; the embedded engine, which never loses an answer, ignores it.
+    async fn transact_write_try(&self, ops: Vec<TxOp>, token: &IdempotencyToken)
+    -> StoreResult<()>;
 
     /// A page of one segment of a parallel scan. The segments of one `total_segments` partition
     /// the table: every item is in exactly one.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use accounts::activity::events::{EventType, NewEvent, Severity};
 use accounts::model::{Role, UserId};
 use accounts::store::{
-    Condition, Item, Key, Page, Query, Scan, StoreError, StoreResult, Table, TxOp, Update,
-    UpdateAction, Value,
+    Condition, IdempotencyToken, Item, Key, Page, Query, Scan, StoreError, StoreResult, Table,
+    TxOp, Update, UpdateAction, Value,
 };
 use accounts::tasks::{self, Budget, alerts};
 use api_tests::app::{TestApp, build_app};
@@ -62,6 +62,13 @@ impl Table for CrashAfterSend {
     }
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         self.0.transact_write(ops).await
+    }
+    async fn transact_write_try(
+        &self,
+        ops: Vec<TxOp>,
+        token: &IdempotencyToken,
+    ) -> StoreResult<()> {
+        self.0.transact_write_try(ops, token).await
     }
     async fn scan(&self, scan: Scan) -> StoreResult<Page> {
         self.0.scan(scan).await

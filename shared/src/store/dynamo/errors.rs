@@ -67,6 +67,7 @@ pub(super) fn from_code(
         | "ThrottlingException"
         | "RequestLimitExceeded"
         | "LimitExceededException"
+        // With a client token: an earlier try of the same transaction is still running.
         | "TransactionInProgressException"
         // A single write that collided with a transaction on the same item; retryable.
         | "TransactionConflictException" => StoreError::Throttled(format!("{code}: {message}")),

@@ -536,6 +536,17 @@ impl Table for DynamoTable {
     }
 
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        self.transact_write_try(ops, &IdempotencyToken::new()).await
+    }
+
+    /// The token goes out as the `ClientRequestToken`. The SDK would otherwise make one per
+    /// call, and the store's retries, above the SDK, are separate calls: each would be a new
+    /// transaction to DynamoDB.
+    async fn transact_write_try(
+        &self,
+        ops: Vec<TxOp>,
+        token: &IdempotencyToken,
+    ) -> StoreResult<()> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -548,6 +559,7 @@ impl Table for DynamoTable {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(token.as_str())
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
@@ -652,5 +664,84 @@ mod tests {
     fn limits_clamp_to_the_wire_type() {
         assert_eq!(clamp_limit(10), 10);
         assert_eq!(clamp_limit(u32::MAX), i32::MAX);
+    }
+
+    /// Keeps the body of every request the client sends and answers each `200 {}`.
+    #[derive(Clone, Debug, Default)]
+    struct Recorder(Arc<std::sync::Mutex<Vec<serde_json::Value>>>);
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for Recorder {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            let body = request.body().bytes().unwrap_or_default();
+            let json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+            self.0.lock().unwrap().push(json);
+            let response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                200.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::from("{}"),
+            );
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(response))
+        }
+    }
+
+    fn recorded_table() -> (DynamoTable, Recorder) {
+        use aws_smithy_runtime_api::client::http::{SharedHttpConnector, http_client_fn};
+        let recorder = Recorder::default();
+        let connector = SharedHttpConnector::new(recorder.clone());
+        let sdk = crate::aws::SdkConfig::builder()
+            .behavior_version(
+                aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest(),
+            )
+            .region(aws_types::region::Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new("test", "test", None, None, "test"),
+                ),
+            )
+            .http_client(http_client_fn(move |_, _| connector.clone()))
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build();
+        let clock = Arc::new(crate::clock::SystemClock);
+        (DynamoTable::new(&sdk, "accounts".into(), clock), recorder)
+    }
+
+    #[tokio::test]
+    async fn a_transaction_goes_out_with_its_token() {
+        let (table, recorder) = recorded_table();
+        let ops = || {
+            vec![TxOp::Check {
+                key: Key::new("USER#1", "PROFILE"),
+                condition: Condition::Exists(keys::attr::PK.into()),
+            }]
+        };
+        let token = IdempotencyToken::new();
+        table.transact_write_try(ops(), &token).await.unwrap();
+        table.transact_write_try(ops(), &token).await.unwrap();
+        table.transact_write(ops()).await.unwrap();
+        let sent: Vec<String> = recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|body| {
+                body["ClientRequestToken"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            sent[..2],
+            [token.as_str(), token.as_str()],
+            "both tries, one token"
+        );
+        assert_ne!(
+            sent[2],
+            token.as_str(),
+            "another transaction, another token"
+        );
+        assert_eq!(sent[2].len(), 26, "{sent:?}");
     }
 }

@@ -413,6 +413,16 @@ impl Table for EmbeddedTable {
         self.read(move |conn| pages::read_page(conn, sql)).await
     }
 
+    /// The token is not kept: a transaction here runs in this process and its answer cannot
+    /// be lost, so there is never a retry of one that applied.
+    async fn transact_write_try(
+        &self,
+        ops: Vec<TxOp>,
+        _token: &IdempotencyToken,
+    ) -> StoreResult<()> {
+        self.transact_write(ops).await
+    }
+
     async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         if ops.is_empty() {
             return Ok(());
