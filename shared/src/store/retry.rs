@@ -12,6 +12,11 @@
 //! social graph's request ids, registration's and badge definitions' fresh ids, an award's
 //! award id) or know that "already done" is done (unblock, revoke); the rest answer 503.
 //!
+//! The tries of one transaction share one [`IdempotencyToken`], DynamoDB's `ClientRequestToken`:
+//! DynamoDB answers the retry of a transaction it applied with success, so there the rule above
+//! is left for single-item conditional writes (which take no token) and for engines that ignore
+//! tokens (moto).
+//!
 //! `App::assemble` puts it around every table, so every store call of every capability gets the
 //! same bounded retries; what still fails after the last try becomes a 503 with `Retry-After`
 //! (`Error::from(StoreError)`). The DynamoDB client's own retries are switched off for the table
