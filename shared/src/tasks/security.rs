@@ -63,7 +63,7 @@ pub struct AnalyzeSecurity;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub ips: BTreeMap<String, BTreeSet<String>>,
-    /// Failed logins from addresses beyond [`MAX_TRACKED_IPS`].
+    /// Failed logins from addresses beyond the first `MAX_TRACKED_IPS` (4,000).
     #[serde(default)]
     pub untracked: u64,
 }
