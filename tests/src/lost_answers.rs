@@ -154,9 +154,6 @@ impl Table for LosesAnswers {
         self.hang_if_silent().await;
         self.inner.query(query).await
     }
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.transact_write_try(ops, &IdempotencyToken::new()).await
-    }
     async fn transact_write_try(
         &self,
         ops: Vec<TxOp>,

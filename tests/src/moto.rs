@@ -92,16 +92,12 @@ impl Table for Gated {
         let _turn = self.turn().await;
         self.inner.query(query).await
     }
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        // Transactions wait in both modes.
-        let _one_at_a_time = self.gate.lock().await;
-        self.inner.transact_write(ops).await
-    }
     async fn transact_write_try(
         &self,
         ops: Vec<TxOp>,
         token: &IdempotencyToken,
     ) -> StoreResult<()> {
+        // Transactions wait in both modes.
         let _one_at_a_time = self.gate.lock().await;
         self.inner.transact_write_try(ops, token).await
     }

@@ -428,11 +428,6 @@ impl Table for CountingTable {
         self.count(StoreOp::Query, self.inner.query(query)).await
     }
 
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.count(StoreOp::TransactWrite, self.inner.transact_write(ops))
-            .await
-    }
-
     async fn transact_write_try(
         &self,
         ops: Vec<TxOp>,
@@ -589,9 +584,6 @@ mod tests {
         }
         async fn query(&self, query: Query) -> StoreResult<Page> {
             self.0.query(query).await
-        }
-        async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-            self.0.transact_write(ops).await
         }
         async fn transact_write_try(
             &self,

@@ -390,11 +390,6 @@ impl Table for FaultyTable {
         Self::under(self.fault(Call::Read), self.inner.query(query)).await
     }
 
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        let fault = self.fault(Call::Transaction(&ops));
-        Self::under(fault, self.inner.transact_write(ops)).await
-    }
-
     async fn transact_write_try(
         &self,
         ops: Vec<TxOp>,

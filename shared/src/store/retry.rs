@@ -223,12 +223,8 @@ impl Table for RetryingTable {
             .await
     }
 
-    /// Every try carries one idempotency token, so that on DynamoDB a retry of a transaction
-    /// that applied under a lost answer succeeds instead of failing on its own write.
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.transact_write_try(ops, &IdempotencyToken::new()).await
-    }
-
+    /// Every try carries the one token, so that on DynamoDB a retry of a transaction that
+    /// applied under a lost answer succeeds instead of failing on its own write.
     async fn transact_write_try(
         &self,
         ops: Vec<TxOp>,
@@ -311,9 +307,6 @@ mod tests {
         }
         async fn query(&self, _: Query) -> StoreResult<Page> {
             self.next().map(|()| Page::default())
-        }
-        async fn transact_write(&self, _: Vec<TxOp>) -> StoreResult<()> {
-            panic!("the retry layer tries a transaction with its token")
         }
         async fn transact_write_try(
             &self,

@@ -554,13 +554,18 @@ pub trait Table: Send + Sync {
 
     /// Up to [`MAX_TRANSACTION_OPS`] operations on distinct items, all or nothing. A failed
     /// condition gives [`StoreError::TransactionCanceled`] with one reason per operation.
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()>;
+    /// One transaction: a token of its own ([`Table::transact_write_try`]).
+    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        self.transact_write_try(ops, &IdempotencyToken::new()).await
+    }
 
-    /// One try of a transaction that may be tried again: every try of one transaction carries
-    /// the same `token`. DynamoDB answers a try whose token belongs to a transaction it already
-    /// applied (within ten minutes) with success, without applying it again, so a retry after
-    /// a lost answer does not fail on its own write. The retry layer calls this; a wrapper passes
-    /// the token on; the embedded engine, which never loses an answer, ignores it.
+    /// [`Table::transact_write`], as one try of a transaction that may be tried again: every
+    /// try of one transaction carries the same `token`. DynamoDB answers a try whose token
+    /// belongs to a transaction it already applied (within ten minutes) with success, without
+    /// applying it again, so a retry after a lost answer does not fail on its own write. The
+    /// retry layer makes the token; a wrapper passes it on; the embedded engine, which never
+    /// loses an answer, ignores it. The one transaction method every `Table` implements, so no
+    /// wrapper can drop the token.
     async fn transact_write_try(&self, ops: Vec<TxOp>, token: &IdempotencyToken)
     -> StoreResult<()>;
 

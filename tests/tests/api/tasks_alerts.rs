@@ -60,9 +60,6 @@ impl Table for CrashAfterSend {
     async fn query(&self, query: Query) -> StoreResult<Page> {
         self.0.query(query).await
     }
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.0.transact_write(ops).await
-    }
     async fn transact_write_try(
         &self,
         ops: Vec<TxOp>,

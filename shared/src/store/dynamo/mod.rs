@@ -535,10 +535,6 @@ impl Table for DynamoTable {
             .await
     }
 
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        self.transact_write_try(ops, &IdempotencyToken::new()).await
-    }
-
     /// The token goes out as the `ClientRequestToken`. The SDK would otherwise make one per
     /// call, and the store's retries, above the SDK, are separate calls: each would be a new
     /// transaction to DynamoDB.

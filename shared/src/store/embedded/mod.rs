@@ -420,10 +420,6 @@ impl Table for EmbeddedTable {
         ops: Vec<TxOp>,
         _token: &IdempotencyToken,
     ) -> StoreResult<()> {
-        self.transact_write(ops).await
-    }
-
-    async fn transact_write(&self, ops: Vec<TxOp>) -> StoreResult<()> {
         if ops.is_empty() {
             return Ok(());
         }
