@@ -43,6 +43,15 @@ impl TestApp {
         TestApp::with_settings(t, &[]).await
     }
 
+    /// Builds the App over the test's table with every store call reaching moto one at a time
+    /// ([`crate::moto::isolated`], `EveryCall`), for tests that race requests: moto's
+    /// conditions and ADDs are not atomic, DynamoDB's are. On the embedded engine the calls stay
+    /// concurrent, and that is where the race is real.
+    pub async fn one_call_at_a_time(t: TestTable) -> TestApp {
+        let table = crate::moto::isolated(&t, crate::moto::Isolation::EveryCall);
+        TestApp::over(t, &[], table).await
+    }
+
     /// Builds the App with these settings (environment variables) on top of the local defaults.
     pub async fn with_settings(t: TestTable, settings: &[(&str, &str)]) -> TestApp {
         let table = t.table();

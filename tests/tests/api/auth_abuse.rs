@@ -96,8 +96,7 @@ async fn each_window_allows_exactly_max_then_refuses_until_it_ends(t: TestTable)
 async fn concurrent_hits_never_exceed_the_limit(t: TestTable) {
     // moto's conditional ADD is a read and a write (two at once can both pass the condition);
     // DynamoDB's is atomic, and the embedded engine keeps the race.
-    let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::EveryCall);
-    let app = TestApp::over(t, &[], table).await;
+    let app = TestApp::one_call_at_a_time(t).await;
     let max = Limit::RegisterPerIp.rule().max;
     assert_eq!(max, 5);
     set_clock(&app, 10);
@@ -228,8 +227,7 @@ async fn failed_logins_wait_exponentially_up_to_fifteen_minutes(t: TestTable) {
 
 async fn concurrent_failures_log_exactly_one_lockout(t: TestTable) {
     // moto's ADD is a read and a write (two at once can lose one); DynamoDB's is atomic.
-    let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::EveryCall);
-    let app = TestApp::over(t, &[], table).await;
+    let app = TestApp::one_call_at_a_time(t).await;
     let user = UserId(21);
     let tasks: Vec<_> = (0..12)
         .map(|_| {

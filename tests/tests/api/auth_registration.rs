@@ -418,17 +418,9 @@ async fn duplicates_are_refused_case_insensitively_with_nothing_written(t: TestT
     assert!(user_id(&next) > first_id);
 }
 
-/// An App whose store calls reach moto one at a time, for the tests that race two requests:
-/// moto serves requests on threads without a lock, so two of its transactions can both pass
-/// their conditions (seen here: one name registered twice). DynamoDB's conditions are atomic;
-/// the embedded engine, where the race stays concurrent, shows the domain code is right.
-async fn app_for_races(t: TestTable) -> TestApp {
-    let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::EveryCall);
-    TestApp::over(t, &[], table).await
-}
-
 async fn concurrent_registrations_of_one_name_make_one_user(t: TestTable) {
-    let app = app_for_races(t).await;
+    // moto applies transactions without a lock: two both passed the name's put-if-absent.
+    let app = TestApp::one_call_at_a_time(t).await;
     let (a, b) = tokio::join!(
         register(&app, "twin", "twin-a@example.com"),
         register(&app, "TWIN", "twin-b@example.com"),
@@ -592,7 +584,7 @@ async fn five_wrong_tries_kill_the_code(t: TestTable) {
 }
 
 async fn concurrent_guesses_cannot_exceed_the_cap(t: TestTable) {
-    let app = app_for_races(t).await;
+    let app = TestApp::one_call_at_a_time(t).await;
     let racer = register(&app, "racer", "racer@example.com").await;
     assert_eq!(racer.status, 201);
     let racer = UserId(user_id(&racer));
@@ -620,7 +612,7 @@ async fn concurrent_guesses_cannot_exceed_the_cap(t: TestTable) {
 }
 
 async fn codes_work_once(t: TestTable) {
-    let app = app_for_races(t).await;
+    let app = TestApp::one_call_at_a_time(t).await;
     assert_eq!(register(&app, "once", "once@example.com").await.status, 201);
     let code = code_for(&app, "once@example.com");
     let (a, b) = tokio::join!(

@@ -94,6 +94,5 @@ pub async fn analytics(app: &TestApp, admin: &Person) -> Json {
 /// The TestApp for concurrency tests: one store call at a time on moto (see `api_tests::moto`),
 /// the embedded engine as it is (SQLite transactions are serializable).
 pub async fn concurrency_app(t: api_tests::TestTable) -> TestApp {
-    let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::EveryCall);
-    TestApp::over(t, &[], table).await
+    TestApp::one_call_at_a_time(t).await
 }
