@@ -3,6 +3,7 @@
 //! Lambda functions; only the entry point differs.
 
 mod cli;
+mod console;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,6 +38,10 @@ struct Args {
     /// e.g. 0.2 or 20%; see docs/faults.md.
     #[arg(long, env = "ACCOUNTS_INJECT_FAULTS", value_name = "RATE")]
     inject_faults: Option<String>,
+    /// The built web console (`npm run build` in web/), served at `/` beside the API; when it
+    /// has no index.html only the API is served.
+    #[arg(long, env = "CONSOLE_DIR", default_value = "web/dist")]
+    console_dir: std::path::PathBuf,
 }
 
 #[tokio::main]
@@ -58,6 +63,8 @@ async fn main() {
         }
     };
     let router: &'static Router = Box::leak(Box::new(Router::all()));
+    let console: Option<&'static console::Console> =
+        console::Console::open(&args.console_dir).map(|c| &*Box::leak(Box::new(c)));
 
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(listener) => listener,
@@ -82,16 +89,25 @@ async fn main() {
             faults.rate
         ));
     }
+    match console {
+        Some(console) => where_.push_str(&format!(", console from {}", console.root().display())),
+        None => where_.push_str(", no console (run npm run build in web/)"),
+    }
     println!("accounts-local listening on http://{addr} ({where_})");
 
-    serve(listener, app, router).await;
+    serve(listener, app, router, console).await;
     println!("accounts-local stopped");
 }
 
 /// Accepts connections until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to
 /// 30 s) before returning. Every write is durable when its response is sent, so nothing that
 /// was acknowledged is lost.
-async fn serve(listener: TcpListener, app: &'static App, router: &'static Router) {
+async fn serve(
+    listener: TcpListener,
+    app: &'static App,
+    router: &'static Router,
+    console: Option<&'static console::Console>,
+) {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     let shutdown = shutdown_signal();
@@ -106,7 +122,7 @@ async fn serve(listener: TcpListener, app: &'static App, router: &'static Router
                         continue;
                     }
                 };
-                let service = hyper::service::service_fn(move |request| handle(app, router, peer, request));
+                let service = hyper::service::service_fn(move |request| handle(app, router, console, peer, request));
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection.into_owned());
                 tokio::spawn(async move {
@@ -142,9 +158,15 @@ async fn shutdown_signal() {
 async fn handle(
     app: &'static App,
     router: &'static Router,
+    console: Option<&'static console::Console>,
     peer: SocketAddr,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    if let Some(console) = console
+        && let Some(page) = console.answer(request.method(), request.uri().path()).await
+    {
+        return Ok(page);
+    }
     let (parts, body) = request.into_parts();
     let head = parts.method == http::Method::HEAD;
     // Read at most one byte past the limit: enough to know the body is too large without
