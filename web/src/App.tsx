@@ -21,6 +21,8 @@ interface RouteDef {
   pattern: string;
   render: (params: Record<string, string>) => ReactNode;
   auth?: "user" | "staff";
+  /** Rendered while the session is still being read: the page's own requests start at once. */
+  eager?: boolean;
   title: string;
 }
 
@@ -31,7 +33,7 @@ const ROUTES: RouteDef[] = [
   { pattern: "/verify", render: () => <VerifyPage />, title: "Verify your email" },
   { pattern: "/forgot", render: () => <ForgotPage />, title: "Reset your password" },
   { pattern: "/people", render: () => <PeoplePage />, auth: "user", title: "People" },
-  { pattern: "/u/:username", render: (p) => <ProfilePage username={p.username} />, auth: "user", title: "Profile" },
+  { pattern: "/u/:username", render: (p) => <ProfilePage username={p.username} />, auth: "user", eager: true, title: "Profile" },
   { pattern: "/u/:username/followers", render: (p) => <FollowListPage username={p.username} direction="followers" />, auth: "user", title: "Followers" },
   { pattern: "/u/:username/following", render: (p) => <FollowListPage username={p.username} direction="following" />, auth: "user", title: "Following" },
   { pattern: "/u/:username/badges/:badgeId", render: (p) => <PublicBadgePage username={p.username} badgeId={Number(p.badgeId)} />, title: "Badge" },
@@ -172,8 +174,8 @@ function Routes() {
       </div>
     );
   }
-  if (loading && found.route.auth) return <Loading />;
-  if (found.route.auth && (!user || !user.is_verified)) return <Loading />;
+  if (loading && found.route.auth && !found.route.eager) return <Loading />;
+  if (!loading && found.route.auth && (!user || !user.is_verified)) return <Loading />;
   if (found.route.auth === "staff" && !isStaff(user)) {
     return (
       <div className="state state-error" role="alert">

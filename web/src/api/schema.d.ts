@@ -19,6 +19,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/email/cancel/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a pending email change, or revert a completed one within 7 days, with the token mailed to the old address */
+        post: operations["post_api_auth_email_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/jwks/": {
         parameters: {
             query?: never;
@@ -203,7 +220,9 @@ export interface paths {
         put?: never;
         /**
          * Change the password; every other session ends
-         * @description Needs a verified email address (403 otherwise).
+         * @description Not with an API token (403).
+         *
+         *     Needs a verified email address (403 otherwise).
          */
         post: operations["post_api_auth_password_change"];
         delete?: never;
@@ -1126,12 +1145,14 @@ export interface paths {
         get: operations["get_api_users_id"];
         /**
          * Replace a user's account fields (username and email required)
-         * @description Needs a verified email address (403 otherwise).
+         * @description A new `email` is not set at once: the owner sends `current_password` (never with an API token), a code goes to the new address (confirm it at `/api/users/{id}/email/confirm/`), and the old address is told with a token that cancels the change or reverts it for 7 days.
+         *
+         *     Needs a verified email address (403 otherwise).
          */
         put: operations["put_api_users_id"];
         post?: never;
         /**
-         * Erase an account (the user or an administrator)
+         * Erase an account (the user, with the current password, or an administrator)
          * @description Needs a verified email address (403 otherwise).
          */
         delete: operations["delete_api_users_id"];
@@ -1139,7 +1160,9 @@ export interface paths {
         head?: never;
         /**
          * Change some of a user's account fields
-         * @description Needs a verified email address (403 otherwise).
+         * @description A new `email` is not set at once: the owner sends `current_password` (never with an API token), a code goes to the new address (confirm it at `/api/users/{id}/email/confirm/`), and the old address is told with a token that cancels the change or reverts it for 7 days.
+         *
+         *     Needs a verified email address (403 otherwise).
          */
         patch: operations["patch_api_users_id"];
         trace?: never;
@@ -1158,6 +1181,26 @@ export interface paths {
         get: operations["get_api_users_id_badge_progress"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/email/confirm/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a pending email change with the code mailed to the new address
+         * @description Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_users_id_email_confirm"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1693,6 +1736,41 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    post_api_auth_email_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    token?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Cancelled, or reverted with every session and token ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        /** @enum {string} */
+                        outcome: "cancelled" | "reverted";
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     get_api_auth_jwks: {
         parameters: {
             query?: never;
@@ -1995,6 +2073,8 @@ export interface operations {
                 "application/json": {
                     current_password?: string | null;
                     new_password?: string | null;
+                    /** @description Also revoke every API token of the account. */
+                    revoke_api_tokens?: boolean | null;
                 };
             };
         };
@@ -2006,6 +2086,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        api_tokens_revoked: number;
                         detail: string;
                         other_sessions_ended: number;
                     };
@@ -2068,13 +2149,17 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Reset. */
+            /** @description Reset: every session, refresh token and API token of the account ended. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Detail"];
+                    "application/json": {
+                        api_tokens_revoked: number;
+                        detail: string;
+                        sessions_ended: number;
+                    };
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4525,6 +4610,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description The owner's current password: required to change `email`. */
+                    current_password?: string | null;
                     email: string | null;
                     first_name?: string | null;
                     is_verified?: boolean | null;
@@ -4539,13 +4626,16 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The user. */
+            /** @description The user, with `pending_email` when an email change started. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": {
+                        /** @description The new address awaiting its code. */
+                        pending_email?: string | null;
+                    } & components["schemas"]["User"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4568,13 +4658,22 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    current_password?: string | null;
+                };
+            };
+        };
         responses: {
             204: components["responses"]["NoContent"];
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -4591,6 +4690,8 @@ export interface operations {
         requestBody?: {
             content: {
                 "application/json": {
+                    /** @description The owner's current password: required to change `email`. */
+                    current_password?: string | null;
                     email?: string | null;
                     first_name?: string | null;
                     is_verified?: boolean | null;
@@ -4605,13 +4706,16 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The user. */
+            /** @description The user, with `pending_email` when an email change started. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": {
+                        /** @description The new address awaiting its code. */
+                        pending_email?: string | null;
+                    } & components["schemas"]["User"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -4656,6 +4760,43 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_users_id_email_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    code?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The user with the new address. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -85,9 +85,12 @@ function FollowControls({ profile, relationship, onChange }: { profile: ProfileV
               Unfollow
             </button>
           ) : relationship.requested ? (
-            <button type="button" className="button secondary" disabled={busy} onClick={() => void unfollow()} aria-label="Requested: cancel the follow request">
-              Requested · Cancel
-            </button>
+            <>
+              <span className="pill">Requested</span>
+              <button type="button" className="button secondary" disabled={busy} onClick={() => void unfollow()}>
+                Cancel request
+              </button>
+            </>
           ) : (
             <button type="button" className="button" disabled={busy} onClick={() => void follow()}>
               {profile.is_private ? "Request to follow" : "Follow"}
@@ -122,28 +125,47 @@ function FollowControls({ profile, relationship, onChange }: { profile: ProfileV
 interface ProfileData {
   profile: ProfileView;
   relationship: Relationship | null;
-  badges: { list: UserBadge[]; count: number } | ApiError;
 }
 
-async function loadProfile(username: string, me: number | undefined): Promise<ProfileData> {
+/**
+ * The profile and the caller's relationship to it. It does not wait for the session: the page
+ * renders while `/me` is in flight (the route is eager), so the lookups start at once.
+ */
+async function loadProfile(username: string): Promise<ProfileData> {
   const id = await findUserId(username);
-  const [profile, relationships, badges] = await Promise.all([
+  const [profile, relationships] = await Promise.all([
     must(api.GET("/api/profiles/{id}/", { params: { path: { id } } })),
-    id === me ? Promise.resolve([]) : must(api.GET("/api/relationships/", { params: { query: { id: [id] } } })),
-    must(api.GET("/api/user-badges/", { params: { query: { user: id, page_size: 100 } } })).then(
-      (page) => ({ list: page.results as unknown as UserBadge[], count: page.count }),
-      (e: unknown) => (e instanceof ApiError ? e : new ApiError(0, null)),
-    ),
+    must(api.GET("/api/relationships/", { params: { query: { id: [id] } } })),
   ]);
-  return { profile, relationship: relationships[0] ?? null, badges };
+  return { profile, relationship: relationships[0] ?? null };
+}
+
+function ProfileBadges({ profile }: { profile: ProfileView }) {
+  const state = useApi(() => must(api.GET("/api/user-badges/", { params: { query: { user: profile.id, page_size: 100 } } })), [profile.id]);
+  if (state.error?.status === 403) return null;
+  return (
+    <Load state={state} label="Loading badges…">
+      {(page) => (
+        <BadgeShowcase
+          badges={page.results as unknown as UserBadge[]}
+          total={page.count}
+          renderActions={(b) => (
+            <Link to={`/u/${profile.username}/badges/${b.badge.id}`} className="small-link" aria-label={`Badge page: ${b.badge.name}`}>
+              Badge page
+            </Link>
+          )}
+        />
+      )}
+    </Load>
+  );
 }
 
 export function ProfilePage({ username }: { username: string }) {
   const { user } = useSession();
-  const state = useApi(() => loadProfile(username, user?.id), [username, user?.id]);
+  const state = useApi(() => loadProfile(username), [username]);
   return (
     <Load state={state} label="Loading profile…">
-      {({ profile, relationship, badges }) => {
+      {({ profile, relationship }) => {
         const self = user?.id === profile.id;
         const full = "bio" in profile;
         return (
@@ -187,24 +209,12 @@ export function ProfilePage({ username }: { username: string }) {
                     </Link>
                   </p>
                 ) : (
-                  relationship && <FollowControls profile={profile} relationship={relationship} onChange={state.reload} />
+                  user && relationship && <FollowControls profile={profile} relationship={relationship} onChange={state.reload} />
                 )}
               </div>
             </section>
             {!full && profile.is_private && !self && <p className="notice">This account is private. Follow it to see its profile and badges.</p>}
-            {badges instanceof ApiError ? (
-              badges.status === 403 ? null : <ErrorState error={badges} retry={state.reload} />
-            ) : (
-              <BadgeShowcase
-                badges={badges.list}
-                total={badges.count}
-                renderActions={(b) => (
-                  <Link to={`/u/${profile.username}/badges/${b.badge.id}`} className="small-link" aria-label={`Open the ${b.badge.name} badge page`}>
-                    Badge page
-                  </Link>
-                )}
-              />
-            )}
+            <ProfileBadges key={`${profile.id}-${relationship?.following}`} profile={profile} />
           </div>
         );
       }}

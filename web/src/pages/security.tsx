@@ -95,7 +95,7 @@ function SessionsPage() {
                     </p>
                   </div>
                   {!s.is_current && (
-                    <button type="button" className="button secondary" disabled={busy} onClick={() => void act(() => must(api.DELETE("/api/sessions/{id}/", { params: { path: { id: s.session_id } } })))()} aria-label={`End the session on ${describeDevice(s)}`}>
+                    <button type="button" className="button secondary" disabled={busy} onClick={() => void act(() => must(api.DELETE("/api/sessions/{id}/", { params: { path: { id: s.session_id } } })))()} aria-label={`End session on ${describeDevice(s)}`}>
                       End session
                     </button>
                   )}

@@ -357,7 +357,7 @@ function ReviewPage() {
           ) : (
             <EventTable events={page.results}>
               {(e) => (
-                <button type="button" className="button secondary" onClick={() => void review(e)} aria-label={`Mark event ${e.event_type} of user ${e.user ?? ""} reviewed`}>
+                <button type="button" className="button secondary" onClick={() => void review(e)} aria-label={`Mark reviewed: ${e.event_type} of user ${e.user ?? ""}`}>
                   Mark reviewed
                 </button>
               )}
@@ -438,7 +438,7 @@ function UserRow({ user, admin, onChange }: { user: ListedUser; admin: boolean; 
           </form>
         ) : (
           <button type="button" className="button secondary" onClick={() => setSuspending(true)} aria-label={`Suspend @${user.username}`}>
-            Suspend…
+            Suspend
           </button>
         )}
         {error && (

@@ -2,9 +2,12 @@
 // replaceable handler (the API client keeps the fetch it was created with, so the stub must be
 // in place before any test imports it). Tests answer requests with `answer(...)` from ./fetch.
 import "@testing-library/jest-dom/vitest";
-import { cleanup } from "@testing-library/react";
+import { cleanup, configure } from "@testing-library/react";
 import { afterEach } from "vitest";
 import { handle, reset } from "./fetch";
+
+// Generous waits: the test command shares two cores with cargo builds.
+configure({ asyncUtilTimeout: 5000 });
 
 globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => handle(input instanceof Request ? input : new Request(input, init));
 
