@@ -125,6 +125,9 @@ pub struct AuthConfig {
     /// registrations and failed logins, code resends, reset requests), default 1. For load
     /// tests and API fuzzing of a local server, where every request comes from one address.
     pub rate_limit_scale: i64,
+    /// `PUBLIC_URL`: where people reach the console (`https://accounts.example.com`), for links
+    /// in mail; unset, mail carries the token and the API path instead of a link.
+    pub public_url: Option<String>,
 }
 
 /// The JWT signing keys: a JSON key set in `JWT_SIGNING_KEYS` (Lambda; the first key signs,
@@ -345,6 +348,16 @@ impl Config {
                             format!("`{v}` is not a whole number from 1 to 1000000"),
                         )
                     })?,
+            },
+            public_url: match env.var("PUBLIC_URL").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) if v.starts_with("https://") || v.starts_with("http://") => Some(v),
+                Some(v) => {
+                    return Err(ConfigError::new(
+                        "PUBLIC_URL",
+                        format!("`{v}` is not an http(s) URL"),
+                    ));
+                }
             },
         };
 

@@ -114,7 +114,9 @@ event_types! {
         VerifyFailed = "verify_failed", Low, "A verification code was wrong, expired or used up.";
         ProfileUpdate = "profile_update", Low, "Profile fields were changed.";
         ProfessionalProfileUpdate = "professional_profile_update", Low, "The professional profile was changed.";
-        EmailChange = "email_change", Medium, "The email address was changed.";
+        EmailChange = "email_change", Medium, "The email address was changed (the new address confirmed with its code).";
+        EmailChangeRequested = "email_change_requested", Medium, "A change of email address was asked for; the old address was told.";
+        EmailChangeCancelled = "email_change_cancelled", Medium, "A pending email change was cancelled from the old address.";
         UsernameChange = "username_change", Low, "The username was changed.";
         AccountDeleted = "account_deleted", Medium, "The account was deleted.";
         DataExport = "data_export", Medium, "The user exported their data.";
@@ -135,6 +137,7 @@ event_types! {
         PasswordReset = "password_reset", Medium, "The password was reset with an emailed code.";
         TokenReuseDetected = "token_reuse_detected", High, "A rotated refresh token was used again; its session was revoked.";
         BotDetected = "bot_detected", Medium, "Register or login refused a bot (honeypot, user agent).";
+        EmailChangeReverted = "email_change_reverted", High, "A completed email change was reverted from the old address; every session and token ended.";
         AccountLocked = "account_locked", Medium, "Failed logins reached the threshold; tries are throttled.";
         NewDeviceLogin = "new_device_login", Medium, "A login from a device not seen before.";
         SecurityAlert = "security_alert", High, "An alert raised by the security analysis.";
@@ -209,6 +212,8 @@ impl EventType {
                     | EventType::ApiTokenCreated
                     | EventType::ApiTokenRevoked
                     | EventType::EmailChange
+                    | EventType::EmailChangeRequested
+                    | EventType::EmailChangeCancelled
                     | EventType::AccountDeleted
                     | EventType::RoleChange
                     | EventType::AccountSuspended

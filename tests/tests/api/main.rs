@@ -15,6 +15,7 @@ mod social_support;
 mod tasks_support;
 mod users_support;
 
+mod account_takeover;
 mod activity_events;
 mod activity_sessions;
 mod auth_abuse;
