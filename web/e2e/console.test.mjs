@@ -138,6 +138,7 @@ test("a badge earned through the API is celebrated once, featured and shared", a
   const dialog = page.getByRole("dialog", { name: "New badge earned!" });
   await dialog.getByRole("heading", { name: "First Post" }).waitFor();
   assert.equal(await dialog.locator(".burst").count(), 1, "the burst animates without reduced motion");
+  await page.waitForTimeout(1000); // the burst and the pop are over
   await shot(page, "celebration");
   await dialog.getByRole("button", { name: "Feature on my profile" }).click();
   await dialog.getByText("Featured on your profile").waitFor();
@@ -146,7 +147,8 @@ test("a badge earned through the API is celebrated once, featured and shared", a
   await dialog.getByText(/Link copied|Shared|Copy the link/).waitFor();
   await dialog.getByRole("button", { name: "Close" }).click();
   await page.reload();
-  await page.waitForLoadState("networkidle");
+  await page.locator("html[data-celebrations='checked']").waitFor({ state: "attached" });
+  await page.waitForTimeout(200);
   assert.equal(await page.getByRole("dialog").count(), 0, "celebrated once");
 
   await visit(page, `/u/${alice.username}`);
@@ -262,9 +264,9 @@ test("staff pages show real data: analytics, definitions with criteria errors, r
   await visit(page, "/staff/badges");
   await page.getByRole("link", { name: "Early Adopter" }).waitFor();
   await visit(page, "/staff/badges/new");
-  await page.getByLabel("Name").fill("Console Regular");
+  await page.getByLabel("Name", { exact: true }).fill("Console Regular");
   await page.getByLabel("Description", { exact: true }).fill("Logged in from the console ten days running.");
-  await page.getByLabel("Type").selectOption("multi_criteria");
+  await page.getByLabel("Type", { exact: true }).selectOption("multi_criteria");
   await page.getByRole("button", { name: "Add requirement" }).click();
   await page.getByLabel("Requirement 2 value").fill("-5");
   await page.getByLabel("Requirement 2 counter").selectOption("user_id");
@@ -386,16 +388,20 @@ test("no serious or critical axe-core violation on any page, in either theme", a
   const problems = [];
   for (const theme of ["light", "dark"]) {
     await context.clearCookies();
+    let signedIn = false;
     for (const path of PAGES) {
       if (path === "/staff") {
-        const response = await context.request.post("/api/auth/login/", { data: { username: ADMIN.username, password: ADMIN.password } });
-        assert.equal(response.status(), 200);
+        await signIn(context, ADMIN);
+        signedIn = true;
       } else if (path === "/people") {
         await signIn(context, alice);
+        signedIn = true;
       }
       await visit(page, path.replace("{alice}", alice.username).replace("{bob}", bob.username));
       await page.evaluate((t) => (document.documentElement.dataset.theme = t), theme);
-      await dismissCelebrations(page);
+      // The first page after signing in celebrates what this browser has not seen yet.
+      if (signedIn) await dismissCelebrations(page);
+      signedIn = false;
       for (const v of await axeViolations(page)) problems.push(`${theme} ${path}: ${v}`);
     }
   }
@@ -417,13 +423,18 @@ test("the profile page's largest contentful paint is within 1 s", async () => {
         new Promise((resolve) => {
           new PerformanceObserver((list) => {
             const entries = list.getEntries();
-            resolve(entries[entries.length - 1].startTime);
+            const last = entries[entries.length - 1];
+            const timings = performance
+              .getEntriesByType("resource")
+              .map((r) => `${new URL(r.name).pathname.replace(/^.*\/assets\//, "")} ${Math.round(r.startTime)}-${Math.round(r.responseEnd)}`);
+            resolve({ lcp: last.startTime, element: last.element?.tagName, timings });
           }).observe({ type: "largest-contentful-paint", buffered: true });
           setTimeout(() => resolve(null), 2000);
         }),
     );
     assert.notEqual(lcp, null, "the browser reported an LCP");
-    samples.push(lcp);
+    console.log(`LCP ${lcp.lcp.toFixed(0)} ms on <${lcp.element}>; ${lcp.timings.join(", ")}`);
+    samples.push(lcp.lcp);
     await context.close();
   }
   samples.sort((a, b) => a - b);

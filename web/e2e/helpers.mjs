@@ -115,6 +115,7 @@ export async function signIn(context, user) {
 /** Closes every celebration dialog the page shows (badges earned before the test's own). */
 export async function dismissCelebrations(page) {
   await page.waitForLoadState("networkidle");
+  await page.locator("html[data-celebrations]").waitFor({ state: "attached", timeout: 5000 }).catch(() => undefined);
   for (let i = 0; i < 10; i++) {
     const dialog = page.getByRole("dialog", { name: "New badge earned!" });
     if (!(await dialog.isVisible())) {

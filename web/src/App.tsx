@@ -197,9 +197,14 @@ function ThemeFromSettings() {
   const { user } = useSession();
   useEffect(() => {
     if (!user?.is_verified) return;
-    must(api.GET("/api/settings/"))
-      .then((settings) => applyTheme(settings.theme as ThemeChoice))
-      .catch(() => undefined);
+    // index.html painted the remembered theme already; the setting is checked once the page's
+    // own requests are done.
+    const timer = window.setTimeout(() => {
+      must(api.GET("/api/settings/"))
+        .then((settings) => applyTheme(settings.theme as ThemeChoice))
+        .catch(() => undefined);
+    }, 800);
+    return () => window.clearTimeout(timer);
   }, [user?.id, user?.is_verified]);
   return null;
 }

@@ -70,19 +70,29 @@ export function CelebrationProvider({ children }: { children: ReactNode }) {
       .then((page) => {
         const fresh = toCelebrate(page.results as unknown as UserBadge[], createdAt, readSeen(userId));
         if (fresh.length) setQueue((q) => [...q, ...fresh.filter((f) => !q.some((x) => x.id === f.id))]);
+        // Says that a look has been taken (the end-to-end tests wait for it).
+        document.documentElement.dataset.celebrations = "checked";
       })
       .catch(() => undefined);
   }, [userId, createdAt, verified]);
 
   useEffect(() => {
-    check();
+    if (!userId || !verified) {
+      document.documentElement.dataset.celebrations = "off";
+      return;
+    }
+    // The first look waits until the page's own requests are answered (it is not urgent).
+    const first = window.setTimeout(check, 1200);
     const onFocus = () => check();
     window.addEventListener("focus", onFocus);
-    return () => window.removeEventListener("focus", onFocus);
-  }, [check]);
+    return () => {
+      window.clearTimeout(first);
+      window.removeEventListener("focus", onFocus);
+    };
+  }, [check, userId, verified]);
 
   useEffect(() => {
-    if (Date.now() - lastCheck.current > 10_000) check();
+    if (lastCheck.current && Date.now() - lastCheck.current > 10_000) check();
   }, [path, check]);
 
   const value = useMemo(() => ({ check }), [check]);

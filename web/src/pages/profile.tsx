@@ -122,32 +122,42 @@ function FollowControls({ profile, relationship, onChange }: { profile: ProfileV
   );
 }
 
+type BadgePage = { results: UserBadge[]; count: number };
+
 interface ProfileData {
   profile: ProfileView;
   relationship: Relationship | null;
+  /** Requested beside the profile, so the showcase does not wait for the card to render. */
+  badges: Promise<BadgePage>;
 }
 
 /**
- * The profile and the caller's relationship to it. It does not wait for the session: the page
- * renders while `/me` is in flight (the route is eager), so the lookups start at once.
+ * The profile, the caller's relationship to it, and its badges, all requested as soon as the
+ * username is resolved. It does not wait for the session: the route is eager, so these start
+ * while `/me` is in flight.
  */
 async function loadProfile(username: string): Promise<ProfileData> {
   const id = await findUserId(username);
+  const badges = must(api.GET("/api/user-badges/", { params: { query: { user: id, page_size: 100 } } })).then((page) => ({
+    results: page.results as unknown as UserBadge[],
+    count: page.count,
+  }));
+  badges.catch(() => undefined); // handled where it is shown
   const [profile, relationships] = await Promise.all([
     must(api.GET("/api/profiles/{id}/", { params: { path: { id } } })),
     must(api.GET("/api/relationships/", { params: { query: { id: [id] } } })),
   ]);
-  return { profile, relationship: relationships[0] ?? null };
+  return { profile, relationship: relationships[0] ?? null, badges };
 }
 
-function ProfileBadges({ profile }: { profile: ProfileView }) {
-  const state = useApi(() => must(api.GET("/api/user-badges/", { params: { query: { user: profile.id, page_size: 100 } } })), [profile.id]);
+function ProfileBadges({ profile, badges }: { profile: ProfileView; badges: Promise<BadgePage> }) {
+  const state = useApi(() => badges, [badges]);
   if (state.error?.status === 403) return null;
   return (
     <Load state={state} label="Loading badges…">
       {(page) => (
         <BadgeShowcase
-          badges={page.results as unknown as UserBadge[]}
+          badges={page.results}
           total={page.count}
           renderActions={(b) => (
             <Link to={`/u/${profile.username}/badges/${b.badge.id}`} className="small-link" aria-label={`Badge page: ${b.badge.name}`}>
@@ -165,7 +175,7 @@ export function ProfilePage({ username }: { username: string }) {
   const state = useApi(() => loadProfile(username), [username]);
   return (
     <Load state={state} label="Loading profile…">
-      {({ profile, relationship }) => {
+      {({ profile, relationship, badges }) => {
         const self = user?.id === profile.id;
         const full = "bio" in profile;
         return (
@@ -214,7 +224,7 @@ export function ProfilePage({ username }: { username: string }) {
               </div>
             </section>
             {!full && profile.is_private && !self && <p className="notice">This account is private. Follow it to see its profile and badges.</p>}
-            <ProfileBadges key={`${profile.id}-${relationship?.following}`} profile={profile} />
+            <ProfileBadges profile={profile} badges={badges} />
           </div>
         );
       }}
