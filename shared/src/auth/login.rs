@@ -1,10 +1,12 @@
-//! Password login shared by session login, JWT login and `POST /api/sessions/`. OWNER: helper C.
+//! Password login shared by session login, JWT login and `POST /api/sessions/`.
 //!
 //! Order of checks, each for a reason:
 //! 1. bot signals (honeypot, user agent): 400 and a `bot_detected` event, before any lookup;
-//! 2. the per-IP failure limit across accounts (`LoginPerIp`), before any password work;
-//! 3. the account: an unknown identifier spends the time of a verification and answers exactly
-//!    like a wrong password (no enumeration);
+//! 2. the failure limits per address and name (`LoginPerIpAndName`, 10 / 15 min) and per
+//!    address across names (`LoginPerIp`, 300 / 15 min, for spraying), before any password work;
+//! 3. the account: an unknown identifier has a lockout of its own (counted per submitted name),
+//!    spends the time of a verification and answers exactly like a wrong password (no
+//!    enumeration, by the answer or by the lockout);
 //! 4. the account's lockout (`check_login_allowed`: 2^(n-5) s after 5 failures), before
 //!    verifying, so a locked account cannot be probed;
 //! 5. the password (Argon2id); a failure counts for the account and for the IP;
@@ -17,7 +19,7 @@ use serde_json::json;
 
 use super::AuthMethod;
 use super::client::ClientInfo;
-use super::limits::{self, Limit};
+use super::limits::{self, Limit, LockSubject};
 use super::passwords;
 use super::principal::suspended_detail;
 use super::sessions::{self, StartedSession};
@@ -59,15 +61,33 @@ pub async fn login(
 ) -> Result<(UserRecord, StartedSession), Error> {
     refuse_bots(app, client, input.honeypot.as_deref(), "login").await?;
 
-    // Per-IP failures across accounts: a full window refuses before any password work.
+    // Failures per address and name, and per address across names (a much higher ceiling):
+    // a full window refuses before any password work.
     let ip = client.ip_string();
-    if let Some(ip) = &ip {
-        limits::check(app, Limit::LoginPerIp, ip).await?;
+    let name = normalised_identifier(&input.identifier);
+    let pair = ip.as_deref().map(|ip| ip_and_name(ip, &name));
+    if let (Some(ip), Some(pair)) = (&ip, &pair) {
+        let (per_ip, per_pair) = tokio::join!(
+            limits::check(app, Limit::LoginPerIp, ip),
+            limits::check(app, Limit::LoginPerIpAndName, pair)
+        );
+        per_ip?;
+        per_pair?;
     }
+    let source = FailureSource {
+        client,
+        ip: ip.as_deref(),
+        pair: pair.as_deref(),
+    };
 
     let Some(user) = find_account(app, &input.identifier).await? else {
+        // A name with no account locks exactly as an account does: same reads, same writes,
+        // same answers, so neither the lockout nor its absence tells whether it exists.
+        let subject = LockSubject::UnknownName(name);
+        limits::check_lock(app, &subject).await?;
         passwords::burn_verification_time(&input.password).await;
-        return Err(failed(app, client, ip.as_deref(), None, "unknown_account").await);
+        limits::record_failure(app, &subject).await?;
+        return Err(failed(app, &source, None, "unknown_account").await);
     };
 
     let prior_failures = match limits::check_login_allowed(app, user.id).await {
@@ -88,12 +108,12 @@ pub async fn login(
     let Some(credentials) = accounts::get_credentials(app, user.id).await? else {
         // A profile without credentials cannot log in; it answers like any wrong password.
         passwords::burn_verification_time(&input.password).await;
-        return Err(failed(app, client, ip.as_deref(), Some(user.id), "no_credentials").await);
+        return Err(failed(app, &source, Some(user.id), "no_credentials").await);
     };
     let check = passwords::verify_password(&credentials.password_hash, &input.password).await?;
     if !check.matches {
         limits::record_login_failure(app, user.id).await?;
-        return Err(failed(app, client, ip.as_deref(), Some(user.id), "wrong_password").await);
+        return Err(failed(app, &source, Some(user.id), "wrong_password").await);
     }
 
     if user.is_suspended {
@@ -153,15 +173,40 @@ async fn find_account(app: &App, identifier: &str) -> Result<Option<UserRecord>,
     }
 }
 
-/// Counts a failure against the client's IP, logs it, and gives the answer: the same 400 for
-/// every failure, or 429 once the IP's window is full.
+/// The submitted name as the lockout counts it: a username or address without regard to case.
+fn normalised_identifier(identifier: &str) -> String {
+    let identifier = identifier.trim();
+    if identifier.contains('@') {
+        match EmailAddress::parse(identifier) {
+            Ok(email) => email.key(),
+            Err(_) => identifier.to_lowercase(),
+        }
+    } else {
+        identifier.to_lowercase()
+    }
+}
+
+/// The subject of the per-address-and-name limit (only its hash is stored).
+fn ip_and_name(ip: &str, name: &str) -> String {
+    format!("{ip}#{name}")
+}
+
+/// Where a failed login came from, for the limits it counts against.
+struct FailureSource<'a> {
+    client: &'a ClientInfo,
+    ip: Option<&'a str>,
+    pair: Option<&'a str>,
+}
+
+/// Counts a failure against the client's address (and its address and name), logs it, and
+/// gives the answer: the same 400 for every failure, or 429 once a window is full.
 async fn failed(
     app: &App,
-    client: &ClientInfo,
-    ip: Option<&str>,
+    source: &FailureSource<'_>,
     user: Option<UserId>,
     reason: &str,
 ) -> Error {
+    let client = source.client;
     log_event_best_effort(
         app,
         NewEvent::new(EventType::LoginFailed, user)
@@ -171,10 +216,14 @@ async fn failed(
             .metadata(json!({ "reason": reason })),
     )
     .await;
-    if let Some(ip) = ip
-        && let Err(limited) = limits::hit(app, Limit::LoginPerIp, ip).await
-    {
-        return limited;
+    if let (Some(ip), Some(pair)) = (source.ip, source.pair) {
+        let (per_ip, per_pair) = tokio::join!(
+            limits::hit(app, Limit::LoginPerIp, ip),
+            limits::hit(app, Limit::LoginPerIpAndName, pair)
+        );
+        if let Err(limited) = per_ip.and(per_pair) {
+            return limited;
+        }
     }
     Error::BadRequest(INVALID_CREDENTIALS.into())
 }

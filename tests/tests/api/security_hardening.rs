@@ -1,0 +1,176 @@
+//! The smaller leaks a careful attacker finds: blocked users in third parties' lists, text that
+//! spoofs a name or breaks a parser, personal answers without `no-store`, frameable or
+//! sniffable responses, JWTs dated in the future.
+
+use crate::social_support;
+
+use accounts::auth::jwt::{Claims, TokenType};
+use accounts::clock::Clock;
+use api_tests::app::TestApp;
+use api_tests::{TestTable, both_engines};
+use serde_json::{Value as Json, json};
+use social_support::{block, follow, get_json, person, private_person};
+
+fn listed_ids(body: &Json) -> Vec<i64> {
+    body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["user"]["id"].as_i64().expect("a card with an id"))
+        .collect()
+}
+
+both_engines!(
+    async fn blocked_users_are_absent_from_third_party_lists(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let a = person(&app.app, 1).await;
+        let b = person(&app.app, 2).await;
+        let c = person(&app.app, 3).await;
+        let d = person(&app.app, 4).await;
+        // A and D follow C; C follows A and D.
+        for (who, target) in [(&a, &c), (&d, &c), (&c, &a), (&c, &d)] {
+            assert_eq!(follow(&app, who, target.id).await.status, 201);
+        }
+        // A blocks B: B no longer sees A in C's lists, either direction, nor A sees B there.
+        assert_eq!(block(&app, &a, b.id).await.status, 201);
+        for direction in ["followers", "following"] {
+            let path = format!("/api/follows/?user=3&direction={direction}");
+            let (status, body) = get_json(&app, &b, &path).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(listed_ids(&body), [4], "{direction}: {body}");
+            let (_, body) = get_json(&app, &d, &path).await;
+            let mut seen = listed_ids(&body);
+            seen.sort();
+            assert_eq!(seen, [1, 4], "an uninvolved viewer sees everyone");
+        }
+        // The other way round too: B blocks nobody, but A blocked B, so B is hidden from A.
+        assert_eq!(follow(&app, &b, c.id).await.status, 201);
+        let (_, body) = get_json(&app, &a, "/api/follows/?user=3&direction=followers").await;
+        let mut seen = listed_ids(&body);
+        seen.sort();
+        assert_eq!(seen, [1, 4], "A sees herself and D, not B: {body}");
+        let (_, body) = get_json(&app, &d, "/api/follows/?user=3&direction=followers").await;
+        assert_eq!(listed_ids(&body).len(), 3, "D sees all three: {body}");
+    }
+);
+
+both_engines!(
+    async fn text_that_spoofs_or_breaks_is_refused_with_its_field(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let a = person(&app.app, 1).await;
+        let cases = [
+            (json!({"first_name": "\u{202e}evil"}), "first_name"),
+            (json!({"last_name": "a\u{2067}b"}), "last_name"),
+            (json!({"bio": "nul\u{0}byte"}), "bio"),
+            (json!({"city": "bell\u{7}"}), "city"),
+        ];
+        for (body, field) in cases {
+            let path = if field.ends_with("name") {
+                "/api/users/1/"
+            } else {
+                "/api/profiles/1/"
+            };
+            let response = app
+                .patch(path)
+                .bearer(&a.token)
+                .json(body.clone())
+                .send()
+                .await;
+            assert_eq!(response.status, 400, "{body}: {}", response.body_json());
+            assert!(
+                response.body_json()[field].is_array(),
+                "{}",
+                response.body_json()
+            );
+        }
+        // Nothing was stored; ordinary text with line breaks still is.
+        let response = app
+            .patch("/api/profiles/1/")
+            .bearer(&a.token)
+            .json(json!({"bio": "line one\nline two"}))
+            .send()
+            .await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+        let (_, me) = get_json(&app, &a, "/api/auth/me/").await;
+        assert_eq!(me["first_name"], "");
+        // Registration names too.
+        let response = app
+            .post("/api/auth/register/")
+            .json(json!({"username": "\u{202e}nimda", "email": "x@example.com", "password": "violet-harbour-42"}))
+            .send()
+            .await;
+        assert_eq!(response.status, 400);
+        assert!(response.body_json()["username"].is_array());
+    }
+);
+
+both_engines!(
+    async fn personal_answers_are_never_cached_and_no_answer_is_framed(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let a = private_person(&app.app, 1).await;
+        for path in [
+            "/api/profiles/1/",
+            "/api/settings/",
+            "/api/events/",
+            "/api/auth/tokens/",
+            "/api/blocks/",
+            "/api/users/",
+            "/api/follows/",
+            "/api/sessions/",
+        ] {
+            let response = app.get(path).bearer(&a.token).send().await;
+            assert_eq!(response.status, 200, "{path}");
+            assert_eq!(
+                response
+                    .headers
+                    .get("cache-control")
+                    .map(|v| v.to_str().unwrap()),
+                Some("no-store"),
+                "{path}"
+            );
+        }
+        // Deliberately public answers keep their caching.
+        let response = app.get("/api/auth/jwks/").send().await;
+        assert_eq!(response.headers["cache-control"], "public, max-age=300");
+        // Every answer, even an error or an anonymous one, is unframeable and unsniffable.
+        for response in [
+            app.get("/api/health/").send().await,
+            app.get("/api/nowhere/").send().await,
+            app.get("/api/auth/me/").send().await,
+        ] {
+            assert_eq!(response.headers["x-content-type-options"], "nosniff");
+            assert_eq!(response.headers["x-frame-options"], "DENY");
+            let csp = response.headers["content-security-policy"]
+                .to_str()
+                .unwrap();
+            assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
+        }
+    }
+);
+
+both_engines!(
+    async fn tokens_dated_in_the_future_are_refused(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let a = person(&app.app, 1).await;
+        let valid = accounts::auth::jwt::decode(&app.app, &a.token, TokenType::Access)
+            .expect("the fixture's token is valid");
+        let now = app.clock().now().timestamp();
+        let forge = |edit: &dyn Fn(&mut Claims)| {
+            let mut claims = valid.clone();
+            edit(&mut claims);
+            app.app.keys.sign(&claims).expect("sign")
+        };
+        let cases = [
+            ("nbf an hour ahead", forge(&|c| c.nbf = Some(now + 3600))),
+            ("iat an hour ahead", forge(&|c| c.iat = now + 3600)),
+        ];
+        for (what, token) in cases {
+            let response = app.get("/api/auth/me/").bearer(&token).send().await;
+            assert_eq!(response.status, 401, "{what}");
+        }
+        // A few seconds of clock skew are tolerated.
+        let skewed = forge(&|c| c.iat = now + 5);
+        let response = app.get("/api/auth/me/").bearer(&skewed).send().await;
+        assert_eq!(response.status, 200);
+    }
+);
