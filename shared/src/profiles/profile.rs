@@ -410,14 +410,24 @@ pub async fn list_profiles(
                 || u.display_name().to_lowercase().starts_with(&prefix)
         })
         .collect();
-    let blocked = if viewer.role.is_staff() {
-        BTreeSet::new()
+    let (blocked, followed) = if viewer.role.is_staff() {
+        (BTreeSet::new(), BTreeSet::new())
     } else {
-        blocked_among(app, viewer.id, &users).await?
+        relations_among(app, viewer.id, &users).await?
+    };
+    // A private account is found by its (public) username, but not by its display name, the
+    // person's real name, unless the viewer follows it.
+    let hidden_by_privacy = |u: &UserRecord| {
+        u.is_private
+            && u.id != viewer.id
+            && !viewer.role.is_staff()
+            && !followed.contains(&u.id)
+            && !prefix.is_empty()
+            && !u.username.to_lowercase().starts_with(&prefix)
     };
     let results = users
         .iter()
-        .filter(|u| !blocked.contains(&u.id))
+        .filter(|u| !blocked.contains(&u.id) && !hidden_by_privacy(u))
         .map(|u| {
             if u.id == viewer.id || viewer.role.is_staff() {
                 full_view(u)
@@ -433,32 +443,45 @@ pub async fn list_profiles(
     })
 }
 
-/// The users of `users` that `viewer` blocks or is blocked by: one batch read of both edges
-/// of each.
-async fn blocked_among(
+/// Of `users`, those that `viewer` blocks or is blocked by, and those `viewer` actively
+/// follows: one batch read of three edges each.
+async fn relations_among(
     app: &App,
     viewer: UserId,
     users: &[UserRecord],
-) -> Result<BTreeSet<UserId>, Error> {
+) -> Result<(BTreeSet<UserId>, BTreeSet<UserId>), Error> {
     let others: Vec<UserId> = users
         .iter()
         .map(|u| u.id)
         .filter(|id| *id != viewer)
         .collect();
     if others.is_empty() {
-        return Ok(BTreeSet::new());
+        return Ok((BTreeSet::new(), BTreeSet::new()));
     }
     let edge_keys: Vec<Key> = others
         .iter()
-        .flat_map(|id| [keys::block_edge(viewer, *id), keys::block_edge(*id, viewer)])
+        .flat_map(|id| {
+            [
+                keys::block_edge(viewer, *id),
+                keys::block_edge(*id, viewer),
+                keys::follow_edge(viewer, *id),
+            ]
+        })
         .collect();
     let found = app.table.batch_get(&edge_keys).await?;
-    Ok(others
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| found[2 * i].is_some() || found[2 * i + 1].is_some())
-        .map(|(_, id)| *id)
-        .collect())
+    let mut blocked = BTreeSet::new();
+    let mut followed = BTreeSet::new();
+    for (id, edges) in others.iter().zip(found.chunks(3)) {
+        if edges[0].is_some() || edges[1].is_some() {
+            blocked.insert(*id);
+        }
+        if let Some(edge) = &edges[2]
+            && crate::social::FollowEdge::from_item(edge)?.is_active()
+        {
+            followed.insert(*id);
+        }
+    }
+    Ok((blocked, followed))
 }
 
 fn encode_cursor(cursor: &SearchCursor) -> String {

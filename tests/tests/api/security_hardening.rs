@@ -174,3 +174,59 @@ both_engines!(
         assert_eq!(response.status, 200);
     }
 );
+
+both_engines!(
+    async fn private_accounts_are_anonymous_on_the_board_and_unfound_by_real_name(t: TestTable) {
+        use crate::badges_core_support::{admin, award_ok, common_badge};
+        let app = TestApp::new(t).await;
+        let root = admin(&app.app, 1).await;
+        let hidden = private_person(&app.app, 2).await;
+        let stranger = person(&app.app, 3).await;
+        let friend = person(&app.app, 4).await;
+        let badge = common_badge(&app, &root, "Ten", 10).await;
+        award_ok(&app, &root, hidden.id, badge).await;
+        // The friend follows the private account (request, then approval).
+        assert_eq!(follow(&app, &friend, hidden.id).await.status, 201);
+        let approve = app
+            .post("/api/follows/4-2/approve/")
+            .bearer(&hidden.token)
+            .send()
+            .await;
+        assert_eq!(approve.status, 200, "{}", approve.body_json());
+
+        let entry = |body: &Json| body["results"][0].clone();
+        let (_, board) = get_json(&app, &stranger, "/api/badges/leaderboard/").await;
+        assert_eq!(entry(&board)["anonymous"], true, "{board}");
+        assert!(entry(&board)["user"].is_null(), "{board}");
+        assert_eq!(entry(&board)["badge_points"], 10);
+        for who in [&friend, &hidden] {
+            let (_, board) = get_json(&app, who, "/api/badges/leaderboard/").await;
+            assert_eq!(entry(&board)["user"]["id"], 2, "{board}");
+            assert_eq!(entry(&board)["anonymous"], false);
+        }
+
+        // Display-name search: the private account's real name finds it for followers only;
+        // its username (public) still finds it for everyone.
+        let rename = app
+            .patch("/api/users/2/")
+            .bearer(&hidden.token)
+            .json(json!({"first_name": "Zelda", "last_name": "Quartz"}))
+            .send()
+            .await;
+        assert_eq!(rename.status, 200, "{}", rename.body_json());
+        let found = |body: &Json| -> Vec<i64> {
+            body["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .map(|r| r["id"].as_i64().unwrap())
+                .collect()
+        };
+        let (_, body) = get_json(&app, &stranger, "/api/profiles/?search=zelda").await;
+        assert_eq!(found(&body), Vec::<i64>::new(), "{body}");
+        let (_, body) = get_json(&app, &friend, "/api/profiles/?search=zelda").await;
+        assert_eq!(found(&body), [2], "{body}");
+        let (_, body) = get_json(&app, &stranger, "/api/profiles/?search=user2").await;
+        assert_eq!(found(&body), [2], "{body}");
+    }
+);
