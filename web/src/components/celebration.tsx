@@ -9,7 +9,7 @@ import { api, must } from "../api/client";
 import type { UserBadge } from "../api/types";
 import { useRoute } from "../lib/router";
 import { useSession } from "../lib/session";
-import { BadgeCard } from "./badges";
+import { BadgeCard, BadgeIcon } from "./badges";
 import { ShareButton, badgeUrl } from "./share";
 
 interface Seen {
@@ -160,13 +160,16 @@ export function Celebration({ badge, username, onClose, onFeatured }: { badge: U
   return (
     <div className="modal-backdrop">
       <div ref={dialogRef} className={`modal celebration${reduced ? " reduced-motion" : ""}`} role="dialog" aria-modal="true" aria-labelledby="celebration-title">
-        {!reduced && (
-          <div className="burst" aria-hidden="true">
-            {Array.from({ length: 12 }, (_, i) => (
-              <span key={i} style={{ transform: `rotate(${i * 30}deg)` }} />
-            ))}
-          </div>
-        )}
+        <div className="celebration-icon">
+          {!reduced && (
+            <div className="burst" aria-hidden="true">
+              {Array.from({ length: 12 }, (_, i) => (
+                <span key={i} style={{ "--angle": `${i * 30}deg` } as React.CSSProperties} />
+              ))}
+            </div>
+          )}
+          <BadgeIcon badge={badge.badge} size={72} />
+        </div>
         <h2 id="celebration-title">New badge earned!</h2>
         <BadgeCard badge={badge.badge} earnedAt={badge.earned_at} />
         {error && (
