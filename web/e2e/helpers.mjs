@@ -146,5 +146,12 @@ export async function axeViolations(page) {
 export async function shot(page, name) {
   if (!SHOTS) return;
   await mkdir(SHOTS, { recursive: true });
-  await page.screenshot({ path: `${SHOTS}${name}.png` });
+  const path = `${SHOTS}${name}.png`;
+  await page.screenshot({ path });
+  // Keep the committed pictures small: a 256-colour palette when pngquant is installed.
+  try {
+    execFileSync("pngquant", ["--force", "--ext", ".png", "--quality", "60-90", "--strip", "--speed", "1", path], { stdio: "ignore" });
+  } catch {
+    // no pngquant: the full-colour PNG stays
+  }
 }
