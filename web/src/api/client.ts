@@ -30,7 +30,19 @@ export const api = createClient<paths>({
   baseUrl: typeof window === "undefined" ? "" : window.location.origin,
   credentials: "same-origin",
 });
-api.use(csrf);
+/** Fired on `window` when a request other than `/me` answers 401: the session has ended. */
+export const UNAUTHORIZED_EVENT = "accounts:unauthorized";
+
+const sessionEnded: Middleware = {
+  onResponse({ request, response }) {
+    if (response.status === 401 && !request.url.endsWith("/api/auth/me/")) {
+      window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+    }
+    return response;
+  },
+};
+
+api.use(csrf, sessionEnded);
 
 /**
  * An API answer that was not a success: the status, the DRF `detail` when there is one, and

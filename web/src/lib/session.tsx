@@ -1,7 +1,7 @@
 // Who is signed in: `/api/auth/me/` once at start and after every sign-in or sign-out. The
 // session itself is the HttpOnly `sessionid` cookie; the page only keeps the user it describes.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { api, must } from "../api/client";
+import { api, must, UNAUTHORIZED_EVENT } from "../api/client";
 import type { FullUser } from "../api/types";
 import { ADMIN_ROLES, STAFF_ROLES } from "../api/types";
 
@@ -45,6 +45,14 @@ export function SessionProvider({ children, initial }: { children: ReactNode; in
   useEffect(() => {
     if (initial === undefined) void refresh();
   }, [initial, refresh]);
+
+  // A 401 elsewhere means the session ended (expired, or ended from another device): read
+  // `/me` again, and the routes send a signed-out visitor to the login page.
+  useEffect(() => {
+    const onUnauthorized = () => void refresh();
+    window.addEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+    return () => window.removeEventListener(UNAUTHORIZED_EVENT, onUnauthorized);
+  }, [refresh]);
 
   const logout = useCallback(async () => {
     await must(api.POST("/api/auth/logout/"));
