@@ -460,5 +460,4 @@ test("the API rejects the console's forms without the CSRF header", async () => 
   const status = await page.evaluate(() => fetch("/api/settings/", { method: "PATCH", headers: { "Content-Type": "application/json" }, body: "{}" }).then((r) => r.status));
   assert.equal(status, 403);
   await context.close();
-  assert.ok(api);
 });

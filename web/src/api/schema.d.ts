@@ -2747,11 +2747,13 @@ export interface operations {
                     "application/json": {
                         complete: boolean;
                         results: {
+                            anonymous?: boolean;
                             badge_points: number;
                             rank: number;
                             recent_badges: number;
                             total_badges: number;
-                            user: components["schemas"]["UserCard"];
+                            /** @description Null for a private account the viewer does not follow (`anonymous`). */
+                            user: components["schemas"]["UserCard"] | null;
                         }[];
                         /** @enum {string} */
                         timeframe: "all_time" | "30d";

@@ -143,10 +143,16 @@ function LeaderboardSection() {
               </thead>
               <tbody>
                 {board.results.map((row) => (
-                  <tr key={row.user.id}>
+                  <tr key={row.rank}>
                     <td>{row.rank}</td>
                     <td className="cell-user">
-                      <Avatar user={row.user} size={24} /> <Link to={`/u/${row.user.username}`}>{row.user.display_name}</Link>
+                      {row.user ? (
+                        <>
+                          <Avatar user={row.user} size={24} /> <Link to={`/u/${row.user.username}`}>{row.user.display_name}</Link>
+                        </>
+                      ) : (
+                        <span className="muted">A private account</span>
+                      )}
                     </td>
                     <td>{formatNumber(row.badge_points)}</td>
                     <td>{formatNumber(row.total_badges)}</td>
