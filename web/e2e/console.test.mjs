@@ -227,6 +227,10 @@ test("settings switch the theme between light and dark", async () => {
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
   const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(background, "rgb(20, 22, 28)");
+  await visit(page, `/u/${alice.username}`);
+  await page.locator(".badge-showcase").waitFor();
+  await shot(page, "profile-dark");
+  await visit(page, "/settings");
   await page.getByLabel("Time zone").fill("Mars/Olympus");
   await page.getByRole("button", { name: "Save settings" }).click();
   const tz = page.getByLabel("Time zone");
@@ -403,7 +407,7 @@ test("no serious or critical axe-core violation on any page, in either theme", a
         await signIn(context, alice);
         signedIn = true;
       }
-      await visit(page, path.replace("{alice}", alice.username).replace("{bob}", bob.username));
+      await visit(page, path.replace("{alice}", alice.username).replace("{bob}", bob.username), { quick: !signedIn });
       await page.evaluate((t) => (document.documentElement.dataset.theme = t), theme);
       // The first page after signing in celebrates what this browser has not seen yet.
       if (signedIn) await dismissCelebrations(page);
