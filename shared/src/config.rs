@@ -125,6 +125,14 @@ pub struct AuthConfig {
     /// registrations and failed logins, code resends, reset requests), default 1. For load
     /// tests and API fuzzing of a local server, where every request comes from one address.
     pub rate_limit_scale: i64,
+    /// `WRITE_BUDGET`: writes a signed-in user may send per 5 minutes (per instance), default
+    /// 300 (Mastodon's figure).
+    pub write_budget: u32,
+    /// `EVENT_BUDGET`: events a signed-in user may log per minute (`POST /api/events/`, a
+    /// bucket of its own), default 60.
+    pub event_budget: u32,
+    /// `SERVICE_WRITE_BUDGET`: writes per 5 minutes with one API token (services), default 6000.
+    pub service_write_budget: u32,
     /// `PUBLIC_URL`: where people reach the console (`https://accounts.example.com`), for links
     /// in mail; unset, mail carries the token and the API path instead of a link.
     pub public_url: Option<String>,
@@ -349,6 +357,9 @@ impl Config {
                         )
                     })?,
             },
+            write_budget: parse_budget(env, "WRITE_BUDGET", 300)?,
+            event_budget: parse_budget(env, "EVENT_BUDGET", 60)?,
+            service_write_budget: parse_budget(env, "SERVICE_WRITE_BUDGET", 6000)?,
             public_url: match env.var("PUBLIC_URL").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(v) if v.starts_with("https://") || v.starts_with("http://") => Some(v),
@@ -438,6 +449,17 @@ fn parse_faults(env: &dyn Env) -> Result<Option<crate::store::faults::FaultConfi
                 )
             })?;
             Ok(Some(FaultConfig::seeded(rate, seed)))
+        }
+    }
+}
+
+fn parse_budget(env: &dyn Env, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+    match env.var(name) {
+        None => Ok(default),
+        Some(v) => {
+            v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ConfigError::new(name, format!("`{v}` is not a positive whole number"))
+            })
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Accounts: the user's profile item (the seed's `User` + `UserProfile` in one item), its
 //! credentials and settings, and lookups by id, username and email.
 
+pub mod code_mail;
 pub mod email_change;
 pub mod password;
 pub mod records;

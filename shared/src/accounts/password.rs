@@ -216,8 +216,9 @@ pub async fn change_password(
 }
 
 /// Mails a reset code to the account of `email`. The answer is the same whether or not the
-/// address has an account; the limit (`PasswordResetPerAccount`) is counted per address for
-/// every address, so a 429 reveals nothing either.
+/// address has an account, and so is its time: the lookup and the mail happen after it
+/// (`code_mail.rs`); the limit (`PasswordResetPerAccount`) is counted per address for every
+/// address, so a 429 reveals nothing either.
 pub async fn request_password_reset(
     app: &App,
     email: Option<&str>,
@@ -236,22 +237,14 @@ pub async fn request_password_reset(
     )
     .await?;
 
-    let Some(user) = user_by_email(app, &email).await? else {
-        return Ok(());
-    };
-    match codes::issue_code(app, &user, CodePurpose::Reset).await {
-        Ok(()) => {
-            log_event_best_effort(
-                app,
-                NewEvent::new(EventType::PasswordResetRequested, Some(user.id))
-                    .client(client)
-                    .description("password reset code sent"),
-            )
-            .await;
-        }
-        // Not told to the client: an error only known accounts can have would reveal them.
-        Err(e) => tracing::warn!(error = %e, user = %user.id, "password reset code not sent"),
-    }
+    // The lookup, the code and the mail happen after the answer, for every address alike.
+    crate::accounts::code_mail::request(
+        app,
+        crate::accounts::code_mail::CodeMail::Reset,
+        &email,
+        client,
+    )
+    .await?;
     Ok(())
 }
 
