@@ -140,6 +140,7 @@ test("a badge earned through the API is celebrated once, featured and shared", a
   assert.equal(await dialog.locator(".burst").count(), 1, "the burst animates without reduced motion");
   await page.waitForTimeout(1000); // the burst and the pop are over
   await shot(page, "celebration");
+  assert.deepEqual(await axeViolations(page), [], "the celebration dialog");
   await dialog.getByRole("button", { name: "Feature on my profile" }).click();
   await dialog.getByText("Featured on your profile").waitFor();
   await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
@@ -166,6 +167,7 @@ test("a badge earned through the API is celebrated once, featured and shared", a
   await anonymousPage.getByRole("heading", { name: "First Post" }).waitFor();
   await anonymousPage.getByText(/Log in/).first().waitFor();
   assert.equal(await anonymousPage.getByText(/earned this badge on/).count(), 0);
+  assert.deepEqual(await axeViolations(anonymousPage), [], "the public badge page");
   await anonymous.close();
   await visit(page, `/u/${alice.username}/badges/${firstPost.id}`);
   await page.getByText(/earned this badge on/).waitFor();
