@@ -356,3 +356,29 @@ both_engines!(
         assert!(mails.iter().all(|m| m.to == "known@example.com"));
     }
 );
+
+both_engines!(
+    async fn a_login_for_an_unknown_name_spends_one_verification_like_a_known_one(t: TestTable) {
+        use accounts::auth::passwords::count_verifications;
+        let app = TestApp::new(t).await;
+        let response = app
+            .post("/api/auth/register/")
+            .json(json!({"username": "known", "email": "known@example.com", "password": "violet-harbour-42"}))
+            .send()
+            .await;
+        assert_eq!(response.status, 201);
+        for (name, password) in [
+            ("known", "wrong-password-1"),
+            ("nobody", "wrong-password-1"),
+            ("nobody@example.com", "wrong-password-1"),
+            ("not a valid name!", "wrong-password-1"),
+        ] {
+            let login = app
+                .post("/api/auth/jwt/login/")
+                .json(json!({"username": name, "password": password}));
+            let (response, verified) = count_verifications(login.send()).await;
+            assert_eq!(response.status, 400, "{name}");
+            assert_eq!(verified, 1, "{name}: one Argon2 verification, known or not");
+        }
+    }
+);
