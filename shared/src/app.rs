@@ -204,6 +204,11 @@ impl App {
             }
             None => table,
         };
+        // A latency model of DynamoDB's round trips, for accounts-local (docs/benchmarks.md).
+        let table: Arc<dyn Table> = match config.store_latency {
+            Some(delay) => Arc::new(crate::store::latency::LatencyTable::new(table, delay)),
+            None => table,
+        };
         let table: Arc<dyn Table> = Arc::new(RetryingTable::new(table, RetryPolicy::STORE));
 
         let keys = crate::auth::jwt::KeySet::load(&config.auth.signing_keys)

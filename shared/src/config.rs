@@ -55,6 +55,9 @@ pub struct Config {
     /// `ACCOUNTS_INJECT_FAULTS` (a rate: `0.2` or `20%`) and `ACCOUNTS_INJECT_FAULTS_SEED`:
     /// store calls fail on purpose at that rate (`docs/faults.md`); unset by default.
     pub store_faults: Option<crate::store::faults::FaultConfig>,
+    /// `ACCOUNTS_STORE_LATENCY` (`5ms`): every store call waits this long first, as a round trip
+    /// to DynamoDB does (`store/latency.rs`); unset by default.
+    pub store_latency: Option<std::time::Duration>,
     pub badges: BadgesConfig,
     /// `AWS_TRUST_STORE`: the root certificates the AWS SDK's HTTPS client trusts.
     pub aws_trust_store: AwsTrustStore,
@@ -414,6 +417,15 @@ impl Config {
             social: SocialConfig { following_limit },
             events: EventsConfig { retention_days },
             store_faults: parse_faults(env)?,
+            store_latency: match env.var("ACCOUNTS_STORE_LATENCY") {
+                None => None,
+                Some(v) => Some(parse_latency(&v).ok_or_else(|| {
+                    ConfigError::new(
+                        "ACCOUNTS_STORE_LATENCY",
+                        format!("`{v}` is not a latency such as 5ms (0 to 1000 ms)"),
+                    )
+                })?),
+            },
             badges: BadgesConfig {
                 evaluate_on_bus: parse_bool(env, "BADGES_EVALUATE_ON_BUS", false)?,
             },
@@ -430,6 +442,14 @@ impl Config {
             },
         })
     }
+}
+
+/// `5ms`, `5` (milliseconds) or `0.5ms`, up to a second.
+fn parse_latency(raw: &str) -> Option<std::time::Duration> {
+    let ms: f64 = raw.trim().trim_end_matches("ms").trim().parse().ok()?;
+    (0.0..=1000.0)
+        .contains(&ms)
+        .then(|| std::time::Duration::from_secs_f64(ms / 1000.0))
 }
 
 fn parse_faults(env: &dyn Env) -> Result<Option<crate::store::faults::FaultConfig>, ConfigError> {
@@ -487,6 +507,15 @@ fn parse_bool(env: &dyn Env, var: &'static str, default: bool) -> Result<bool, C
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn store_latency_reads_milliseconds() {
+        assert_eq!(parse_latency("5ms"), Some(std::time::Duration::from_millis(5)));
+        assert_eq!(parse_latency("2"), Some(std::time::Duration::from_millis(2)));
+        assert_eq!(parse_latency("0.5ms"), Some(std::time::Duration::from_micros(500)));
+        assert_eq!(parse_latency("5s"), None);
+        assert_eq!(parse_latency("2000ms"), None);
+    }
     use super::*;
 
     #[test]

@@ -38,6 +38,10 @@ struct Args {
     /// e.g. 0.2 or 20%; see docs/faults.md.
     #[arg(long, env = "ACCOUNTS_INJECT_FAULTS", value_name = "RATE")]
     inject_faults: Option<String>,
+    /// Make every store call wait this long first, as a round trip to DynamoDB does (`5ms`), so
+    /// a request's time shows its sequential round trips; see docs/benchmarks.md.
+    #[arg(long, env = "ACCOUNTS_STORE_LATENCY", value_name = "LATENCY")]
+    store_latency: Option<String>,
     /// The built web console (`npm run build` in web/), served at `/` beside the API; when it
     /// has no index.html only the API is served.
     #[arg(long, env = "CONSOLE_DIR", default_value = "web/dist")]
@@ -48,12 +52,17 @@ struct Args {
 async fn main() {
     accounts::telemetry::init();
     let args = Args::parse();
-    let built = match &args.inject_faults {
-        Some(rate) => {
-            let faults = vec![("ACCOUNTS_INJECT_FAULTS", rate.clone())];
-            args.store.build_app_with(faults).await
-        }
-        None => args.store.build_app().await,
+    let mut settings = Vec::new();
+    if let Some(rate) = &args.inject_faults {
+        settings.push(("ACCOUNTS_INJECT_FAULTS", rate.clone()));
+    }
+    if let Some(latency) = &args.store_latency {
+        settings.push(("ACCOUNTS_STORE_LATENCY", latency.clone()));
+    }
+    let built = if settings.is_empty() {
+        args.store.build_app().await
+    } else {
+        args.store.build_app_with(settings).await
     };
     let app: &'static App = match built {
         Ok(app) => Box::leak(Box::new(app)),
@@ -83,6 +92,9 @@ async fn main() {
         StoreConfig::Embedded { data_dir } => format!("embedded store in {}", data_dir.display()),
         StoreConfig::DynamoDb { table_name, .. } => format!("dynamodb table {table_name}"),
     };
+    if let Some(latency) = app.config.store_latency {
+        where_.push_str(&format!(", {latency:?} added to every store call"));
+    }
     if let Some(faults) = app.config.store_faults {
         where_.push_str(&format!(
             ", {} of store calls failing on purpose",

@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod embedded;
 pub mod faults;
 pub mod keys;
+pub mod latency;
 mod limits;
 pub mod retry;
 pub mod table;

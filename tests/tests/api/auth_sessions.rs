@@ -152,7 +152,12 @@ async fn session_item(app: &TestApp, session_id: &str) -> Item {
 }
 
 fn session_id_of(b: &Browser) -> String {
-    b.session.split('.').next().unwrap().to_owned()
+    // `<user id>-<session id>.<secret>`
+    let named = b.session.split('.').next().unwrap();
+    named
+        .split_once('-')
+        .map_or(named, |(_, sid)| sid)
+        .to_owned()
 }
 
 fn int(item: &Item, attr: &str) -> i64 {
