@@ -176,6 +176,28 @@ pub async fn start_session(
     client: &ClientInfo,
     via: AuthMethod,
 ) -> Result<StartedSession, Error> {
+    let started = new_session(app, user, client, via);
+    store_session(app, &started).await?;
+    Ok(started)
+}
+
+/// Writes a session made by [`new_session`]. A ULID with 80 random bits does not collide; the
+/// condition makes sure of it anyway.
+pub async fn store_session(app: &App, started: &StartedSession) -> Result<(), Error> {
+    app.table
+        .put(started.record.to_item()?, Some(Condition::item_absent()))
+        .await?;
+    Ok(())
+}
+
+/// A new session for a user who just proved who they are, not yet stored (so that a login can
+/// store it beside other work).
+pub fn new_session(
+    app: &App,
+    user: &UserRecord,
+    client: &ClientInfo,
+    via: AuthMethod,
+) -> StartedSession {
     let now = app.clock.now();
     let epoch = now.timestamp();
     let session_id = ulid::Ulid::from_datetime(now.into()).to_string();
@@ -205,15 +227,11 @@ pub async fn start_session(
         idle_timeout_secs: app.config.auth.session_idle_secs,
         expires_at: epoch.saturating_add(app.config.auth.session_absolute_secs),
     };
-    // A ULID with 80 random bits does not collide; the condition makes sure of it anyway.
-    app.table
-        .put(record.to_item()?, Some(Condition::item_absent()))
-        .await?;
-    Ok(StartedSession {
+    StartedSession {
         cookie: format!("{}-{session_id}.{secret}", user.id),
         csrf_token,
         record,
-    })
+    }
 }
 
 /// A session id is a ULID: 26 Crockford base32 characters. Anything else is not looked up.

@@ -139,7 +139,7 @@ async fn round_trips_per_route() {
             status,
             trips,
             goal: Some(4),
-            ceiling: 9,
+            ceiling: 4,
         });
         let (status, trips) =
             measure(&app, &latency, Method::GET, "/api/health/", None, None).await;
