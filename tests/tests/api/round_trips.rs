@@ -89,7 +89,7 @@ async fn round_trips_per_route() {
         let (a, b) = (alice.n(), bob.n());
         let steps: Vec<(Method, String, &str, Option<Json>, Option<u64>, u64)> = vec![
             (Method::GET, "/api/auth/me/".into(), &alice.token, None, Some(2), 1),
-            (Method::GET, format!("/api/profiles/{b}/"), &alice.token, None, Some(2), 3),
+            (Method::GET, format!("/api/profiles/{b}/"), &alice.token, None, Some(2), 2),
             (Method::GET, format!("/api/follows/?user={b}&direction=followers"), &alice.token, None, Some(2), 3),
             (Method::GET, "/api/events/?page_size=50".into(), &alice.token, None, Some(2), 2),
             (Method::GET, format!("/api/users/{a}/badge-progress/"), &alice.token, None, Some(2), 3),
@@ -106,7 +106,7 @@ async fn round_trips_per_route() {
             (Method::GET, format!("/api/relationships/?id={b}"), &alice.token, None, None, 2),
             (Method::POST, "/api/follows/".into(), &alice.token, Some(json!({"following": b})), Some(3), 3),
             (Method::DELETE, format!("/api/follows/{a}-{b}/"), &alice.token, None, Some(3), 4),
-            (Method::PATCH, format!("/api/profiles/{a}/"), &alice.token, Some(json!({"bio": "hello"})), Some(3), 4),
+            (Method::PATCH, format!("/api/profiles/{a}/"), &alice.token, Some(json!({"bio": "hello"})), Some(3), 3),
             (Method::PATCH, "/api/settings/".into(), &alice.token, Some(json!({"theme": "dark"})), Some(3), 4),
             (Method::POST, "/api/user-badges/".into(), &root.token, Some(json!({"user": a, "badge": badge})), Some(3), 6),
             (Method::POST, "/api/events/".into(), &alice.token, Some(json!({"event_type": "page_view"})), Some(3), 2),
