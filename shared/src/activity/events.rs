@@ -619,6 +619,17 @@ pub async fn log_event(app: &App, event: NewEvent) -> Result<(), Error> {
     Ok(())
 }
 
+/// The put of an event, for a caller that writes it in the same transaction as the change it
+/// records (one round trip fewer than a put after the change, and never an event for a change
+/// that did not happen). Successful events read nothing to be prepared.
+pub async fn event_put(app: &App, event: NewEvent) -> Result<crate::store::TxOp, Error> {
+    let record = prepare_event(app, event).await?;
+    Ok(crate::store::TxOp::Put {
+        item: record.to_item()?,
+        condition: Some(Condition::item_absent()),
+    })
+}
+
 /// Attributes that say who, where and what in detail: account erasure removes them.
 const PERSONAL_ATTRIBUTES: [&str; 6] = [
     "description",

@@ -107,7 +107,7 @@ async fn round_trips_per_route() {
             (Method::POST, "/api/follows/".into(), &alice.token, Some(json!({"following": b})), Some(3), 3),
             (Method::DELETE, format!("/api/follows/{a}-{b}/"), &alice.token, None, Some(3), 4),
             (Method::PATCH, format!("/api/profiles/{a}/"), &alice.token, Some(json!({"bio": "hello"})), Some(3), 3),
-            (Method::PATCH, "/api/settings/".into(), &alice.token, Some(json!({"theme": "dark"})), Some(3), 4),
+            (Method::PATCH, "/api/settings/".into(), &alice.token, Some(json!({"theme": "dark"})), Some(3), 3),
             (Method::POST, "/api/user-badges/".into(), &root.token, Some(json!({"user": a, "badge": badge})), Some(3), 6),
             (Method::POST, "/api/events/".into(), &alice.token, Some(json!({"event_type": "page_view"})), Some(3), 2),
             (Method::POST, "/api/blocks/".into(), &alice.token, Some(json!({"blocked": 14})), None, 4),
