@@ -39,6 +39,7 @@ mod mail_and_bus;
 mod openapi;
 mod profiles_access;
 mod profiles_api;
+mod promises;
 mod round_trips;
 mod security_hardening;
 mod social_blocks;
