@@ -37,6 +37,7 @@ mod faults;
 mod lost_answers;
 mod mail_and_bus;
 mod openapi;
+mod operations;
 mod profiles_access;
 mod profiles_api;
 mod promises;
