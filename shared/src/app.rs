@@ -174,9 +174,13 @@ impl App {
                     }
                 })?,
             ),
-            MailConfig::Ses { from } => {
-                Arc::new(SesMailer::new(sdk.expect("loaded above"), from.clone()))
-            }
+            MailConfig::Ses {
+                from,
+                configuration_set,
+            } => Arc::new(
+                SesMailer::new(sdk.expect("loaded above"), from.clone())
+                    .with_configuration_set(configuration_set.clone()),
+            ),
         };
 
         let (bus, in_process_bus): (Arc<dyn EventBus>, _) = match &config.bus {

@@ -30,6 +30,9 @@ pub enum MailConfig {
     },
     Ses {
         from: String,
+        /// The SES configuration set every message is sent with (`SES_CONFIGURATION_SET`):
+        /// its bounces and complaints come back as events (`accounts/mail_feedback.rs`).
+        configuration_set: Option<String>,
     },
 }
 
@@ -212,6 +215,7 @@ impl Config {
     /// | `CREATE_TABLE` | create the table when missing (`true`/`false`) | `false` / `true` |
     /// | `MAIL` | `ses` or `outbox` | `ses` / `outbox` |
     /// | `MAIL_FROM` | sender address | required with `ses` / `no-reply@localhost` |
+    /// | `SES_CONFIGURATION_SET` | SES configuration set of every message (bounce and complaint events) | none |
     /// | `BUS` | `eventbridge` or `in-process` | `eventbridge` / `in-process` |
     /// | `EVENT_BUS_NAME` | the EventBridge bus | required with `eventbridge` |
     /// | `MAX_BODY_BYTES` | largest request body | `65536` |
@@ -280,6 +284,7 @@ impl Config {
             }
             "ses" => MailConfig::Ses {
                 from: mail_from.clone(),
+                configuration_set: env.var("SES_CONFIGURATION_SET").filter(|s| !s.is_empty()),
             },
             other => {
                 return Err(ConfigError::new(

@@ -121,6 +121,10 @@ pub async fn handle_domain_event(app: &App, payload: Value) -> Result<Value, Err
             "awarded": awarded_view(&awarded),
         }));
     }
+    if event.source == crate::accounts::mail_feedback::SOURCE {
+        let detail_type = event.detail_type.as_str();
+        return crate::accounts::mail_feedback::handle(app, detail_type, &event.detail).await;
+    }
     if event.source != crate::bus::EVENT_SOURCE {
         return Ok(json!({ "received": event.detail_type, "awarded": [] }));
     }

@@ -34,6 +34,10 @@ pub struct UserRecord {
     /// nowhere, and only an administrator's `DELETE` (which finishes the erasure) touches it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleting: bool,
+    /// The address hard-bounced (`"bounce"`) or its owner complained (`"complaint"`): the
+    /// service mails it no more (`accounts/mail_feedback.rs`). Owner and staff see it.
+    #[serde(default)]
+    pub email_suppressed: Option<String>,
 
     #[serde(default)]
     pub phone_number: Option<String>,
@@ -99,6 +103,7 @@ impl UserRecord {
             is_suspended: false,
             suspension_reason: String::new(),
             deleting: false,
+            email_suppressed: None,
             phone_number: None,
             date_of_birth: None,
             bio: String::new(),

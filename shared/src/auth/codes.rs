@@ -93,6 +93,11 @@ pub async fn issue_code_to(
         Value::Int((now + Duration::seconds(ttl)).timestamp()),
     );
     app.table.put(item, None).await?;
+    // SES feedback marked the address: it is mailed no more (accounts/mail_feedback.rs).
+    if user.email_suppressed.is_some() && to.eq_ignore_ascii_case(&user.email) {
+        tracing::warn!(user = user.id.0, "code not mailed: the address is suppressed");
+        return Ok(());
+    }
 
     let mut email = code_email(user, purpose, &code, ttl);
     email.to = to.to_owned();

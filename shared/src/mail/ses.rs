@@ -11,6 +11,8 @@ use super::{Email, MailError, Mailer};
 pub struct SesMailer {
     client: crate::aws::LazyClient<Client>,
     from: String,
+    /// Sends with this configuration set (its bounce and complaint events), if any.
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
@@ -18,7 +20,14 @@ impl SesMailer {
         SesMailer {
             client: crate::aws::LazyClient::new(sdk, Client::new),
             from,
+            configuration_set: None,
         }
+    }
+
+    /// Every message names `configuration_set`.
+    pub fn with_configuration_set(mut self, configuration_set: Option<String>) -> Self {
+        self.configuration_set = configuration_set;
+        self
     }
 }
 
@@ -42,6 +51,7 @@ impl Mailer for SesMailer {
             .get()
             .send_email()
             .from_email_address(&self.from)
+            .set_configuration_set_name(self.configuration_set.clone())
             .destination(Destination::builder().to_addresses(&email.to).build())
             .content(EmailContent::builder().simple(message).build())
             .send()

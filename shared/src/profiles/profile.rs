@@ -59,8 +59,9 @@ const LOCKED: [(&str, &str); 5] = [
 
 /// Read-only fields silently ignored on write, as DRF does: derived values a client that
 /// sends back what it read would carry along.
-const IGNORED: [&str; 15] = [
+const IGNORED: [&str; 16] = [
     "id",
+    "email_suppressed",
     "follower_count",
     "following_count",
     "posts_count",

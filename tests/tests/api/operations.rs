@@ -89,4 +89,141 @@ async fn award(t: TestTable) {
     assert_metrics(&lines, &[]);
 }
 
-both_engines!(register_verify_login, award);
+/// An SES event as EventBridge delivers it from the default bus.
+fn ses_event(detail_type: &str, detail: Json) -> Json {
+    json!({
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": detail_type,
+        "source": "aws.ses",
+        "account": "123456789012",
+        "time": "2026-12-07T16:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    })
+}
+
+fn bounce(kind: &str, to: &str) -> Json {
+    ses_event(
+        "Email Bounced",
+        json!({
+            "eventType": "Bounce",
+            "bounce": {
+                "bounceType": kind,
+                "bounceSubType": "General",
+                "bouncedRecipients": [{ "emailAddress": to }],
+            },
+            "mail": { "destination": [to] },
+        }),
+    )
+}
+
+async fn registered(app: &TestApp, name: &str) -> i64 {
+    let response = app
+        .post("/api/auth/register/")
+        .ip(&fresh_ip())
+        .json(json!({ "username": name, "email": format!("{name}@example.com"), "password": PASSWORD }))
+        .send()
+        .await;
+    assert_eq!(response.status, 201, "{}", response.body_json());
+    response.body_json()["id"].as_i64().expect("an id")
+}
+
+async fn suppressed(app: &TestApp, id: i64) -> Json {
+    let user = accounts::accounts::get_user(&app.app, accounts::model::UserId(id))
+        .await
+        .unwrap()
+        .expect("the user");
+    json!(user.email_suppressed)
+}
+
+async fn mail_feedback_suppresses_the_address(t: TestTable) {
+    use accounts::triggers::handle_domain_event;
+    let app = TestApp::new(t).await;
+    let jane = registered(&app, "jane").await;
+    let john = registered(&app, "john").await;
+
+    // A soft bounce changes nothing; a hard one marks the account.
+    let answer = handle_domain_event(&app.app, bounce("Transient", "jane@example.com")).await;
+    assert_eq!(answer.unwrap()["suppressed"], json!([]));
+    assert_eq!(suppressed(&app, jane).await, Json::Null);
+    let answer =
+        handle_domain_event(&app.app, bounce("Permanent", "Jane <jane@example.com>")).await;
+    assert_eq!(answer.unwrap()["suppressed"], json!([jane]));
+    assert_eq!(suppressed(&app, jane).await, "bounce");
+
+    let complaint = ses_event(
+        "Email Complaint Received",
+        json!({
+            "eventType": "Complaint",
+            "complaint": { "complainedRecipients": [{ "emailAddress": "john@example.com" }] },
+        }),
+    );
+    handle_domain_event(&app.app, complaint).await.unwrap();
+    assert_eq!(suppressed(&app, john).await, "complaint");
+
+    // An address with no account is left alone.
+    let answer = handle_domain_event(&app.app, bounce("Permanent", "nobody@example.com")).await;
+    assert_eq!(answer.unwrap()["suppressed"], json!([]));
+
+    // The service mails the address no more: a resend sends nothing.
+    let before = app.outbox().len();
+    let response = app
+        .post("/api/auth/resend-code/")
+        .json(json!({ "email": "jane@example.com" }))
+        .send()
+        .await;
+    assert!(response.status.is_success(), "{}", response.body_json());
+    assert_eq!(app.outbox().len(), before, "mailed a suppressed address");
+
+    // The owner's full view shows it.
+    let user = accounts::accounts::get_user(&app.app, accounts::model::UserId(jane))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        accounts::profiles::views::full_view(&user)["email_suppressed"],
+        "bounce"
+    );
+    assert!(
+        accounts::profiles::views::public_view(&user)
+            .get("email_suppressed")
+            .is_none()
+    );
+}
+
+/// Events the badge evaluator cannot process answer an error (the function fails, EventBridge
+/// and Lambda retry, then the dead-letter queue holds it) instead of an empty success.
+async fn a_poisoned_event_fails(t: TestTable) {
+    use accounts::triggers::handle_domain_event;
+    let app = TestApp::new(t).await;
+    let poisoned = [
+        json!({ "not": "an envelope" }),
+        json!({ "source": "accounts", "detail-type": "UserFollowed", "detail": {}, "time": "yesterday" }),
+        ses_event("Email Bounced", json!({ "bounce": "garbled" })),
+        ses_event("Email Delivered", json!({})),
+        json!({
+            "source": "platform.content",
+            "detail-type": "PostCreated",
+            "detail": { "event_type": "no_such_type", "user": "nobody" },
+            "time": "2026-12-07T16:00:00Z",
+        }),
+    ];
+    for event in poisoned {
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            handle_domain_event(&app.app, event.clone()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{event} loops"));
+        assert!(answer.is_err(), "{event} was swallowed: {answer:?}");
+    }
+}
+
+both_engines!(
+    register_verify_login,
+    award,
+    mail_feedback_suppresses_the_address,
+    a_poisoned_event_fails
+);

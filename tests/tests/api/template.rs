@@ -535,8 +535,11 @@ fn every_function_gets_a_valid_lambda_configuration() {
             f.id
         );
         assert!(
-            matches!(config.mail, MailConfig::Ses { .. }),
-            "{} mail",
+            matches!(
+                &config.mail,
+                MailConfig::Ses { configuration_set: Some(set), .. } if set == "MailConfigurationSet"
+            ),
+            "{} mail: SES with the configuration set whose feedback the service reads",
             f.id
         );
         assert!(

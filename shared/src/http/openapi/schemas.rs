@@ -108,6 +108,7 @@ fn user_full() -> Json {
             "is_suspended": boolean(),
             "suspension_reason": string(),
             "deleting": { "type": "boolean", "description": "Present (true) while the account is being erased." },
+            "email_suppressed": { "type": ["string", "null"], "enum": ["bounce", "complaint", null], "description": "The address hard-bounced or its owner complained: the service mails it no more." },
             "phone_number": nullable_string(),
             "date_of_birth": nullable_string(),
             "bio": string(),
