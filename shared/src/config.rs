@@ -515,9 +515,18 @@ mod tests {
 
     #[test]
     fn store_latency_reads_milliseconds() {
-        assert_eq!(parse_latency("5ms"), Some(std::time::Duration::from_millis(5)));
-        assert_eq!(parse_latency("2"), Some(std::time::Duration::from_millis(2)));
-        assert_eq!(parse_latency("0.5ms"), Some(std::time::Duration::from_micros(500)));
+        assert_eq!(
+            parse_latency("5ms"),
+            Some(std::time::Duration::from_millis(5))
+        );
+        assert_eq!(
+            parse_latency("2"),
+            Some(std::time::Duration::from_millis(2))
+        );
+        assert_eq!(
+            parse_latency("0.5ms"),
+            Some(std::time::Duration::from_micros(500))
+        );
         assert_eq!(parse_latency("5s"), None);
         assert_eq!(parse_latency("2000ms"), None);
     }
