@@ -104,6 +104,37 @@ pub fn health_probe() -> Key {
     Key::new("HEALTH", "PROBE")
 }
 
+/// Partition key prefixes of partitions that belong to one user, session, token, address,
+/// name or source event: what one subject's traffic reaches, and no other subject's.
+const ENTITY_PREFIXES: [&str; 10] = [
+    "USER#",
+    "SESSION#",
+    "UNIQUE#",
+    "APITOKEN#",
+    "REVOKED#",
+    "INGESTED#",
+    "RATE#",
+    "TASKMARK#",
+    "REPORT#",
+    "METRICS#",
+];
+
+/// True for a partition key value (of the table or a GSI) that belongs to one subject: a
+/// user's partition, a session, a unique name ... Everything else (counters, the type, award
+/// and name indexes, badge definitions, task partitions) is shared by all users' traffic. The
+/// partition-heat simulation (`store::heat`) scales the two kinds apart.
+pub fn is_entity_partition(pk: &str) -> bool {
+    ENTITY_PREFIXES.iter().any(|p| pk.starts_with(p))
+}
+
+/// For a partition key value of a hash-sharded family, the family's name and its number of
+/// shards; `None` for a key value that is not sharded. The heat simulation reports a family at
+/// its mean per shard.
+pub fn shard_family(pk: &str) -> Option<(String, u32)> {
+    let _ = pk;
+    None
+}
+
 /// Sets an index's key attributes on an item.
 pub fn set_index_keys(item: &mut Item, index: Index, pk: String, sk: String) {
     let (pk_attr, sk_attr) = index.key_attrs();

@@ -38,6 +38,7 @@ mod mail_and_bus;
 mod openapi;
 mod profiles_access;
 mod profiles_api;
+mod scale_heat;
 mod social_blocks;
 mod social_concurrency;
 mod social_follow;
