@@ -16,8 +16,8 @@
 //! | block edge | `USER#<a>` | `BLOCKS#<b>` | `USER#<b>` / `BLOCKER#<a>` | |
 //! | session | `SESSION#<sid>` | `SESSION` | `USER#<id>` / `SESSION#<started>` | |
 //! | revoked token | `REVOKED#<jti>` | `REVOKED` | | |
-//! | event | `USER#<id>` | `EVENT#<ulid>` | `EVENTS#<type>` / `<ulid>` | |
-//! | event about no known account | `EVENTS#ANON` | `EVENT#<ulid>` | `EVENTS#<type>` / `<ulid>` | |
+//! | event | `USER#<id>` | `EVENT#<ulid>` | `EVENTS#<type>#<shard>` / `<ulid>` | |
+//! | event about no known account | `ADDR#<sha256 of the address, 16 hex>` | `EVENT#<ulid>` | `EVENTS#<type>#<shard>` / `<ulid>` | |
 //! | badge definition | `BADGE#<id>` | `DEFINITION` | `BADGES` / `<id, 20 digits>` | `BADGES#ACTIVE` / `<id, 20 digits>` while active |
 //! | badge id counter | `COUNTER#BADGE_ID` | `COUNTER` | | |
 //! | unique badge name | `UNIQUE#BADGENAME#<lower name>` | `UNIQUE` | | |
@@ -26,6 +26,7 @@
 //! | badge aggregates (analytics) | `BADGESTATS` | `GLOBAL` | | |
 //! | rate-limit window | `RATE#<key>#<window>` | `RATE` | | |
 //! | event awaiting review (sparse GSI2 on the event) | | | | `REVIEW` / `<ulid>` |
+//! | high or critical event not awaiting review (sparse GSI2) | | | | `SEVERE#<shard of 16>` / `<ulid>` |
 //! | activity stats (counters for badges) | `USER#<id>` | `STATS` | | |
 //! | ingested source event (dedupe) | `INGESTED#<source id>` | `INGESTED` | | |
 //! | activity day (badge streaks and windows; TTL) | `USER#<id>` | `DAY#<yyyy-mm-dd, UTC>` | | |
@@ -106,7 +107,8 @@ pub fn health_probe() -> Key {
 
 /// Partition key prefixes of partitions that belong to one user, session, token, address,
 /// name or source event: what one subject's traffic reaches, and no other subject's.
-const ENTITY_PREFIXES: [&str; 10] = [
+const ENTITY_PREFIXES: [&str; 11] = [
+    ANON_PREFIX,
     "USER#",
     "SESSION#",
     "UNIQUE#",
@@ -131,8 +133,21 @@ pub fn is_entity_partition(pk: &str) -> bool {
 /// shards; `None` for a key value that is not sharded. The heat simulation reports a family at
 /// its mean per shard.
 pub fn shard_family(pk: &str) -> Option<(String, u32)> {
-    let _ = pk;
-    None
+    if let Some(shard) = pk.strip_prefix("SEVERE#")
+        && shard.len() == 2
+        && shard.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(("SEVERE#*".into(), SEVERE_SHARDS));
+    }
+    let rest = pk.strip_prefix(EVENT_TYPE_PREFIX)?;
+    let (event_type, shard) = rest.rsplit_once('#')?;
+    if shard.len() != 3 || !shard.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((
+        format!("{EVENT_TYPE_PREFIX}{event_type}#*"),
+        event_type_shards(event_type),
+    ))
 }
 
 /// Sets an index's key attributes on an item.
@@ -256,20 +271,83 @@ pub fn event(owner: UserId, event_id: &str) -> Key {
 /// Prefix of a user's events in their partition.
 pub const EVENT_PREFIX: &str = "EVENT#";
 
-/// The partition of events about no known account (a login with an unknown username, a bot
-/// refused at registration). Its sort keys have the form of a user's events.
-pub fn anonymous_events() -> String {
-    "EVENTS#ANON".to_owned()
+/// The partition of the events about no known account from one client address (a login with
+/// an unknown username, a bot refused at registration): `ADDR#<hash of the address>`, so that a
+/// credential-stuffing run from many addresses spreads over as many partitions, and the
+/// velocity check reads one address's events. `None` (no address known) is one partition of
+/// its own; only internal paths log such events. Its sort keys have the form of a user's events.
+pub fn anonymous_events(ip_hash: Option<&str>) -> String {
+    format!("{ANON_PREFIX}{}", ip_hash.unwrap_or("unknown"))
 }
 
-/// An event about no known account.
-pub fn anonymous_event(event_id: &str) -> Key {
-    Key::new(anonymous_events(), format!("{EVENT_PREFIX}{event_id}"))
+/// Prefix of the anonymous event partitions.
+pub const ANON_PREFIX: &str = "ADDR#";
+
+/// An event about no known account, in its address's partition.
+pub fn anonymous_event(ip_hash: Option<&str>, event_id: &str) -> Key {
+    Key::new(
+        anonymous_events(ip_hash),
+        format!("{EVENT_PREFIX}{event_id}"),
+    )
 }
 
-/// GSI1 keys of an event: every event of one type, in time order (security analysis, reports).
+/// The partition all anonymous events had before issue 19 (read by the `migrate-keys` task
+/// only).
+pub const LEGACY_ANONYMOUS_EVENTS: &str = "EVENTS#ANON";
+
+/// Shards of the by-type event index for one type, sized to the reference load
+/// (`docs/scale.md`): each shard of a type below about a third of a partition's write limit.
+/// An event's index entry takes 1 to 2 WCU (events are 0.5 to 1.5 KB). Readers of a type fan
+/// out over all its shards ([`event_type_partitions`]) and merge by event id.
+pub fn event_type_shards(event_type: &str) -> u32 {
+    match event_type {
+        // 40,000 and 30,000 a second at the reference load.
+        "page_view" | "like_given" => 256,
+        // 10,000 to 20,000 a second.
+        "comment_create" | "post_create" | "login" | "profile_view" | "share" => 128,
+        // Up to 5,000 a second (follows; a credential-stuffing run; sessions).
+        "follow" | "unfollow" | "login_failed" | "session_started" | "token_refresh"
+        | "like_removed" => 32,
+        // Up to 1,000 a second each (registrations, their mails, badge awards).
+        "register" | "verification_sent" | "badge_earned" | "logout" => 8,
+        _ => 4,
+    }
+}
+
+/// A stable hash of a string into `0..shards` (FNV-1a; the shard must not change between
+/// builds, so not the standard library's randomised hasher).
+fn shard_of(value: &str, shards: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in value.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash % u64::from(shards.max(1))) as u32
+}
+
+/// GSI1 keys of an event: the events of one type, hash-sharded by event id
+/// (`EVENTS#<type>#<shard>`), each shard in time order (security analysis, alerts, reports).
 pub fn event_type_index(event_type: &str, event_id: &str) -> (String, String) {
-    (format!("EVENTS#{event_type}"), event_id.to_owned())
+    let shard = shard_of(event_id, event_type_shards(event_type));
+    (
+        format!("{EVENT_TYPE_PREFIX}{event_type}#{shard:03}"),
+        event_id.to_owned(),
+    )
+}
+
+const EVENT_TYPE_PREFIX: &str = "EVENTS#";
+
+/// Every GSI1 partition of one event type's index: what a reader of the type fans out over.
+pub fn event_type_partitions(event_type: &str) -> Vec<String> {
+    (0..event_type_shards(event_type))
+        .map(|shard| format!("{EVENT_TYPE_PREFIX}{event_type}#{shard:03}"))
+        .collect()
+}
+
+/// The unsharded GSI1 partition of one event type before issue 19 (read by the
+/// `migrate-keys` task only).
+pub fn legacy_event_type_partition(event_type: &str) -> String {
+    format!("{EVENT_TYPE_PREFIX}{event_type}")
 }
 
 /// One fixed window of a rate limit: `scope` names the rule (`resend`, `login-ip` ...),
@@ -336,6 +414,24 @@ pub const BLOCKER_PREFIX: &str = "BLOCKER#";
 /// time order. Reviewing removes them (the index is sparse).
 pub fn event_review_index(event_id: &str) -> (String, String) {
     ("REVIEW".to_owned(), event_id.to_owned())
+}
+
+/// Shards of the severe-event index.
+pub const SEVERE_SHARDS: u32 = 16;
+
+/// GSI2 keys of a high or critical event that is not on the review queue (not a security
+/// event, or reviewed): `SEVERE#<shard>` / `<ulid>`, hash-sharded by event id. With the review
+/// queue it is what the alerts task reads, instead of every event of every type.
+pub fn severe_event_index(event_id: &str) -> (String, String) {
+    let shard = shard_of(event_id, SEVERE_SHARDS);
+    (format!("SEVERE#{shard:02}"), event_id.to_owned())
+}
+
+/// Every GSI2 partition of the severe-event index.
+pub fn severe_event_partitions() -> Vec<String> {
+    (0..SEVERE_SHARDS)
+        .map(|shard| format!("SEVERE#{shard:02}"))
+        .collect()
 }
 
 /// A user's activity counters (events ingested per type, quality review counts), read by the
