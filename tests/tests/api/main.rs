@@ -49,6 +49,7 @@ mod tasks_badges;
 mod tasks_counters;
 mod tasks_engagement;
 mod tasks_events;
+mod tasks_migrate_keys;
 mod tasks_report;
 mod tasks_runs;
 mod tasks_security;
