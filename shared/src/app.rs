@@ -26,6 +26,8 @@ pub struct App {
     /// The JWT signing keys (the first signs, all verify).
     pub keys: Arc<crate::auth::jwt::KeySet>,
     pub config: Config,
+    /// This process's copy of the active badge definitions (`badges::definitions`).
+    pub active_badges: Arc<crate::badges::definitions::ActiveCache>,
 }
 
 /// Why a process could not start: one line that names the cause.
@@ -174,6 +176,7 @@ impl App {
             clock,
             keys: Arc::new(keys),
             config,
+            active_badges: Default::default(),
         };
         // Only a local process has an in-process bus worth subscribing to; leaving the evaluator
         // out of the Lambda functions' App keeps it out of their binaries.

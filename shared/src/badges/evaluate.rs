@@ -447,7 +447,7 @@ async fn award_met(
 /// Checks every active badge the user does not hold and awards those met (the daily sweep's
 /// step for one user). Returns the badges awarded now.
 pub async fn evaluate_user(app: &App, user: UserId) -> Result<Vec<BadgeId>, Error> {
-    let active = definitions::list_active(app).await?;
+    let active = definitions::list_active_cached(app).await?;
     evaluate_user_against(app, user, &active).await
 }
 
@@ -487,7 +487,7 @@ pub async fn evaluate_for_event(
     ) {
         stats::record_follow(app, follower, followed, event.time).await?;
     }
-    let active = definitions::list_active(app).await?;
+    let active = definitions::list_active_cached(app).await?;
     let mut awarded = Vec::new();
     for (user, changes) in affected {
         let candidates: Vec<&BadgeDefinition> = active
@@ -519,6 +519,7 @@ pub struct BusEvaluator {
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     keys: std::sync::Arc<crate::auth::jwt::KeySet>,
     config: crate::config::Config,
+    active_badges: std::sync::Arc<super::definitions::ActiveCache>,
 }
 
 impl BusEvaluator {
@@ -532,6 +533,7 @@ impl BusEvaluator {
             clock: app.clock.clone(),
             keys: app.keys.clone(),
             config: app.config.clone(),
+            active_badges: app.active_badges.clone(),
         })
     }
 }
@@ -553,6 +555,7 @@ impl crate::bus::Subscriber for BusEvaluator {
             clock: self.clock.clone(),
             keys: self.keys.clone(),
             config: self.config.clone(),
+            active_badges: self.active_badges.clone(),
         };
         // A failure is logged: the daily sweep awards what an event missed.
         if let Err(e) = evaluate_for_event(&app, event).await {
