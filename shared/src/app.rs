@@ -28,6 +28,8 @@ pub struct App {
     pub config: Config,
     /// This process's copy of the active badge definitions (`badges::definitions`).
     pub active_badges: Arc<crate::badges::definitions::ActiveCache>,
+    /// This process's reserved block of user ids (`accounts::registration`).
+    pub user_ids: Arc<crate::accounts::registration::IdBlock>,
 }
 
 /// Why a process could not start: one line that names the cause.
@@ -177,6 +179,7 @@ impl App {
             keys: Arc::new(keys),
             config,
             active_badges: Default::default(),
+            user_ids: Default::default(),
         };
         // Only a local process has an in-process bus worth subscribing to; leaving the evaluator
         // out of the Lambda functions' App keeps it out of their binaries.

@@ -520,6 +520,7 @@ pub struct BusEvaluator {
     keys: std::sync::Arc<crate::auth::jwt::KeySet>,
     config: crate::config::Config,
     active_badges: std::sync::Arc<super::definitions::ActiveCache>,
+    user_ids: std::sync::Arc<crate::accounts::registration::IdBlock>,
 }
 
 impl BusEvaluator {
@@ -534,6 +535,7 @@ impl BusEvaluator {
             keys: app.keys.clone(),
             config: app.config.clone(),
             active_badges: app.active_badges.clone(),
+            user_ids: app.user_ids.clone(),
         })
     }
 }
@@ -556,6 +558,7 @@ impl crate::bus::Subscriber for BusEvaluator {
             keys: self.keys.clone(),
             config: self.config.clone(),
             active_badges: self.active_badges.clone(),
+            user_ids: self.user_ids.clone(),
         };
         // A failure is logged: the daily sweep awards what an event missed.
         if let Err(e) = evaluate_for_event(&app, event).await {

@@ -216,7 +216,7 @@ pub fn emailed_code(id: UserId, purpose: &str) -> Key {
     Key::new(user_partition(id), format!("CODE#{purpose}"))
 }
 
-/// The counter that allocates user ids in order.
+/// The counter that allocates user ids, a block of them per process at a time.
 pub fn user_id_counter() -> Key {
     Key::new("COUNTER#USER_ID", "COUNTER")
 }

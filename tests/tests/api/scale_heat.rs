@@ -62,7 +62,6 @@ const ALLOWED: &[(&str, &str)] = &[
         "issue 19: definitions rewritten by earned_count",
     ),
     ("table BADGESTATS", "issue 19: counter in transactions"),
-    ("table COUNTER#USER_ID", "issue 19: counter in transactions"),
     ("table BADGE#", "issue 19: earned_count in transactions"),
     (
         "GSI1 BADGE#",
@@ -81,7 +80,6 @@ const ALLOWED_ITEMS: &[&str] = &[
     "GSI1 USERNAME",
     "GSI2 DISPLAYNAME",
     "GSI1 BADGES",
-    "table COUNTER#USER_ID",
     "table BADGESTATS",
     "table BADGE#",
     "table USER#",
