@@ -1,8 +1,9 @@
 //! Badge analytics (the seed's `BadgeAnalyticsView`), from maintained aggregates only:
 //!
-//! - the aggregates item (`keys::badge_stats`): definitions in total, active, per category and
-//!   per rarity; awards in total; users holding at least one badge. Every definition write and
-//!   every award and revoke moves it in its own transaction;
+//! - the aggregates (`keys::badge_stats`, 16 shards and the legacy item, summed from one batch
+//!   read): definitions in total, active, per category and per rarity; awards in total; users
+//!   holding at least one badge. Every definition write and every award and revoke moves one
+//!   shard in its own transaction;
 //! - the definitions (one query of GSI1 `BADGES`) with their `earned_count`, moved in the same
 //!   award and revoke transactions: the 10 most earned;
 //! - the 20 newest awards: one query of GSI2 `AWARDS`, newest first, with the holders' cards
@@ -26,13 +27,31 @@ fn count(stats: &Item, attr: &str) -> i64 {
     stats.get(attr).and_then(Value::as_i64).unwrap_or(0).max(0)
 }
 
+/// The badge aggregates: every shard and the legacy item in one batch read, each number
+/// summed.
+async fn summed_stats(app: &App) -> Result<Item, Error> {
+    let mut sum: HashMap<String, i64> = HashMap::new();
+    for item in app
+        .table
+        .batch_get(&keys::badge_stats_all())
+        .await?
+        .into_iter()
+        .flatten()
+    {
+        for (name, value) in &item {
+            if let Some(n) = value.as_i64()
+                && !matches!(name.as_str(), keys::attr::PK | keys::attr::SK)
+            {
+                *sum.entry(name.clone()).or_default() += n;
+            }
+        }
+    }
+    Ok(sum.into_iter().map(|(k, v)| (k, Value::Int(v))).collect())
+}
+
 /// The analytics document.
 pub async fn analytics(app: &App) -> Result<Json, Error> {
-    let stats = app
-        .table
-        .get(&keys::badge_stats(), true)
-        .await?
-        .unwrap_or_default();
+    let stats = summed_stats(app).await?;
     let defs = definitions::list_all(app).await?;
 
     let by_category: Vec<Json> = Category::ALL

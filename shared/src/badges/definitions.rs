@@ -4,7 +4,7 @@
 //! administrators) and, while active, on GSI2 under `BADGES#ACTIVE` (one query for everyone
 //! and for the evaluator). Names are unique case-insensitively through a unique item written in
 //! the same transaction. Every definition write moves the analytics aggregates
-//! (`keys::badge_stats`) in that transaction. Deleting a definition revokes its awards first
+//! (a shard of `keys::badge_stats`) in that transaction. Deleting a definition revokes its awards first
 //! (see [`delete`]).
 
 use chrono::{DateTime, Utc};
@@ -344,7 +344,7 @@ pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error
             condition: Some(Condition::item_absent()),
         },
         TxOp::Update {
-            key: keys::badge_stats(),
+            key: keys::badge_stats(id),
             update: stats,
             condition: None,
         },
@@ -628,7 +628,7 @@ pub async fn update(
             .fold(Update::new(), |u, (attr, delta)| u.add(attr, *delta));
         if !stats.is_empty() {
             ops.push(TxOp::Update {
-                key: keys::badge_stats(),
+                key: keys::badge_stats(id.0),
                 update: stats,
                 condition: None,
             });
@@ -696,7 +696,7 @@ pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
         }];
         if def.is_active {
             ops.push(TxOp::Update {
-                key: keys::badge_stats(),
+                key: keys::badge_stats(id.0),
                 update: Update::new().add("active_definitions", -1),
                 condition: None,
             });
@@ -730,7 +730,7 @@ pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
                 ])),
             },
             TxOp::Update {
-                key: keys::badge_stats(),
+                key: keys::badge_stats(id.0),
                 update: stats_update(Update::new(), def.category, def.rarity, -1),
                 condition: None,
             },

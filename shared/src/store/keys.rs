@@ -23,7 +23,7 @@
 //! | unique badge name | `UNIQUE#BADGENAME#<lower name>` | `UNIQUE` | | |
 //! | user badge | `USER#<id>` | `BADGE#<badge id, 20 digits>` | `BADGE#<badge id>` / `<user id, 20 digits>` | `AWARDS` / `<earned ms, 15 digits>#<user id>#<badge id>` |
 //! | badge score (leaderboard entry) | `USER#<id>` | `BADGESCORE` | `LEADERBOARD` / `<inverted points>#<inverted count>#<user id>` | |
-//! | badge aggregates (analytics) | `BADGESTATS` | `GLOBAL` | | |
+//! | badge aggregates (analytics), summed over 16 shards and the legacy item | `BADGESTATS#<shard>` (legacy: `BADGESTATS`) | `GLOBAL` | | |
 //! | rate-limit window | `RATE#<key>#<window>` | `RATE` | | |
 //! | event awaiting review (sparse GSI2 on the event) | | | | `REVIEW` / `<ulid>` |
 //! | high or critical event not awaiting review (sparse GSI2) | | | | `SEVERE#<shard of 16>` / `<ulid>` |
@@ -539,10 +539,36 @@ pub fn leaderboard_index(points: i64, count: i64, user: UserId) -> (String, Stri
 /// GSI1 partition of the all-time badge leaderboard.
 pub const LEADERBOARD: &str = "LEADERBOARD";
 
-/// The badge aggregates read by the analytics (updated in every award, revoke and definition
-/// write transaction).
-pub fn badge_stats() -> Key {
+/// Shards of the badge aggregates.
+pub const BADGE_STATS_SHARDS: i64 = 16;
+
+/// One shard of the badge aggregates read by the analytics (updated in every award, revoke
+/// and definition write transaction): `subject` (the user of an award or a revoke, the badge
+/// of a definition write) picks it, so no one item takes every award (`docs/scale.md`).
+pub fn badge_stats(subject: i64) -> Key {
+    Key::new(
+        format!("BADGESTATS#{:02}", subject.rem_euclid(BADGE_STATS_SHARDS)),
+        "GLOBAL",
+    )
+}
+
+/// The single aggregates item before issue 19: still read and summed with the shards, so the
+/// counts it holds stay counted.
+fn legacy_badge_stats() -> Key {
     Key::new("BADGESTATS", "GLOBAL")
+}
+
+/// Every item the badge aggregates are the sum of: the shards and the legacy item.
+pub fn badge_stats_all() -> Vec<Key> {
+    (0..BADGE_STATS_SHARDS)
+        .map(badge_stats)
+        .chain(std::iter::once(legacy_badge_stats()))
+        .collect()
+}
+
+/// True for an item of the badge aggregates (a shard or the legacy item).
+pub fn is_badge_stats(key: &Key) -> bool {
+    key.sk == "GLOBAL" && (key.pk == "BADGESTATS" || key.pk.starts_with("BADGESTATS#"))
 }
 
 /// The partition of one scheduled task: its checkpoint, state and run records.

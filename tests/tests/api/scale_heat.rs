@@ -61,7 +61,6 @@ const ALLOWED: &[(&str, &str)] = &[
         "GSI1 BADGES",
         "issue 19: definitions rewritten by earned_count",
     ),
-    ("table BADGESTATS", "issue 19: counter in transactions"),
     ("table BADGE#", "issue 19: earned_count in transactions"),
     (
         "GSI1 BADGE#",
@@ -80,7 +79,6 @@ const ALLOWED_ITEMS: &[&str] = &[
     "GSI1 USERNAME",
     "GSI2 DISPLAYNAME",
     "GSI1 BADGES",
-    "table BADGESTATS",
     "table BADGE#",
     "table USER#",
     "GSI2 BADGES#ACTIVE",
