@@ -6,8 +6,8 @@
 //!   shard in its own transaction;
 //! - the definitions (one query of GSI1 `BADGES`) with their `earned_count`, moved in the same
 //!   award and revoke transactions: the 10 most earned;
-//! - the 20 newest awards: one query of GSI2 `AWARDS`, newest first, with the holders' cards
-//!   in one batch read.
+//! - the 20 newest awards: the 20 newest of each of the 16 shards of GSI2 `AWARDS#<nn>` (queried
+//!   at the same time), merged, with the holders' cards in one batch read.
 
 use std::collections::HashMap;
 
@@ -73,16 +73,24 @@ pub async fn analytics(app: &App) -> Result<Json, Error> {
         .map(|d| json!({"badge_id": d.id, "name": d.name, "earned_count": d.earned_count}))
         .collect();
 
-    let page = app
-        .table
-        .query(
-            Query::new(Index::Gsi2, keys::AWARDS)
+    // The newest of each shard of the award index, at the same time; the newest of those.
+    let pages = futures::future::try_join_all(keys::award_partitions().into_iter().map(|pk| {
+        app.table.query(
+            Query::new(Index::Gsi2, pk)
                 .descending()
                 .limit(RECENT as u32),
         )
-        .await?;
-    let awards = page
-        .items
+    }))
+    .await?;
+    let mut newest: Vec<Item> = pages.into_iter().flat_map(|p| p.items).collect();
+    let order = |i: &Item| {
+        i.get(keys::attr::GSI2SK)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    newest.sort_by_key(|i| std::cmp::Reverse(order(i)));
+    newest.truncate(RECENT);
+    let awards = newest
         .iter()
         .map(UserBadge::from_item)
         .collect::<Result<Vec<_>, _>>()?;

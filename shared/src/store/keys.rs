@@ -21,8 +21,8 @@
 //! | badge definition | `BADGE#<id>` | `DEFINITION` | `BADGES` / `<id, 20 digits>` | `BADGES#ACTIVE` / `<id, 20 digits>` while active |
 //! | badge id counter | `COUNTER#BADGE_ID` | `COUNTER` | | |
 //! | unique badge name | `UNIQUE#BADGENAME#<lower name>` | `UNIQUE` | | |
-//! | user badge | `USER#<id>` | `BADGE#<badge id, 20 digits>` | `BADGE#<badge id>` / `<user id, 20 digits>` | `AWARDS` / `<earned ms, 15 digits>#<user id>#<badge id>` |
-//! | badge score (leaderboard entry) | `USER#<id>` | `BADGESCORE` | `LEADERBOARD` / `<inverted points>#<inverted count>#<user id>` | |
+//! | user badge | `USER#<id>` | `BADGE#<badge id, 20 digits>` | `BADGE#<badge id>` / `<user id, 20 digits>` | `AWARDS#<user id mod 16>` / `<earned ms, 15 digits>#<user id>#<badge id>` |
+//! | badge score (leaderboard entry) | `USER#<id>` | `BADGESCORE` | `LEADERBOARD#<user id mod 16>` / `<inverted points>#<inverted count>#<user id>` | |
 //! | badge aggregates (analytics), summed over 16 shards and the legacy item | `BADGESTATS#<shard>` (legacy: `BADGESTATS`) | `GLOBAL` | | |
 //! | rate-limit window | `RATE#<key>#<window>` | `RATE` | | |
 //! | event awaiting review (sparse GSI2 on the event) | | | | `REVIEW` / `<ulid>` |
@@ -133,6 +133,14 @@ pub fn is_entity_partition(pk: &str) -> bool {
 /// shards; `None` for a key value that is not sharded. The heat simulation reports a family at
 /// its mean per shard.
 pub fn shard_family(pk: &str) -> Option<(String, u32)> {
+    for family in [AWARDS, LEADERBOARD] {
+        if let Some(shard) = pk.strip_prefix(family).and_then(|r| r.strip_prefix('#'))
+            && shard.len() == 2
+            && shard.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Some((format!("{family}#*"), BOARD_SHARDS as u32));
+        }
+    }
     if let Some(shard) = pk.strip_prefix("SEVERE#")
         && shard.len() == 2
         && shard.bytes().all(|b| b.is_ascii_digit())
@@ -508,12 +516,27 @@ pub fn badge_holders(badge: i64) -> String {
     format!("BADGE#{badge}")
 }
 
-/// GSI2 keys of a user badge: every award in time order (recent awards, the 30-day board).
+/// Shards of the award index and of the leaderboard, each by the user id.
+pub const BOARD_SHARDS: i64 = 16;
+
+/// GSI2 keys of a user badge: the awards of one shard of users, in time order
+/// (`AWARDS#<user id mod 16>`; recent awards and the 30-day board merge the shards). One key
+/// value with ever-increasing sort keys took every award (`docs/scale.md`).
 pub fn award_index(earned_ms: i64, user: UserId, badge: i64) -> (String, String) {
-    (AWARDS.into(), format!("{earned_ms:015}#{}#{badge}", user.0))
+    (
+        format!("{AWARDS}#{:02}", user.0.rem_euclid(BOARD_SHARDS)),
+        format!("{earned_ms:015}#{}#{badge}", user.0),
+    )
 }
 
-/// GSI2 partition of every award.
+/// Every GSI2 partition of the award index.
+pub fn award_partitions() -> Vec<String> {
+    (0..BOARD_SHARDS)
+        .map(|s| format!("{AWARDS}#{s:02}"))
+        .collect()
+}
+
+/// GSI2 partition of every award before issue 19 (the `migrate_keys` task moves it).
 pub const AWARDS: &str = "AWARDS";
 
 /// A user's badge score: points, badge count and featured count (the leaderboard entry).
@@ -521,12 +544,13 @@ pub fn badge_score(user: UserId) -> Key {
     Key::new(user_partition(user), "BADGESCORE")
 }
 
-/// GSI1 keys of a badge score: ascending order is most points first, then most badges, then
-/// lowest user id.
+/// GSI1 keys of a badge score: the scores of one shard of users (`LEADERBOARD#<user id mod
+/// 16>`), ascending order is most points first, then most badges, then lowest user id. The
+/// board merges the shards' tops.
 pub fn leaderboard_index(points: i64, count: i64, user: UserId) -> (String, String) {
     const TOP: i64 = 999_999_999_999_999;
     (
-        LEADERBOARD.into(),
+        format!("{LEADERBOARD}#{:02}", user.0.rem_euclid(BOARD_SHARDS)),
         format!(
             "{:015}#{:09}#{:020}",
             TOP - points.clamp(0, TOP),
@@ -536,7 +560,15 @@ pub fn leaderboard_index(points: i64, count: i64, user: UserId) -> (String, Stri
     )
 }
 
-/// GSI1 partition of the all-time badge leaderboard.
+/// Every GSI1 partition of the leaderboard.
+pub fn leaderboard_partitions() -> Vec<String> {
+    (0..BOARD_SHARDS)
+        .map(|s| format!("{LEADERBOARD}#{s:02}"))
+        .collect()
+}
+
+/// GSI1 partition of the all-time badge leaderboard before issue 19 (the `migrate_keys` task
+/// moves it).
 pub const LEADERBOARD: &str = "LEADERBOARD";
 
 /// Shards of the badge aggregates.

@@ -7,9 +7,11 @@
 //! - an event whose GSI1 entry is the unsharded `EVENTS#<type>` gets its sharded one
 //!   (`keys::event_type_index`);
 //! - a high or critical event with no GSI2 entry (not on the review queue) gets its sparse
-//!   severe-event entry (`keys::severe_event_index`), which the alerts task reads.
+//!   severe-event entry (`keys::severe_event_index`), which the alerts task reads;
+//! - a user badge on the unsharded GSI2 `AWARDS` gets its shard (`keys::award_index`), and a
+//!   badge score on the unsharded GSI1 `LEADERBOARD` its shard (`keys::leaderboard_index`).
 //!
-//! The walk is one filtered scan of the event items, checkpointed after every page like every
+//! The walk is two filtered scans (the event items, then the user badges and scores), checkpointed after every page like every
 //! task (resumable). Every write compares with what it read first and is conditional (the item
 //! still exists; the new key is still free), so an item already migrated is left alone, a page
 //! repeated after a crash changes nothing more, and a second run writes nothing. Attributes the
@@ -19,6 +21,7 @@ use async_trait::async_trait;
 
 use super::runner::{Run, Source, Task, for_each};
 use crate::activity::events::{EventRecord, Severity};
+use crate::badges::awards::{BadgeScore, UserBadge};
 use crate::error::Error;
 use crate::store::{Condition, Item, Key, StoreError, TxOp, Update, Value, keys};
 
@@ -78,6 +81,36 @@ fn change_of(item: &Item) -> Option<Change> {
     Some(Change::Index(key, update))
 }
 
+/// The sharded index keys of a user badge (GSI2) or a badge score (GSI1), when the item is on
+/// an unsharded one.
+fn board_change(item: &Item) -> Option<Change> {
+    let key = Key::of(item)?;
+    let (attrs, (pk, sk)) = if key.sk == keys::badge_score(crate::model::UserId(0)).sk {
+        let score = BadgeScore::from_item(item).ok()?;
+        let index = keys::leaderboard_index(
+            score.points,
+            score.badge_count,
+            crate::model::UserId(score.user_id),
+        );
+        ((keys::attr::GSI1PK, keys::attr::GSI1SK), index)
+    } else {
+        let badge = UserBadge::from_item(item).ok()?;
+        let index = keys::award_index(
+            badge.earned_at.timestamp_millis(),
+            badge.user,
+            badge.badge.0,
+        );
+        ((keys::attr::GSI2PK, keys::attr::GSI2SK), index)
+    };
+    if index_value(item, attrs.0).as_deref() == Some(pk.as_str()) {
+        return None;
+    }
+    Some(Change::Index(
+        key,
+        Update::new().set(attrs.0, pk).set(attrs.1, sk),
+    ))
+}
+
 async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
     match change {
         Change::Index(key, update) => {
@@ -135,16 +168,32 @@ impl Task for MigrateKeys {
     }
 
     async fn sources(&self, _run: &Run<'_>) -> Result<Vec<Source>, Error> {
-        Ok(vec![Source::Scan {
-            filter: Some(Condition::BeginsWith(
-                keys::attr::SK.into(),
-                keys::EVENT_PREFIX.into(),
-            )),
-        }])
+        let user_badges = Condition::BeginsWith(keys::attr::PK.into(), "USER#".into()).and(
+            Condition::BeginsWith(keys::attr::SK.into(), keys::USER_BADGE_PREFIX.into()),
+        );
+        let scores = Condition::eq(
+            keys::attr::SK,
+            keys::badge_score(crate::model::UserId(0)).sk,
+        );
+        Ok(vec![
+            Source::Scan {
+                filter: Some(Condition::BeginsWith(
+                    keys::attr::SK.into(),
+                    keys::EVENT_PREFIX.into(),
+                )),
+            },
+            Source::Scan {
+                filter: Some(Condition::Or(vec![user_badges, scores])),
+            },
+        ])
     }
 
-    async fn page(&self, run: &Run<'_>, _phase: usize, items: Vec<Item>) -> Result<(), Error> {
-        let changes: Vec<Change> = items.iter().filter_map(change_of).collect();
+    async fn page(&self, run: &Run<'_>, phase: usize, items: Vec<Item>) -> Result<(), Error> {
+        let changes: Vec<Change> = if phase == 0 {
+            items.iter().filter_map(change_of).collect()
+        } else {
+            items.iter().filter_map(board_change).collect()
+        };
         for_each(changes, |change| apply(run, change)).await?;
         Ok(())
     }

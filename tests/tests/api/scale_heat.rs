@@ -55,8 +55,6 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
     ("GSI1 USERNAME", "issue 19: search keys on the profile"),
     ("GSI2 DISPLAYNAME", "issue 19: search keys on the profile"),
-    ("GSI2 AWARDS", "issue 19: awards index, not yet sharded"),
-    ("GSI1 LEADERBOARD", "issue 19: leaderboard, not yet sharded"),
     (
         "GSI1 BADGES",
         "issue 19: definitions rewritten by earned_count",

@@ -7,6 +7,8 @@
 use crate::tasks_support;
 
 use accounts::activity::events::{EventRecord, EventType, NewEvent, Severity, prepare_event};
+use accounts::badges::awards::{self, AwardedBy};
+use accounts::badges::{catalogue, definitions};
 use accounts::model::UserId;
 use accounts::store::{Item, Key, Value, keys};
 use accounts::tasks::{self, Budget, RunStatus, migrate_keys};
@@ -87,7 +89,59 @@ async fn assert_migrated(app: &TestApp, anonymous: &EventRecord, login: &EventRe
     assert_eq!(attr(&logins[0], "event_id"), Some(login.event_id.clone()));
 }
 
+/// Awards a badge to user 1, then moves its award and leaderboard entries back to the
+/// unsharded index keys of the old design.
+async fn legacy_award(app: &TestApp) -> (Key, Key) {
+    catalogue::install(&app.app).await.unwrap();
+    let def = definitions::find_by_name(&app.app, "Beta Tester")
+        .await
+        .unwrap()
+        .expect("the catalogue badge");
+    let held = awards::award(
+        &app.app,
+        UserId(1),
+        &def,
+        AwardedBy::Admin,
+        serde_json::Value::Null,
+        "",
+    )
+    .await
+    .unwrap()
+    .expect("awarded");
+    let badge_key = held.key();
+    let score_key = keys::badge_score(UserId(1));
+    for (key, attr, legacy) in [
+        (&badge_key, keys::attr::GSI2PK, keys::AWARDS),
+        (&score_key, keys::attr::GSI1PK, keys::LEADERBOARD),
+    ] {
+        let mut stored = item(app, key).await.expect("stored");
+        stored.insert(attr.into(), Value::S(legacy.into()));
+        app.table().put(stored, None).await.unwrap();
+    }
+    (badge_key, score_key)
+}
+
 both_engines!(
+    async fn awards_and_scores_move_to_their_shards(t: TestTable) {
+        let app = TestApp::new(t).await;
+        stored_user(&app.app, 1, "ann", true).await;
+        let (badge_key, score_key) = legacy_award(&app).await;
+        let record = run(&app.app, migrate_keys::NAME).await;
+        assert_eq!(record.details.get("reindexed"), Some(&2), "{record:?}");
+        let badge = item(&app, &badge_key).await.unwrap();
+        assert!(
+            keys::award_partitions().contains(&attr(&badge, keys::attr::GSI2PK).unwrap()),
+            "{badge:?}"
+        );
+        let score = item(&app, &score_key).await.unwrap();
+        assert!(
+            keys::leaderboard_partitions().contains(&attr(&score, keys::attr::GSI1PK).unwrap()),
+            "{score:?}"
+        );
+        let again = run(&app.app, migrate_keys::NAME).await;
+        assert_eq!(again.items_written, 0, "{again:?}");
+    }
+
     async fn old_keys_are_rekeyed_once(t: TestTable) {
         let app = TestApp::new(t).await;
         let (anonymous, login, severe) = seed(&app).await;
