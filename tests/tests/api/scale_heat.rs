@@ -36,50 +36,46 @@ const LIMIT_SHARE: f64 = 0.5;
 const USERS: f64 = 50_000_000.0;
 const ATTACK_ADDRESSES: f64 = 20_000.0;
 
-/// Key values allowed past [`LIMIT_SHARE`]: a prefix, and why (the argument is in
-/// `docs/scale.md`). Each entry names a hot key this branch has not yet fixed at its root
-/// (issue 19), or one whose sort key is high-cardinality and not monotonic, so that
-/// DynamoDB's split for heat spreads it.
+/// The celebrity: 2,000 of the 5,000 follows a second go to this one account.
+const CELEBRITY: i64 = 999_000;
+
+/// Key values allowed past [`LIMIT_SHARE`] (prefixes of the report's rows), and why; each is
+/// argued in `docs/scale.md`. "Not yet fixed" entries are issue 19's remaining work: a fix
+/// removes its line. The others have high-cardinality sort keys that are not monotonic, so
+/// DynamoDB's split for heat spreads them.
 const ALLOWED: &[(&str, &str)] = &[
     (
-        "GSI1 EVENTS#",
-        "issue 19: the by-type index, not yet sharded",
+        "GSI1 USERNAME",
+        "not yet fixed: every profile write rewrites the search keys",
     ),
     (
-        "table EVENTS#ANON",
-        "issue 19: anonymous events, not yet keyed by address",
+        "GSI2 DISPLAYNAME",
+        "not yet fixed: every profile write rewrites the search keys",
+    ),
+    (
+        "GSI1 BADGES",
+        "not yet fixed: every award rewrites its definition's earned_count, so its index entries",
     ),
     (
         "GSI2 BADGES#ACTIVE",
-        "issue 19: active definitions, not yet cached",
-    ),
-    ("GSI1 USERNAME", "issue 19: search keys on the profile"),
-    ("GSI2 DISPLAYNAME", "issue 19: search keys on the profile"),
-    (
-        "GSI1 BADGES",
-        "issue 19: definitions rewritten by earned_count",
-    ),
-    ("table BADGE#", "issue 19: earned_count in transactions"),
-    (
-        "GSI1 BADGE#",
-        "issue 19: holders, rewritten by earned_count",
+        "not yet fixed: every award rewrites its definition's earned_count, so its index entries",
     ),
     (
-        "table USER#",
-        "issue 19: the celebrity's counters in transactions",
+        "table USER#999000",
+        "not yet fixed: the celebrity's follower_count in every follow transaction",
     ),
-    ("GSI1 USER#", "issue 19: the celebrity's followers"),
+    (
+        "GSI1 USER#999000",
+        "split for heat: the celebrity's followers, sort key FOLLOWER#<follower id>",
+    ),
 ];
 
-/// Single items allowed past [`LIMIT_SHARE`] until issue 19 takes their counters out of
-/// transactions. None may stay.
+/// Single items allowed past [`LIMIT_SHARE`]: all not yet fixed (issue 19); none may stay.
 const ALLOWED_ITEMS: &[&str] = &[
-    "GSI1 USERNAME",
-    "GSI2 DISPLAYNAME",
-    "GSI1 BADGES",
-    "table BADGE#",
-    "table USER#",
-    "GSI2 BADGES#ACTIVE",
+    // The celebrity's profile (follower_count) and its search-key entries.
+    "table USER#999000 / PROFILE",
+    "GSI1 USERNAME / user999000",
+    "GSI2 DISPLAYNAME / user999000#999000",
 ];
 
 /// One class of the reference load: its rate and its sample.
@@ -165,7 +161,7 @@ async fn drive(app: &TestApp, heat: &HeatTable) -> HeatReport {
         people.push(person_with(a, 1_000_000 + id, Role::Normal, false).await);
     }
     let admin = person_with(a, 999_999, Role::Admin, false).await;
-    let celebrity = person_with(a, 999_000, Role::Normal, false).await;
+    let celebrity = person_with(a, CELEBRITY, Role::Normal, false).await;
     let mut logins = Vec::new();
     for i in 0..10 {
         let name = format!("member{i}");
