@@ -924,8 +924,17 @@ mod tests {
             EventRecord::build(event, "01J0000000000000000000002".into(), now).unwrap();
         let item = record.to_item().unwrap();
         assert_eq!(item.get("GSI2PK").and_then(Value::as_str), Some("REVIEW"));
+        // Reviewed, a severe event leaves the queue for the severe-event index (alerts).
         record.reviewed_at = Some(now);
-        assert!(!record.to_item().unwrap().contains_key("GSI2PK"));
+        let severe = keys::severe_event_index(&record.event_id).0;
+        assert_eq!(
+            record
+                .to_item()
+                .unwrap()
+                .get("GSI2PK")
+                .and_then(Value::as_str),
+            Some(severe.as_str())
+        );
         let low = NewEvent::new(EventType::Login, Some(UserId(3)));
         let low = EventRecord::build(low, "01J0000000000000000000003".into(), now).unwrap();
         assert!(!low.to_item().unwrap().contains_key("GSI2PK"));

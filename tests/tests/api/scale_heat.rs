@@ -134,6 +134,16 @@ async fn reference_load_keeps_every_key_under_half_a_partition() {
             too_hot.push(format!("item {name}: {:.0} %", 100.0 * row.share()));
         }
     }
+    // An allowance for a key not yet fixed goes when the key cools down: the list stays true.
+    for (prefix, why) in ALLOWED {
+        let still_hot = report
+            .partitions
+            .iter()
+            .any(|row| row.share() > LIMIT_SHARE && row.spot.to_string().starts_with(prefix));
+        if why.starts_with("not yet fixed") && !still_hot {
+            too_hot.push(format!("{prefix} is allowed but no longer hot: remove it"));
+        }
+    }
     assert!(
         too_hot.is_empty(),
         "key values above half a partition's limit:\n{}",
