@@ -30,6 +30,55 @@ pub struct App {
     pub active_badges: Arc<crate::badges::definitions::ActiveCache>,
     /// This process's reserved block of user ids (`accounts::registration`).
     pub user_ids: Arc<crate::accounts::registration::IdBlock>,
+    /// This process's request budgets per caller (`auth/budget.rs`).
+    pub budgets: crate::auth::budget::Budgets,
+}
+
+/// The ports of an App without the App, for an in-process bus subscriber: the bus holds its
+/// subscribers, so a subscriber holds the bus weakly and rebuilds an App per event.
+pub(crate) struct AppParts {
+    table: Arc<dyn Table>,
+    mailer: Arc<dyn Mailer>,
+    bus: std::sync::Weak<InProcessBus>,
+    clock: Arc<dyn Clock>,
+    keys: Arc<crate::auth::jwt::KeySet>,
+    config: Config,
+    active_badges: Arc<crate::badges::definitions::ActiveCache>,
+    user_ids: Arc<crate::accounts::registration::IdBlock>,
+}
+
+impl AppParts {
+    /// The parts of `app`, which must use the in-process bus.
+    pub(crate) fn of(app: &App) -> Option<AppParts> {
+        let bus = app.in_process_bus.as_ref()?;
+        Some(AppParts {
+            table: app.table.clone(),
+            mailer: app.mailer.clone(),
+            bus: Arc::downgrade(bus),
+            clock: app.clock.clone(),
+            keys: app.keys.clone(),
+            config: app.config.clone(),
+            active_badges: app.active_badges.clone(),
+            user_ids: app.user_ids.clone(),
+        })
+    }
+
+    /// An App over the parts; `None` once the bus (and so the App it served) is gone.
+    pub(crate) fn app(&self) -> Option<App> {
+        let bus = self.bus.upgrade()?;
+        Some(App {
+            table: self.table.clone(),
+            mailer: self.mailer.clone(),
+            bus: bus.clone(),
+            in_process_bus: Some(bus),
+            clock: self.clock.clone(),
+            keys: self.keys.clone(),
+            config: self.config.clone(),
+            active_badges: self.active_badges.clone(),
+            user_ids: self.user_ids.clone(),
+            budgets: Default::default(),
+        })
+    }
 }
 
 /// Why a process could not start: one line that names the cause.
@@ -165,6 +214,11 @@ impl App {
             }
             None => table,
         };
+        // A latency model of DynamoDB's round trips, for accounts-local (docs/benchmarks.md).
+        let table: Arc<dyn Table> = match config.store_latency {
+            Some(delay) => Arc::new(crate::store::latency::LatencyTable::new(table, delay)),
+            None => table,
+        };
         let table: Arc<dyn Table> = Arc::new(RetryingTable::new(table, RetryPolicy::STORE));
 
         let keys = crate::auth::jwt::KeySet::load(&config.auth.signing_keys)
@@ -180,6 +234,7 @@ impl App {
             config,
             active_badges: Default::default(),
             user_ids: Default::default(),
+            budgets: Default::default(),
         };
         // Only a local process has an in-process bus worth subscribing to; leaving the evaluator
         // out of the Lambda functions' App keeps it out of their binaries.
@@ -193,6 +248,13 @@ impl App {
             // Locally, domain events reach the badge evaluator as EventBridge brings them to
             // the `badge-events` function in AWS.
             bus.subscribe(Arc::new(evaluator));
+        }
+        // Code mails asked for by address are handled after the answer (accounts/code_mail.rs).
+        if let (Some(bus), Some(mailer)) = (
+            &app.in_process_bus,
+            crate::accounts::code_mail::CodeMailSubscriber::new(&app),
+        ) {
+            bus.subscribe(Arc::new(mailer));
         }
         Ok(app)
     }

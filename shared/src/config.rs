@@ -55,6 +55,9 @@ pub struct Config {
     /// `ACCOUNTS_INJECT_FAULTS` (a rate: `0.2` or `20%`) and `ACCOUNTS_INJECT_FAULTS_SEED`:
     /// store calls fail on purpose at that rate (`docs/faults.md`); unset by default.
     pub store_faults: Option<crate::store::faults::FaultConfig>,
+    /// `ACCOUNTS_STORE_LATENCY` (`5ms`): every store call waits this long first, as a round trip
+    /// to DynamoDB does (`store/latency.rs`); unset by default.
+    pub store_latency: Option<std::time::Duration>,
     pub badges: BadgesConfig,
     /// `AWS_TRUST_STORE`: the root certificates the AWS SDK's HTTPS client trusts.
     pub aws_trust_store: AwsTrustStore,
@@ -125,6 +128,17 @@ pub struct AuthConfig {
     /// registrations and failed logins, code resends, reset requests), default 1. For load
     /// tests and API fuzzing of a local server, where every request comes from one address.
     pub rate_limit_scale: i64,
+    /// `WRITE_BUDGET`: writes a signed-in user may send per 5 minutes (per instance), default
+    /// 300 (Mastodon's figure).
+    pub write_budget: u32,
+    /// `EVENT_BUDGET`: events a signed-in user may log per minute (`POST /api/events/`, a
+    /// bucket of its own), default 60.
+    pub event_budget: u32,
+    /// `SERVICE_WRITE_BUDGET`: writes per 5 minutes with one API token (services), default 6000.
+    pub service_write_budget: u32,
+    /// `PUBLIC_URL`: where people reach the console (`https://accounts.example.com`), for links
+    /// in mail; unset, mail carries the token and the API path instead of a link.
+    pub public_url: Option<String>,
 }
 
 /// The JWT signing keys: a JSON key set in `JWT_SIGNING_KEYS` (Lambda; the first key signs,
@@ -346,6 +360,19 @@ impl Config {
                         )
                     })?,
             },
+            write_budget: parse_budget(env, "WRITE_BUDGET", 300)?,
+            event_budget: parse_budget(env, "EVENT_BUDGET", 60)?,
+            service_write_budget: parse_budget(env, "SERVICE_WRITE_BUDGET", 6000)?,
+            public_url: match env.var("PUBLIC_URL").filter(|v| !v.is_empty()) {
+                None => None,
+                Some(v) if v.starts_with("https://") || v.starts_with("http://") => Some(v),
+                Some(v) => {
+                    return Err(ConfigError::new(
+                        "PUBLIC_URL",
+                        format!("`{v}` is not an http(s) URL"),
+                    ));
+                }
+            },
         };
 
         let following_limit = match env.var("FOLLOWING_LIMIT") {
@@ -390,6 +417,15 @@ impl Config {
             social: SocialConfig { following_limit },
             events: EventsConfig { retention_days },
             store_faults: parse_faults(env)?,
+            store_latency: match env.var("ACCOUNTS_STORE_LATENCY") {
+                None => None,
+                Some(v) => Some(parse_latency(&v).ok_or_else(|| {
+                    ConfigError::new(
+                        "ACCOUNTS_STORE_LATENCY",
+                        format!("`{v}` is not a latency such as 5ms (0 to 1000 ms)"),
+                    )
+                })?),
+            },
             badges: BadgesConfig {
                 evaluate_on_bus: parse_bool(env, "BADGES_EVALUATE_ON_BUS", false)?,
             },
@@ -406,6 +442,14 @@ impl Config {
             },
         })
     }
+}
+
+/// `5ms`, `5` (milliseconds) or `0.5ms`, up to a second.
+fn parse_latency(raw: &str) -> Option<std::time::Duration> {
+    let ms: f64 = raw.trim().trim_end_matches("ms").trim().parse().ok()?;
+    (0.0..=1000.0)
+        .contains(&ms)
+        .then(|| std::time::Duration::from_secs_f64(ms / 1000.0))
 }
 
 fn parse_faults(env: &dyn Env) -> Result<Option<crate::store::faults::FaultConfig>, ConfigError> {
@@ -425,6 +469,17 @@ fn parse_faults(env: &dyn Env) -> Result<Option<crate::store::faults::FaultConfi
                 )
             })?;
             Ok(Some(FaultConfig::seeded(rate, seed)))
+        }
+    }
+}
+
+fn parse_budget(env: &dyn Env, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+    match env.var(name) {
+        None => Ok(default),
+        Some(v) => {
+            v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ConfigError::new(name, format!("`{v}` is not a positive whole number"))
+            })
         }
     }
 }
@@ -452,6 +507,15 @@ fn parse_bool(env: &dyn Env, var: &'static str, default: bool) -> Result<bool, C
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn store_latency_reads_milliseconds() {
+        assert_eq!(parse_latency("5ms"), Some(std::time::Duration::from_millis(5)));
+        assert_eq!(parse_latency("2"), Some(std::time::Duration::from_millis(2)));
+        assert_eq!(parse_latency("0.5ms"), Some(std::time::Duration::from_micros(500)));
+        assert_eq!(parse_latency("5s"), None);
+        assert_eq!(parse_latency("2000ms"), None);
+    }
     use super::*;
 
     #[test]

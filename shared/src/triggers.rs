@@ -124,6 +124,11 @@ pub async fn handle_domain_event(app: &App, payload: Value) -> Result<Value, Err
     if event.source != crate::bus::EVENT_SOURCE {
         return Ok(json!({ "received": event.detail_type, "awarded": [] }));
     }
+    if event.detail_type == crate::accounts::code_mail::CODE_MAIL_REQUESTED {
+        // A code asked for by address, mailed here so the request's answer did not wait.
+        crate::accounts::code_mail::handle(app, &event.detail).await?;
+        return Ok(json!({ "received": event.detail_type, "awarded": [] }));
+    }
     let awarded = crate::badges::evaluate::evaluate_for_event(app, &event).await?;
     Ok(json!({ "received": event.detail_type, "awarded": awarded_view(&awarded) }))
 }

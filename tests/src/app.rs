@@ -78,9 +78,27 @@ impl TestApp {
         &*self.t
     }
 
-    /// Sends a prepared request through the dispatch.
+    /// Sends a prepared request through the dispatch, then waits for the work it handed to the
+    /// bus to do after the answer (code mails), so a test sees its effects as a client that
+    /// waits a moment would.
     pub async fn send(&self, request: ApiRequest) -> ApiResponse {
+        let response = self.router.dispatch(&self.app, request).await;
+        self.settled().await;
+        response
+    }
+
+    /// Sends a request and answers when the answer is ready, without waiting for the work
+    /// handed to the bus (what a client measures).
+    pub async fn send_unsettled(&self, request: ApiRequest) -> ApiResponse {
         self.router.dispatch(&self.app, request).await
+    }
+
+    /// Waits until the in-process bus has finished what requests handed it for after their
+    /// answers.
+    pub async fn settled(&self) {
+        if let Some(bus) = &self.app.in_process_bus {
+            bus.settled().await;
+        }
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
@@ -210,6 +228,16 @@ impl RequestBuilder<'_> {
 
     pub async fn send(self) -> ApiResponse {
         self.app.send(self.request).await
+    }
+
+    /// [`TestApp::send_unsettled`].
+    pub async fn send_unsettled(self) -> ApiResponse {
+        self.app.send_unsettled(self.request).await
+    }
+
+    /// The request as built, for tests that time it themselves.
+    pub fn build(self) -> ApiRequest {
+        self.request
     }
 }
 

@@ -3,6 +3,7 @@
 //! Lambda functions; only the entry point differs.
 
 mod cli;
+mod console;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,18 +38,31 @@ struct Args {
     /// e.g. 0.2 or 20%; see docs/faults.md.
     #[arg(long, env = "ACCOUNTS_INJECT_FAULTS", value_name = "RATE")]
     inject_faults: Option<String>,
+    /// Make every store call wait this long first, as a round trip to DynamoDB does (`5ms`), so
+    /// a request's time shows its sequential round trips; see docs/benchmarks.md.
+    #[arg(long, env = "ACCOUNTS_STORE_LATENCY", value_name = "LATENCY")]
+    store_latency: Option<String>,
+    /// The built web console (`npm run build` in web/), served at `/` beside the API; when it
+    /// has no index.html only the API is served.
+    #[arg(long, env = "CONSOLE_DIR", default_value = "web/dist")]
+    console_dir: std::path::PathBuf,
 }
 
 #[tokio::main]
 async fn main() {
     accounts::telemetry::init();
     let args = Args::parse();
-    let built = match &args.inject_faults {
-        Some(rate) => {
-            let faults = vec![("ACCOUNTS_INJECT_FAULTS", rate.clone())];
-            args.store.build_app_with(faults).await
-        }
-        None => args.store.build_app().await,
+    let mut settings = Vec::new();
+    if let Some(rate) = &args.inject_faults {
+        settings.push(("ACCOUNTS_INJECT_FAULTS", rate.clone()));
+    }
+    if let Some(latency) = &args.store_latency {
+        settings.push(("ACCOUNTS_STORE_LATENCY", latency.clone()));
+    }
+    let built = if settings.is_empty() {
+        args.store.build_app().await
+    } else {
+        args.store.build_app_with(settings).await
     };
     let app: &'static App = match built {
         Ok(app) => Box::leak(Box::new(app)),
@@ -58,6 +72,8 @@ async fn main() {
         }
     };
     let router: &'static Router = Box::leak(Box::new(Router::all()));
+    let console: Option<&'static console::Console> =
+        console::Console::open(&args.console_dir).map(|c| &*Box::leak(Box::new(c)));
 
     let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(listener) => listener,
@@ -76,22 +92,34 @@ async fn main() {
         StoreConfig::Embedded { data_dir } => format!("embedded store in {}", data_dir.display()),
         StoreConfig::DynamoDb { table_name, .. } => format!("dynamodb table {table_name}"),
     };
+    if let Some(latency) = app.config.store_latency {
+        where_.push_str(&format!(", {latency:?} added to every store call"));
+    }
     if let Some(faults) = app.config.store_faults {
         where_.push_str(&format!(
             ", {} of store calls failing on purpose",
             faults.rate
         ));
     }
+    match console {
+        Some(console) => where_.push_str(&format!(", console from {}", console.root().display())),
+        None => where_.push_str(", no console (run npm run build in web/)"),
+    }
     println!("accounts-local listening on http://{addr} ({where_})");
 
-    serve(listener, app, router).await;
+    serve(listener, app, router, console).await;
     println!("accounts-local stopped");
 }
 
 /// Accepts connections until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to
 /// 30 s) before returning. Every write is durable when its response is sent, so nothing that
 /// was acknowledged is lost.
-async fn serve(listener: TcpListener, app: &'static App, router: &'static Router) {
+async fn serve(
+    listener: TcpListener,
+    app: &'static App,
+    router: &'static Router,
+    console: Option<&'static console::Console>,
+) {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     let shutdown = shutdown_signal();
@@ -106,7 +134,7 @@ async fn serve(listener: TcpListener, app: &'static App, router: &'static Router
                         continue;
                     }
                 };
-                let service = hyper::service::service_fn(move |request| handle(app, router, peer, request));
+                let service = hyper::service::service_fn(move |request| handle(app, router, console, peer, request));
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection.into_owned());
                 tokio::spawn(async move {
@@ -142,9 +170,15 @@ async fn shutdown_signal() {
 async fn handle(
     app: &'static App,
     router: &'static Router,
+    console: Option<&'static console::Console>,
     peer: SocketAddr,
     request: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    if let Some(console) = console
+        && let Some(page) = console.answer(request.method(), request.uri().path()).await
+    {
+        return Ok(page);
+    }
     let (parts, body) = request.into_parts();
     let head = parts.method == http::Method::HEAD;
     // Read at most one byte past the limit: enough to know the body is too large without

@@ -1,6 +1,8 @@
 //! Accounts: the user's profile item (the seed's `User` + `UserProfile` in one item), its
 //! credentials and settings, and lookups by id, username and email.
 
+pub mod code_mail;
+pub mod email_change;
 pub mod password;
 pub mod records;
 pub mod registration;
@@ -25,10 +27,13 @@ pub async fn get_user_consistent(app: &App, id: UserId) -> Result<Option<UserRec
     Ok(item.map(|item| from_item(&item)).transpose()?)
 }
 
-/// The owner of a unique item (username or email), if any.
+/// The owner of a unique item (username or email), if any. An address held after an email
+/// change (so that the change can be reverted, `email_change.rs`) names no account: login,
+/// reset and verification by the old address find nothing.
 async fn owner_of(app: &App, unique: &Key) -> Result<Option<UserId>, Error> {
     let item = app.table.get(unique, true).await?;
     Ok(item
+        .filter(|i| i.get(email_change::HELD_FOR_REVERT).is_none())
         .and_then(|i| i.get("user_id").and_then(Value::as_i64))
         .map(UserId))
 }

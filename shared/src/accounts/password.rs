@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
 use crate::auth::codes::{self, CodePurpose};
 use crate::auth::limits::{self, Limit};
-use crate::auth::{passwords, sessions};
+use crate::auth::{api_tokens, passwords, sessions};
 use crate::error::{Error, FieldErrors};
 use crate::model::password_problems;
 use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, keys};
@@ -79,16 +79,78 @@ async fn store_password(
     }
 }
 
+/// The answer to an API token asking for what only its owner, signed in, may do.
+pub const API_TOKEN_NOT_ENOUGH: &str = "API tokens cannot change the email address or the password, or erase an account; sign in instead.";
+
+/// Refuses API tokens: a leaked key must not be able to take the account over.
+pub fn refuse_api_token(principal: &Principal) -> Result<(), Error> {
+    if principal.method == crate::auth::AuthMethod::ApiToken {
+        return Err(Error::Forbidden(API_TOKEN_NOT_ENOUGH.into()));
+    }
+    Ok(())
+}
+
+/// A sensitive change by the account's owner (email, erasure) proves the current password
+/// again: signed in is not enough, since a session or token may be all an attacker has. A
+/// wrong password is a 400 on `current_password` and counts as a failed login.
+pub async fn confirm_current_password(
+    app: &App,
+    principal: &Principal,
+    password: Option<&str>,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    refuse_api_token(principal)?;
+    let mut errors = FieldErrors::new();
+    let password = required(&mut errors, "current_password", password);
+    errors.into_result()?;
+    let Some(password) = password else {
+        return Err(Error::Internal("current_password lost its error".into()));
+    };
+    let user = &principal.user;
+    limits::check_login_allowed(app, user.id).await?;
+    let credentials = get_credentials(app, user.id)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("user {} has no credentials", user.id)))?;
+    if !passwords::verify_password(&credentials.password_hash, password)
+        .await?
+        .matches
+    {
+        limits::record_login_failure(app, user.id).await?;
+        log_event_best_effort(
+            app,
+            NewEvent::new(EventType::LoginFailed, Some(user.id))
+                .client(client)
+                .severity(Severity::Medium)
+                .description("a sensitive change refused: wrong current password")
+                .failed("wrong current password"),
+        )
+        .await;
+        return Err(Error::field("current_password", WRONG_CURRENT_PASSWORD));
+    }
+    Ok(())
+}
+
+/// What a password change or reset ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CredentialsEnded {
+    /// Sessions ended, and with them the access and refresh tokens bound to them.
+    pub sessions: u32,
+    pub api_tokens: u32,
+}
+
 /// Changes the caller's password. A wrong current password is a 400 on `current_password` and
 /// counts as a failed login (the same throttling applies: guessing it is guessing the
-/// password). Returns how many other sessions ended.
+/// password). Every other session (with its refresh token) ends; the API tokens too when the
+/// owner asks (`revoke_api_tokens`).
 pub async fn change_password(
     app: &App,
     principal: &Principal,
     current: Option<&str>,
     new: Option<&str>,
+    revoke_api_tokens: bool,
     client: &ClientInfo,
-) -> Result<u32, Error> {
+) -> Result<CredentialsEnded, Error> {
+    refuse_api_token(principal)?;
     let mut errors = FieldErrors::new();
     let current = required(&mut errors, "current_password", current);
     let new = required(&mut errors, "new_password", new);
@@ -129,12 +191,23 @@ pub async fn change_password(
         // Another change landed since the check: the password checked is no longer current.
         return Err(Error::field("current_password", WRONG_CURRENT_PASSWORD));
     }
-    let ended = sessions::end_other_sessions(app, user.id, principal.session_id.as_deref()).await?;
+    let ended = CredentialsEnded {
+        sessions: sessions::end_other_sessions(app, user.id, principal.session_id.as_deref())
+            .await?,
+        api_tokens: if revoke_api_tokens {
+            api_tokens::delete_all(app, user.id).await?
+        } else {
+            0
+        },
+    };
 
     let mut event = NewEvent::new(EventType::PasswordChange, Some(user.id))
         .client(client)
         .description("password changed")
-        .metadata(json!({ "other_sessions_ended": ended }));
+        .metadata(json!({
+            "other_sessions_ended": ended.sessions,
+            "api_tokens_revoked": ended.api_tokens,
+        }));
     if let Some(sid) = principal.session_id.as_deref() {
         event = event.session(sid);
     }
@@ -143,8 +216,9 @@ pub async fn change_password(
 }
 
 /// Mails a reset code to the account of `email`. The answer is the same whether or not the
-/// address has an account; the limit (`PasswordResetPerAccount`) is counted per address for
-/// every address, so a 429 reveals nothing either.
+/// address has an account, and so is its time: the lookup and the mail happen after it
+/// (`code_mail.rs`); the limit (`PasswordResetPerAccount`) is counted per address for every
+/// address, so a 429 reveals nothing either.
 pub async fn request_password_reset(
     app: &App,
     email: Option<&str>,
@@ -163,26 +237,19 @@ pub async fn request_password_reset(
     )
     .await?;
 
-    let Some(user) = user_by_email(app, &email).await? else {
-        return Ok(());
-    };
-    match codes::issue_code(app, &user, CodePurpose::Reset).await {
-        Ok(()) => {
-            log_event_best_effort(
-                app,
-                NewEvent::new(EventType::PasswordResetRequested, Some(user.id))
-                    .client(client)
-                    .description("password reset code sent"),
-            )
-            .await;
-        }
-        // Not told to the client: an error only known accounts can have would reveal them.
-        Err(e) => tracing::warn!(error = %e, user = %user.id, "password reset code not sent"),
-    }
+    // The lookup, the code and the mail happen after the answer, for every address alike.
+    crate::accounts::code_mail::request(
+        app,
+        crate::accounts::code_mail::CodeMail::Reset,
+        &email,
+        client,
+    )
+    .await?;
     Ok(())
 }
 
-/// Sets a new password with an emailed reset code, then ends every session of the account.
+/// Sets a new password with an emailed reset code, then ends every session, refresh token and
+/// API token of the account: whoever knew the old password may have made any of them.
 /// Unknown addresses and bad codes get the same error on `code`. The new password is checked
 /// before the code is consumed, so a refused password leaves the code usable.
 pub async fn confirm_password_reset(
@@ -191,7 +258,7 @@ pub async fn confirm_password_reset(
     code: Option<&str>,
     new_password: Option<&str>,
     client: &ClientInfo,
-) -> Result<(), Error> {
+) -> Result<CredentialsEnded, Error> {
     let mut errors = FieldErrors::new();
     let email = email_field(&mut errors, email);
     let code = required(&mut errors, "code", code);
@@ -246,7 +313,10 @@ pub async fn confirm_password_reset(
             retry_after_secs: 1,
         });
     }
-    let ended = sessions::end_other_sessions(app, user.id, None).await?;
+    let ended = CredentialsEnded {
+        sessions: sessions::end_other_sessions(app, user.id, None).await?,
+        api_tokens: api_tokens::delete_all(app, user.id).await?,
+    };
     // The code proved control of the mailbox: earlier failed logins no longer count.
     if let Err(e) = limits::clear_login_failures(app, user.id).await {
         tracing::warn!(error = %e, "login failures not cleared after a reset");
@@ -257,8 +327,11 @@ pub async fn confirm_password_reset(
             .client(client)
             .severity(Severity::Medium)
             .description("password reset with an emailed code")
-            .metadata(json!({ "sessions_ended": ended })),
+            .metadata(json!({
+                "sessions_ended": ended.sessions,
+                "api_tokens_revoked": ended.api_tokens,
+            })),
     )
     .await;
-    Ok(())
+    Ok(ended)
 }

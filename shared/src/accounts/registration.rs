@@ -477,8 +477,9 @@ pub(crate) fn address_subject(email: &EmailAddress) -> String {
 }
 
 /// Sends a new verification code to an unverified account. The answer is the same for unknown,
-/// verified and unverified addresses; the limits (one per 60 s, five per hour) are counted per
-/// address for all of them.
+/// verified and unverified addresses, and so is its time (the lookup and the mail happen after
+/// it, `code_mail.rs`); the limits (one per 60 s, five per hour) are counted per address for
+/// all of them.
 pub async fn resend_code(app: &App, email: Option<&str>, client: &ClientInfo) -> Result<(), Error> {
     let mut errors = FieldErrors::new();
     let email = email_field(&mut errors, email);
@@ -489,11 +490,12 @@ pub async fn resend_code(app: &App, email: Option<&str>, client: &ClientInfo) ->
     let subject = address_subject(&email);
     limits::hit(app, Limit::ResendCodeMinute, &subject).await?;
     limits::hit(app, Limit::ResendCodeHour, &subject).await?;
-    match user_by_email(app, &email).await? {
-        Some(user) if !user.is_verified => {
-            send_verification(app, &user, client).await;
-        }
-        _ => {}
-    }
-    Ok(())
+    // The lookup, the code and the mail happen after the answer, for every address alike.
+    crate::accounts::code_mail::request(
+        app,
+        crate::accounts::code_mail::CodeMail::Verification,
+        &email,
+        client,
+    )
+    .await
 }

@@ -20,12 +20,12 @@ use serde_json::json;
 
 use crate::App;
 use crate::accounts::registration::{
-    self, CreateOptions, EMAIL_TAKEN, NAME_MAX_CHARS, RegisterInput, USERNAME_TAKEN,
+    self, CreateOptions, NAME_MAX_CHARS, RegisterInput, USERNAME_TAKEN,
 };
-use crate::accounts::{UserRecord, get_user_consistent};
+use crate::accounts::{UserRecord, email_change, get_user_consistent, password};
 use crate::activity::events::{self, EventType, NewEvent, log_event_best_effort};
+use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
-use crate::auth::codes::{self, CodePurpose};
 use crate::auth::{api_tokens, sessions};
 use crate::error::{Error, FieldErrors};
 use crate::model::{EmailAddress, Role, UserId, Username};
@@ -285,6 +285,8 @@ pub struct UpdateUserInput {
     /// Administrators only (a non-administrator sending a different value gets a 400).
     pub role: Option<String>,
     pub is_verified: Option<bool>,
+    /// The owner's current password: required to change the email address.
+    pub current_password: Option<String>,
 }
 
 /// What an update changes, validated.
@@ -375,26 +377,80 @@ fn validate_update(
     })
 }
 
-/// The owner or an administrator updates the account's identity fields. A new username or
-/// email moves its unique item in the same transaction as the profile; a new email address is
-/// unverified and gets a verification code. Administrators may also set `role` (not their own)
-/// and `is_verified`.
+/// What an update did: the account as stored, and the email change it started, if any.
+#[derive(Clone, Debug)]
+pub struct Updated {
+    pub user: UserRecord,
+    pub pending_email: Option<email_change::PendingChange>,
+}
+
+/// The owner or an administrator updates the account's identity fields. A new username moves
+/// its unique item in the same transaction as the profile. A new email address is never set
+/// here: it starts an email change (`email_change.rs`), which the owner asks for with the
+/// current password (never with an API token) and confirms with the code mailed to the new
+/// address. Administrators may also set `role` (not their own) and `is_verified`.
 pub async fn update_user(
     app: &App,
-    actor: Actor,
+    principal: &Principal,
     target: UserId,
     input: UpdateUserInput,
     partial: bool,
     client: &ClientInfo,
-) -> Result<UserRecord, Error> {
+) -> Result<Updated, Error> {
+    let actor = Actor::of(&principal.user);
     let current = get_user_for(app, actor, target).await?;
     let admin = actor.role.is_admin();
-    let changes = validate_update(&input, partial, &current, admin)?;
+    let mut changes = validate_update(&input, partial, &current, admin)?;
     if admin && actor.id != target && rank(current.role) > rank(actor.role) {
         return Err(Error::Forbidden(
             "You cannot change an account that outranks yours.".into(),
         ));
     }
+    // The address is changed only through an email change, started after the rest.
+    let new_email = changes
+        .email
+        .take()
+        .filter(|e| e.key() != email_key(&current.email));
+    if new_email.is_some() {
+        if actor.id == target {
+            password::confirm_current_password(
+                app,
+                principal,
+                input.current_password.as_deref(),
+                client,
+            )
+            .await?;
+        } else {
+            password::refuse_api_token(principal)?;
+        }
+    }
+    if let Some(new) = &new_email {
+        // Refused before anything else is written, so a taken address changes nothing.
+        email_change::refuse_taken(app, new).await?;
+    }
+    let user = apply_update(app, actor, target, current, changes, client).await?;
+    let pending_email = match new_email {
+        Some(new) => {
+            let by = (actor.id != target).then_some(actor.id);
+            Some(email_change::request_change(app, &user, &new, by, client).await?)
+        }
+        None => None,
+    };
+    Ok(Updated {
+        user,
+        pending_email,
+    })
+}
+
+/// Writes the validated changes other than the address in one transaction, and logs them.
+async fn apply_update(
+    app: &App,
+    actor: Actor,
+    target: UserId,
+    current: UserRecord,
+    changes: Changes,
+    client: &ClientInfo,
+) -> Result<UserRecord, Error> {
     if let Some(role) = changes.role {
         if actor.id == target {
             return Err(Error::field("role", "You cannot change your own role."));
@@ -412,7 +468,6 @@ pub async fn update_user(
         .and(Condition::eq("email", current.email.as_str()));
 
     let mut new_username_op = None;
-    let mut new_email_op = None;
     let mut events = Vec::new();
 
     if let Some(username) = changes
@@ -444,33 +499,6 @@ pub async fn update_user(
             json!({ "from": current.username, "to": username.as_str() }),
         ));
     }
-    let mut email_changed = false;
-    if let Some(email) = changes
-        .email
-        .as_ref()
-        .filter(|e| e.as_str() != current.email)
-    {
-        update = update.set("email", email.as_str());
-        let old_key = email_key(&current.email);
-        if email.key() != old_key {
-            email_changed = true;
-            update = update.set("is_verified", false);
-            ops.push(TxOp::Delete {
-                key: keys::unique_email(&old_key),
-                condition: Some(Condition::eq("user_id", target.0)),
-            });
-            new_email_op = Some(ops.len());
-            ops.push(TxOp::Put {
-                item: registration::unique_item(
-                    keys::unique_email(&email.key()),
-                    target,
-                    &now.to_rfc3339(),
-                ),
-                condition: Some(Condition::item_absent()),
-            });
-        }
-        events.push((EventType::EmailChange, json!({})));
-    }
     let mut profile_fields = Vec::new();
     for (field, value, old) in [
         ("first_name", &changes.first_name, &current.first_name),
@@ -501,16 +529,14 @@ pub async fn update_user(
         condition = condition.and(Condition::eq("role", current.role.as_str()));
         events.push((
             EventType::RoleChange,
-            json!({ "from": current.role, "to": role, "by": actor.id }),
+            json!({ "from": current.role, "to": role }),
         ));
     }
-    if let Some(verified) = changes.is_verified
-        && !email_changed
-    {
+    if let Some(verified) = changes.is_verified {
         update = update.set("is_verified", verified);
         events.push((
             EventType::AdminAction,
-            json!({ "action": "set_verified", "is_verified": verified, "by": actor.id }),
+            json!({ "action": "set_verified", "is_verified": verified }),
         ));
     }
     if !profile_fields.is_empty() {
@@ -541,9 +567,6 @@ pub async fn update_user(
             if failed(new_username_op) {
                 errors.add("username", USERNAME_TAKEN);
             }
-            if failed(new_email_op) {
-                errors.add("email", EMAIL_TAKEN);
-            }
             errors.into_result()?;
             if failed(Some(profile_op)) && get_user_consistent(app, target).await?.is_none() {
                 return Err(Error::NotFound);
@@ -559,31 +582,58 @@ pub async fn update_user(
         .await?
         .ok_or(Error::NotFound)?;
     for (event_type, metadata) in events {
-        let mut event = NewEvent::new(event_type, Some(target))
-            .client(client)
-            .metadata(metadata);
-        if actor.id != target {
-            event = event
-                .target(target)
-                .description(format!("changed by user {}", actor.id));
-        }
-        log_event_best_effort(app, event).await;
-    }
-    if email_changed {
-        match codes::issue_code(app, &user, CodePurpose::Verify).await {
-            Ok(()) => {
-                log_event_best_effort(
-                    app,
-                    NewEvent::new(EventType::VerificationSent, Some(target))
-                        .client(client)
-                        .description("verification code sent to the new address"),
-                )
-                .await
-            }
-            Err(e) => tracing::warn!(error = %e, user = %target, "verification code not sent"),
+        if actor.id == target {
+            let event = NewEvent::new(event_type, Some(target))
+                .client(client)
+                .metadata(metadata);
+            log_event_best_effort(app, event).await;
+        } else {
+            log_staff_action(app, Some(actor), target, event_type, metadata, client).await;
         }
     }
     Ok(user)
+}
+
+/// Logs what staff (or the command line, `actor` `None`) did to an account, in two events: the
+/// account's own log says what happened and when, with no one's request details; the actor's
+/// log has an `admin_action` with their address and user agent and the target. The target
+/// reads their own log, so nothing about the staff member goes there.
+pub(crate) async fn log_staff_action(
+    app: &App,
+    actor: Option<Actor>,
+    target: UserId,
+    event_type: EventType,
+    metadata: serde_json::Value,
+    client: &ClientInfo,
+) {
+    let description = match actor {
+        Some(_) => "changed by staff",
+        None => "changed from the command line",
+    };
+    log_event_best_effort(
+        app,
+        NewEvent::new(event_type, Some(target))
+            .description(description)
+            .metadata(metadata.clone()),
+    )
+    .await;
+    if let Some(actor) = actor {
+        let mut detail = json!({ "action": event_type.as_str(), "target": target });
+        if let (Some(out), Some(extra)) = (detail.as_object_mut(), metadata.as_object()) {
+            for (k, v) in extra {
+                out.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        log_event_best_effort(
+            app,
+            NewEvent::new(EventType::AdminAction, Some(actor.id))
+                .client(client)
+                .target(target)
+                .description(format!("{} on user {target}", event_type.as_str()))
+                .metadata(detail),
+        )
+        .await;
+    }
 }
 
 /// The case-folded form of a stored address, as the unique item has it.
@@ -639,15 +689,13 @@ pub async fn set_role(
         Err(StoreError::ConditionFailed) => return Err(Error::NotFound),
         Err(e) => return Err(e.into()),
     };
-    let by = actor.map(|a| a.id);
-    log_event_best_effort(
+    log_staff_action(
         app,
-        NewEvent::new(EventType::RoleChange, Some(target))
-            .metadata(json!({ "from": current.role, "to": role, "by": by }))
-            .description(match by {
-                Some(by) => format!("role changed by user {by}"),
-                None => "role changed from the command line".to_owned(),
-            }),
+        actor,
+        target,
+        EventType::RoleChange,
+        json!({ "from": current.role, "to": role }),
+        &ClientInfo::default(),
     )
     .await;
     Ok(from_item(&item)?)
@@ -721,21 +769,44 @@ pub async fn set_suspension(
     } else {
         0
     };
-    let (event_type, description) = if suspended {
-        (EventType::AccountSuspended, "account suspended")
+    let event_type = if suspended {
+        EventType::AccountSuspended
     } else {
-        (EventType::AccountUnsuspended, "suspension lifted")
+        EventType::AccountUnsuspended
     };
-    log_event_best_effort(
+    log_staff_action(
         app,
-        NewEvent::new(event_type, Some(target))
-            .client(client)
-            .target(target)
-            .description(description)
-            .metadata(json!({ "by": actor.id, "reason": reason, "sessions_ended": ended })),
+        Some(actor),
+        target,
+        event_type,
+        json!({ "reason": reason, "sessions_ended": ended }),
+        client,
     )
     .await;
     Ok(from_item(&item)?)
+}
+
+/// `DELETE /api/users/{id}/` as the API asks it: the owner proves the current password
+/// (never with an API token alone); an administrator erasing someone else is trusted by role,
+/// but not through an API token either.
+pub async fn erase_user_as(
+    app: &App,
+    principal: &Principal,
+    target: UserId,
+    current_password: Option<&str>,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    let actor = Actor::of(&principal.user);
+    if actor.id == target {
+        password::confirm_current_password(app, principal, current_password, client).await?;
+    } else {
+        // Whether the account exists and who may erase it is decided below: an API token is
+        // refused only where the answer would not be a 404 anyway.
+        if actor.role.is_admin() {
+            password::refuse_api_token(principal)?;
+        }
+    }
+    erase_user(app, Some(actor), target, client).await
 }
 
 /// Erases an account completely (the owner, or an administrator on an account of lower rank;

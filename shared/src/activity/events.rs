@@ -115,7 +115,9 @@ event_types! {
         VerifyFailed = "verify_failed", Low, "A verification code was wrong, expired or used up.";
         ProfileUpdate = "profile_update", Low, "Profile fields were changed.";
         ProfessionalProfileUpdate = "professional_profile_update", Low, "The professional profile was changed.";
-        EmailChange = "email_change", Medium, "The email address was changed.";
+        EmailChange = "email_change", Medium, "The email address was changed (the new address confirmed with its code).";
+        EmailChangeRequested = "email_change_requested", Medium, "A change of email address was asked for; the old address was told.";
+        EmailChangeCancelled = "email_change_cancelled", Medium, "A pending email change was cancelled from the old address.";
         UsernameChange = "username_change", Low, "The username was changed.";
         AccountDeleted = "account_deleted", Medium, "The account was deleted.";
         DataExport = "data_export", Medium, "The user exported their data.";
@@ -136,6 +138,7 @@ event_types! {
         PasswordReset = "password_reset", Medium, "The password was reset with an emailed code.";
         TokenReuseDetected = "token_reuse_detected", High, "A rotated refresh token was used again; its session was revoked.";
         BotDetected = "bot_detected", Medium, "Register or login refused a bot (honeypot, user agent).";
+        EmailChangeReverted = "email_change_reverted", High, "A completed email change was reverted from the old address; every session and token ended.";
         AccountLocked = "account_locked", Medium, "Failed logins reached the threshold; tries are throttled.";
         NewDeviceLogin = "new_device_login", Medium, "A login from a device not seen before.";
         SecurityAlert = "security_alert", High, "An alert raised by the security analysis.";
@@ -210,6 +213,8 @@ impl EventType {
                     | EventType::ApiTokenCreated
                     | EventType::ApiTokenRevoked
                     | EventType::EmailChange
+                    | EventType::EmailChangeRequested
+                    | EventType::EmailChangeCancelled
                     | EventType::AccountDeleted
                     | EventType::RoleChange
                     | EventType::AccountSuspended
@@ -628,6 +633,17 @@ pub async fn log_event(app: &App, event: NewEvent) -> Result<(), Error> {
         .put(record.to_item()?, Some(Condition::item_absent()))
         .await?;
     Ok(())
+}
+
+/// The put of an event, for a caller that writes it in the same transaction as the change it
+/// records (one round trip fewer than a put after the change, and never an event for a change
+/// that did not happen). Successful events read nothing to be prepared.
+pub async fn event_put(app: &App, event: NewEvent) -> Result<crate::store::TxOp, Error> {
+    let record = prepare_event(app, event).await?;
+    Ok(crate::store::TxOp::Put {
+        item: record.to_item()?,
+        condition: Some(Condition::item_absent()),
+    })
 }
 
 /// Attributes that say who, where and what in detail: account erasure removes them.

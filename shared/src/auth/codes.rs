@@ -37,6 +37,8 @@ const USED: &str = "used";
 pub enum CodePurpose {
     Verify,
     Reset,
+    /// Confirms a new email address; the item also holds the pending address.
+    EmailChange,
 }
 
 impl CodePurpose {
@@ -45,6 +47,7 @@ impl CodePurpose {
         match self {
             CodePurpose::Verify => "verify",
             CodePurpose::Reset => "reset",
+            CodePurpose::EmailChange => "email_change",
         }
     }
 }
@@ -59,12 +62,25 @@ fn invalid() -> Error {
 
 /// Makes a new code (replacing any earlier one of that purpose) and mails it.
 pub async fn issue_code(app: &App, user: &UserRecord, purpose: CodePurpose) -> Result<(), Error> {
+    issue_code_to(app, user, purpose, &user.email, Item::new()).await
+}
+
+/// Makes a new code and mails it to `to` (a new address for [`CodePurpose::EmailChange`]);
+/// `extra` attributes are stored on the code's item and come back from [`check_code_and`].
+pub async fn issue_code_to(
+    app: &App,
+    user: &UserRecord,
+    purpose: CodePurpose,
+    to: &str,
+    extra: Item,
+) -> Result<(), Error> {
     let code = secrets::random_digits(CODE_DIGITS);
     let salt = secrets::random_token(16);
     let now = app.clock.now();
     let ttl = app.config.auth.code_ttl_secs;
 
     let mut item: Item = keys::emailed_code(user.id, purpose.as_str()).to_item();
+    item.extend(extra);
     item.insert("user_id".into(), Value::Int(user.id.0));
     item.insert("purpose".into(), purpose.as_str().into());
     item.insert(SALT.into(), salt.as_str().into());
@@ -78,7 +94,8 @@ pub async fn issue_code(app: &App, user: &UserRecord, purpose: CodePurpose) -> R
     );
     app.table.put(item, None).await?;
 
-    let email = code_email(user, purpose, &code, ttl);
+    let mut email = code_email(user, purpose, &code, ttl);
+    email.to = to.to_owned();
     app.mailer
         .send(&email)
         .await
@@ -95,19 +112,22 @@ pub async fn check_code(
     purpose: CodePurpose,
     code: &str,
 ) -> Result<(), Error> {
-    check_code_and(app, user, purpose, code, || Ok(())).await
+    check_code_and(app, user, purpose, code, || Ok(()))
+        .await
+        .map(drop)
 }
 
 /// Checks a code and, when it is right, asks `accept` before consuming it: an error from
 /// `accept` (a new password that is refused, say) is returned and leaves the code unused, so
-/// the user can correct the request without a new code. The try still counts.
+/// the user can correct the request without a new code. The try still counts. Returns the
+/// code's item (with any attributes `issue_code_to` stored on it).
 pub async fn check_code_and(
     app: &App,
     user: UserId,
     purpose: CodePurpose,
     code: &str,
     accept: impl FnOnce() -> Result<(), Error>,
-) -> Result<(), Error> {
+) -> Result<Item, Error> {
     let code = code.trim();
     // A code of the wrong shape can match nothing; it costs no try and no store call.
     if code.len() != CODE_DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -152,7 +172,7 @@ pub async fn check_code_and(
         .set(USED, true)
         .set("used_at", Value::Int(now));
     match app.table.update(&key, used, Some(unused)).await {
-        Ok(_) => Ok(()),
+        Ok(item) => Ok(item),
         Err(StoreError::ConditionFailed) => Err(invalid()),
         Err(e) => Err(e.into()),
     }
@@ -201,6 +221,11 @@ fn code_email(user: &UserRecord, purpose: CodePurpose, code: &str, ttl_secs: i64
             "Reset your password",
             "Use this code to choose a new password:",
             "If you did not ask to reset your password, ignore this message: your password stays as it is.",
+        ),
+        CodePurpose::EmailChange => (
+            "Confirm your new email address",
+            "Use this code to make this address your account's email address:",
+            "If you did not ask for this change, ignore this message: nothing changes without the code.",
         ),
     };
     let text = format!(

@@ -399,6 +399,9 @@ pub struct Claims {
     pub sid: String,
     pub jti: String,
     pub iat: i64,
+    /// Not before: this service never sets it, but honours it in a token that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
     pub iss: String,
     pub aud: String,
@@ -435,6 +438,7 @@ fn claims(app: &App, user: UserId, session_id: &str, token_type: TokenType) -> C
         sid: session_id.to_owned(),
         jti: ulid::Ulid::new().to_string(),
         iat: now,
+        nbf: None,
         exp: now.saturating_add(ttl),
         iss: app.config.auth.jwt_issuer.clone(),
         aud: app.config.auth.jwt_audience.clone(),
@@ -464,6 +468,9 @@ fn invalid() -> Error {
     Error::Unauthenticated(INVALID_TOKEN.into())
 }
 
+/// How far in the future a token's `iat` or `nbf` may lie: clocks of instances differ a little.
+pub const CLOCK_SKEW_LEEWAY_SECS: i64 = 30;
+
 /// Verifies signature, algorithm, key id, issuer, audience and expiry, whatever the type.
 /// Every failure is `Error::Unauthenticated` with the same detail.
 pub fn decode_any(app: &App, token: &str) -> Result<Claims, Error> {
@@ -472,8 +479,14 @@ pub fn decode_any(app: &App, token: &str) -> Result<Claims, Error> {
         .keys
         .verify(token, &auth.jwt_issuer, &auth.jwt_audience)
         .ok_or_else(invalid)?;
-    // A token is good up to, not including, its `exp` second.
-    if claims.exp <= app.clock.epoch_seconds() || claims.user_id().is_none() {
+    // A token is good up to, not including, its `exp` second; one issued or valid only in the
+    // future (beyond clock skew between instances) was not made by this service's clock.
+    let now = app.clock.epoch_seconds();
+    let from_the_future = claims.iat > now + CLOCK_SKEW_LEEWAY_SECS
+        || claims
+            .nbf
+            .is_some_and(|nbf| nbf > now + CLOCK_SKEW_LEEWAY_SECS);
+    if claims.exp <= now || from_the_future || claims.user_id().is_none() {
         return Err(invalid());
     }
     Ok(claims)
@@ -675,6 +688,7 @@ mod tests {
             sid: "S".into(),
             jti: "J".into(),
             iat: 0,
+            nbf: None,
             exp,
             iss: "iss".into(),
             aud: "aud".into(),

@@ -22,8 +22,11 @@ pub enum Limit {
     ResendCodeHour,
     /// Five registrations per 30 min per IP.
     RegisterPerIp,
-    /// Failed logins per IP across accounts: 30 per 15 min.
+    /// Failed logins per IP across every name: 300 per 15 min, a ceiling for spraying that
+    /// leaves the people behind one address (a campus, a carrier NAT) alone.
     LoginPerIp,
+    /// Failed logins per IP and submitted name: 10 per 15 min.
+    LoginPerIpAndName,
     /// Password reset requests per account: 3 per hour.
     PasswordResetPerAccount,
 }
@@ -38,11 +41,12 @@ pub struct Rule {
 }
 
 impl Limit {
-    pub const ALL: [Limit; 5] = [
+    pub const ALL: [Limit; 6] = [
         Limit::ResendCodeMinute,
         Limit::ResendCodeHour,
         Limit::RegisterPerIp,
         Limit::LoginPerIp,
+        Limit::LoginPerIpAndName,
         Limit::PasswordResetPerAccount,
     ];
 
@@ -51,7 +55,9 @@ impl Limit {
             Limit::ResendCodeMinute => ("resend-min", 1, 60),
             Limit::ResendCodeHour => ("resend-hour", 5, 3600),
             Limit::RegisterPerIp => ("register-ip", 5, 1800),
-            Limit::LoginPerIp => ("login-ip", 30, 900),
+            // A new scope name: windows counted under the old 30-per-address rule do not carry over.
+            Limit::LoginPerIp => ("login-ip-all", 300, 900),
+            Limit::LoginPerIpAndName => ("login-ip-name", 10, 900),
             Limit::PasswordResetPerAccount => ("reset-account", 3, 3600),
         };
         Rule {
@@ -168,8 +174,33 @@ pub fn lockout_secs(failures: i64) -> i64 {
 /// On `Ok`, the failures recorded so far (0 when none), so that a successful login clears the
 /// counter only when there is one to clear.
 pub async fn check_login_allowed(app: &App, user: UserId) -> Result<i64, Error> {
+    check_lock(app, &LockSubject::Account(user)).await
+}
+
+/// Whose failures a lockout counts: an account, or a submitted name that names none (counted
+/// alike, so a lockout tells nobody whether the name exists).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockSubject {
+    Account(UserId),
+    /// The normalised identifier (lower-case username or address) as submitted.
+    UnknownName(String),
+}
+
+impl LockSubject {
+    fn key(&self) -> Key {
+        match self {
+            LockSubject::Account(user) => keys::login_failures(*user),
+            LockSubject::UnknownName(name) => {
+                keys::unknown_login_failures(&sha256_hex(&format!("login-name:{name}"))[..32])
+            }
+        }
+    }
+}
+
+/// [`check_login_allowed`] for any [`LockSubject`].
+pub async fn check_lock(app: &App, subject: &LockSubject) -> Result<i64, Error> {
     let now = app.clock.epoch_seconds();
-    let Some(item) = app.table.get(&keys::login_failures(user), true).await? else {
+    let Some(item) = app.table.get(&subject.key(), true).await? else {
         return Ok(0);
     };
     let failures = item.get(FAILURES).and_then(Value::as_i64).unwrap_or(0);
@@ -185,8 +216,16 @@ pub async fn check_login_allowed(app: &App, user: UserId) -> Result<i64, Error> 
 /// Counts a failed login of the account. When the count reaches the lockout threshold, an
 /// `account_locked` event is logged — once: only one ADD can return exactly the threshold.
 pub async fn record_login_failure(app: &App, user: UserId) -> Result<(), Error> {
-    let failures = add_failure(app, user).await?;
-    if failures == LOCKOUT_THRESHOLD {
+    record_failure(app, &LockSubject::Account(user)).await
+}
+
+/// [`record_login_failure`] for any [`LockSubject`] (the `account_locked` event is an
+/// account's only).
+pub async fn record_failure(app: &App, subject: &LockSubject) -> Result<(), Error> {
+    let failures = add_failure(app, &subject.key()).await?;
+    if let LockSubject::Account(user) = *subject
+        && failures == LOCKOUT_THRESHOLD
+    {
         let event = NewEvent::new(EventType::AccountLocked, Some(user))
             .severity(Severity::Medium)
             .description(format!(
@@ -202,8 +241,7 @@ pub async fn record_login_failure(app: &App, user: UserId) -> Result<(), Error> 
 ///
 /// Conditions see items that expired but were not yet removed, so an expired counter must be
 /// restarted rather than added to; two tries settle any race with a concurrent restart.
-async fn add_failure(app: &App, user: UserId) -> Result<i64, Error> {
-    let key = keys::login_failures(user);
+async fn add_failure(app: &App, key: &Key) -> Result<i64, Error> {
     let now = app.clock.epoch_seconds();
     let expires_at = now + LOGIN_FAILURE_TTL_SECS;
     let live = Condition::Or(vec![
@@ -215,7 +253,7 @@ async fn add_failure(app: &App, user: UserId) -> Result<i64, Error> {
             .add(FAILURES, 1)
             .set(LAST_FAILURE, now)
             .set(keys::attr::EXPIRES_AT, expires_at);
-        match app.table.update(&key, add, Some(live.clone())).await {
+        match app.table.update(key, add, Some(live.clone())).await {
             Ok(item) => return Ok(item.get(FAILURES).and_then(Value::as_i64).unwrap_or(1)),
             Err(StoreError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
@@ -225,7 +263,7 @@ async fn add_failure(app: &App, user: UserId) -> Result<i64, Error> {
             .set(LAST_FAILURE, now)
             .set(keys::attr::EXPIRES_AT, expires_at);
         let expired = Condition::Le(keys::attr::EXPIRES_AT.into(), Value::Int(now));
-        match app.table.update(&key, restart, Some(expired)).await {
+        match app.table.update(key, restart, Some(expired)).await {
             Ok(_) => return Ok(1),
             // Another instance restarted it first: add to theirs.
             Err(StoreError::ConditionFailed) => {}

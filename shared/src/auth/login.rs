@@ -1,10 +1,12 @@
-//! Password login shared by session login, JWT login and `POST /api/sessions/`. OWNER: helper C.
+//! Password login shared by session login, JWT login and `POST /api/sessions/`.
 //!
 //! Order of checks, each for a reason:
 //! 1. bot signals (honeypot, user agent): 400 and a `bot_detected` event, before any lookup;
-//! 2. the per-IP failure limit across accounts (`LoginPerIp`), before any password work;
-//! 3. the account: an unknown identifier spends the time of a verification and answers exactly
-//!    like a wrong password (no enumeration);
+//! 2. the failure limits per address and name (`LoginPerIpAndName`, 10 / 15 min) and per
+//!    address across names (`LoginPerIp`, 300 / 15 min, for spraying), before any password work;
+//! 3. the account: an unknown identifier has a lockout of its own (counted per submitted name),
+//!    spends the time of a verification and answers exactly like a wrong password (no
+//!    enumeration, by the answer or by the lockout);
 //! 4. the account's lockout (`check_login_allowed`: 2^(n-5) s after 5 failures), before
 //!    verifying, so a locked account cannot be probed;
 //! 5. the password (Argon2id); a failure counts for the account and for the IP;
@@ -12,12 +14,16 @@
 //!    is shown only to someone who knows the password;
 //! 7. success: the failure counter is cleared, an outdated hash is rehashed, a session starts.
 //!    Unverified accounts log in; endpoints restrict them.
+//!
+//! Four sequential store round trips on the way (docs/benchmarks.md, "Round trips per
+//! request"): the windows with the name's unique item; the profile with its lockout counter and
+//! credentials; the session's write with the new-device check; the event with the login day.
 
 use serde_json::json;
 
 use super::AuthMethod;
 use super::client::ClientInfo;
-use super::limits::{self, Limit};
+use super::limits::{self, Limit, LockSubject};
 use super::passwords;
 use super::principal::suspended_detail;
 use super::sessions::{self, StartedSession};
@@ -59,18 +65,46 @@ pub async fn login(
 ) -> Result<(UserRecord, StartedSession), Error> {
     refuse_bots(app, client, input.honeypot.as_deref(), "login").await?;
 
-    // Per-IP failures across accounts: a full window refuses before any password work.
+    // Failures per address and name, and per address across names (a much higher ceiling):
+    // a full window refuses before any password work.
     let ip = client.ip_string();
-    if let Some(ip) = &ip {
-        limits::check(app, Limit::LoginPerIp, ip).await?;
-    }
-
-    let Some(user) = find_account(app, &input.identifier).await? else {
+    let name = normalised_identifier(&input.identifier);
+    let pair = ip.as_deref().map(|ip| ip_and_name(ip, &name));
+    // Round trip 1: both failure windows and the name's unique item, side by side; a full
+    // window refuses before any password work.
+    let (limited, account) = tokio::join!(
+        check_failure_windows(app, ip.as_deref(), pair.as_deref()),
+        account_id(app, &input.identifier)
+    );
+    limited?;
+    let source = FailureSource {
+        client,
+        ip: ip.as_deref(),
+        pair: pair.as_deref(),
+    };
+    // Round trip 2: the profile, its lockout counter and its credentials, side by side.
+    let found = match account? {
+        Some(id) => {
+            let (user, lock, credentials) = tokio::join!(
+                accounts::get_user_consistent(app, id),
+                limits::check_login_allowed(app, id),
+                accounts::get_credentials(app, id)
+            );
+            user?.map(|user| (user, lock, credentials))
+        }
+        None => None,
+    };
+    let Some((user, lock, credentials)) = found else {
+        // A name with no account locks exactly as an account does: same reads, same writes,
+        // same answers, so neither the lockout nor its absence tells whether it exists.
+        let subject = LockSubject::UnknownName(name);
+        limits::check_lock(app, &subject).await?;
         passwords::burn_verification_time(&input.password).await;
-        return Err(failed(app, client, ip.as_deref(), None, "unknown_account").await);
+        limits::record_failure(app, &subject).await?;
+        return Err(failed(app, &source, None, "unknown_account").await);
     };
 
-    let prior_failures = match limits::check_login_allowed(app, user.id).await {
+    let prior_failures = match lock {
         Ok(failures) => failures,
         Err(locked) => {
             log_event_best_effort(
@@ -85,15 +119,15 @@ pub async fn login(
         }
     };
 
-    let Some(credentials) = accounts::get_credentials(app, user.id).await? else {
+    let Some(credentials) = credentials? else {
         // A profile without credentials cannot log in; it answers like any wrong password.
         passwords::burn_verification_time(&input.password).await;
-        return Err(failed(app, client, ip.as_deref(), Some(user.id), "no_credentials").await);
+        return Err(failed(app, &source, Some(user.id), "no_credentials").await);
     };
     let check = passwords::verify_password(&credentials.password_hash, &input.password).await?;
     if !check.matches {
         limits::record_login_failure(app, user.id).await?;
-        return Err(failed(app, client, ip.as_deref(), Some(user.id), "wrong_password").await);
+        return Err(failed(app, &source, Some(user.id), "wrong_password").await);
     }
 
     if user.is_suspended {
@@ -116,52 +150,98 @@ pub async fn login(
     if check.needs_rehash {
         rehash(app, user.id, &credentials.password_hash, &input.password).await;
     }
-    let started = sessions::start_session(app, &user, client, via).await?;
-    crate::activity::sessions::check_new_device(app, &started.record, client).await;
-    log_event_best_effort(
-        app,
-        NewEvent::new(EventType::Login, Some(user.id))
-            .client(client)
-            .session(&started.record.session_id)
-            .description("Logged in")
-            .metadata(json!({ "method": via })),
-    )
-    .await;
-    // The login day for the badge streaks, and `UserLoggedIn` for the evaluator (best-effort).
-    crate::badges::stats::record_login(app, user.id).await;
+    // Round trip 3: the session's write and the new-device check (which leaves the new session
+    // out of what it compares) side by side.
+    let started = sessions::new_session(app, &user, client, via);
+    let (stored, ()) = tokio::join!(
+        sessions::store_session(app, &started),
+        crate::activity::sessions::check_new_device(app, &started.record, client)
+    );
+    stored?;
+    // Round trip 4: the `login` event, and the login day for the badge streaks with
+    // `UserLoggedIn` for the evaluator (both best-effort), side by side.
+    tokio::join!(
+        log_event_best_effort(
+            app,
+            NewEvent::new(EventType::Login, Some(user.id))
+                .client(client)
+                .session(&started.record.session_id)
+                .description("Logged in")
+                .metadata(json!({ "method": via })),
+        ),
+        crate::badges::stats::record_login(app, user.id)
+    );
     Ok((user, started))
 }
 
-/// The account an identifier names, if any. Identifiers that cannot be a username or an email
-/// address name no account (and answer like a wrong password).
-async fn find_account(app: &App, identifier: &str) -> Result<Option<UserRecord>, Error> {
+/// The id of the account an identifier names, if any. Identifiers that cannot be a username or
+/// an email address name no account (and answer like a wrong password).
+async fn account_id(app: &App, identifier: &str) -> Result<Option<UserId>, Error> {
     let identifier = identifier.trim();
-    let id = if identifier.contains('@') {
+    if identifier.contains('@') {
         match EmailAddress::parse(identifier) {
-            Ok(email) => accounts::id_by_email(app, &email).await?,
-            Err(_) => None,
+            Ok(email) => accounts::id_by_email(app, &email).await,
+            Err(_) => Ok(None),
         }
     } else {
         match Username::parse(identifier) {
-            Ok(username) => accounts::id_by_username(app, &username).await?,
-            Err(_) => None,
+            Ok(username) => accounts::id_by_username(app, &username).await,
+            Err(_) => Ok(None),
         }
-    };
-    match id {
-        Some(id) => accounts::get_user_consistent(app, id).await,
-        None => Ok(None),
     }
 }
 
-/// Counts a failure against the client's IP, logs it, and gives the answer: the same 400 for
-/// every failure, or 429 once the IP's window is full.
+/// Both failure windows of the client's address (per address and name, and per address), read
+/// side by side; `Err(RateLimited)` when either is full.
+async fn check_failure_windows(
+    app: &App,
+    ip: Option<&str>,
+    pair: Option<&str>,
+) -> Result<(), Error> {
+    let (Some(ip), Some(pair)) = (ip, pair) else {
+        return Ok(());
+    };
+    let (per_ip, per_pair) = tokio::join!(
+        limits::check(app, Limit::LoginPerIp, ip),
+        limits::check(app, Limit::LoginPerIpAndName, pair)
+    );
+    per_ip.and(per_pair)
+}
+
+/// The submitted name as the lockout counts it: a username or address without regard to case.
+fn normalised_identifier(identifier: &str) -> String {
+    let identifier = identifier.trim();
+    if identifier.contains('@') {
+        match EmailAddress::parse(identifier) {
+            Ok(email) => email.key(),
+            Err(_) => identifier.to_lowercase(),
+        }
+    } else {
+        identifier.to_lowercase()
+    }
+}
+
+/// The subject of the per-address-and-name limit (only its hash is stored).
+fn ip_and_name(ip: &str, name: &str) -> String {
+    format!("{ip}#{name}")
+}
+
+/// Where a failed login came from, for the limits it counts against.
+struct FailureSource<'a> {
+    client: &'a ClientInfo,
+    ip: Option<&'a str>,
+    pair: Option<&'a str>,
+}
+
+/// Counts a failure against the client's address (and its address and name), logs it, and
+/// gives the answer: the same 400 for every failure, or 429 once a window is full.
 async fn failed(
     app: &App,
-    client: &ClientInfo,
-    ip: Option<&str>,
+    source: &FailureSource<'_>,
     user: Option<UserId>,
     reason: &str,
 ) -> Error {
+    let client = source.client;
     log_event_best_effort(
         app,
         NewEvent::new(EventType::LoginFailed, user)
@@ -171,10 +251,14 @@ async fn failed(
             .metadata(json!({ "reason": reason })),
     )
     .await;
-    if let Some(ip) = ip
-        && let Err(limited) = limits::hit(app, Limit::LoginPerIp, ip).await
-    {
-        return limited;
+    if let (Some(ip), Some(pair)) = (source.ip, source.pair) {
+        let (per_ip, per_pair) = tokio::join!(
+            limits::hit(app, Limit::LoginPerIp, ip),
+            limits::hit(app, Limit::LoginPerIpAndName, pair)
+        );
+        if let Err(limited) = per_ip.and(per_pair) {
+            return limited;
+        }
     }
     Error::BadRequest(INVALID_CREDENTIALS.into())
 }

@@ -6,6 +6,7 @@
 
 pub mod api_tokens;
 pub mod bots;
+pub mod budget;
 pub mod client;
 pub mod codes;
 pub mod jwt;

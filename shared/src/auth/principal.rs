@@ -1,8 +1,8 @@
 //! Credentials to a Principal: session cookie (+ CSRF), Bearer JWT (+ live session), API token.
-//! OWNER: helper C.
 //!
-//! Costs per request: a JWT or a cookie is one session read and one profile read; an API token
-//! is the token read and what `api_tokens::authenticate` loads. On top, at most once a minute,
+//! Costs per request: a JWT or a cookie is one session read and one profile read, side by side
+//! (the token, and the cookie, name both): **one round trip**; an API token is the token read
+//! and what `api_tokens::authenticate` loads. On top, at most once a minute,
 //! one conditional write of the session's activity and one of the profile's `last_active`.
 
 use super::client::ClientInfo;
@@ -68,16 +68,13 @@ pub async fn authenticate(
             csrf_header,
             unsafe_method,
         } => {
-            let Some(session) = sessions::validate_cookie(app, cookie).await? else {
+            let Some((session, user)) = by_cookie(app, cookie).await? else {
                 return Ok(None);
             };
             if *unsafe_method && !csrf_ok(&session, csrf_cookie.as_deref(), csrf_header.as_deref())
             {
                 return Err(Error::Forbidden(CSRF_FAILED.into()));
             }
-            let Some(user) = session_user(app, &session).await? else {
-                return Ok(None);
-            };
             let principal = Principal {
                 user,
                 method: AuthMethod::Session,
@@ -110,10 +107,30 @@ fn csrf_ok(session: &SessionRecord, cookie: Option<&str>, header: Option<&str>) 
     }
 }
 
-/// The owner of a live session (eventually consistent: suspension reaches it within moments);
-/// `None` for a user that no longer exists.
-async fn session_user(app: &App, session: &SessionRecord) -> Result<Option<UserRecord>, Error> {
-    accounts::get_user(app, session.user_id).await
+/// The live session of a `sessionid` cookie and its user (eventually consistent: suspension
+/// reaches it within moments); `None` for a cookie that names no live session or a user that no
+/// longer exists. A cookie that names its user has both read side by side, in one round trip.
+async fn by_cookie(app: &App, cookie: &str) -> Result<Option<(SessionRecord, UserRecord)>, Error> {
+    let Some(parts) = sessions::CookieParts::parse(cookie) else {
+        return Ok(None);
+    };
+    let (session, user) = match parts.user {
+        Some(user) => {
+            let (session, user) = tokio::join!(
+                sessions::get_session(app, parts.session_id),
+                accounts::get_user(app, user)
+            );
+            (parts.accept(app, session?), user?)
+        }
+        None => match parts.accept(app, sessions::get_session(app, parts.session_id).await?) {
+            Some(session) => {
+                let user = accounts::get_user(app, session.user_id).await?;
+                (Some(session), user)
+            }
+            None => (None, None),
+        },
+    };
+    Ok(session.zip(user))
 }
 
 /// A Bearer access token: a valid signature and claims, a live session of the token's subject,
@@ -123,13 +140,17 @@ async fn by_access_token(app: &App, token: &str) -> Result<(Principal, SessionRe
     // A dead session answers like any other token that does not pass.
     let not_live = || Error::Unauthenticated(jwt::INVALID_TOKEN.into());
     let user_id: UserId = claims.sub.parse().map_err(|_| not_live())?;
-    let session = sessions::active_session(app, &claims.sid)
-        .await?
-        .ok_or_else(not_live)?;
+    // The token names both: the session (read consistently, so an ended session fails on the
+    // very next request) and the user are read side by side, one round trip.
+    let (session, user) = tokio::join!(
+        sessions::active_session(app, &claims.sid),
+        accounts::get_user(app, user_id)
+    );
+    let session = session?.ok_or_else(not_live)?;
     if session.user_id != user_id {
         return Err(not_live());
     }
-    let user = session_user(app, &session).await?.ok_or_else(not_live)?;
+    let user = user?.ok_or_else(not_live)?;
 
     let left = claims.exp - app.clock.epoch_seconds();
     let renewed_access = if left < app.config.auth.renew_before_secs && !user.is_suspended {

@@ -176,6 +176,28 @@ pub async fn start_session(
     client: &ClientInfo,
     via: AuthMethod,
 ) -> Result<StartedSession, Error> {
+    let started = new_session(app, user, client, via);
+    store_session(app, &started).await?;
+    Ok(started)
+}
+
+/// Writes a session made by [`new_session`]. A ULID with 80 random bits does not collide; the
+/// condition makes sure of it anyway.
+pub async fn store_session(app: &App, started: &StartedSession) -> Result<(), Error> {
+    app.table
+        .put(started.record.to_item()?, Some(Condition::item_absent()))
+        .await?;
+    Ok(())
+}
+
+/// A new session for a user who just proved who they are, not yet stored (so that a login can
+/// store it beside other work).
+pub fn new_session(
+    app: &App,
+    user: &UserRecord,
+    client: &ClientInfo,
+    via: AuthMethod,
+) -> StartedSession {
     let now = app.clock.now();
     let epoch = now.timestamp();
     let session_id = ulid::Ulid::from_datetime(now.into()).to_string();
@@ -205,15 +227,11 @@ pub async fn start_session(
         idle_timeout_secs: app.config.auth.session_idle_secs,
         expires_at: epoch.saturating_add(app.config.auth.session_absolute_secs),
     };
-    // A ULID with 80 random bits does not collide; the condition makes sure of it anyway.
-    app.table
-        .put(record.to_item()?, Some(Condition::item_absent()))
-        .await?;
-    Ok(StartedSession {
-        cookie: format!("{session_id}.{secret}"),
+    StartedSession {
+        cookie: format!("{}-{session_id}.{secret}", user.id),
         csrf_token,
         record,
-    })
+    }
 }
 
 /// A session id is a ULID: 26 Crockford base32 characters. Anything else is not looked up.
@@ -240,18 +258,50 @@ pub async fn active_session(app: &App, session_id: &str) -> Result<Option<Sessio
         .filter(|s| s.is_live(now)))
 }
 
+/// What a `sessionid` cookie names: `<user id>-<session id>.<secret>` (the user id lets the
+/// session and the user be read side by side, in one round trip; the session's own `user_id`
+/// must agree, so editing it gains nothing). Cookies from before the user id are
+/// `<session id>.<secret>` and still work, with the user read after the session.
+pub struct CookieParts<'a> {
+    pub user: Option<UserId>,
+    pub session_id: &'a str,
+    secret: &'a str,
+}
+
+impl<'a> CookieParts<'a> {
+    pub fn parse(cookie: &'a str) -> Option<CookieParts<'a>> {
+        let (named, secret) = cookie.split_once('.')?;
+        if secret.is_empty() {
+            return None;
+        }
+        let (user, session_id) = match named.split_once('-') {
+            Some((user, session_id)) => (Some(UserId(user.parse().ok()?)), session_id),
+            None => (None, named),
+        };
+        Some(CookieParts {
+            user,
+            session_id,
+            secret,
+        })
+    }
+
+    /// The session, if it is live, this cookie's secret matches it, and it belongs to the
+    /// user the cookie names.
+    pub fn accept(&self, app: &App, session: Option<SessionRecord>) -> Option<SessionRecord> {
+        let now = app.clock.epoch_seconds();
+        session
+            .filter(|s| s.is_live(now))
+            .filter(|s| self.user.is_none_or(|user| s.user_id == user))
+            .filter(|s| constant_time_eq(&sha256_hex(self.secret), &s.secret_hash))
+    }
+}
+
 /// The live session a `sessionid` cookie value names, if its secret matches.
 pub async fn validate_cookie(app: &App, cookie: &str) -> Result<Option<SessionRecord>, Error> {
-    let Some((session_id, secret)) = cookie.split_once('.') else {
+    let Some(parts) = CookieParts::parse(cookie) else {
         return Ok(None);
     };
-    if secret.is_empty() {
-        return Ok(None);
-    }
-    let Some(session) = active_session(app, session_id).await? else {
-        return Ok(None);
-    };
-    Ok(constant_time_eq(&sha256_hex(secret), &session.secret_hash).then_some(session))
+    Ok(parts.accept(app, get_session(app, parts.session_id).await?))
 }
 
 /// Requests this instance served per session since its last activity write.

@@ -513,29 +513,14 @@ pub async fn evaluate_for_event(
 /// when `BADGES_EVALUATE_ON_BUS` is on). It holds the App's ports, not the App (the App owns
 /// the bus, which owns its subscribers), and the bus only weakly, so nothing leaks.
 pub struct BusEvaluator {
-    table: std::sync::Arc<dyn crate::store::Table>,
-    mailer: std::sync::Arc<dyn crate::mail::Mailer>,
-    bus: std::sync::Weak<crate::bus::in_process::InProcessBus>,
-    clock: std::sync::Arc<dyn crate::clock::Clock>,
-    keys: std::sync::Arc<crate::auth::jwt::KeySet>,
-    config: crate::config::Config,
-    active_badges: std::sync::Arc<super::definitions::ActiveCache>,
-    user_ids: std::sync::Arc<crate::accounts::registration::IdBlock>,
+    parts: crate::app::AppParts,
 }
 
 impl BusEvaluator {
     /// The evaluator over the ports of `app`, which must use the in-process bus.
     pub fn new(app: &App) -> Option<BusEvaluator> {
-        let bus = app.in_process_bus.as_ref()?;
         Some(BusEvaluator {
-            table: app.table.clone(),
-            mailer: app.mailer.clone(),
-            bus: std::sync::Arc::downgrade(bus),
-            clock: app.clock.clone(),
-            keys: app.keys.clone(),
-            config: app.config.clone(),
-            active_badges: app.active_badges.clone(),
-            user_ids: app.user_ids.clone(),
+            parts: crate::app::AppParts::of(app)?,
         })
     }
 }
@@ -546,19 +531,8 @@ impl crate::bus::Subscriber for BusEvaluator {
         if event.source != crate::bus::EVENT_SOURCE {
             return;
         }
-        let Some(bus) = self.bus.upgrade() else {
+        let Some(app) = self.parts.app() else {
             return;
-        };
-        let app = App {
-            table: self.table.clone(),
-            mailer: self.mailer.clone(),
-            bus: bus.clone(),
-            in_process_bus: Some(bus),
-            clock: self.clock.clone(),
-            keys: self.keys.clone(),
-            config: self.config.clone(),
-            active_badges: self.active_badges.clone(),
-            user_ids: self.user_ids.clone(),
         };
         // A failure is logged: the daily sweep awards what an event missed.
         if let Err(e) = evaluate_for_event(&app, event).await {

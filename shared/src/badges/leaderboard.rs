@@ -226,22 +226,33 @@ pub async fn leaderboard(
         .filter(|r| !hidden.contains(&r.user))
         .take(TOP + 10)
         .collect();
-    let profile_keys: Vec<Key> = rows.iter().map(|r| keys::user(r.user)).collect();
-    let profiles = if profile_keys.is_empty() {
+    // Each profile and the viewer's follow edge to it, in one batch read: a private account is
+    // named only to itself and its followers; anyone else sees an anonymous entry at its rank.
+    let profile_keys: Vec<Key> = rows
+        .iter()
+        .flat_map(|r| [keys::user(r.user), keys::follow_edge(viewer, r.user)])
+        .collect();
+    let found = if profile_keys.is_empty() {
         Vec::new()
     } else {
         app.table.batch_get(&profile_keys).await?
     };
     let mut results = Vec::new();
-    for (row, profile) in rows.iter().zip(profiles) {
-        let Some(item) = profile else { continue };
-        let user: UserRecord = from_item(&item)?;
+    for (row, pair) in rows.iter().zip(found.chunks(2)) {
+        let Some(item) = &pair[0] else { continue };
+        let user: UserRecord = from_item(item)?;
         if user.deleting || user.is_suspended {
             continue;
         }
+        let follows = match &pair[1] {
+            Some(edge) => crate::social::FollowEdge::from_item(edge)?.is_active(),
+            None => false,
+        };
+        let named = !user.is_private || user.id == viewer || follows;
         results.push(json!({
             "rank": results.len() + 1,
-            "user": public_card(&user),
+            "user": if named { public_card(&user) } else { Json::Null },
+            "anonymous": !named,
             "badge_points": row.points,
             "total_badges": row.badges,
             "recent_badges": row.recent,

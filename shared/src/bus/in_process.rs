@@ -14,6 +14,14 @@ use super::{BusError, DomainEvent, EventBus, Subscriber};
 #[derive(Default)]
 pub struct InProcessBus {
     subscribers: RwLock<Vec<Arc<dyn Subscriber>>>,
+    /// Deliveries of `publish_after_response` still running, for [`InProcessBus::settled`].
+    in_flight: Arc<InFlight>,
+}
+
+#[derive(Default)]
+struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    done: tokio::sync::Notify,
 }
 
 impl InProcessBus {
@@ -29,6 +37,19 @@ impl InProcessBus {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .push(subscriber);
+    }
+
+    /// Waits until every delivery started by `publish_after_response` has finished (tests and
+    /// tools that read what those deliveries wrote).
+    pub async fn settled(&self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            let notified = self.in_flight.done.notified();
+            if self.in_flight.count.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn snapshot(&self) -> Vec<Arc<dyn Subscriber>> {
@@ -49,22 +70,41 @@ impl EventBus for InProcessBus {
     /// skipped: one broken reaction must not fail the request that published the event, nor
     /// keep the other subscribers from seeing it.
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError> {
-        // A copy of the list, so a subscriber may itself subscribe without a deadlock.
+        deliver(self.snapshot(), events).await;
+        Ok(())
+    }
+
+    /// Delivers in a task of its own: the request that published goes on at once.
+    async fn publish_after_response(&self, events: &[DomainEvent]) -> Result<(), BusError> {
+        use std::sync::atomic::Ordering;
         let subscribers = self.snapshot();
-        for event in events {
-            for (index, subscriber) in subscribers.iter().enumerate() {
-                let delivery = AssertUnwindSafe(subscriber.handle(event)).catch_unwind();
-                if let Err(payload) = delivery.await {
-                    tracing::error!(
+        let events = events.to_vec();
+        let in_flight = self.in_flight.clone();
+        in_flight.count.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            deliver(subscribers, &events).await;
+            in_flight.count.fetch_sub(1, Ordering::SeqCst);
+            in_flight.done.notify_waiters();
+        });
+        Ok(())
+    }
+}
+
+/// Delivers each event to each subscriber in turn (a copy of the list, so a subscriber may
+/// itself subscribe without a deadlock).
+async fn deliver(subscribers: Vec<Arc<dyn Subscriber>>, events: &[DomainEvent]) {
+    for event in events {
+        for (index, subscriber) in subscribers.iter().enumerate() {
+            let delivery = AssertUnwindSafe(subscriber.handle(event)).catch_unwind();
+            if let Err(payload) = delivery.await {
+                tracing::error!(
                         detail_type = %event.detail_type,
                         subscriber = index,
                         panic = %panic_message(payload.as_ref()),
-                        "event subscriber panicked; delivery to the others goes on"
-                    );
-                }
+                    "event subscriber panicked; delivery to the others goes on"
+                );
             }
         }
-        Ok(())
     }
 }
 

@@ -47,6 +47,14 @@ pub trait EventBus: Send + Sync {
     /// Publishes the events; on error, the caller may publish the whole batch again
     /// (subscribers must treat deliveries as at-least-once).
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), BusError>;
+
+    /// Publishes events whose handling must not delay the answer to the request (work that
+    /// would make the answer's timing tell something, such as whether an address has an
+    /// account). EventBridge delivers every event after `PutEvents` returns anyway; the
+    /// in-process bus delivers these in a task of their own.
+    async fn publish_after_response(&self, events: &[DomainEvent]) -> Result<(), BusError> {
+        self.publish(events).await
+    }
 }
 
 /// Something that reacts to domain events delivered by the in-process bus (locally) or by an

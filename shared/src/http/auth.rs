@@ -11,8 +11,9 @@ use http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, HeaderName, USER_AGEN
 
 use super::request::RequestCtx;
 use crate::App;
+use crate::auth::budget::Budget;
 use crate::auth::client::ClientInfo;
-use crate::auth::{Credentials, Principal, principal};
+use crate::auth::{AuthMethod, Credentials, Principal, principal};
 use crate::error::Error;
 
 /// The session cookie: `<session id>.<secret>`.
@@ -146,8 +147,57 @@ pub async fn optional_caller(app: &App, ctx: &RequestCtx) -> Result<Option<Princ
     if let Some(token) = principal.as_ref().and_then(|p| p.renewed_access.as_deref()) {
         ctx.add_response_header(RENEWED_ACCESS, token);
     }
+    if let Some(principal) = &principal
+        && !is_safe(&ctx.request.method)
+    {
+        spend_budget(app, ctx, principal)?;
+    }
     Ok(principal)
 }
+
+pub const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub const RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// Takes one write from the caller's budget (`auth/budget.rs`), with the `X-RateLimit-*`
+/// headers on the answer either way; 429 with `Retry-After` when it is spent.
+fn spend_budget(app: &App, ctx: &RequestCtx, principal: &Principal) -> Result<(), Error> {
+    let auth = &app.config.auth;
+    let scale = u32::try_from(auth.rate_limit_scale.max(1)).unwrap_or(u32::MAX);
+    let scaled = |capacity: u32, window_secs| Budget {
+        capacity: capacity.saturating_mul(scale),
+        window_secs,
+    };
+    let (key, budget) = match (&principal.api_token_id, principal.method) {
+        (Some(token), AuthMethod::ApiToken) => (
+            format!("token:{token}"),
+            scaled(auth.service_write_budget, 300),
+        ),
+        _ if ctx.route == EVENT_INGESTION_ROUTE => (
+            format!("events:{}", principal.id()),
+            scaled(auth.event_budget, 60),
+        ),
+        _ => (
+            format!("user:{}", principal.id()),
+            scaled(auth.write_budget, 300),
+        ),
+    };
+    let now_ms = app.clock.now().timestamp_millis();
+    let (allowance, refused) = match app.budgets.take(&key, budget, now_ms) {
+        Ok(allowance) => (allowance, None),
+        Err(exhausted) => (exhausted.allowance, Some(exhausted.retry_after_secs)),
+    };
+    ctx.add_response_header(RATE_LIMIT_LIMIT, &allowance.limit.to_string());
+    ctx.add_response_header(RATE_LIMIT_REMAINING, &allowance.remaining.to_string());
+    ctx.add_response_header(RATE_LIMIT_RESET, &allowance.reset_secs.to_string());
+    match refused {
+        Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),
+        None => Ok(()),
+    }
+}
+
+/// Event ingestion by users has a budget of its own.
+const EVENT_INGESTION_ROUTE: &str = "/api/events/";
 
 /// The authenticated caller, verified or not: for the endpoints an unverified account may use
 /// (me, user-info, verify, resend-code, logout, the session endpoints).

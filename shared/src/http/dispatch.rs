@@ -69,11 +69,13 @@ impl Router {
         let request_id = request_id(&request);
         let method = request.method.clone();
         let path = request.path.clone();
+        let credentialed = carries_credentials(&request);
 
         let (route, mut response) = match self.options(&request) {
             Some(answered) => answered,
             None => self.answer(app, request, &request_id).await,
         };
+        secure_headers(&mut response, credentialed);
 
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers.insert(REQUEST_ID, value);
@@ -252,4 +254,39 @@ fn request_id(request: &ApiRequest) -> String {
         .map(str::to_owned)
         .or_else(|| request.request_id.clone().filter(|s| sane(s)))
         .unwrap_or_else(|| ulid::Ulid::new().to_string())
+}
+
+/// Whether the request presented credentials (an `Authorization` header or a session cookie):
+/// its answer may hold personal data.
+fn carries_credentials(request: &ApiRequest) -> bool {
+    request.headers.contains_key(http::header::AUTHORIZATION)
+        || request
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|cookies| {
+                cookies
+                    .split(';')
+                    .any(|c| c.trim_start().starts_with("sessionid="))
+            })
+}
+
+/// The headers every answer carries, set once here: no MIME sniffing, no framing (the API is
+/// JSON, never a page: `default-src 'none'`), and, for a request with credentials, no caching
+/// anywhere unless the handler said otherwise on purpose (the JWKS is public).
+fn secure_headers(response: &mut ApiResponse, credentialed: bool) {
+    use http::header::{
+        CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    };
+    let headers = &mut response.headers;
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    if credentialed && !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }

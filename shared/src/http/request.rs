@@ -163,6 +163,9 @@ impl RequestCtx {
                 "Invalid data. Expected a dictionary, but got a list or a value.".into(),
             ));
         }
+        let mut errors = crate::error::FieldErrors::new();
+        crate::model::text::check_json_text(&value, "", &mut errors);
+        errors.into_result()?;
         serde_json::from_value(value).map_err(|e| shape_error(&e.to_string()))
     }
 }

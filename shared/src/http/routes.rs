@@ -118,6 +118,7 @@ pub static AUTH_ROUTES: &[Route] = routes! { Auth:
     POST "/api/auth/password/change/" => handlers::accounts::change_password;
     POST "/api/auth/password/reset/" => handlers::accounts::request_reset;
     POST "/api/auth/password/reset/confirm/" => handlers::accounts::confirm_reset;
+    POST "/api/auth/email/cancel/" => handlers::accounts::cancel_email_change;
     POST "/api/auth/login/" => handlers::sessions::login;
     POST "/api/auth/logout/" => handlers::sessions::logout;
     GET "/api/auth/me/" => handlers::sessions::me;
@@ -144,6 +145,7 @@ pub static USERS_ROUTES: &[Route] = routes! { Users:
     PUT "/api/users/{id}/" => handlers::users::replace;
     PATCH "/api/users/{id}/" => handlers::users::partial_update;
     DELETE "/api/users/{id}/" => handlers::users::destroy;
+    POST "/api/users/{id}/email/confirm/" => handlers::users::confirm_email_change;
     POST "/api/users/{id}/suspend/" => handlers::users::suspend;
     POST "/api/users/{id}/unsuspend/" => handlers::users::unsuspend;
 };

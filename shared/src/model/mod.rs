@@ -2,6 +2,7 @@
 //! downstream validates again.
 
 mod passwords;
+pub mod text;
 mod time_zone;
 
 use std::fmt;

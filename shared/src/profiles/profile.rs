@@ -88,14 +88,32 @@ pub async fn get_profile(app: &App, viewer: &UserRecord, id: UserId) -> Result<J
     if viewer.id == id {
         return Ok(full_view(viewer));
     }
-    let user = accounts::get_user(app, id).await?.ok_or(Error::NotFound)?;
     if viewer.role.is_staff() {
+        let user = accounts::get_user(app, id).await?.ok_or(Error::NotFound)?;
         return Ok(full_view(&user));
     }
-    if social::blocked_either_way(app, viewer.id, id).await? {
+    // The profile and the viewer's edges to it (both blocks, the follow) in one batch read:
+    // one round trip after authentication.
+    let found = app
+        .table
+        .batch_get(&[
+            keys::user(id),
+            keys::block_edge(viewer.id, id),
+            keys::block_edge(id, viewer.id),
+            keys::follow_edge(viewer.id, id),
+        ])
+        .await?;
+    let user: UserRecord = match &found[0] {
+        Some(item) => from_item(item)?,
+        None => return Err(Error::NotFound),
+    };
+    if found[1].is_some() || found[2].is_some() {
         return Err(Error::NotFound);
     }
-    let follows = user.is_private && social::is_following(app, viewer.id, id).await?;
+    let follows = match &found[3] {
+        Some(edge) => social::FollowEdge::from_item(edge)?.is_active(),
+        None => false,
+    };
     Ok(view_for_other(&user, follows))
 }
 
@@ -128,8 +146,9 @@ pub(crate) async fn check_write(
 }
 
 /// `PUT`/`PATCH`: validates `changes` against the rules of each field, writes the changed
-/// fields and `updated_at` in one conditional update (with the settings' `profile_visibility`
-/// in the same transaction when `is_private` changes), and returns the full view.
+/// fields and `updated_at` in one update conditioned on the `updated_at` it read (with the
+/// settings' `profile_visibility` in the same transaction when `is_private` changes), and
+/// returns the full view. Changed by someone else in between twice running: 409.
 pub async fn update_profile(
     app: &App,
     caller: &UserRecord,
@@ -138,69 +157,31 @@ pub async fn update_profile(
     client: &ClientInfo,
 ) -> Result<Json, Error> {
     check_write(app, caller, id).await?;
-    let current = accounts::get_user_consistent(app, id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let mut next = current.clone();
-    apply_changes(app, caller, &mut next, changes)?;
-    next.updated_at = app.clock.now();
-
-    let mut item = next.to_item()?;
-    let mut update = Update::new();
-    for attr in
-        WRITABLE
-            .iter()
-            .copied()
-            .chain(["updated_at", keys::attr::GSI2PK, keys::attr::GSI2SK])
-    {
-        update = match item.remove(attr) {
-            Some(Value::Null) | None => update.remove(attr),
-            Some(value) => update.set(attr, value),
-        };
-    }
-    let profile_op = TxOp::Update {
-        key: keys::user(id),
-        update,
-        // The record was read to validate against; an erasure under way (or done) must not
-        // be undone by an update that recreates a partial item.
-        condition: Some(writable_profile()),
+    // One's own profile was read to authenticate the request: the write is conditioned on its
+    // `updated_at`, so a stale copy cannot undo a change made since, and costs no read. Another
+    // account's (an admin's write), or a copy that turns out stale, is read consistently first.
+    let mut current = if caller.id == id {
+        caller.clone()
+    } else {
+        read_writable(app, id).await?
     };
-
+    let mut tries = 0;
+    let (current, next) = loop {
+        tries += 1;
+        let mut next = current.clone();
+        apply_changes(app, caller, &mut next, changes)?;
+        next.updated_at = app.clock.now();
+        if write_profile(app, id, &current, &next).await? {
+            break (current, next);
+        }
+        if tries == 2 {
+            return Err(Error::Conflict(
+                "The profile changed at the same time; try again.".into(),
+            ));
+        }
+        current = read_writable(app, id).await?;
+    };
     let went_public = current.is_private && !next.is_private;
-    if current.is_private != next.is_private {
-        // `is_private` and the settings' `profile_visibility` say the same thing: one write.
-        let settings = match app.table.get(&keys::settings(id), true).await? {
-            Some(item) => from_item::<SettingsRecord>(&item)?,
-            None => SettingsRecord::defaults(id, next.updated_at),
-        };
-        let mut settings = settings;
-        settings.profile_visibility = if next.is_private {
-            "followers".into()
-        } else {
-            "public".into()
-        };
-        settings.updated_at = next.updated_at;
-        app.table
-            .transact_write(vec![
-                profile_op,
-                TxOp::Put {
-                    item: settings.to_item()?,
-                    condition: None,
-                },
-            ])
-            .await
-            .map_err(|e| gone_or(e, id))?;
-    } else if let TxOp::Update {
-        key,
-        update,
-        condition,
-    } = profile_op
-    {
-        app.table
-            .update(&key, update, condition)
-            .await
-            .map_err(|e| gone_or(e, id))?;
-    }
 
     if went_public {
         social::approve_pending_requests(app, id).await?;
@@ -223,17 +204,83 @@ pub async fn update_profile(
 
 /// The profile exists and no erasure of the account is under way (the users API marks the
 /// profile `deleting` first).
-pub(crate) fn writable_profile() -> Condition {
-    Condition::item_present().and(Condition::Ne("deleting".into(), Value::Bool(true)))
+/// The profile as stored now, if it may be written (not being erased).
+async fn read_writable(app: &App, id: UserId) -> Result<UserRecord, Error> {
+    match accounts::get_user_consistent(app, id).await? {
+        Some(user) if !user.deleting => Ok(user),
+        _ => Err(Error::NotFound),
+    }
 }
 
-/// A failed "item present" condition means the user was erased meanwhile.
-fn gone_or(err: crate::store::StoreError, _id: UserId) -> Error {
-    if err.is_condition_failure() {
-        Error::NotFound
-    } else {
-        err.into()
+/// Writes the writable fields of `next` and `updated_at`, conditioned on the profile still
+/// being `current` (its `updated_at`), with the settings' `profile_visibility` in the same
+/// transaction when `is_private` changes. `Ok(false)` when the profile changed since `current`
+/// was read (or is gone: the caller's re-read tells which).
+async fn write_profile(
+    app: &App,
+    id: UserId,
+    current: &UserRecord,
+    next: &UserRecord,
+) -> Result<bool, Error> {
+    let mut item = next.to_item()?;
+    let mut update = Update::new();
+    for attr in
+        WRITABLE
+            .iter()
+            .copied()
+            .chain(["updated_at", keys::attr::GSI2PK, keys::attr::GSI2SK])
+    {
+        update = match item.remove(attr) {
+            Some(Value::Null) | None => update.remove(attr),
+            Some(value) => update.set(attr, value),
+        };
     }
+    let read = serde_json::to_value(current.updated_at)
+        .map(Value::from)
+        .map_err(|e| Error::Internal(format!("timestamp: {e}")))?;
+    // An erasure under way (or done) must not be undone by an update that recreates a partial
+    // item; a change since the read must not be undone by this one.
+    let condition = writable_profile().and(Condition::eq("updated_at", read));
+    let result = if current.is_private != next.is_private {
+        // `is_private` and the settings' `profile_visibility` say the same thing: one write.
+        let mut settings = match app.table.get(&keys::settings(id), true).await? {
+            Some(item) => from_item::<SettingsRecord>(&item)?,
+            None => SettingsRecord::defaults(id, next.updated_at),
+        };
+        settings.profile_visibility = if next.is_private {
+            "followers".into()
+        } else {
+            "public".into()
+        };
+        settings.updated_at = next.updated_at;
+        app.table
+            .transact_write(vec![
+                TxOp::Update {
+                    key: keys::user(id),
+                    update,
+                    condition: Some(condition),
+                },
+                TxOp::Put {
+                    item: settings.to_item()?,
+                    condition: None,
+                },
+            ])
+            .await
+    } else {
+        app.table
+            .update(&keys::user(id), update, Some(condition))
+            .await
+            .map(drop)
+    };
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_condition_failure() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn writable_profile() -> Condition {
+    Condition::item_present().and(Condition::Ne("deleting".into(), Value::Bool(true)))
 }
 
 /// Applies and validates every field of `changes` on `user`; all errors at once.
@@ -410,14 +457,24 @@ pub async fn list_profiles(
                 || u.display_name().to_lowercase().starts_with(&prefix)
         })
         .collect();
-    let blocked = if viewer.role.is_staff() {
-        BTreeSet::new()
+    let (blocked, followed) = if viewer.role.is_staff() {
+        (BTreeSet::new(), BTreeSet::new())
     } else {
-        blocked_among(app, viewer.id, &users).await?
+        relations_among(app, viewer.id, &users).await?
+    };
+    // A private account is found by its (public) username, but not by its display name, the
+    // person's real name, unless the viewer follows it.
+    let hidden_by_privacy = |u: &UserRecord| {
+        u.is_private
+            && u.id != viewer.id
+            && !viewer.role.is_staff()
+            && !followed.contains(&u.id)
+            && !prefix.is_empty()
+            && !u.username.to_lowercase().starts_with(&prefix)
     };
     let results = users
         .iter()
-        .filter(|u| !blocked.contains(&u.id))
+        .filter(|u| !blocked.contains(&u.id) && !hidden_by_privacy(u))
         .map(|u| {
             if u.id == viewer.id || viewer.role.is_staff() {
                 full_view(u)
@@ -433,32 +490,45 @@ pub async fn list_profiles(
     })
 }
 
-/// The users of `users` that `viewer` blocks or is blocked by: one batch read of both edges
-/// of each.
-async fn blocked_among(
+/// Of `users`, those that `viewer` blocks or is blocked by, and those `viewer` actively
+/// follows: one batch read of three edges each.
+async fn relations_among(
     app: &App,
     viewer: UserId,
     users: &[UserRecord],
-) -> Result<BTreeSet<UserId>, Error> {
+) -> Result<(BTreeSet<UserId>, BTreeSet<UserId>), Error> {
     let others: Vec<UserId> = users
         .iter()
         .map(|u| u.id)
         .filter(|id| *id != viewer)
         .collect();
     if others.is_empty() {
-        return Ok(BTreeSet::new());
+        return Ok((BTreeSet::new(), BTreeSet::new()));
     }
     let edge_keys: Vec<Key> = others
         .iter()
-        .flat_map(|id| [keys::block_edge(viewer, *id), keys::block_edge(*id, viewer)])
+        .flat_map(|id| {
+            [
+                keys::block_edge(viewer, *id),
+                keys::block_edge(*id, viewer),
+                keys::follow_edge(viewer, *id),
+            ]
+        })
         .collect();
     let found = app.table.batch_get(&edge_keys).await?;
-    Ok(others
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| found[2 * i].is_some() || found[2 * i + 1].is_some())
-        .map(|(_, id)| *id)
-        .collect())
+    let mut blocked = BTreeSet::new();
+    let mut followed = BTreeSet::new();
+    for (id, edges) in others.iter().zip(found.chunks(3)) {
+        if edges[0].is_some() || edges[1].is_some() {
+            blocked.insert(*id);
+        }
+        if let Some(edge) = &edges[2]
+            && crate::social::FollowEdge::from_item(edge)?.is_active()
+        {
+            followed.insert(*id);
+        }
+    }
+    Ok((blocked, followed))
 }
 
 fn encode_cursor(cursor: &SearchCursor) -> String {

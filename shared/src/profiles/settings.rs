@@ -40,7 +40,8 @@ pub async fn get_settings(app: &App, user: UserId) -> Result<(SettingsRecord, bo
 
 /// `PUT`/`PATCH /api/settings/`: validates every field (an invalid value names the field and
 /// the allowed values), then writes the item conditionally on the version that was read, with
-/// the profile's `is_private` in the same transaction when the visibility's meaning changes.
+/// the profile's `is_private` (when the visibility's meaning changes) and the change's event in
+/// the same transaction.
 pub async fn update_settings(
     app: &App,
     caller: &UserRecord,
@@ -83,12 +84,13 @@ pub async fn update_settings(
                 condition: super::profile::writable_profile(),
             }
         });
+        // The settings event is written in the same transaction: no round trip of its own.
+        ops.push(events::event_put(app, change_event(caller.id, changes, client)).await?);
         match app.table.transact_write(ops).await {
             Ok(()) => {
                 if visibility_changed && !private {
                     social::approve_pending_requests(app, caller.id).await?;
                 }
-                log_change(app, caller.id, changes, client).await;
                 return Ok(next);
             }
             // Another write of the settings got in between: read again and retry.
@@ -113,7 +115,8 @@ pub(crate) fn time_value(at: chrono::DateTime<chrono::Utc>) -> Value {
     Value::from(serde_json::to_value(at).unwrap_or(Json::Null))
 }
 
-async fn log_change(app: &App, user: UserId, changes: &Map<String, Json>, client: &ClientInfo) {
+/// The event a settings change logs (in the change's own transaction).
+fn change_event(user: UserId, changes: &Map<String, Json>, client: &ClientInfo) -> NewEvent {
     let only_notifications = changes
         .keys()
         .all(|k| NOTIFICATION_FIELDS.contains(&k.as_str()));
@@ -124,13 +127,9 @@ async fn log_change(app: &App, user: UserId, changes: &Map<String, Json>, client
     };
     let mut fields: Vec<&String> = changes.keys().collect();
     fields.sort();
-    events::log_event_best_effort(
-        app,
-        NewEvent::new(event_type, Some(user))
-            .client(client)
-            .metadata(serde_json::json!({ "fields": fields })),
-    )
-    .await;
+    NewEvent::new(event_type, Some(user))
+        .client(client)
+        .metadata(serde_json::json!({ "fields": fields }))
 }
 
 /// Applies and validates every field; all errors at once.

@@ -374,12 +374,25 @@ pub async fn list(app: &App, actor: &Principal, request: ListRequest) -> Result<
         Direction::Following => e.following,
         Direction::Followers => e.follower,
     };
-    let profiles = profiles_of(app, edges.iter().map(other)).await?;
+    // Another user's lists leave out everyone who blocks the caller or whom the caller blocks,
+    // as every other list does: their block edges come in the same batch read as the profiles.
+    let screen_blocks = user != me && !actor.user.role.is_staff();
+    let listed: Vec<UserId> = edges.iter().map(other).collect();
+    let (profiles, blocked) = if screen_blocks {
+        profiles_and_blocks(app, me, &listed).await?
+    } else {
+        (
+            profiles_of(app, listed.iter().copied()).await?,
+            vec![false; listed.len()],
+        )
+    };
     let items = edges
         .into_iter()
         .zip(profiles)
+        .zip(blocked)
+        .filter(|(_, blocked)| !blocked)
         // An account being erased may still have edges for a moment: leave them out.
-        .filter_map(|(edge, profile)| profile.map(|p| (edge, p)))
+        .filter_map(|((edge, profile), _)| profile.map(|p| (edge, p)))
         .collect();
     Ok(FollowPage {
         count,
@@ -420,6 +433,36 @@ async fn visible_owner(app: &App, actor: &Principal, user: UserId) -> Result<Use
         }
     }
     Ok(owner)
+}
+
+/// The profiles of these users and, for each, whether a block stands between them and `me`
+/// either way: one batch read of three keys a user.
+async fn profiles_and_blocks(
+    app: &App,
+    me: UserId,
+    users: &[UserId],
+) -> Result<(Vec<Option<UserRecord>>, Vec<bool>), Error> {
+    if users.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let keys: Vec<Key> = users
+        .iter()
+        .flat_map(|&u| {
+            [
+                keys::user(u),
+                keys::block_edge(me, u),
+                keys::block_edge(u, me),
+            ]
+        })
+        .collect();
+    let found = app.table.batch_get(&keys).await?;
+    let mut profiles = Vec::with_capacity(users.len());
+    let mut blocked = Vec::with_capacity(users.len());
+    for chunk in found.chunks(3) {
+        profiles.push(chunk[0].as_ref().map(from_item).transpose()?);
+        blocked.push(chunk[1].is_some() || chunk[2].is_some());
+    }
+    Ok((profiles, blocked))
 }
 
 /// The profiles of these users, in order, in one batch read (`None` for a missing one).

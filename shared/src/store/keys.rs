@@ -10,7 +10,9 @@
 //! | professional profile | `USER#<id>` | `PRO` | `PROFESSIONALS` / `<V or U>#<id, 20 digits>` | |
 //! | login failures | `USER#<id>` | `LOGINFAIL` | | |
 //! | unique username / email | `UNIQUE#USERNAME#<v>` / `UNIQUE#EMAIL#<v>` | `UNIQUE` | | |
-//! | emailed code | `USER#<id>` | `CODE#<purpose>` | | |
+//! | emailed code (`verify`, `reset`, `email_change`: the latter holds the pending address) | `USER#<id>` | `CODE#<purpose>` | | |
+//! | email change cancel token (TTL) | `EMAILREVERT#<sha256 of token>` | `EMAILREVERT` | | |
+//! | login failures of an identifier with no account (TTL) | `LOGINFAIL#<sha256 of identifier>` | `LOGINFAIL` | | |
 //! | API token | `APITOKEN#<sha256 of key>` | `APITOKEN` | `USER#<id>` / `APITOKEN#<token id>` | |
 //! | follow edge (a follows b) | `USER#<a>` | `FOLLOWS#<b>` | `USER#<b>` / `FOLLOWER#<a>` while active | `USER#<b>` / `REQUEST#<a>` while pending |
 //! | block edge | `USER#<a>` | `BLOCKS#<b>` | `USER#<b>` / `BLOCKER#<a>` | |
@@ -222,6 +224,18 @@ pub fn login_failures(id: UserId) -> Key {
 /// A code mailed to the user for one purpose (`verify`, `reset`).
 pub fn emailed_code(id: UserId, purpose: &str) -> Key {
     Key::new(user_partition(id), format!("CODE#{purpose}"))
+}
+
+/// The token that cancels (or, within 7 days of completing it, reverts) an email change,
+/// found by the hash of the token mailed to the old address in one read.
+pub fn email_revert(token_hash: &str) -> Key {
+    Key::new(format!("EMAILREVERT#{token_hash}"), "EMAILREVERT")
+}
+
+/// Login failures counted against an identifier that names no account (the hash of the
+/// normalised username or address), so that unknown names lock exactly as known ones do.
+pub fn unknown_login_failures(identifier_hash: &str) -> Key {
+    Key::new(format!("LOGINFAIL#{identifier_hash}"), "LOGINFAIL")
 }
 
 /// The counter that allocates user ids, a block of them per process at a time.

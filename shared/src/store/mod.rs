@@ -8,6 +8,7 @@ pub mod embedded;
 pub mod faults;
 pub mod heat;
 pub mod keys;
+pub mod latency;
 mod limits;
 pub mod retry;
 pub mod table;

@@ -106,7 +106,9 @@ async fn post_sessions_logs_in_with_cookies(t: TestTable) {
     assert_eq!(body["user"]["id"], id.0);
     let cookie = set_cookie(&created, "sessionid").expect("a session cookie");
     let csrf = set_cookie(&created, "csrftoken").expect("a csrf cookie");
-    assert!(cookie.starts_with(body["session_id"].as_str().unwrap()));
+    // `<user id>-<session id>.<secret>`: the user id lets both be read in one round trip.
+    let named = format!("{}-{}.", id.0, body["session_id"].as_str().unwrap());
+    assert!(cookie.starts_with(&named), "{cookie}");
 
     let list = app
         .get("/api/sessions/")

@@ -40,7 +40,17 @@ fn the_rules_are_the_documented_ones() {
         .iter()
         .map(|l| (l.rule().max, l.rule().window_secs))
         .collect();
-    assert_eq!(rules, [(1, 60), (5, 3600), (5, 1800), (30, 900), (3, 3600)]);
+    assert_eq!(
+        rules,
+        [
+            (1, 60),
+            (5, 3600),
+            (5, 1800),
+            (300, 900),
+            (10, 900),
+            (3, 3600)
+        ]
+    );
 }
 
 async fn each_window_allows_exactly_max_then_refuses_until_it_ends(t: TestTable) {

@@ -566,6 +566,26 @@ async fn concurrent_refreshes_both_succeed(t: TestTable) {
             .await
             .is_empty()
     );
+    // Exactly one of the two rotated the token (the conditional put of its revocation); the
+    // other was answered as a reuse within the grace window, rotating nothing.
+    let refreshes = events_of(&app.app, user.id, EventType::TokenRefresh).await;
+    let rotations = refreshes
+        .iter()
+        .filter(|e| e.metadata.get("reuse_within_grace").is_none())
+        .count();
+    let graced = refreshes.len() - rotations;
+    assert_eq!((rotations, graced), (1, 1), "{refreshes:?}");
+    let jti = claims_of(&first.refresh)["jti"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = app
+        .table()
+        .get(&keys::revoked_token(&jti), true)
+        .await
+        .unwrap()
+        .expect("the rotated token's revocation");
+    assert_eq!(revoked["reason"].as_str(), Some("rotated"));
 }
 
 /// Logout revokes the refresh token and ends the session: its access tokens stop working at

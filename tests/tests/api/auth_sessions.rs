@@ -152,7 +152,12 @@ async fn session_item(app: &TestApp, session_id: &str) -> Item {
 }
 
 fn session_id_of(b: &Browser) -> String {
-    b.session.split('.').next().unwrap().to_owned()
+    // `<user id>-<session id>.<secret>`
+    let named = b.session.split('.').next().unwrap();
+    named
+        .split_once('-')
+        .map_or(named, |(_, sid)| sid)
+        .to_owned()
 }
 
 fn int(item: &Item, attr: &str) -> i64 {
@@ -302,7 +307,7 @@ async fn bots_are_refused(t: TestTable) {
 
 async fn lockout_backs_off_exponentially_and_success_resets_it(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "linus", true).await;
+    let id = register(&app, "linus", true).await;
     let wrong = "Wrong-Password-77";
 
     for n in 1..=5 {
@@ -314,6 +319,17 @@ async fn lockout_backs_off_exponentially_and_success_resets_it(t: TestTable) {
         let response = login(&app, "linus", PASSWORD).await;
         assert_eq!(response.status, 429, "after {failures} failures");
         assert_eq!(response.headers["retry-after"], wait.to_string().as_str());
+        // A wrong password gets the same 429 and is not counted: the lock comes before the
+        // password, or the two answers would tell a guesser which one was right.
+        let response = login(&app, "linus", wrong).await;
+        assert_eq!(response.status, 429, "a wrong password while locked");
+        assert_eq!(
+            accounts::auth::limits::login_failures(&app.app, UserId(id))
+                .await
+                .unwrap(),
+            failures,
+            "the lock counts no failure"
+        );
         app.clock().advance(Duration::seconds(wait - 1));
         assert_eq!(
             login(&app, "linus", PASSWORD).await.status,
@@ -325,7 +341,9 @@ async fn lockout_backs_off_exponentially_and_success_resets_it(t: TestTable) {
             assert_eq!(login(&app, "linus", wrong).await.status, 400);
         }
     }
-    // The wait is over: the right password logs in and forgets the failures.
+    // The wait is over: the right password logs in and forgets the failures. (A quarter of an
+    // hour later, so that this address's window for the name is a fresh one.)
+    app.clock().advance(Duration::minutes(15));
     assert_eq!(login(&app, "linus", PASSWORD).await.status, 200);
     for n in 1..=4 {
         assert_eq!(
@@ -341,18 +359,32 @@ async fn lockout_backs_off_exponentially_and_success_resets_it(t: TestTable) {
     );
 }
 
-async fn failures_from_one_ip_are_limited_across_accounts(t: TestTable) {
+async fn failures_from_one_ip_are_limited_per_name_not_for_everyone_behind_it(t: TestTable) {
     let app = TestApp::new(t).await;
     register(&app, "barbara", true).await;
+    // Thirty failures from one address (a campus, a carrier NAT) over thirty names...
     for n in 0..30 {
         let response = login(&app, &format!("ghost{n}"), "Whatever-123").await;
         assert_eq!(response.status, 400, "failure {n}");
     }
-    // The window is full for this IP: refused before the password is looked at.
+    // ...do not lock out the next person behind it.
     let response = login(&app, "barbara", PASSWORD).await;
-    assert_eq!(response.status, 429);
+    assert_eq!(response.status, 200, "{}", response.body_json());
+
+    // Ten failures for one name from one address fill that pair's window: the right password
+    // from there waits, from elsewhere it works (once the account's own backoff is over).
+    // (At the start of a 15-minute window, each try after the account's backoff has passed.)
+    let now = app.clock().now().timestamp();
+    app.clock()
+        .advance(Duration::seconds(900 - now.rem_euclid(900)));
+    for n in 0..10 {
+        let response = login(&app, "barbara", "Wrong-Password-9").await;
+        assert_eq!(response.status, 400, "failure {n}");
+        app.clock().advance(Duration::seconds(40));
+    }
+    let response = login(&app, "barbara", PASSWORD).await;
+    assert_eq!(response.status, 429, "{}", response.body_json());
     assert!(response.headers.contains_key("retry-after"));
-    // Another address is not affected.
     let elsewhere = app
         .post("/api/auth/login/")
         .ip("203.0.113.50")
@@ -360,6 +392,21 @@ async fn failures_from_one_ip_are_limited_across_accounts(t: TestTable) {
         .send()
         .await;
     assert_eq!(elsewhere.status, 200, "{}", elsewhere.body_json());
+}
+
+async fn unknown_names_lock_exactly_like_accounts(t: TestTable) {
+    let app = TestApp::new(t).await;
+    register(&app, "known", true).await;
+    for name in ["known", "nobody-here"] {
+        let answers: Vec<u16> = {
+            let mut answers = Vec::new();
+            for _ in 0..6 {
+                answers.push(login(&app, name, "Wrong-Password-5").await.status.as_u16());
+            }
+            answers
+        };
+        assert_eq!(answers, [400, 400, 400, 400, 400, 429], "{name}");
+    }
 }
 
 // ------------------------------------------------------------------------------- CSRF, logout
@@ -861,7 +908,8 @@ both_engines!(
     wrong_password_and_unknown_account_answer_identically,
     bots_are_refused,
     lockout_backs_off_exponentially_and_success_resets_it,
-    failures_from_one_ip_are_limited_across_accounts,
+    failures_from_one_ip_are_limited_per_name_not_for_everyone_behind_it,
+    unknown_names_lock_exactly_like_accounts,
     csrf_is_required_on_unsafe_cookie_requests,
     logout_clears_the_cookies_and_ends_the_session,
     idle_sessions_expire_and_refresh_extends_them,

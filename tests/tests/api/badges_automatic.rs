@@ -389,11 +389,22 @@ async fn install_badges_twice_installs_fourteen_once(t: TestTable) {
     let first = catalogue::install(a).await.expect("first install");
     assert_eq!(first.created.len(), 14, "{first:?}");
     assert!(first.existing.is_empty());
-    // An administrator's change survives a second install.
-    let beta = definitions::find_by_name(a, "beta tester")
+    // An administrator's change survives a second install: the description, the colour and
+    // the activity of one badge are changed, and the install must not put them back.
+    let installed = definitions::find_by_name(a, "beta tester")
         .await
         .unwrap()
         .unwrap();
+    let changes = definitions::BadgeChanges {
+        description: Some("Tested the platform before it opened, locally rewritten.".into()),
+        color: Some("#123456".into()),
+        is_active: Some(false),
+        ..Default::default()
+    };
+    let beta = definitions::update(a, installed.id, changes)
+        .await
+        .expect("an administrator's change");
+    assert_ne!(beta.description, installed.description);
     let second = catalogue::install(a).await.expect("second install");
     assert!(second.created.is_empty(), "{second:?}");
     assert_eq!(second.existing.len(), 14);
@@ -404,7 +415,8 @@ async fn install_badges_twice_installs_fourteen_once(t: TestTable) {
             .await
             .unwrap()
             .unwrap(),
-        beta
+        beta,
+        "the reinstall kept the administrator's description, colour and inactivity"
     );
     let mut names: Vec<&str> = all.iter().map(|b| b.name.as_str()).collect();
     names.sort();

@@ -15,6 +15,7 @@ mod social_support;
 mod tasks_support;
 mod users_support;
 
+mod account_takeover;
 mod activity_events;
 mod activity_sessions;
 mod auth_abuse;
@@ -38,7 +39,9 @@ mod mail_and_bus;
 mod openapi;
 mod profiles_access;
 mod profiles_api;
+mod round_trips;
 mod scale_heat;
+mod security_hardening;
 mod social_blocks;
 mod social_concurrency;
 mod social_follow;

@@ -38,7 +38,8 @@ const SCHEDULES: [(&str, &str); 9] = [
 const TRIGGERED_BINARIES: [&str; 2] = ["tasks", "badge-events"];
 
 /// The functions that send mail.
-const MAILING_BINARIES: [&str; 3] = ["auth", "users", "tasks"];
+/// (`badge-events` mails the codes asked for by address, after the answer: `code_mail.rs`.)
+const MAILING_BINARIES: [&str; 4] = ["auth", "users", "tasks", "badge-events"];
 
 /// The actions every function is granted on the table itself, and on nothing else.
 const TABLE_ACTIONS: [&str; 7] = [

@@ -124,12 +124,26 @@ both_engines!(
         assert_eq!(counters(&app, bob.id).await, (1, 0));
         assert_eq!(counters(&app, carol.id).await, (0, 1));
 
+        // The owner proves the current password: without it, or with a wrong one, nothing goes.
+        let own = format!("/api/users/{}/", alice.id);
+        for (body, field) in [
+            (None, "current_password"),
+            (
+                Some(json!({"current_password": "wrong password 1"})),
+                "current_password",
+            ),
+        ] {
+            let (status, answer) = call(&app, &alice, Method::DELETE, &own, body).await;
+            assert_eq!(status, 400, "{answer}");
+            assert!(answer[field].is_array(), "{answer}");
+        }
+        assert!(profile(&app, alice.id).await.is_some());
         let (status, body) = call(
             &app,
             &alice,
             Method::DELETE,
-            &format!("/api/users/{}/", alice.id),
-            None,
+            &own,
+            Some(json!({"current_password": PASSWORD})),
         )
         .await;
         assert_eq!(status, 204, "{body}");

@@ -1,4 +1,5 @@
-//! Registration, verification, code resends, password change and reset. OWNER: helper A.
+//! Registration, verification, code resends, password change and reset, and cancelling an
+//! email change from the old address.
 
 use chrono::{DateTime, Utc};
 use http::header::CACHE_CONTROL;
@@ -7,7 +8,7 @@ use serde_json::json;
 
 use crate::App;
 use crate::accounts::registration::{self, RegisterInput};
-use crate::accounts::{UserRecord, password};
+use crate::accounts::{UserRecord, email_change, password};
 use crate::auth::{AuthMethod, jwt, sessions};
 use crate::error::Error;
 use crate::http::auth::{caller, client_info};
@@ -121,6 +122,8 @@ pub async fn resend_code(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Err
 struct ChangeBody {
     current_password: Option<String>,
     new_password: Option<String>,
+    /// Also revoke every API token of the account.
+    revoke_api_tokens: Option<bool>,
 }
 
 /// `POST /api/auth/password/change/` `{current_password, new_password}` (authenticated,
@@ -133,12 +136,14 @@ pub async fn change_password(app: &App, ctx: &RequestCtx) -> Result<ApiResponse,
         &principal,
         body.current_password.as_deref(),
         body.new_password.as_deref(),
+        body.revoke_api_tokens.unwrap_or(false),
         &client_info(ctx),
     )
     .await?;
     Ok(ApiResponse::ok(&json!({
         "detail": "Password changed.",
-        "other_sessions_ended": ended,
+        "other_sessions_ended": ended.sessions,
+        "api_tokens_revoked": ended.api_tokens,
     })))
 }
 
@@ -161,7 +166,7 @@ struct ResetConfirmBody {
 /// session of the account ends.
 pub async fn confirm_reset(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let body: ResetConfirmBody = ctx.json()?;
-    password::confirm_password_reset(
+    let ended = password::confirm_password_reset(
         app,
         body.email.as_deref(),
         body.code.as_deref(),
@@ -169,7 +174,34 @@ pub async fn confirm_reset(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, E
         &client_info(ctx),
     )
     .await?;
+    Ok(ApiResponse::ok(&json!({
+        "detail": "Password has been reset.",
+        "sessions_ended": ended.sessions,
+        "api_tokens_revoked": ended.api_tokens,
+    })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CancelEmailChangeBody {
+    token: Option<String>,
+}
+
+/// `POST /api/auth/email/cancel/` `{token}` (no sign-in: the token was mailed to the old
+/// address) → 200: a pending email change is dropped, or a completed one reverted with every
+/// session and token of the account ended.
+pub async fn cancel_email_change(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let body: CancelEmailChangeBody = ctx.json()?;
+    let outcome =
+        email_change::cancel_change(app, body.token.as_deref(), &client_info(ctx)).await?;
+    let (detail, state) = match outcome {
+        email_change::CancelOutcome::Cancelled => ("The email change was cancelled.", "cancelled"),
+        email_change::CancelOutcome::Reverted => (
+            "The email change was reverted and every session and token ended. Reset your password now.",
+            "reverted",
+        ),
+    };
     Ok(ApiResponse::ok(
-        &json!({ "detail": "Password has been reset." }),
+        &json!({ "detail": detail, "outcome": state }),
     ))
 }

@@ -111,11 +111,14 @@ pub async fn retrieve(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error>
 
 async fn update(app: &App, ctx: &RequestCtx, partial: bool) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    let actor = Actor::of(&principal.user);
     let id = target(ctx)?;
     let input: UpdateUserInput = ctx.json()?;
-    let user = users::update_user(app, actor, id, input, partial, &client_info(ctx)).await?;
-    Ok(user_response(StatusCode::OK, &user))
+    let updated =
+        users::update_user(app, &principal, id, input, partial, &client_info(ctx)).await?;
+    let mut body = full_view(&updated.user);
+    // The address stays the old one until the new one is confirmed with its code.
+    body["pending_email"] = json!(updated.pending_email.map(|p| p.new_email));
+    Ok(ApiResponse::ok(&body).with_header(CACHE_CONTROL, "no-store"))
 }
 
 /// `PUT /api/users/{id}/`: `username` and `email` required.
@@ -128,12 +131,51 @@ pub async fn partial_update(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, 
     update(app, ctx, true).await
 }
 
-/// `DELETE /api/users/{id}/` → 204 once the account is erased.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasswordProofBody {
+    current_password: Option<String>,
+}
+
+/// `DELETE /api/users/{id}/` `{current_password}` (the owner; an administrator erasing
+/// someone else needs none) → 204 once the account is erased.
 pub async fn destroy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    let actor = Actor::of(&principal.user);
-    users::erase_user(app, Some(actor), target(ctx)?, &client_info(ctx)).await?;
+    let body: PasswordProofBody = ctx.json()?;
+    users::erase_user_as(
+        app,
+        &principal,
+        target(ctx)?,
+        body.current_password.as_deref(),
+        &client_info(ctx),
+    )
+    .await?;
     Ok(ApiResponse::no_content())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CodeBody {
+    code: Option<String>,
+}
+
+/// `POST /api/users/{id}/email/confirm/` `{code}` (the owner, signed in; not with an API token)
+/// → 200 with the user, whose address is now the confirmed new one.
+pub async fn confirm_email_change(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    if target(ctx)? != principal.id() {
+        return Err(Error::NotFound);
+    }
+    crate::accounts::password::refuse_api_token(&principal)?;
+    let body: CodeBody = ctx.json()?;
+    let user = crate::accounts::email_change::confirm_change(
+        app,
+        &principal.user,
+        body.code.as_deref(),
+        &client_info(ctx),
+    )
+    .await?;
+    Ok(user_response(StatusCode::OK, &user))
 }
 
 /// `POST /api/users/{id}/suspend/` `{reason}` (administrators and moderators).

@@ -137,15 +137,23 @@ pub(super) fn operations() -> Vec<Op> {
             .summary("Change the password; every other session ends")
             .access(Access::Verified)
             .body(object(
-                json!({ "current_password": nullable_string(), "new_password": nullable_string() }),
+                json!({
+                    "current_password": nullable_string(),
+                    "new_password": nullable_string(),
+                    "revoke_api_tokens": { "type": ["boolean", "null"], "description": "Also revoke every API token of the account." },
+                }),
                 &[],
             ))
             .respond(
                 200,
                 "Changed.",
-                detail_with(json!({ "other_sessions_ended": { "type": "integer", "minimum": 0 } })),
+                detail_with(json!({
+                    "other_sessions_ended": { "type": "integer", "minimum": 0 },
+                    "api_tokens_revoked": { "type": "integer", "minimum": 0 },
+                })),
             )
-            .errors(&[400, 429]),
+            .errors(&[400, 429])
+            .describe("Not with an API token (403)."),
         op("POST", "/api/auth/password/reset/", "auth")
             .summary("Mail a reset code (same answer for every address)")
             .body(email_body)
@@ -161,8 +169,26 @@ pub(super) fn operations() -> Vec<Op> {
                 }),
                 &[],
             ))
-            .respond(200, "Reset.", r("Detail"))
+            .respond(
+                200,
+                "Reset: every session, refresh token and API token of the account ended.",
+                detail_with(json!({
+                    "sessions_ended": { "type": "integer", "minimum": 0 },
+                    "api_tokens_revoked": { "type": "integer", "minimum": 0 },
+                })),
+            )
             .errors(&[400, 429]),
+        op("POST", "/api/auth/email/cancel/", "auth")
+            .summary("Cancel a pending email change, or revert a completed one within 7 days, with the token mailed to the old address")
+            .body(object(json!({ "token": nullable_string() }), &[]))
+            .respond(
+                200,
+                "Cancelled, or reverted with every session and token ended.",
+                detail_with(json!({
+                    "outcome": { "type": "string", "enum": ["cancelled", "reverted"] },
+                })),
+            )
+            .errors(&[400, 409]),
         op("POST", "/api/auth/login/", "auth")
             .summary("Session login: sets the sessionid and csrftoken cookies")
             .body(r("LoginBody"))

@@ -121,7 +121,8 @@ pub(super) fn operations() -> Vec<Op> {
         "required": ["rank", "user", "badge_points", "total_badges", "recent_badges"],
         "properties": {
             "rank": { "type": "integer", "minimum": 1 },
-            "user": r("UserCard"),
+            "user": { "anyOf": [r("UserCard"), { "type": "null" }], "description": "Null for a private account the viewer does not follow (`anonymous`)." },
+            "anonymous": { "type": "boolean" },
             "badge_points": integer(),
             "total_badges": integer(),
             "recent_badges": integer(),

@@ -20,10 +20,31 @@ fn user_body(required: &[&str], with_password: bool) -> Json {
         },
         "is_verified": { "type": ["boolean", "null"] },
     });
+    if !with_password {
+        properties["current_password"] = json!({
+            "type": ["string", "null"],
+            "description": "The owner's current password: required to change `email`.",
+        });
+    }
     if with_password {
         properties["password"] = nullable_string();
     }
     json!({ "type": "object", "required": required, "properties": properties })
+}
+
+const EMAIL_CHANGE_NOTE: &str = "A new `email` is not set at once: the owner sends \
+    `current_password` (never with an API token), a code goes to the new address (confirm it at \
+    `/api/users/{id}/email/confirm/`), and the old address is told with a token that cancels \
+    the change or reverts it for 7 days.";
+
+/// The user after an update: the `User` schema plus the email change it started, if any.
+fn updated_user() -> Json {
+    json!({
+        "allOf": [r("User")],
+        "properties": {
+            "pending_email": { "type": ["string", "null"], "description": "The new address awaiting its code." },
+        },
+    })
 }
 
 pub(super) fn operations() -> Vec<Op> {
@@ -68,19 +89,42 @@ pub(super) fn operations() -> Vec<Op> {
             .summary("Replace a user's account fields (username and email required)")
             .access(Access::Verified)
             .body(user_body(&["username", "email"], false))
-            .respond(200, "The user.", r("User"))
-            .errors(&[404, 409]),
+            .respond(
+                200,
+                "The user, with `pending_email` when an email change started.",
+                updated_user(),
+            )
+            .errors(&[404, 409])
+            .describe(EMAIL_CHANGE_NOTE),
         id(op("PATCH", "/api/users/{id}/", "users"))
             .summary("Change some of a user's account fields")
             .access(Access::Verified)
             .body(user_body(&[], false))
-            .respond(200, "The user.", r("User"))
-            .errors(&[404, 409]),
+            .respond(
+                200,
+                "The user, with `pending_email` when an email change started.",
+                updated_user(),
+            )
+            .errors(&[404, 409])
+            .describe(EMAIL_CHANGE_NOTE),
         id(op("DELETE", "/api/users/{id}/", "users"))
-            .summary("Erase an account (the user or an administrator)")
+            .summary("Erase an account (the user, with the current password, or an administrator)")
             .access(Access::Verified)
+            .body(json!({
+                "type": "object",
+                "properties": { "current_password": { "type": ["string", "null"] } },
+            }))
             .no_content()
-            .errors(&[404, 409]),
+            .errors(&[400, 404, 409]),
+        id(op("POST", "/api/users/{id}/email/confirm/", "users"))
+            .summary("Confirm a pending email change with the code mailed to the new address")
+            .access(Access::Verified)
+            .body(json!({
+                "type": "object",
+                "properties": { "code": { "type": ["string", "null"] } },
+            }))
+            .respond(200, "The user with the new address.", r("User"))
+            .errors(&[400, 404, 409]),
         id(op("POST", "/api/users/{id}/suspend/", "users"))
             .summary("Suspend an account (staff)")
             .access(Access::Verified)

@@ -151,11 +151,30 @@ where
 }
 
 fn connect(path: &Path, busy_timeout: Duration) -> StoreResult<Connection> {
+    create_private(path)?;
     let conn = Connection::open(path).map_err(sql_error)?;
     conn.busy_timeout(busy_timeout).map_err(sql_error)?;
     // Page statements vary with index, sort condition, direction and cursor.
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Creates the database file readable and writable by its owner only (0600), like the JWT key
+/// file: it holds password hashes and every personal field. SQLite gives its `-wal` and `-shm`
+/// files the main file's permissions. An existing file is left as it is.
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 /// Creates the schema in a new file, and refuses a file made by a newer build.

@@ -806,3 +806,16 @@ async fn sort_conditions_page_in_byte_order_both_ways() {
         }
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let _store = open(dir.path(), &clock());
+    let mode = std::fs::metadata(dir.path().join(FILE_NAME))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

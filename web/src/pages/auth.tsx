@@ -1,0 +1,201 @@
+// Signing up, verifying the address with the emailed code (resend with its cooldown), logging
+// in, and resetting a forgotten password. Every form shows the API's field errors at the
+// fields and its `detail` above the button.
+import { useEffect, useState } from "react";
+import { api, ApiError, must } from "../api/client";
+import { Field, FormMessages, PageTitle, useSubmit } from "../components/ui";
+import { Link, useRoute } from "../lib/router";
+import { useSession } from "../lib/session";
+
+export function LoginPage() {
+  const { setUser } = useSession();
+  const { navigate, search } = useRoute();
+  const [login, setLogin] = useState("");
+  const [password, setPassword] = useState("");
+  const form = useSubmit(["username", "email", "password"]);
+  const notice = search.get("notice");
+
+  const onSubmit = form.submit(async () => {
+    const body = login.includes("@") ? { email: login, password } : { username: login, password };
+    const user = await must(api.POST("/api/auth/login/", { body }));
+    setUser(user);
+    if (!user.is_verified) navigate(`/verify?email=${encodeURIComponent(user.email)}`);
+    else navigate(search.get("next") || `/u/${user.username}`);
+  });
+
+  return (
+    <div className="narrow">
+      <PageTitle>Log in</PageTitle>
+      {notice && (
+        <p className="form-success" role="status">
+          {notice}
+        </p>
+      )}
+      <form onSubmit={onSubmit} noValidate>
+        <Field label="Username or email" name="username" autoComplete="username" required value={login} onChange={(e) => setLogin(e.target.value)} errors={{ ...form.errors, username: [...(form.errors.username ?? []), ...(form.errors.email ?? [])] }} />
+        <Field label="Password" name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} errors={form.errors} />
+        <FormMessages messages={form.messages} />
+        <button className="button" type="submit" disabled={form.busy}>
+          {form.busy ? "Logging in…" : "Log in"}
+        </button>
+      </form>
+      <p>
+        <Link to="/forgot">Forgot your password?</Link> · <Link to="/signup">Create an account</Link>
+      </p>
+    </div>
+  );
+}
+
+const SIGNUP_FIELDS = ["username", "email", "password", "first_name", "last_name"] as const;
+
+export function SignupPage() {
+  const { navigate } = useRoute();
+  const [values, setValues] = useState({ username: "", email: "", password: "", first_name: "", last_name: "" });
+  const form = useSubmit(SIGNUP_FIELDS);
+  const set = (name: keyof typeof values) => (e: React.ChangeEvent<HTMLInputElement>) => setValues((v) => ({ ...v, [name]: e.target.value }));
+
+  const onSubmit = form.submit(async () => {
+    const created = await must(api.POST("/api/auth/register/", { body: values }));
+    navigate(`/verify?email=${encodeURIComponent(created.email)}&new=1`);
+  });
+
+  return (
+    <div className="narrow">
+      <PageTitle>Create your account</PageTitle>
+      <form onSubmit={onSubmit} noValidate>
+        <Field label="Username" name="username" autoComplete="username" required hint="3–30 letters, digits, _ . -" value={values.username} onChange={set("username")} errors={form.errors} />
+        <Field label="Email" name="email" type="email" autoComplete="email" required value={values.email} onChange={set("email")} errors={form.errors} />
+        <Field label="Password" name="password" type="password" autoComplete="new-password" required hint="At least 8 characters, not common, not like your name." value={values.password} onChange={set("password")} errors={form.errors} />
+        <div className="row">
+          <Field label="First name (optional)" name="first_name" autoComplete="given-name" value={values.first_name} onChange={set("first_name")} errors={form.errors} />
+          <Field label="Last name (optional)" name="last_name" autoComplete="family-name" value={values.last_name} onChange={set("last_name")} errors={form.errors} />
+        </div>
+        <FormMessages messages={form.messages} />
+        <button className="button" type="submit" disabled={form.busy}>
+          {form.busy ? "Creating…" : "Sign up"}
+        </button>
+      </form>
+      <p>
+        Already have an account? <Link to="/login">Log in</Link>
+      </p>
+    </div>
+  );
+}
+
+/** Seconds left before another resend, counting down once a second. */
+function useCooldown(): [number, (seconds: number) => void] {
+  const [until, setUntil] = useState(0);
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (until <= now) return;
+    const timer = window.setInterval(() => setNow(Date.now()), 1000);
+    return () => window.clearInterval(timer);
+  }, [until, now]);
+  const left = Math.max(0, Math.ceil((until - now) / 1000));
+  return [left, (seconds: number) => {
+    setNow(Date.now());
+    setUntil(Date.now() + seconds * 1000);
+  }];
+}
+
+export function VerifyPage() {
+  const { search, navigate } = useRoute();
+  const { user, refresh } = useSession();
+  const [email, setEmail] = useState(search.get("email") ?? user?.email ?? "");
+  const [code, setCode] = useState("");
+  const form = useSubmit(["email", "code"]);
+  const resend = useSubmit(["email"]);
+  const [cooldown, startCooldown] = useCooldown();
+
+  const onSubmit = form.submit(async () => {
+    await must(api.POST("/api/auth/verify/", { body: { email, code: code.trim() } }));
+    const me = await refresh();
+    if (me) navigate(`/u/${me.username}`);
+    else navigate(`/login?notice=${encodeURIComponent("Your address is verified. Log in to continue.")}`);
+  });
+
+  const onResend = resend.submit(async () => {
+    try {
+      const answer = await must(api.POST("/api/auth/resend-code/", { body: { email } }));
+      startCooldown(60);
+      return answer.detail;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 429) {
+        startCooldown(e.retryAfter ?? 60);
+        throw new ApiError(429, { detail: `Please wait ${e.retryAfter ?? 60} seconds before asking for another code.` });
+      }
+      throw e;
+    }
+  });
+
+  return (
+    <div className="narrow">
+      <PageTitle>Verify your email</PageTitle>
+      <p>We sent a 6-digit code to {email ? <strong>{email}</strong> : "your address"}. It is valid for 15 minutes.</p>
+      <form onSubmit={onSubmit} noValidate>
+        <Field label="Email" name="email" type="email" autoComplete="email" value={email} onChange={(e) => setEmail(e.target.value)} errors={form.errors} />
+        <Field label="Code" name="code" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9]{6}" maxLength={6} required value={code} onChange={(e) => setCode(e.target.value)} errors={form.errors} />
+        <FormMessages messages={form.messages} />
+        <button className="button" type="submit" disabled={form.busy}>
+          {form.busy ? "Verifying…" : "Verify"}
+        </button>
+      </form>
+      <form onSubmit={onResend} className="inline-form">
+        <button className="button secondary" type="submit" disabled={resend.busy || cooldown > 0 || !email}>
+          {cooldown > 0 ? `Resend code in ${cooldown} s` : "Resend code"}
+        </button>
+        <FormMessages messages={resend.messages} success={resend.success} />
+      </form>
+    </div>
+  );
+}
+
+export function ForgotPage() {
+  const [step, setStep] = useState<"ask" | "reset" | "done">("ask");
+  const [email, setEmail] = useState("");
+  const [code, setCode] = useState("");
+  const [password, setPassword] = useState("");
+  const ask = useSubmit(["email"]);
+  const reset = useSubmit(["email", "code", "new_password"]);
+
+  const onAsk = ask.submit(async () => {
+    await must(api.POST("/api/auth/password/reset/", { body: { email } }));
+    setStep("reset");
+  });
+  const onReset = reset.submit(async () => {
+    await must(api.POST("/api/auth/password/reset/confirm/", { body: { email, code: code.trim(), new_password: password } }));
+    setStep("done");
+  });
+
+  return (
+    <div className="narrow">
+      <PageTitle>Reset your password</PageTitle>
+      {step === "ask" && (
+        <form onSubmit={onAsk} noValidate>
+          <p>Enter your address and we will mail you a reset code.</p>
+          <Field label="Email" name="email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} errors={ask.errors} />
+          <FormMessages messages={ask.messages} />
+          <button className="button" type="submit" disabled={ask.busy}>
+            Send code
+          </button>
+        </form>
+      )}
+      {step === "reset" && (
+        <form onSubmit={onReset} noValidate>
+          <p role="status">If this address belongs to an account, a reset code is on its way.</p>
+          <Field label="Code" name="code" inputMode="numeric" autoComplete="one-time-code" maxLength={6} required value={code} onChange={(e) => setCode(e.target.value)} errors={reset.errors} />
+          <Field label="New password" name="new_password" type="password" autoComplete="new-password" required value={password} onChange={(e) => setPassword(e.target.value)} errors={reset.errors} />
+          <FormMessages messages={reset.messages} />
+          <button className="button" type="submit" disabled={reset.busy}>
+            Set new password
+          </button>
+        </form>
+      )}
+      {step === "done" && (
+        <p className="form-success" role="status">
+          Your password is changed. <Link to="/login">Log in</Link>
+        </p>
+      )}
+    </div>
+  );
+}
