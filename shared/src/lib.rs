@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod model;
 pub mod profiles;
 pub mod social;

@@ -1,5 +1,8 @@
 //! Logs are JSON lines on stdout (CloudWatch in Lambda), filtered by `RUST_LOG` (default info).
+//! Metric events (`metrics.rs`) are written beside them as CloudWatch EMF lines, whatever
+//! `RUST_LOG` says, in the namespace `METRICS_NAMESPACE` (default `accounts`).
 
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -13,9 +16,19 @@ pub fn init() {
                 .flatten_event(true)
                 .with_current_span(false)
                 .with_span_list(false)
-                .with_target(false),
+                .with_target(false)
+                .with_filter(
+                    log_filter(std::env::var("RUST_LOG").ok().as_deref())
+                        .with_target(crate::metrics::TARGET, LevelFilter::OFF),
+                ),
         )
-        .with(log_filter(std::env::var("RUST_LOG").ok().as_deref()))
+        .with(
+            crate::metrics::EmfLayer::stdout(
+                std::env::var("METRICS_NAMESPACE")
+                    .unwrap_or_else(|_| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
+            )
+            .with_filter(Targets::new().with_target(crate::metrics::TARGET, LevelFilter::INFO)),
+        )
         .try_init();
 }
 

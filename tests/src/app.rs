@@ -158,9 +158,15 @@ pub async fn build_app(
     vars.extend_from_slice(settings);
     let config =
         Config::from(&Settings(vars), Deployment::Local).expect("the test configuration is valid");
-    App::assemble(config, t.dyn_clock(), table, None)
+    let app = App::assemble(config, t.dyn_clock(), table, None)
         .await
-        .unwrap_or_else(|e| panic!("build the App: {e}"))
+        .unwrap_or_else(|e| panic!("build the App: {e}"));
+    // Work handed to the bus for after the answer runs when a test settles, not beside the
+    // request: a request's store calls and time are its own (`TestApp::send` settles).
+    if let Some(bus) = &app.in_process_bus {
+        bus.hold_after_response();
+    }
+    app
 }
 
 /// Settings as the configuration reads them from the environment; the first of a name wins.

@@ -7,9 +7,11 @@
 //! service's `RetryingTable`), the retry of that transaction meets the transaction's own write:
 //! what the service answers then is what these tests pin down.
 //!
-//! It can also stop answering altogether ([`LosesAnswers::stop_answering`]): every call then
-//! waits for an answer that never comes, as a store that hangs, for the request deadline's tests;
-//! or throttle every transaction ([`LosesAnswers::throttle_transactions`]) while reads go
+//! It can also stop answering altogether ([`LosesAnswers::stop_answering`]), at once or after a
+//! number of calls that still answer ([`LosesAnswers::stop_answering_after`], the middle of a
+//! write path): every call then waits for an answer that does not come until
+//! [`LosesAnswers::answer_again`], as a store that hangs, for the request deadline's tests (a
+//! caller that gave up has dropped its call by then); or throttle every transaction ([`LosesAnswers::throttle_transactions`]) while reads go
 //! through.
 
 use std::sync::Arc;
@@ -30,6 +32,10 @@ pub struct LosesAnswers {
     /// Every call hangs while set.
     silent: AtomicBool,
     hung: AtomicU64,
+    /// Calls still answered before the store falls silent, when set.
+    countdown: Mutex<Option<u64>>,
+    /// Calls passed on to the table.
+    answered: AtomicU64,
     /// Every transaction is refused as throttled (without applying) while set.
     throttling: AtomicBool,
     throttled: AtomicU64,
@@ -43,6 +49,8 @@ impl LosesAnswers {
             lost: AtomicU64::new(0),
             silent: AtomicBool::new(false),
             hung: AtomicU64::new(0),
+            countdown: Mutex::new(None),
+            answered: AtomicU64::new(0),
             throttling: AtomicBool::new(false),
             throttled: AtomicU64::new(0),
         })
@@ -58,13 +66,25 @@ impl LosesAnswers {
         self.throttled.load(Ordering::SeqCst)
     }
 
-    /// From now on every call waits forever, until [`LosesAnswers::answer_again`].
+    /// From now on every call waits, until [`LosesAnswers::answer_again`].
     pub fn stop_answering(&self) {
         self.silent.store(true, Ordering::SeqCst);
     }
 
+    /// The next `calls` calls are answered as usual; every one after them waits, until
+    /// [`LosesAnswers::answer_again`].
+    pub fn stop_answering_after(&self, calls: u64) {
+        *self.countdown.lock().unwrap() = Some(calls);
+    }
+
     pub fn answer_again(&self) {
+        *self.countdown.lock().unwrap() = None;
         self.silent.store(false, Ordering::SeqCst);
+    }
+
+    /// How many calls were passed on to the table so far.
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::SeqCst)
     }
 
     /// How many calls were left hanging so far.
@@ -72,12 +92,27 @@ impl LosesAnswers {
         self.hung.load(Ordering::SeqCst)
     }
 
-    /// Never returns while the store is silent (the caller's future is dropped instead).
+    /// Does not return while the store is silent (the caller's future is dropped instead, or it
+    /// goes on once the store answers again).
     async fn hang_if_silent(&self) {
+        {
+            let mut countdown = self.countdown.lock().unwrap();
+            match *countdown {
+                Some(0) => {
+                    *countdown = None;
+                    self.silent.store(true, Ordering::SeqCst);
+                }
+                Some(left) => *countdown = Some(left - 1),
+                None => {}
+            }
+        }
         if self.silent.load(Ordering::SeqCst) {
             self.hung.fetch_add(1, Ordering::SeqCst);
-            std::future::pending::<()>().await;
+            while self.silent.load(Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
         }
+        self.answered.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The next transaction that touches `key` and commits, or delete of `key` that applies, is

@@ -309,7 +309,7 @@ async fn insert_account(
         }
         Err(e) => return Err(e.into()),
     }
-
+    crate::metrics::emit(crate::metrics::Metric::Registration);
     Ok(user)
 }
 
@@ -467,6 +467,7 @@ pub async fn verify_email(
             .description("email address verified"),
     )
     .await;
+    crate::metrics::emit(crate::metrics::Metric::Verification);
     Ok(user)
 }
 

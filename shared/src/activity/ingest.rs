@@ -205,6 +205,7 @@ pub async fn ingest(
         app.table
             .put(record.to_item()?, Some(Condition::item_absent()))
             .await?;
+        crate::metrics::emit(crate::metrics::Metric::EventIngested);
         return Ok(Ingested {
             event: record,
             duplicate: false,
@@ -343,6 +344,7 @@ async fn counted_write(
         )?;
         match app.table.transact_write(plan.ops).await {
             Ok(()) => {
+                crate::metrics::emit(crate::metrics::Metric::EventIngested);
                 return Ok(Ingested {
                     event: record.clone(),
                     duplicate: false,

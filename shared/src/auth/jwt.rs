@@ -637,6 +637,7 @@ async fn reused(
         session_id = %claims.sid,
         "refresh token reused after rotation: ending the session"
     );
+    crate::metrics::emit(crate::metrics::Metric::RefreshReuse);
     sessions::end_session(app, &claims.sid).await?;
     let event = NewEvent::new(EventType::TokenReuseDetected, Some(user))
         .session(&claims.sid)

@@ -226,6 +226,7 @@ pub async fn record_failure(app: &App, subject: &LockSubject) -> Result<(), Erro
     if let LockSubject::Account(user) = *subject
         && failures == LOCKOUT_THRESHOLD
     {
+        crate::metrics::emit(crate::metrics::Metric::Lockout);
         let event = NewEvent::new(EventType::AccountLocked, Some(user))
             .severity(Severity::Medium)
             .description(format!(

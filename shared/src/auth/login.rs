@@ -107,6 +107,7 @@ pub async fn login(
     let prior_failures = match lock {
         Ok(failures) => failures,
         Err(locked) => {
+            crate::metrics::emit(crate::metrics::Metric::LoginFailed);
             log_event_best_effort(
                 app,
                 NewEvent::new(EventType::LoginFailed, Some(user.id))
@@ -131,6 +132,7 @@ pub async fn login(
     }
 
     if user.is_suspended {
+        crate::metrics::emit(crate::metrics::Metric::LoginFailed);
         sessions::end_other_sessions(app, user.id, None).await?;
         log_event_best_effort(
             app,
@@ -171,6 +173,7 @@ pub async fn login(
         ),
         crate::badges::stats::record_login(app, user.id)
     );
+    crate::metrics::emit(crate::metrics::Metric::Login);
     Ok((user, started))
 }
 
@@ -241,6 +244,7 @@ async fn failed(
     user: Option<UserId>,
     reason: &str,
 ) -> Error {
+    crate::metrics::emit(crate::metrics::Metric::LoginFailed);
     let client = source.client;
     log_event_best_effort(
         app,

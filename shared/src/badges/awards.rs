@@ -381,6 +381,7 @@ pub async fn award_by_name(
 
 /// The badge_earned event and the BadgeEarned bus event (best effort: the award stands).
 async fn announce_award(app: &App, held: &UserBadge, badge: &BadgeDefinition) {
+    crate::metrics::emit(crate::metrics::Metric::Award);
     log_event_best_effort(
         app,
         NewEvent::new(EventType::BadgeEarned, Some(held.user))

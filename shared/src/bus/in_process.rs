@@ -16,6 +16,10 @@ pub struct InProcessBus {
     subscribers: RwLock<Vec<Arc<dyn Subscriber>>>,
     /// Deliveries of `publish_after_response` still running, for [`InProcessBus::settled`].
     in_flight: Arc<InFlight>,
+    /// When set (tests), `publish_after_response` keeps its events here instead of spawning
+    /// their delivery, and [`InProcessBus::settled`] delivers them: nothing runs beside the
+    /// request that published them, so its store calls and time can be measured alone.
+    held: std::sync::Mutex<Option<Vec<DomainEvent>>>,
 }
 
 #[derive(Default)]
@@ -39,10 +43,24 @@ impl InProcessBus {
             .push(subscriber);
     }
 
+    /// From now on, keep the events of `publish_after_response` until [`InProcessBus::settled`]
+    /// (tests).
+    pub fn hold_after_response(&self) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.get_or_insert_with(Vec::new);
+    }
+
     /// Waits until every delivery started by `publish_after_response` has finished (tests and
-    /// tools that read what those deliveries wrote).
+    /// tools that read what those deliveries wrote), delivering held events first.
     pub async fn settled(&self) {
         use std::sync::atomic::Ordering;
+        let held = {
+            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            held.as_mut().map(std::mem::take).unwrap_or_default()
+        };
+        if !held.is_empty() {
+            deliver(self.snapshot(), &held).await;
+        }
         loop {
             let notified = self.in_flight.done.notified();
             if self.in_flight.count.load(Ordering::SeqCst) == 0 {
@@ -77,6 +95,15 @@ impl EventBus for InProcessBus {
     /// Delivers in a task of its own: the request that published goes on at once.
     async fn publish_after_response(&self, events: &[DomainEvent]) -> Result<(), BusError> {
         use std::sync::atomic::Ordering;
+        if let Some(held) = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            held.extend_from_slice(events);
+            return Ok(());
+        }
         let subscribers = self.snapshot();
         let events = events.to_vec();
         let in_flight = self.in_flight.clone();

@@ -72,6 +72,7 @@ pub async fn follow(
         json!({"follower": follower, "followed": followed}),
     )
     .await;
+    crate::metrics::emit(crate::metrics::Metric::Follow);
     Ok(edge)
 }
 

@@ -146,6 +146,7 @@ impl RetryingTable {
                     answer_lost |= conditional && e.may_have_applied();
                     if attempt >= self.policy.max_attempts {
                         self.gave_up.fetch_add(1, Ordering::Relaxed);
+                        crate::metrics::emit(crate::metrics::Metric::StoreUnavailable);
                         tracing::warn!(op = %op, attempts = attempt, error = %e, "store call failed after retries");
                         // Whatever the last try met, an unanswered one may have applied.
                         if answer_lost && !e.may_have_applied() {
@@ -156,6 +157,7 @@ impl RetryingTable {
                         return Err(e);
                     }
                     self.retries.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::emit(crate::metrics::Metric::StoreRetry);
                     tracing::debug!(op = %op, attempt, error = %e, "store call retried");
                     tokio::time::sleep(self.policy.delay(attempt)).await;
                     attempt += 1;

@@ -444,6 +444,12 @@ async fn finish_record(
         "task run"
     );
     app.table.put(record.to_item()?, None).await?;
+    crate::metrics::emit(crate::metrics::Metric::TaskRun {
+        task: &record.task,
+        completed: record.status == RunStatus::Completed,
+        pages: record.pages,
+        duration_ms: record.duration_ms,
+    });
     Ok(record)
 }
 

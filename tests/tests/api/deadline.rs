@@ -1,6 +1,7 @@
 //! A request whose handler is still running at its deadline (a Lambda's, less a reserve) is
 //! answered 503 with `Retry-After`, on both engines, and changes nothing it had not finished:
-//! the function is never stopped mid-request. `docs/faults.md`, "A store that stops answering".
+//! the function is never stopped mid-request, and a store that stops answering in the middle of
+//! a write path leaves every change whole. `docs/faults.md`, "A store that stops answering".
 
 use crate::social_support;
 
@@ -86,7 +87,79 @@ async fn a_hung_read_is_a_503_and_no_deadline_waits(t: TestTable) {
     assert_eq!(response.status, 200, "{}", response.body_json());
 }
 
+/// The pair `id` and `id + 1`, each following the other.
+async fn mutual_pair(app: &api_tests::app::TestApp, id: i64) -> (Person, Person) {
+    let a = person(&app.app, id).await;
+    let b = person(&app.app, id + 1).await;
+    assert_eq!(follow(app, &a, b.id).await.status, 201);
+    assert_eq!(follow(app, &b, a.id).await.status, 201);
+    (a, b)
+}
+
+/// The store stops answering in the middle of a block between two users who follow each other:
+/// after 0, 1, 2, ... of the block's calls were answered, for every count up to all of them.
+/// Each time the answer is the block's own or a 503 at the deadline, and the store holds all of
+/// the block (the block edge, neither follow, every counter down) or none of it (no block, both
+/// follows, every counter as it was), never a part. Some of the cuts fall after the block's
+/// transaction committed (the event log's write is still to come): those answer 503 with the
+/// whole block stored, which the client's retry then meets as "already blocked".
+async fn a_store_that_stops_mid_write_leaves_no_partial_write(t: TestTable) {
+    let (app, store) = LosesAnswers::under_app(t).await;
+    // How many calls a block answered all the way makes.
+    let (a, b) = mutual_pair(&app, 1).await;
+    let before = store.answered();
+    assert_eq!(block(&app, &a, b.id).await.status, 201);
+    let calls = store.answered() - before;
+    assert!(calls >= 3, "a block reads, writes and logs: {calls} calls");
+
+    let (mut untouched, mut whole_then_cut, mut done) = (0, 0, 0);
+    for answered_calls in 0..=calls {
+        let (a, b) = mutual_pair(&app, 10 + 2 * answered_calls as i64).await;
+        store.stop_answering_after(answered_calls);
+        let response = answered(
+            app.post("/api/blocks/")
+                .bearer(&a.token)
+                .json(json!({ "blocked": b.id }))
+                .due_within(Duration::from_millis(300))
+                .send_unsettled(),
+        )
+        .await;
+        store.answer_again();
+        app.settled().await;
+        let status = response.status.as_u16();
+        let blocked = block_exists(&app.app, a.id, b.id).await;
+        let follows = (
+            edge_exists(&app.app, a.id, b.id).await,
+            edge_exists(&app.app, b.id, a.id).await,
+        );
+        let at = format!("cut after {answered_calls} of {calls} calls: {status}");
+        if blocked {
+            assert_eq!(follows, (false, false), "{at}: the block took the follows");
+            assert_eq!(counters(&app.app, a.id).await, (0, 0), "{at}");
+            assert_eq!(counters(&app.app, b.id).await, (0, 0), "{at}");
+        } else {
+            assert_eq!(follows, (true, true), "{at}: nothing of the block");
+            assert_eq!(counters(&app.app, a.id).await, (1, 1), "{at}");
+            assert_eq!(counters(&app.app, b.id).await, (1, 1), "{at}");
+        }
+        assert_counters_exact(&app.app, &[a.id, b.id]).await;
+        match (status, blocked) {
+            (503, false) => untouched += 1,
+            (503, true) => whole_then_cut += 1,
+            (201, true) => done += 1,
+            _ => panic!("{at}: {}", response.body_json()),
+        }
+        if status == 503 {
+            assert_eq!(response.headers["retry-after"], "1", "{at}");
+        }
+    }
+    assert!(untouched >= 1, "a cut before the transaction");
+    assert!(whole_then_cut >= 1, "a cut after the transaction committed");
+    assert!(done >= 1, "a cut after the request's last call");
+}
+
 both_engines!(
     a_hung_store_is_a_503_at_the_deadline,
     a_hung_read_is_a_503_and_no_deadline_waits,
+    a_store_that_stops_mid_write_leaves_no_partial_write,
 );

@@ -1,7 +1,9 @@
 //! Keeps `template.yaml` and `events/` honest: the table is `table_definition`, the HTTP API
 //! routes are the route table, the schedules are the seed's, every function is a cargo-lambda
 //! binary on arm64 with the configuration and the permissions it needs, and the sample events
-//! deserialise into what the functions receive.
+//! deserialise into what the functions receive. Operations (docs/operations.md): every function
+//! has a log group with retention, every asynchronous target a dead-letter queue, and every
+//! alarm names a metric that AWS or the service (`accounts::metrics`) really emits.
 //!
 //! The template is read with serde_yaml_ng and turned into JSON with CloudFormation's short
 //! tags (`!Ref`, `!Sub`, `!GetAtt`...) rewritten to their long form, so that assertions
@@ -555,12 +557,16 @@ fn resolve(t: &Json, value: &Json, what: &str) -> String {
     if let Some(n) = value.as_i64() {
         return n.to_string();
     }
+    if let Some(sub) = value.get("Fn::Sub").and_then(Json::as_str) {
+        return substitute(t, sub, what);
+    }
     let name = str_of(
         &value["Ref"],
         &format!("{what} (only strings and Ref are expected)"),
     );
     match t["Parameters"].get(name) {
         Some(parameter) => match parameter.get("Default") {
+            Some(Json::Number(n)) => n.to_string(),
             Some(default) => str_of(default, &format!("{name}.Default")).to_owned(),
             None if name == "MailFrom" => "no-reply@example.com".to_owned(),
             None if name == "JwtSigningKeys" => {
@@ -571,6 +577,23 @@ fn resolve(t: &Json, value: &Json, what: &str) -> String {
         None if resources(t).contains_key(name) => name.to_owned(),
         None => panic!("{what} refers to {name}, which the template does not declare"),
     }
+}
+
+/// `!Sub` text with each `${Parameter}` as its default, `${Resource}` as its logical id.
+fn substitute(t: &Json, text: &str, what: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .unwrap_or_else(|| panic!("{what}: unclosed ${{ in {text}"));
+        let name = &rest[start + 2..start + end];
+        out.push_str(&resolve(t, &reference(name), what));
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 // ------------------------------------------------------------------ permissions
@@ -682,6 +705,16 @@ fn every_function_has_least_privilege() {
             invoke,
             "{id}: lambda:InvokeFunction"
         );
+        // Failed asynchronous invocations go to the function's dead-letter queue.
+        let dead_letters = match dead_letter_queue(&t, &f) {
+            Some(queue) => vec![json!({ "Fn::GetAtt": [queue, "Arn"] })],
+            None => vec![],
+        };
+        assert_eq!(
+            on("sqs:SendMessage"),
+            dead_letters.iter().collect::<Vec<_>>(),
+            "{id}: sqs:SendMessage"
+        );
         let mails = MAILING_BINARIES.contains(&f.binary);
         assert_eq!(
             grants.contains_key("ses:SendEmail"),
@@ -697,6 +730,7 @@ fn every_function_has_least_privilege() {
                 "events:PutEvents",
                 "lambda:InvokeFunction",
                 "ses:SendEmail",
+                "sqs:SendMessage",
             ])
             .collect();
         let unexpected: Vec<_> = grants
@@ -717,10 +751,13 @@ fn badge_evaluator_receives_domain_events_from_the_bus() {
     let t = template();
     let (bus, _) = only_resource_of_type(&t, "AWS::Events::EventBus");
     let f = function(&t, "badge-events");
+    // The rules on the service's bus (SES feedback comes on the default bus: mail_feedback_...).
     let rules: Vec<_> = f
         .events()
         .into_iter()
-        .filter(|(_, e)| e["Type"] == "EventBridgeRule")
+        .filter(|(_, e)| {
+            e["Type"] == "EventBridgeRule" && e["Properties"].get("EventBusName").is_some()
+        })
         .collect();
     assert_eq!(rules.len(), 1, "{}: one EventBridge rule", f.id);
     let p = &rules[0].1["Properties"];
@@ -828,5 +865,266 @@ fn sample_scheduled_task_is_a_schedule_input() {
     assert!(
         inputs.contains(&sample),
         "events/scheduled-task.json {sample} is no schedule's Input"
+    );
+}
+
+// ------------------------------------------------------------------ operations
+
+/// The SQS queue (logical id) a function's failed asynchronous invocations go to, if any.
+fn dead_letter_queue<'a>(t: &'a Json, f: &Function<'_>) -> Option<&'a str> {
+    let configs: Vec<_> = resources_of_type(t, "AWS::Lambda::EventInvokeConfig")
+        .into_iter()
+        .filter(|(_, c)| c["Properties"]["FunctionName"] == reference(f.id))
+        .collect();
+    assert!(configs.len() <= 1, "{}: two invoke configs", f.id);
+    let (id, config) = configs.first()?;
+    let destination = &config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"];
+    let queue = sqs_queue(t, destination, id);
+    Some(queue)
+}
+
+/// The logical id of the SQS queue whose ARN `value` is (`!GetAtt Queue.Arn`).
+fn sqs_queue<'a>(t: &'a Json, value: &Json, what: &str) -> &'a str {
+    let (queue, resource) = resources(t)
+        .iter()
+        .find(|(id, _)| *value == json!({ "Fn::GetAtt": [id, "Arn"] }))
+        .unwrap_or_else(|| panic!("{what}: {value} is not the ARN of a queue of the template"));
+    assert_eq!(resource["Type"], "AWS::SQS::Queue", "{what}: {queue}");
+    queue
+}
+
+#[test]
+fn every_function_has_a_log_group_with_retention() {
+    let t = template();
+    let retention = reference("LogRetentionDays");
+    assert_eq!(
+        t["Parameters"]["LogRetentionDays"]["Default"], 30,
+        "LogRetentionDays defaults to 30 days"
+    );
+    let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
+    for f in functions(&t) {
+        let name = json!({ "Fn::Sub": format!("/aws/lambda/${{{}}}", f.id) });
+        let found: Vec<_> = groups
+            .iter()
+            .filter(|(_, g)| g["Properties"]["LogGroupName"] == name)
+            .collect();
+        assert_eq!(found.len(), 1, "{}: one log group named {name}", f.id);
+        let (id, group) = found[0];
+        assert_eq!(
+            group["Properties"]["RetentionInDays"], retention,
+            "{id}: retention"
+        );
+    }
+}
+
+#[test]
+fn every_asynchronous_target_has_a_dead_letter_queue() {
+    let t = template();
+    let mut asynchronous = 0;
+    for f in functions(&t) {
+        let mut targets = 0;
+        for (name, event) in f.events() {
+            let what = format!("{}.Events.{name}", f.id);
+            if !["Schedule", "ScheduleV2", "EventBridgeRule"]
+                .contains(&str_of(&event["Type"], &what))
+            {
+                continue;
+            }
+            targets += 1;
+            let p = &event["Properties"];
+            sqs_queue(&t, &p["DeadLetterConfig"]["Arn"], &what);
+            let retries = p["RetryPolicy"]["MaximumRetryAttempts"].as_i64();
+            assert!(
+                retries.is_some_and(|n| n > 0),
+                "{what}: a RetryPolicy with retries"
+            );
+        }
+        if targets > 0 {
+            asynchronous += 1;
+            // EventBridge invokes asynchronously: what the function fails on lands here.
+            assert!(
+                dead_letter_queue(&t, &f).is_some(),
+                "{}: no on-failure destination",
+                f.id
+            );
+        }
+    }
+    assert_eq!(asynchronous, TRIGGERED_BINARIES.len());
+    let streams: Vec<_> = functions(&t)
+        .iter()
+        .flat_map(|f| f.events())
+        .filter(|(_, e)| e["Type"] == "DynamoDB")
+        .map(|(name, e)| {
+            (
+                name.to_owned(),
+                e["Properties"]["DestinationConfig"].clone(),
+            )
+        })
+        .collect();
+    for (name, destination) in streams {
+        assert!(
+            destination["OnFailure"]["Destination"].is_object(),
+            "stream consumer {name}: no on-failure destination"
+        );
+    }
+
+    // Events may send to the queues.
+    for queue in ["TasksDeadLetterQueue", "BadgeEventsDeadLetterQueue"] {
+        let allowed = resources_of_type(&t, "AWS::SQS::QueuePolicy")
+            .into_iter()
+            .any(|(_, p)| {
+                as_list(&p["Properties"]["Queues"]).contains(&&reference(queue))
+                    && p["Properties"]["PolicyDocument"]["Statement"][0]["Principal"]["Service"]
+                        == "events.amazonaws.com"
+            });
+        assert!(allowed, "{queue}: EventBridge may not send to it");
+    }
+}
+
+/// The metrics of AWS's namespaces the alarms and the dashboard may name.
+const AWS_METRICS: [(&str, &[&str]); 5] = [
+    (
+        "AWS/ApiGateway",
+        &["Count", "4xx", "5xx", "Latency", "IntegrationLatency"],
+    ),
+    (
+        "AWS/Lambda",
+        &["Errors", "Throttles", "Invocations", "Duration"],
+    ),
+    (
+        "AWS/DynamoDB",
+        &[
+            "ReadThrottleEvents",
+            "WriteThrottleEvents",
+            "ThrottledRequests",
+            "SystemErrors",
+            "ConsumedReadCapacityUnits",
+            "ConsumedWriteCapacityUnits",
+        ],
+    ),
+    ("AWS/SQS", &["ApproximateNumberOfMessagesVisible"]),
+    (
+        "AWS/SES",
+        &["Reputation.BounceRate", "Reputation.ComplaintRate"],
+    ),
+];
+
+#[test]
+fn every_alarm_names_a_metric_that_is_emitted() {
+    let t = template();
+    let service_namespace = json!({ "Fn::Sub": "accounts/${Stage}" });
+    let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(
+        globals["METRICS_NAMESPACE"], service_namespace,
+        "the functions write their metrics in the namespace the alarms read"
+    );
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    assert!(!alarms.is_empty());
+    let mut named = BTreeSet::new();
+    for (id, alarm) in &alarms {
+        let p = &alarm["Properties"];
+        assert!(
+            p["AlarmActions"].is_object() && p["OKActions"].is_object(),
+            "{id}: notifies the alarm topic"
+        );
+        let mut metrics = Vec::new();
+        if p.get("MetricName").is_some() {
+            metrics.push((&p["Namespace"], &p["MetricName"]));
+        }
+        for m in p["Metrics"].as_array().into_iter().flatten() {
+            let metric = &m["MetricStat"]["Metric"];
+            if metric.is_object() {
+                metrics.push((&metric["Namespace"], &metric["MetricName"]));
+            } else {
+                assert!(m["Expression"].is_string(), "{id}: {m}");
+            }
+        }
+        assert!(!metrics.is_empty(), "{id}: no metric");
+        for (namespace, name) in metrics {
+            let name = str_of(name, &format!("{id}.MetricName"));
+            named.insert(name);
+            if *namespace == service_namespace {
+                assert!(
+                    accounts::metrics::NAMES.contains(&name),
+                    "{id}: the service emits no metric {name}"
+                );
+                continue;
+            }
+            let namespace = str_of(namespace, &format!("{id}.Namespace"));
+            let known = AWS_METRICS
+                .iter()
+                .find(|(ns, _)| *ns == namespace)
+                .unwrap_or_else(|| panic!("{id}: unexpected namespace {namespace}"));
+            assert!(
+                known.1.contains(&name),
+                "{id}: {namespace} has no metric {name}"
+            );
+        }
+    }
+    // What the issue asks to be alarmed on.
+    for name in [
+        "5xx",
+        "Errors",
+        "Throttles",
+        "ReadThrottleEvents",
+        "SystemErrors",
+        "ApproximateNumberOfMessagesVisible",
+        "TaskCompleted",
+        "LoginFailures",
+        "RefreshReuse",
+        "Reputation.BounceRate",
+        "Reputation.ComplaintRate",
+    ] {
+        assert!(named.contains(name), "no alarm on {name}");
+    }
+    // Errors and throttles per function; an overdue alarm per scheduled task.
+    for f in functions(&t) {
+        for metric in ["Errors", "Throttles"] {
+            let found = alarms.iter().any(|(_, a)| {
+                a["Properties"]["MetricName"] == metric
+                    && a["Properties"]["Dimensions"][0]["Value"] == reference(f.id)
+            });
+            assert!(found, "{}: no {metric} alarm", f.id);
+        }
+    }
+    for (task, _) in SCHEDULES {
+        let found = alarms.iter().any(|(_, a)| {
+            a["Properties"]["MetricName"] == "TaskCompleted"
+                && a["Properties"]["Dimensions"][0]["Value"] == task
+                && a["Properties"]["TreatMissingData"] == "breaching"
+        });
+        assert!(found, "{task}: no overdue alarm");
+    }
+}
+
+#[test]
+fn limits_are_declared() {
+    let t = template();
+    let (_, api) = only_resource_of_type(&t, "AWS::Serverless::HttpApi");
+    let route = &api["Properties"]["DefaultRouteSettings"];
+    assert_eq!(
+        route["ThrottlingRateLimit"],
+        reference("ApiThrottlingRateLimit")
+    );
+    assert_eq!(
+        route["ThrottlingBurstLimit"],
+        reference("ApiThrottlingBurstLimit")
+    );
+    let tasks = function(&t, "tasks");
+    assert_eq!(
+        tasks.properties()["ReservedConcurrentExecutions"],
+        reference("TasksReservedConcurrency")
+    );
+    // The body limit the functions enforce is the parameter, whose default is the service's.
+    let globals = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(globals["MAX_BODY_BYTES"], reference("MaxBodyBytes"));
+    // (64 KiB: config.rs's default when MAX_BODY_BYTES is unset.)
+    let default = t["Parameters"]["MaxBodyBytes"]["Default"].as_i64();
+    assert_eq!(default, Some(64 * 1024), "MaxBodyBytes default");
+    // Under Lambda's 6 MB synchronous payload, base64 included.
+    let max = t["Parameters"]["MaxBodyBytes"]["MaxValue"].as_i64();
+    assert!(
+        max.is_some_and(|m| m * 4 / 3 < 6_000_000),
+        "MaxBodyBytes.MaxValue"
     );
 }

@@ -65,7 +65,8 @@ function EarnedBadges({ userId, username }: { userId: number; username: string }
           return (
             <>
               <p className="muted">
-                {formatNumber(page.count)} badges · {featured} of {MAX_FEATURED} featured
+                {formatNumber(page.count)} {page.count === 1 ? "badge" : "badges"} · {featured} of{" "}
+                {MAX_FEATURED} featured
               </p>
               <div className="badge-grid">
                 {list.map((b) => (
