@@ -26,6 +26,10 @@ pub struct App {
     /// The JWT signing keys (the first signs, all verify).
     pub keys: Arc<crate::auth::jwt::KeySet>,
     pub config: Config,
+    /// This process's copy of the active badge definitions (`badges::definitions`).
+    pub active_badges: Arc<crate::badges::definitions::ActiveCache>,
+    /// This process's reserved block of user ids (`accounts::registration`).
+    pub user_ids: Arc<crate::accounts::registration::IdBlock>,
     /// This process's request budgets per caller (`auth/budget.rs`).
     pub budgets: crate::auth::budget::Budgets,
 }
@@ -39,6 +43,8 @@ pub(crate) struct AppParts {
     clock: Arc<dyn Clock>,
     keys: Arc<crate::auth::jwt::KeySet>,
     config: Config,
+    active_badges: Arc<crate::badges::definitions::ActiveCache>,
+    user_ids: Arc<crate::accounts::registration::IdBlock>,
 }
 
 impl AppParts {
@@ -52,6 +58,8 @@ impl AppParts {
             clock: app.clock.clone(),
             keys: app.keys.clone(),
             config: app.config.clone(),
+            active_badges: app.active_badges.clone(),
+            user_ids: app.user_ids.clone(),
         })
     }
 
@@ -66,6 +74,8 @@ impl AppParts {
             clock: self.clock.clone(),
             keys: self.keys.clone(),
             config: self.config.clone(),
+            active_badges: self.active_badges.clone(),
+            user_ids: self.user_ids.clone(),
             budgets: Default::default(),
         })
     }
@@ -226,6 +236,8 @@ impl App {
             clock,
             keys: Arc::new(keys),
             config,
+            active_badges: Default::default(),
+            user_ids: Default::default(),
             budgets: Default::default(),
         };
         // Only a local process has an in-process bus worth subscribing to; leaving the evaluator

@@ -223,3 +223,35 @@ async fn event_items(table: &dyn Table, user: UserId) -> Vec<Item> {
         .consistent();
     table.query(query).await.expect("query events").items
 }
+
+/// Every stored event of one type, from every shard of the by-type index (GSI1), oldest first.
+pub async fn events_by_type(table: &dyn Table, event_type: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    for pk in keys::event_type_partitions(event_type) {
+        let mut cursor = None;
+        loop {
+            let page = table
+                .query(Query::new(Index::Gsi1, pk.clone()).after(cursor))
+                .await
+                .expect("query the type index");
+            items.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    let id = |i: &Item| i.get("GSI1SK").and_then(Value::as_str).map(str::to_owned);
+    items.sort_by_key(id);
+    items
+}
+
+/// The events about no known account from one address (its anonymous partition), oldest first.
+pub async fn anonymous_events_from(table: &dyn Table, ip: &str) -> Vec<Item> {
+    let hash = accounts::activity::events::address_hash(ip);
+    table
+        .query(Query::new(Index::Primary, keys::anonymous_events(Some(&hash))).consistent())
+        .await
+        .expect("query the anonymous partition")
+        .items
+}

@@ -138,22 +138,55 @@ pub async fn refuse_bots(
     Err(Error::BadRequest(crate::auth::login::BOT_REJECTED.into()))
 }
 
-/// A new id from the counter item (one atomic ADD). A transaction that fails afterwards
-/// leaves a gap in the ids, which is fine.
+/// User ids one process reserves from the counter item at a time: one ADD of the counter per
+/// this many registrations, instead of one per registration (`COUNTER#USER_ID` took every
+/// registration of the platform, 1,000 WCU/s at the reference load; `docs/scale.md`).
+pub const USER_ID_BLOCK: i64 = 100;
+
+/// The rest of this process's block of user ids (`next..=last`), shared by the App's clones.
+#[derive(Default)]
+pub struct IdBlock {
+    rest: std::sync::Mutex<Option<(i64, i64)>>,
+}
+
+impl IdBlock {
+    fn take(&self) -> Option<i64> {
+        let mut rest = self.rest.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, last) = (*rest)?;
+        *rest = (next < last).then_some((next + 1, last));
+        Some(next)
+    }
+
+    fn keep(&self, next: i64, last: i64) {
+        *self.rest.lock().unwrap_or_else(|e| e.into_inner()) =
+            (next <= last).then_some((next, last));
+    }
+}
+
+/// A new id: the next of this process's block, or the first of a new block reserved from the
+/// counter item (one atomic ADD of [`USER_ID_BLOCK`]). Ids stay unique integers; they are in
+/// registration order within one process, and a block a process leaves unused (it ended, or a
+/// transaction failed afterwards) is a gap, which is fine.
 async fn allocate_id(app: &App) -> Result<UserId, Error> {
+    if let Some(id) = app.user_ids.take() {
+        return Ok(UserId(id));
+    }
     let item = app
         .table
         .update(
             &keys::user_id_counter(),
-            Update::new().add("value", 1),
+            Update::new().add("value", USER_ID_BLOCK),
             None,
         )
         .await?;
-    item.get("value")
+    let last = item
+        .get("value")
         .and_then(Value::as_i64)
-        .filter(|n| *n > 0)
-        .map(UserId)
-        .ok_or_else(|| Error::Internal("the user id counter holds no positive number".into()))
+        .filter(|n| *n >= USER_ID_BLOCK)
+        .ok_or_else(|| Error::Internal("the user id counter holds no positive number".into()))?;
+    let first = last - USER_ID_BLOCK + 1;
+    app.user_ids.keep(first + 1, last);
+    Ok(UserId(first))
 }
 
 /// A unique item (username or email) owned by `user`.

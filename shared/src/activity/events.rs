@@ -1,8 +1,9 @@
 //! The user event log (the seed's `UserEvent`). OWNER: helper D.
 //!
-//! One item per event, written by one put: in the user's partition (`keys::event`), or in the
-//! anonymous partition for events about no known account (`keys::anonymous_event`), indexed
-//! by type on GSI1 (`keys::event_type_index`). Each event expires after the retention of its
+//! One item per event, written by one put: in the user's partition (`keys::event`), or, for
+//! events about no known account, in the partition of the client's address (a hash of it,
+//! `keys::anonymous_event`), indexed by type on GSI1 (`keys::event_type_index`, hash-sharded:
+//! readers of a type fan out over `keys::event_type_partitions`). Each event expires after the retention of its
 //! severity. The types, their groups and severities, the retention and the risk score are
 //! documented in `docs/events.md`; a test keeps that file in step with this one.
 
@@ -425,11 +426,14 @@ impl EventRecord {
         })
     }
 
-    /// The event's key: the owner's partition, or the anonymous one.
+    /// The event's key: the owner's partition, or the partition of its address.
     pub fn key(&self) -> Key {
         match self.user_id {
             Some(user) => keys::event(user, &self.event_id),
-            None => keys::anonymous_event(&self.event_id),
+            None => keys::anonymous_event(
+                self.ip_address.as_deref().map(address_hash).as_deref(),
+                &self.event_id,
+            ),
         }
     }
 
@@ -444,6 +448,9 @@ impl EventRecord {
         if self.requires_review && self.reviewed_at.is_none() {
             let (pk, sk) = keys::event_review_index(&self.event_id);
             keys::set_index_keys(&mut item, keys::Index::Gsi2, pk, sk);
+        } else if self.severity >= Severity::High {
+            let (pk, sk) = keys::severe_event_index(&self.event_id);
+            keys::set_index_keys(&mut item, keys::Index::Gsi2, pk, sk);
         }
         Ok(item)
     }
@@ -451,6 +458,14 @@ impl EventRecord {
     pub fn from_item(item: &Item) -> Result<EventRecord, ItemShapeError> {
         from_item(item)
     }
+}
+
+/// The hash that names an address's anonymous event partition: the first 16 hex digits of its
+/// SHA-256 (the partition key carries no address in clear; 64 bits keep addresses apart).
+pub fn address_hash(ip: &str) -> String {
+    let mut hex = crate::auth::secrets::sha256_hex(ip);
+    hex.truncate(16);
+    hex
 }
 
 /// Metadata must be a JSON object (null counts as empty) of at most [`MAX_METADATA_BYTES`]
@@ -568,8 +583,9 @@ pub fn risk_with_velocity(score: u8, similar: u32) -> u8 {
 }
 
 /// How many events like `record` (same type, same account; for events about no account, the
-/// same address too) failed in the velocity window before it: one query reading at most
-/// [`VELOCITY_MAX_EVENTS`] events.
+/// same address too) failed in the velocity window before it: one query of the account's
+/// partition, or of the address's anonymous partition, reading at most [`VELOCITY_MAX_EVENTS`]
+/// events.
 pub async fn similar_recent_failures(app: &App, record: &EventRecord) -> Result<u32, Error> {
     let since = record.created_at - chrono::Duration::seconds(VELOCITY_WINDOW_SECS);
     let lower = format!("{}{}", keys::EVENT_PREFIX, event_id_bound(since, false));
@@ -924,8 +940,17 @@ mod tests {
             EventRecord::build(event, "01J0000000000000000000002".into(), now).unwrap();
         let item = record.to_item().unwrap();
         assert_eq!(item.get("GSI2PK").and_then(Value::as_str), Some("REVIEW"));
+        // Reviewed, a severe event leaves the queue for the severe-event index (alerts).
         record.reviewed_at = Some(now);
-        assert!(!record.to_item().unwrap().contains_key("GSI2PK"));
+        let severe = keys::severe_event_index(&record.event_id).0;
+        assert_eq!(
+            record
+                .to_item()
+                .unwrap()
+                .get("GSI2PK")
+                .and_then(Value::as_str),
+            Some(severe.as_str())
+        );
         let low = NewEvent::new(EventType::Login, Some(UserId(3)));
         let low = EventRecord::build(low, "01J0000000000000000000003".into(), now).unwrap();
         assert!(!low.to_item().unwrap().contains_key("GSI2PK"));

@@ -173,11 +173,13 @@ pub async fn review_event(
     let at = serde_json::to_value(now)
         .map(Value::from)
         .unwrap_or(Value::Null);
+    // Off the review queue, onto the severe-event index the alerts task reads.
+    let (severe_pk, severe_sk) = keys::severe_event_index(&event.event_id);
     let update = Update::new()
         .set("reviewed_at", at)
         .set("reviewed_by", Value::Int(reviewer.0))
-        .remove(keys::attr::GSI2PK)
-        .remove(keys::attr::GSI2SK);
+        .set(keys::attr::GSI2PK, severe_pk)
+        .set(keys::attr::GSI2SK, severe_sk);
     let pending = Condition::item_present().and(Condition::NotExists("reviewed_at".into()));
     let mut log = NewEvent::new(EventType::EventReviewed, Some(reviewer))
         .description(format!("Reviewed a {} event", event.event_type.as_str()))

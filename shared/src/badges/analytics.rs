@@ -1,12 +1,13 @@
 //! Badge analytics (the seed's `BadgeAnalyticsView`), from maintained aggregates only:
 //!
-//! - the aggregates item (`keys::badge_stats`): definitions in total, active, per category and
-//!   per rarity; awards in total; users holding at least one badge. Every definition write and
-//!   every award and revoke moves it in its own transaction;
+//! - the aggregates (`keys::badge_stats`, 16 shards and the legacy item, summed from one batch
+//!   read): definitions in total, active, per category and per rarity; awards in total; users
+//!   holding at least one badge. Every definition write and every award and revoke moves one
+//!   shard in its own transaction;
 //! - the definitions (one query of GSI1 `BADGES`) with their `earned_count`, moved in the same
 //!   award and revoke transactions: the 10 most earned;
-//! - the 20 newest awards: one query of GSI2 `AWARDS`, newest first, with the holders' cards
-//!   in one batch read.
+//! - the 20 newest awards: the 20 newest of each of the 16 shards of GSI2 `AWARDS#<nn>` (queried
+//!   at the same time), merged, with the holders' cards in one batch read.
 
 use std::collections::HashMap;
 
@@ -26,13 +27,31 @@ fn count(stats: &Item, attr: &str) -> i64 {
     stats.get(attr).and_then(Value::as_i64).unwrap_or(0).max(0)
 }
 
+/// The badge aggregates: every shard and the legacy item in one batch read, each number
+/// summed.
+async fn summed_stats(app: &App) -> Result<Item, Error> {
+    let mut sum: HashMap<String, i64> = HashMap::new();
+    for item in app
+        .table
+        .batch_get(&keys::badge_stats_all())
+        .await?
+        .into_iter()
+        .flatten()
+    {
+        for (name, value) in &item {
+            if let Some(n) = value.as_i64()
+                && !matches!(name.as_str(), keys::attr::PK | keys::attr::SK)
+            {
+                *sum.entry(name.clone()).or_default() += n;
+            }
+        }
+    }
+    Ok(sum.into_iter().map(|(k, v)| (k, Value::Int(v))).collect())
+}
+
 /// The analytics document.
 pub async fn analytics(app: &App) -> Result<Json, Error> {
-    let stats = app
-        .table
-        .get(&keys::badge_stats(), true)
-        .await?
-        .unwrap_or_default();
+    let stats = summed_stats(app).await?;
     let defs = definitions::list_all(app).await?;
 
     let by_category: Vec<Json> = Category::ALL
@@ -54,16 +73,24 @@ pub async fn analytics(app: &App) -> Result<Json, Error> {
         .map(|d| json!({"badge_id": d.id, "name": d.name, "earned_count": d.earned_count}))
         .collect();
 
-    let page = app
-        .table
-        .query(
-            Query::new(Index::Gsi2, keys::AWARDS)
+    // The newest of each shard of the award index, at the same time; the newest of those.
+    let pages = futures::future::try_join_all(keys::award_partitions().into_iter().map(|pk| {
+        app.table.query(
+            Query::new(Index::Gsi2, pk)
                 .descending()
                 .limit(RECENT as u32),
         )
-        .await?;
-    let awards = page
-        .items
+    }))
+    .await?;
+    let mut newest: Vec<Item> = pages.into_iter().flat_map(|p| p.items).collect();
+    let order = |i: &Item| {
+        i.get(keys::attr::GSI2SK)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    newest.sort_by_key(|i| std::cmp::Reverse(order(i)));
+    newest.truncate(RECENT);
+    let awards = newest
         .iter()
         .map(UserBadge::from_item)
         .collect::<Result<Vec<_>, _>>()?;

@@ -309,7 +309,7 @@ pub async fn award(
                 0,
             ),
             TxOp::Update {
-                key: keys::badge_stats(),
+                key: keys::badge_stats(user.0),
                 update: Update::new()
                     .add("total_awards", 1)
                     .add("unique_holders", i64::from(count == 0)),
@@ -525,7 +525,7 @@ pub async fn revoke(
                 featured_delta,
             ),
             TxOp::Update {
-                key: keys::badge_stats(),
+                key: keys::badge_stats(user.0),
                 update: Update::new()
                     .add("total_awards", -1)
                     .add("unique_holders", -i64::from(new_count == 0)),

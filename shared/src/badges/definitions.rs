@@ -4,7 +4,7 @@
 //! administrators) and, while active, on GSI2 under `BADGES#ACTIVE` (one query for everyone
 //! and for the evaluator). Names are unique case-insensitively through a unique item written in
 //! the same transaction. Every definition write moves the analytics aggregates
-//! (`keys::badge_stats`) in that transaction. Deleting a definition revokes its awards first
+//! (a shard of `keys::badge_stats`) in that transaction. Deleting a definition revokes its awards first
 //! (see [`delete`]).
 
 use chrono::{DateTime, Utc};
@@ -295,6 +295,7 @@ fn name_taken(err: &StoreError, unique_index: usize) -> bool {
 /// Creates a definition: id from the counter, then one transaction with the unique name item
 /// and the aggregates. A taken name (any case) is 400 on `name`.
 pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error> {
+    let _fresh = Invalidate(app);
     let mut input = input;
     input.name = input.name.trim().to_owned();
     input.validate()?;
@@ -343,7 +344,7 @@ pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error
             condition: Some(Condition::item_absent()),
         },
         TxOp::Update {
-            key: keys::badge_stats(),
+            key: keys::badge_stats(id),
             update: stats,
             condition: None,
         },
@@ -410,6 +411,59 @@ async fn query_all(app: &App, query: Query) -> Result<Vec<BadgeDefinition>, Erro
             None => return Ok(out),
         }
     }
+}
+
+/// Drops the process's copy of the active definitions when a definition write ends, however it
+/// ends (an error may come after the write applied).
+struct Invalidate<'a>(&'a App);
+
+impl Drop for Invalidate<'_> {
+    fn drop(&mut self) {
+        self.0.active_badges.invalidate();
+    }
+}
+
+/// How long a process trusts its copy of the active definitions ([`ActiveCache`]).
+pub const ACTIVE_CACHE_TTL_MS: i64 = 30_000;
+
+/// The active definitions as one process last read them, for the badge evaluation that runs on
+/// every event: GSI2 `BADGES#ACTIVE` read per event took 26,000 RCU/s on one key value at the
+/// reference load (`docs/scale.md`). A copy is used for [`ACTIVE_CACHE_TTL_MS`] by the App's
+/// clock; this process's own definition writes (create, update, delete) drop it at once, other
+/// processes' writes show within the TTL. Shared by the App and its bus evaluator.
+#[derive(Default)]
+pub struct ActiveCache {
+    copy: std::sync::Mutex<Option<(i64, std::sync::Arc<Vec<BadgeDefinition>>)>>,
+}
+
+impl ActiveCache {
+    /// Forgets the copy: the next read queries the index.
+    pub fn invalidate(&self) {
+        *self.copy.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn fresh(&self, now_ms: i64) -> Option<std::sync::Arc<Vec<BadgeDefinition>>> {
+        let copy = self.copy.lock().unwrap_or_else(|e| e.into_inner());
+        copy.as_ref()
+            .filter(|(at, _)| (0..ACTIVE_CACHE_TTL_MS).contains(&(now_ms - at)))
+            .map(|(_, defs)| defs.clone())
+    }
+
+    fn keep(&self, now_ms: i64, defs: std::sync::Arc<Vec<BadgeDefinition>>) {
+        *self.copy.lock().unwrap_or_else(|e| e.into_inner()) = Some((now_ms, defs));
+    }
+}
+
+/// The active definitions for evaluating events: this process's copy when it is younger than
+/// [`ACTIVE_CACHE_TTL_MS`], else one query (then kept). `earned_count` in the copy may lag.
+pub async fn list_active_cached(app: &App) -> Result<std::sync::Arc<Vec<BadgeDefinition>>, Error> {
+    let now_ms = app.clock.now().timestamp_millis();
+    if let Some(defs) = app.active_badges.fresh(now_ms) {
+        return Ok(defs);
+    }
+    let defs = std::sync::Arc::new(list_active(app).await?);
+    app.active_badges.keep(now_ms, defs.clone());
+    Ok(defs)
 }
 
 /// Every active definition, in id order: one query of the sparse GSI2 (more only past 1 MB).
@@ -483,6 +537,7 @@ pub async fn update(
     id: BadgeId,
     changes: BadgeChanges,
 ) -> Result<BadgeDefinition, Error> {
+    let _fresh = Invalidate(app);
     for _ in 0..awards::MAX_ATTEMPTS {
         let old = get_any(app, id, true)
             .await?
@@ -573,7 +628,7 @@ pub async fn update(
             .fold(Update::new(), |u, (attr, delta)| u.add(attr, *delta));
         if !stats.is_empty() {
             ops.push(TxOp::Update {
-                key: keys::badge_stats(),
+                key: keys::badge_stats(id.0),
                 update: stats,
                 condition: None,
             });
@@ -624,6 +679,7 @@ fn item_as_update(item: Item, _old: &BadgeDefinition) -> Result<Update, Error> {
 ///    conditioned on `earned_count = 0` (so a holder the index had not shown yet is not lost:
 ///    the step repeats, or the request is a 503 that a retry finishes).
 pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
+    let _fresh = Invalidate(app);
     let def = get_any(app, id, true).await?.ok_or(Error::NotFound)?;
     if !def.deleting {
         let update = Update::new()
@@ -640,7 +696,7 @@ pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
         }];
         if def.is_active {
             ops.push(TxOp::Update {
-                key: keys::badge_stats(),
+                key: keys::badge_stats(id.0),
                 update: Update::new().add("active_definitions", -1),
                 condition: None,
             });
@@ -674,7 +730,7 @@ pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
                 ])),
             },
             TxOp::Update {
-                key: keys::badge_stats(),
+                key: keys::badge_stats(id.0),
                 update: stats_update(Update::new(), def.category, def.rarity, -1),
                 condition: None,
             },

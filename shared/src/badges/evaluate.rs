@@ -447,7 +447,7 @@ async fn award_met(
 /// Checks every active badge the user does not hold and awards those met (the daily sweep's
 /// step for one user). Returns the badges awarded now.
 pub async fn evaluate_user(app: &App, user: UserId) -> Result<Vec<BadgeId>, Error> {
-    let active = definitions::list_active(app).await?;
+    let active = definitions::list_active_cached(app).await?;
     evaluate_user_against(app, user, &active).await
 }
 
@@ -487,7 +487,7 @@ pub async fn evaluate_for_event(
     ) {
         stats::record_follow(app, follower, followed, event.time).await?;
     }
-    let active = definitions::list_active(app).await?;
+    let active = definitions::list_active_cached(app).await?;
     let mut awarded = Vec::new();
     for (user, changes) in affected {
         let candidates: Vec<&BadgeDefinition> = active

@@ -107,11 +107,24 @@ async fn hidden_for(app: &App, viewer: UserId) -> Result<HashSet<UserId>, Error>
     Ok(hidden)
 }
 
-/// The all-time rows: the top of the index, with a margin for rows the viewer cannot see.
+/// The all-time rows: the top of each shard of the index, at the same time, merged in index
+/// order, with a margin for rows the viewer cannot see.
 async fn all_time_rows(app: &App, want: usize, since_ms: i64) -> Result<Vec<Row>, Error> {
-    let query = Query::new(Index::Gsi1, keys::LEADERBOARD).limit(want as u32);
-    let page = app.table.query(query).await?;
-    page.items
+    let pages =
+        futures::future::try_join_all(keys::leaderboard_partitions().into_iter().map(|pk| {
+            app.table
+                .query(Query::new(Index::Gsi1, pk).limit(want as u32))
+        }))
+        .await?;
+    let mut items: Vec<_> = pages.into_iter().flat_map(|p| p.items).collect();
+    let order = |i: &crate::store::Item| {
+        i.get(keys::attr::GSI1SK)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    items.sort_by_key(order);
+    items.truncate(want);
+    items
         .iter()
         .map(|item| {
             let score = BadgeScore::from_item(item)?;
@@ -125,24 +138,23 @@ async fn all_time_rows(app: &App, want: usize, since_ms: i64) -> Result<Vec<Row>
         .collect()
 }
 
-/// The 30-day rows: awards of the window, newest first, summed per user. The flag is false
-/// when the bound cut the window short.
+/// The 30-day rows: awards of the window, summed per user, read from every shard of the award
+/// index at the same time, newest first, each shard at most its part of
+/// [`MAX_WINDOW_AWARDS`]. The flag is false when the bound cut a shard's window short.
 async fn window_rows(app: &App, since_ms: i64) -> Result<(Vec<Row>, bool), Error> {
-    let mut per_user: HashMap<UserId, Row> = HashMap::new();
-    let mut read = 0usize;
-    let mut cursor = None;
     let lower = format!("{since_ms:015}");
-    let complete = loop {
-        let remaining = MAX_WINDOW_AWARDS - read;
-        let query = Query::new(Index::Gsi2, keys::AWARDS)
-            .sort(SortCondition::Ge(lower.clone()))
-            .descending()
-            .limit(remaining.min(500) as u32)
-            .after(cursor);
-        let page = app.table.query(query).await?;
-        read += page.items.len();
-        for item in &page.items {
-            let award = UserBadge::from_item(item)?;
+    let per_shard = MAX_WINDOW_AWARDS.div_ceil(keys::BOARD_SHARDS as usize);
+    let shards = futures::future::try_join_all(
+        keys::award_partitions()
+            .into_iter()
+            .map(|pk| shard_window(app, pk, lower.clone(), per_shard)),
+    )
+    .await?;
+    let mut per_user: HashMap<UserId, Row> = HashMap::new();
+    let mut complete = true;
+    for (awards, shard_complete) in shards {
+        complete &= shard_complete;
+        for award in awards {
             let row = per_user.entry(award.user).or_insert(Row {
                 user: award.user,
                 points: 0,
@@ -153,12 +165,7 @@ async fn window_rows(app: &App, since_ms: i64) -> Result<(Vec<Row>, bool), Error
             row.badges += 1;
             row.recent += 1;
         }
-        match page.next {
-            None => break true,
-            Some(_) if read >= MAX_WINDOW_AWARDS => break false,
-            Some(next) => cursor = Some(next),
-        }
-    };
+    }
     let mut rows: Vec<Row> = per_user.into_values().collect();
     rows.sort_by(|a, b| {
         b.points
@@ -167,6 +174,34 @@ async fn window_rows(app: &App, since_ms: i64) -> Result<(Vec<Row>, bool), Error
             .then(a.user.cmp(&b.user))
     });
     Ok((rows, complete))
+}
+
+/// One shard's awards since `lower`, newest first, at most `cap`; true when that is all.
+async fn shard_window(
+    app: &App,
+    pk: String,
+    lower: String,
+    cap: usize,
+) -> Result<(Vec<UserBadge>, bool), Error> {
+    let mut awards = Vec::new();
+    let mut cursor = None;
+    loop {
+        let remaining = cap - awards.len();
+        let query = Query::new(Index::Gsi2, pk.clone())
+            .sort(SortCondition::Ge(lower.clone()))
+            .descending()
+            .limit(remaining.min(500) as u32)
+            .after(cursor);
+        let page = app.table.query(query).await?;
+        for item in &page.items {
+            awards.push(UserBadge::from_item(item)?);
+        }
+        match page.next {
+            None => return Ok((awards, true)),
+            Some(_) if awards.len() >= cap => return Ok((awards, false)),
+            Some(next) => cursor = Some(next),
+        }
+    }
 }
 
 /// The board as `viewer` may see it: `{"timeframe", "complete", "results": [{rank, user,

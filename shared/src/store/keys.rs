@@ -18,16 +18,17 @@
 //! | block edge | `USER#<a>` | `BLOCKS#<b>` | `USER#<b>` / `BLOCKER#<a>` | |
 //! | session | `SESSION#<sid>` | `SESSION` | `USER#<id>` / `SESSION#<started>` | |
 //! | revoked token | `REVOKED#<jti>` | `REVOKED` | | |
-//! | event | `USER#<id>` | `EVENT#<ulid>` | `EVENTS#<type>` / `<ulid>` | |
-//! | event about no known account | `EVENTS#ANON` | `EVENT#<ulid>` | `EVENTS#<type>` / `<ulid>` | |
+//! | event | `USER#<id>` | `EVENT#<ulid>` | `EVENTS#<type>#<shard>` / `<ulid>` | |
+//! | event about no known account | `ADDR#<sha256 of the address, 16 hex>` | `EVENT#<ulid>` | `EVENTS#<type>#<shard>` / `<ulid>` | |
 //! | badge definition | `BADGE#<id>` | `DEFINITION` | `BADGES` / `<id, 20 digits>` | `BADGES#ACTIVE` / `<id, 20 digits>` while active |
 //! | badge id counter | `COUNTER#BADGE_ID` | `COUNTER` | | |
 //! | unique badge name | `UNIQUE#BADGENAME#<lower name>` | `UNIQUE` | | |
-//! | user badge | `USER#<id>` | `BADGE#<badge id, 20 digits>` | `BADGE#<badge id>` / `<user id, 20 digits>` | `AWARDS` / `<earned ms, 15 digits>#<user id>#<badge id>` |
-//! | badge score (leaderboard entry) | `USER#<id>` | `BADGESCORE` | `LEADERBOARD` / `<inverted points>#<inverted count>#<user id>` | |
-//! | badge aggregates (analytics) | `BADGESTATS` | `GLOBAL` | | |
+//! | user badge | `USER#<id>` | `BADGE#<badge id, 20 digits>` | `BADGE#<badge id>` / `<user id, 20 digits>` | `AWARDS#<user id mod 16>` / `<earned ms, 15 digits>#<user id>#<badge id>` |
+//! | badge score (leaderboard entry) | `USER#<id>` | `BADGESCORE` | `LEADERBOARD#<user id mod 16>` / `<inverted points>#<inverted count>#<user id>` | |
+//! | badge aggregates (analytics), summed over 16 shards and the legacy item | `BADGESTATS#<shard>` (legacy: `BADGESTATS`) | `GLOBAL` | | |
 //! | rate-limit window | `RATE#<key>#<window>` | `RATE` | | |
 //! | event awaiting review (sparse GSI2 on the event) | | | | `REVIEW` / `<ulid>` |
+//! | high or critical event not awaiting review (sparse GSI2) | | | | `SEVERE#<shard of 16>` / `<ulid>` |
 //! | activity stats (counters for badges) | `USER#<id>` | `STATS` | | |
 //! | ingested source event (dedupe) | `INGESTED#<source id>` | `INGESTED` | | |
 //! | activity day (badge streaks and windows; TTL) | `USER#<id>` | `DAY#<yyyy-mm-dd, UTC>` | | |
@@ -104,6 +105,59 @@ pub mod table_definition {
 /// The item that `health` and the conformance suite may write to prove the table works.
 pub fn health_probe() -> Key {
     Key::new("HEALTH", "PROBE")
+}
+
+/// Partition key prefixes of partitions that belong to one user, session, token, address,
+/// name or source event: what one subject's traffic reaches, and no other subject's.
+const ENTITY_PREFIXES: [&str; 11] = [
+    ANON_PREFIX,
+    "USER#",
+    "SESSION#",
+    "UNIQUE#",
+    "APITOKEN#",
+    "REVOKED#",
+    "INGESTED#",
+    "RATE#",
+    "TASKMARK#",
+    "REPORT#",
+    "METRICS#",
+];
+
+/// True for a partition key value (of the table or a GSI) that belongs to one subject: a
+/// user's partition, a session, a unique name ... Everything else (counters, the type, award
+/// and name indexes, badge definitions, task partitions) is shared by all users' traffic. The
+/// partition-heat simulation (`store::heat`) scales the two kinds apart.
+pub fn is_entity_partition(pk: &str) -> bool {
+    ENTITY_PREFIXES.iter().any(|p| pk.starts_with(p))
+}
+
+/// For a partition key value of a hash-sharded family, the family's name and its number of
+/// shards; `None` for a key value that is not sharded. The heat simulation reports a family at
+/// its mean per shard.
+pub fn shard_family(pk: &str) -> Option<(String, u32)> {
+    for family in [AWARDS, LEADERBOARD] {
+        if let Some(shard) = pk.strip_prefix(family).and_then(|r| r.strip_prefix('#'))
+            && shard.len() == 2
+            && shard.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Some((format!("{family}#*"), BOARD_SHARDS as u32));
+        }
+    }
+    if let Some(shard) = pk.strip_prefix("SEVERE#")
+        && shard.len() == 2
+        && shard.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some(("SEVERE#*".into(), SEVERE_SHARDS));
+    }
+    let rest = pk.strip_prefix(EVENT_TYPE_PREFIX)?;
+    let (event_type, shard) = rest.rsplit_once('#')?;
+    if shard.len() != 3 || !shard.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((
+        format!("{EVENT_TYPE_PREFIX}{event_type}#*"),
+        event_type_shards(event_type),
+    ))
 }
 
 /// Sets an index's key attributes on an item.
@@ -184,7 +238,7 @@ pub fn unknown_login_failures(identifier_hash: &str) -> Key {
     Key::new(format!("LOGINFAIL#{identifier_hash}"), "LOGINFAIL")
 }
 
-/// The counter that allocates user ids in order.
+/// The counter that allocates user ids, a block of them per process at a time.
 pub fn user_id_counter() -> Key {
     Key::new("COUNTER#USER_ID", "COUNTER")
 }
@@ -239,20 +293,83 @@ pub fn event(owner: UserId, event_id: &str) -> Key {
 /// Prefix of a user's events in their partition.
 pub const EVENT_PREFIX: &str = "EVENT#";
 
-/// The partition of events about no known account (a login with an unknown username, a bot
-/// refused at registration). Its sort keys have the form of a user's events.
-pub fn anonymous_events() -> String {
-    "EVENTS#ANON".to_owned()
+/// The partition of the events about no known account from one client address (a login with
+/// an unknown username, a bot refused at registration): `ADDR#<hash of the address>`, so that a
+/// credential-stuffing run from many addresses spreads over as many partitions, and the
+/// velocity check reads one address's events. `None` (no address known) is one partition of
+/// its own; only internal paths log such events. Its sort keys have the form of a user's events.
+pub fn anonymous_events(ip_hash: Option<&str>) -> String {
+    format!("{ANON_PREFIX}{}", ip_hash.unwrap_or("unknown"))
 }
 
-/// An event about no known account.
-pub fn anonymous_event(event_id: &str) -> Key {
-    Key::new(anonymous_events(), format!("{EVENT_PREFIX}{event_id}"))
+/// Prefix of the anonymous event partitions.
+pub const ANON_PREFIX: &str = "ADDR#";
+
+/// An event about no known account, in its address's partition.
+pub fn anonymous_event(ip_hash: Option<&str>, event_id: &str) -> Key {
+    Key::new(
+        anonymous_events(ip_hash),
+        format!("{EVENT_PREFIX}{event_id}"),
+    )
 }
 
-/// GSI1 keys of an event: every event of one type, in time order (security analysis, reports).
+/// The partition all anonymous events had before issue 19 (read by the `migrate-keys` task
+/// only).
+pub const LEGACY_ANONYMOUS_EVENTS: &str = "EVENTS#ANON";
+
+/// Shards of the by-type event index for one type, sized to the reference load
+/// (`docs/scale.md`): each shard of a type below about a third of a partition's write limit.
+/// An event's index entry takes 1 to 2 WCU (events are 0.5 to 1.5 KB). Readers of a type fan
+/// out over all its shards ([`event_type_partitions`]) and merge by event id.
+pub fn event_type_shards(event_type: &str) -> u32 {
+    match event_type {
+        // 40,000 and 30,000 a second at the reference load.
+        "page_view" | "like_given" => 256,
+        // 10,000 to 20,000 a second.
+        "comment_create" | "post_create" | "login" | "profile_view" | "share" => 128,
+        // Up to 5,000 a second (follows; a credential-stuffing run; sessions).
+        "follow" | "unfollow" | "login_failed" | "session_started" | "token_refresh"
+        | "like_removed" => 32,
+        // Up to 1,000 a second each (registrations, their mails, badge awards).
+        "register" | "verification_sent" | "badge_earned" | "logout" => 8,
+        _ => 4,
+    }
+}
+
+/// A stable hash of a string into `0..shards` (FNV-1a; the shard must not change between
+/// builds, so not the standard library's randomised hasher).
+fn shard_of(value: &str, shards: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in value.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash % u64::from(shards.max(1))) as u32
+}
+
+/// GSI1 keys of an event: the events of one type, hash-sharded by event id
+/// (`EVENTS#<type>#<shard>`), each shard in time order (security analysis, alerts, reports).
 pub fn event_type_index(event_type: &str, event_id: &str) -> (String, String) {
-    (format!("EVENTS#{event_type}"), event_id.to_owned())
+    let shard = shard_of(event_id, event_type_shards(event_type));
+    (
+        format!("{EVENT_TYPE_PREFIX}{event_type}#{shard:03}"),
+        event_id.to_owned(),
+    )
+}
+
+const EVENT_TYPE_PREFIX: &str = "EVENTS#";
+
+/// Every GSI1 partition of one event type's index: what a reader of the type fans out over.
+pub fn event_type_partitions(event_type: &str) -> Vec<String> {
+    (0..event_type_shards(event_type))
+        .map(|shard| format!("{EVENT_TYPE_PREFIX}{event_type}#{shard:03}"))
+        .collect()
+}
+
+/// The unsharded GSI1 partition of one event type before issue 19 (read by the
+/// `migrate-keys` task only).
+pub fn legacy_event_type_partition(event_type: &str) -> String {
+    format!("{EVENT_TYPE_PREFIX}{event_type}")
 }
 
 /// One fixed window of a rate limit: `scope` names the rule (`resend`, `login-ip` ...),
@@ -319,6 +436,24 @@ pub const BLOCKER_PREFIX: &str = "BLOCKER#";
 /// time order. Reviewing removes them (the index is sparse).
 pub fn event_review_index(event_id: &str) -> (String, String) {
     ("REVIEW".to_owned(), event_id.to_owned())
+}
+
+/// Shards of the severe-event index.
+pub const SEVERE_SHARDS: u32 = 16;
+
+/// GSI2 keys of a high or critical event that is not on the review queue (not a security
+/// event, or reviewed): `SEVERE#<shard>` / `<ulid>`, hash-sharded by event id. With the review
+/// queue it is what the alerts task reads, instead of every event of every type.
+pub fn severe_event_index(event_id: &str) -> (String, String) {
+    let shard = shard_of(event_id, SEVERE_SHARDS);
+    (format!("SEVERE#{shard:02}"), event_id.to_owned())
+}
+
+/// Every GSI2 partition of the severe-event index.
+pub fn severe_event_partitions() -> Vec<String> {
+    (0..SEVERE_SHARDS)
+        .map(|shard| format!("SEVERE#{shard:02}"))
+        .collect()
 }
 
 /// A user's activity counters (events ingested per type, quality review counts), read by the
@@ -395,12 +530,27 @@ pub fn badge_holders(badge: i64) -> String {
     format!("BADGE#{badge}")
 }
 
-/// GSI2 keys of a user badge: every award in time order (recent awards, the 30-day board).
+/// Shards of the award index and of the leaderboard, each by the user id.
+pub const BOARD_SHARDS: i64 = 16;
+
+/// GSI2 keys of a user badge: the awards of one shard of users, in time order
+/// (`AWARDS#<user id mod 16>`; recent awards and the 30-day board merge the shards). One key
+/// value with ever-increasing sort keys took every award (`docs/scale.md`).
 pub fn award_index(earned_ms: i64, user: UserId, badge: i64) -> (String, String) {
-    (AWARDS.into(), format!("{earned_ms:015}#{}#{badge}", user.0))
+    (
+        format!("{AWARDS}#{:02}", user.0.rem_euclid(BOARD_SHARDS)),
+        format!("{earned_ms:015}#{}#{badge}", user.0),
+    )
 }
 
-/// GSI2 partition of every award.
+/// Every GSI2 partition of the award index.
+pub fn award_partitions() -> Vec<String> {
+    (0..BOARD_SHARDS)
+        .map(|s| format!("{AWARDS}#{s:02}"))
+        .collect()
+}
+
+/// GSI2 partition of every award before issue 19 (the `migrate_keys` task moves it).
 pub const AWARDS: &str = "AWARDS";
 
 /// A user's badge score: points, badge count and featured count (the leaderboard entry).
@@ -408,12 +558,13 @@ pub fn badge_score(user: UserId) -> Key {
     Key::new(user_partition(user), "BADGESCORE")
 }
 
-/// GSI1 keys of a badge score: ascending order is most points first, then most badges, then
-/// lowest user id.
+/// GSI1 keys of a badge score: the scores of one shard of users (`LEADERBOARD#<user id mod
+/// 16>`), ascending order is most points first, then most badges, then lowest user id. The
+/// board merges the shards' tops.
 pub fn leaderboard_index(points: i64, count: i64, user: UserId) -> (String, String) {
     const TOP: i64 = 999_999_999_999_999;
     (
-        LEADERBOARD.into(),
+        format!("{LEADERBOARD}#{:02}", user.0.rem_euclid(BOARD_SHARDS)),
         format!(
             "{:015}#{:09}#{:020}",
             TOP - points.clamp(0, TOP),
@@ -423,13 +574,47 @@ pub fn leaderboard_index(points: i64, count: i64, user: UserId) -> (String, Stri
     )
 }
 
-/// GSI1 partition of the all-time badge leaderboard.
+/// Every GSI1 partition of the leaderboard.
+pub fn leaderboard_partitions() -> Vec<String> {
+    (0..BOARD_SHARDS)
+        .map(|s| format!("{LEADERBOARD}#{s:02}"))
+        .collect()
+}
+
+/// GSI1 partition of the all-time badge leaderboard before issue 19 (the `migrate_keys` task
+/// moves it).
 pub const LEADERBOARD: &str = "LEADERBOARD";
 
-/// The badge aggregates read by the analytics (updated in every award, revoke and definition
-/// write transaction).
-pub fn badge_stats() -> Key {
+/// Shards of the badge aggregates.
+pub const BADGE_STATS_SHARDS: i64 = 16;
+
+/// One shard of the badge aggregates read by the analytics (updated in every award, revoke
+/// and definition write transaction): `subject` (the user of an award or a revoke, the badge
+/// of a definition write) picks it, so no one item takes every award (`docs/scale.md`).
+pub fn badge_stats(subject: i64) -> Key {
+    Key::new(
+        format!("BADGESTATS#{:02}", subject.rem_euclid(BADGE_STATS_SHARDS)),
+        "GLOBAL",
+    )
+}
+
+/// The single aggregates item before issue 19: still read and summed with the shards, so the
+/// counts it holds stay counted.
+fn legacy_badge_stats() -> Key {
     Key::new("BADGESTATS", "GLOBAL")
+}
+
+/// Every item the badge aggregates are the sum of: the shards and the legacy item.
+pub fn badge_stats_all() -> Vec<Key> {
+    (0..BADGE_STATS_SHARDS)
+        .map(badge_stats)
+        .chain(std::iter::once(legacy_badge_stats()))
+        .collect()
+}
+
+/// True for an item of the badge aggregates (a shard or the legacy item).
+pub fn is_badge_stats(key: &Key) -> bool {
+    key.sk == "GLOBAL" && (key.pk == "BADGESTATS" || key.pk.starts_with("BADGESTATS#"))
 }
 
 /// The partition of one scheduled task: its checkpoint, state and run records.

@@ -22,8 +22,7 @@ const MAX_NESTING: usize = 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Sizing {
     /// By DynamoDB's documented rules ([`size_of`]): for the embedded engine, which enforces the
-    /// limit itself (which the Lambda functions leave out).
-    #[cfg_attr(not(feature = "local"), allow(dead_code))]
+    /// limit itself (which the Lambda functions leave out), and for the heat recorder.
     Documented,
     /// A lower bound of that (no byte per list or map element, zero as no digit): for the
     /// DynamoDB engine, whose early check must never refuse what DynamoDB itself accepts.
@@ -221,6 +220,12 @@ fn check_value(name: &str, value: &Value, depth: usize) -> StoreResult<()> {
 /// An item's size. By DynamoDB's documented rules, attribute names and strings count their
 /// UTF-8 bytes, a number one byte per two significant digits plus one, a boolean or null one
 /// byte, a list or map three bytes plus one per element (a map's element names count too).
+/// An item's size in bytes by DynamoDB's documented rules: what its capacity units are
+/// computed from (the heat recorder, `store::heat`).
+pub(crate) fn item_size(item: &Item) -> usize {
+    size_of(item, Sizing::Documented)
+}
+
 fn size_of(item: &Item, sizing: Sizing) -> usize {
     item.iter()
         .map(|(name, value)| name.len() + value_size(value, sizing))

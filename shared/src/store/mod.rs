@@ -6,6 +6,7 @@ pub mod dynamo;
 #[cfg(feature = "local")]
 pub mod embedded;
 pub mod faults;
+pub mod heat;
 pub mod keys;
 pub mod latency;
 mod limits;

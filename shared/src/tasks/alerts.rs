@@ -27,7 +27,7 @@ use tokio::sync::OnceCell;
 use super::runner::{LEASE_SECS, Run, Source, Task};
 use super::{event_id_range, time_value};
 use crate::accounts::UserRecord;
-use crate::activity::events::{EventRecord, EventType};
+use crate::activity::events::EventRecord;
 use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::mail::Email;
@@ -294,8 +294,9 @@ impl Task for EventAlerts {
     }
 }
 
-/// A query per event type over `[from, to)`: high and critical events not yet sent, and
-/// claims that may have been abandoned.
+/// The high and critical events over `[from, to)` not yet sent, and claims that may have been
+/// abandoned: a query of the review queue and of each shard of the severe-event index (GSI2;
+/// every high or critical event is on exactly one of them), not of every event.
 fn sources(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> Vec<Source> {
     let severe = Condition::Or(vec![
         Condition::eq("severity", "high"),
@@ -305,12 +306,12 @@ fn sources(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc
         Condition::NotExists("alert_state".into()),
         Condition::eq("alert_state", CLAIMED),
     ]);
-    EventType::ALL
-        .iter()
-        .map(|t| {
-            let (pk, _) = keys::event_type_index(t.as_str(), "");
+    let (review, _) = keys::event_review_index("");
+    std::iter::once(review)
+        .chain(keys::severe_event_partitions())
+        .map(|pk| {
             Source::Query(
-                Query::new(Index::Gsi1, pk)
+                Query::new(Index::Gsi2, pk)
                     .sort(event_id_range(from, to))
                     .filter(severe.clone().and(pending.clone())),
             )

@@ -8,6 +8,7 @@ pub mod badges_sweep;
 pub mod counters;
 pub mod engagement;
 pub mod event_cleanup;
+pub mod migrate_keys;
 pub mod report;
 pub mod runner;
 pub mod security;
@@ -36,6 +37,9 @@ pub const TASKS: &[&str] = &[
     badges_sweep::NAME,
 ];
 
+/// Tasks an operator runs once (`accounts-admin run-task`), on no schedule: data migrations.
+pub const ONE_OFF_TASKS: &[&str] = &[migrate_keys::NAME];
+
 /// Runs the task `name` within `budget`. An unknown name is a field error on `task`.
 pub async fn run(app: &App, name: &str, budget: &Budget) -> Result<RunRecord, Error> {
     match name {
@@ -54,11 +58,17 @@ pub async fn run(app: &App, name: &str, budget: &Budget) -> Result<RunRecord, Er
         badges_sweep::NAME => {
             runner::execute(app, &badges_sweep::EvaluateUserBadges::default(), budget).await
         }
+        migrate_keys::NAME => runner::execute(app, &migrate_keys::MigrateKeys, budget).await,
         other => Err(Error::field(
             "task",
             format!(
                 "Unknown task `{other}`; known tasks: [{}].",
-                TASKS.join(", ")
+                TASKS
+                    .iter()
+                    .chain(ONE_OFF_TASKS)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
     }

@@ -74,6 +74,19 @@ fn add(into: &mut Counts, delta: Counts) {
     }
 }
 
+/// The event sources after the profile scan, in phase order: every shard of every type's
+/// index, so phase `i + 1` reads the type `phase_types()[i]`.
+fn phase_types() -> Vec<(EventType, String)> {
+    EventType::ALL
+        .iter()
+        .flat_map(|t| {
+            keys::event_type_partitions(t.as_str())
+                .into_iter()
+                .map(move |pk| (*t, pk))
+        })
+        .collect()
+}
+
 #[async_trait]
 impl Task for AnalyticsReport {
     type State = Counts;
@@ -87,8 +100,7 @@ impl Task for AnalyticsReport {
         let mut sources = vec![Source::Scan {
             filter: Some(profiles()),
         }];
-        sources.extend(EventType::ALL.iter().map(|t| {
-            let (pk, _) = keys::event_type_index(t.as_str(), "");
+        sources.extend(phase_types().into_iter().map(|(_, pk)| {
             Source::Query(Query::new(Index::Gsi1, pk).sort(event_id_range(start, end)))
         }));
         Ok(sources)
@@ -100,12 +112,13 @@ impl Task for AnalyticsReport {
             for delta in for_each(items, |item| profile_counts(run, item)).await? {
                 add(&mut counts, delta);
             }
-        } else if let Some(t) = EventType::ALL.get(phase - 1)
+        } else if let Some((t, _)) = phase_types().get(phase - 1)
             && !items.is_empty()
         {
-            counts
+            *counts
                 .events_by_type
-                .insert(t.as_str().to_owned(), items.len() as u64);
+                .entry(t.as_str().to_owned())
+                .or_default() += items.len() as u64;
         }
         Ok(counts)
     }

@@ -56,6 +56,19 @@ const PHASES: [EventType; 4] = [
     EventType::NewDeviceLogin,
 ];
 
+/// The sources of a run in phase order: every shard of each type of [`PHASES`], so phase `i`
+/// reads the type `phase_types()[i]`.
+fn phase_types() -> Vec<(EventType, String)> {
+    PHASES
+        .iter()
+        .flat_map(|t| {
+            keys::event_type_partitions(t.as_str())
+                .into_iter()
+                .map(move |pk| (*t, pk))
+        })
+        .collect()
+}
+
 pub struct AnalyzeSecurity;
 
 /// The accounts that failed to log in from each address (up to [`IP_ACCOUNTS`] each: enough to
@@ -276,10 +289,9 @@ impl Task for AnalyzeSecurity {
     async fn sources(&self, run: &Run<'_>) -> Result<Vec<Source>, Error> {
         let from = run.as_of - chrono::Duration::hours(WINDOW_HOURS);
         let to = run.as_of + chrono::Duration::milliseconds(1);
-        Ok(PHASES
-            .iter()
-            .map(|t| {
-                let (pk, _) = keys::event_type_index(t.as_str(), "");
+        Ok(phase_types()
+            .into_iter()
+            .map(|(_, pk)| {
                 Source::Query(Query::new(Index::Gsi1, pk).sort(event_id_range(from, to)))
             })
             .collect())
@@ -287,7 +299,7 @@ impl Task for AnalyzeSecurity {
 
     async fn page(&self, run: &Run<'_>, phase: usize, items: Vec<Item>) -> Result<State, Error> {
         let mut state = State::default();
-        match PHASES.get(phase) {
+        match phase_types().get(phase).map(|(t, _)| t) {
             Some(EventType::LoginFailed) => {
                 for (_, event) in items.iter().filter_map(record) {
                     let Some(ip) = event.ip_address.clone() else {
@@ -368,30 +380,34 @@ impl Task for AnalyzeSecurity {
     }
 }
 
-/// The window's failed logins from `ip` (the type index, filtered on the address), at most
-/// [`MAX_FLAGGED_PER_IP`].
+/// The window's failed logins from `ip` (every shard of the type index, filtered on the
+/// address), at most [`MAX_FLAGGED_PER_IP`].
 async fn failures_from(run: &Run<'_>, ip: &str) -> Result<Vec<(Key, EventRecord)>, Error> {
     let from = run.as_of - chrono::Duration::hours(WINDOW_HOURS);
     let to = run.as_of + chrono::Duration::milliseconds(1);
-    let (pk, _) = keys::event_type_index(EventType::LoginFailed.as_str(), "");
     let mut found = Vec::new();
-    let mut cursor = None;
-    loop {
-        let query = Query::new(Index::Gsi1, pk.clone())
-            .sort(event_id_range(from, to))
-            .filter(Condition::eq("ip_address", ip))
-            .limit(run.page_size)
-            .after(cursor);
-        let page = run.app.table.query(query).await?;
-        run.counts.read(page.items.len() as u64);
-        found.extend(page.items.iter().filter_map(record));
-        if found.len() >= MAX_FLAGGED_PER_IP {
-            found.truncate(MAX_FLAGGED_PER_IP);
-            return Ok(found);
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(found),
+    for pk in keys::event_type_partitions(EventType::LoginFailed.as_str()) {
+        let mut cursor = None;
+        loop {
+            let query = Query::new(Index::Gsi1, pk.clone())
+                .sort(event_id_range(from, to))
+                .filter(Condition::eq("ip_address", ip))
+                .limit(run.page_size)
+                .after(cursor);
+            let page = run.app.table.query(query).await?;
+            run.counts.read(page.items.len() as u64);
+            found.extend(page.items.iter().filter_map(record));
+            if found.len() >= MAX_FLAGGED_PER_IP {
+                found.sort_by(|a, b| a.1.event_id.cmp(&b.1.event_id));
+                found.truncate(MAX_FLAGGED_PER_IP);
+                return Ok(found);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
     }
+    found.sort_by(|a, b| a.1.event_id.cmp(&b.1.event_id));
+    Ok(found)
 }

@@ -6,7 +6,7 @@
 use accounts::clock::Clock;
 use accounts::http::ApiResponse;
 use accounts::model::UserId;
-use accounts::store::{Index, Query, Value, keys};
+use accounts::store::{Value, keys};
 use api_tests::app::TestApp;
 use api_tests::fixtures::{assert_invalid_code, event_types, fresh_ip};
 use api_tests::{TestTable, both_engines};
@@ -488,12 +488,8 @@ async fn bots_are_refused(t: TestTable) {
             .is_none()
     );
     assert!(app.outbox().is_empty());
-    let bots = app
-        .table()
-        .query(Query::new(Index::Gsi1, "EVENTS#bot_detected"))
-        .await
-        .expect("query bot events");
-    assert_eq!(bots.items.len(), 3, "one bot_detected event per refusal");
+    let bots = api_tests::fixtures::events_by_type(app.table(), "bot_detected").await;
+    assert_eq!(bots.len(), 3, "one bot_detected event per refusal");
 
     // An empty honeypot is what people send.
     let person = register_with(

@@ -9,7 +9,7 @@ use accounts::clock::Clock;
 use accounts::http::ApiResponse;
 use accounts::model::UserId;
 use accounts::store::counting::CountingTable;
-use accounts::store::{Item, Query, Table, Update, Value, keys};
+use accounts::store::{Item, Table, Update, Value, keys};
 use api_tests::app::{TestApp, set_cookie};
 use api_tests::fixtures::verify_email;
 use api_tests::{TestTable, both_engines};
@@ -167,12 +167,7 @@ fn int(item: &Item, attr: &str) -> i64 {
 }
 
 async fn events_of_type(app: &TestApp, event_type: &str) -> Vec<Item> {
-    let (pk, _) = keys::event_type_index(event_type, "");
-    app.table()
-        .query(Query::new(keys::Index::Gsi1, pk))
-        .await
-        .unwrap()
-        .items
+    api_tests::fixtures::events_by_type(app.table(), event_type).await
 }
 
 // ------------------------------------------------------------------------------- login

@@ -485,15 +485,16 @@ async fn store_calls_of_evaluating_one_event(t: TestTable) {
     assert_eq!(
         measured,
         [
-            // Active badges, one snapshot per user (no day items), the follow mark.
+            // Active badges (then kept by the process: `ActiveCache`), one snapshot per user
+            // (no day items), the follow mark.
             (1, 2, 1),
-            // Active badges, the snapshot and the day items (Consistent Contributor).
-            (2, 1, 0),
-            // Active badges, the liker's snapshot with days (Like Enthusiast is all-time:
-            // none), the author's (Popular Creator).
-            (1, 2, 0),
-            // Active badges, the snapshot and the day items (Daily Visitor).
-            (2, 1, 0),
+            // The snapshot and the day items (Consistent Contributor).
+            (1, 1, 0),
+            // The liker's snapshot with days (Like Enthusiast is all-time: none), the
+            // author's (Popular Creator).
+            (0, 2, 0),
+            // The snapshot and the day items (Daily Visitor).
+            (1, 1, 0),
             // Nothing a criterion reads: no call at all.
             (0, 0, 0),
         ]

@@ -409,8 +409,9 @@ async fn check_store(table: &dyn Table) -> Result<Checked, String> {
                 .map_err(|_| pk.to_owned())?;
             earned_counts.insert(id, number(item, "earned_count"));
             definitions.insert(id, text(item, "name").to_owned());
-        } else if Key::new(pk, sk) == keys::badge_stats() {
-            badge_stats = (number(item, "total_awards"), number(item, "unique_holders"));
+        } else if keys::is_badge_stats(&Key::new(pk, sk)) {
+            badge_stats.0 += number(item, "total_awards");
+            badge_stats.1 += number(item, "unique_holders");
         } else if pk.starts_with("USER#") {
             if sk == "PROFILE" {
                 let user: UserRecord = from_item(item).map_err(shape)?;

@@ -152,11 +152,16 @@ both_engines!(
         app.table().delete(&key, None).await.unwrap();
 
         let small = Budget::pages(2).with_page_size(2);
+        // The walk reads the profiles, then every shard of every type's index.
+        let sources: usize = accounts::activity::events::EventType::ALL
+            .iter()
+            .map(|t| keys::event_type_partitions(t.as_str()).len())
+            .sum();
         let mut runs = 0;
         loop {
             let record = tasks::run(&app.app, report::NAME, &small).await.unwrap();
             runs += 1;
-            assert!(runs < 200, "the walk never ends");
+            assert!(runs < 200 + sources, "the walk never ends");
             if record.status == RunStatus::Completed {
                 break;
             }

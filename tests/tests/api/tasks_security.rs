@@ -8,7 +8,7 @@ use accounts::activity::sessions::check_new_device;
 use accounts::auth::AuthMethod;
 use accounts::auth::sessions;
 use accounts::model::UserId;
-use accounts::store::{Index, Query, Value, keys};
+use accounts::store::Value;
 use accounts::tasks::security;
 use api_tests::app::TestApp;
 use api_tests::fixtures::stored_user;
@@ -27,13 +27,8 @@ async fn failed_login(app: &TestApp, user: i64, ip: &str) -> EventRecord {
 }
 
 async fn findings(app: &TestApp) -> Vec<EventRecord> {
-    let (pk, _) = keys::event_type_index(EventType::SuspiciousActivity.as_str(), "");
-    let page = app
-        .table()
-        .query(Query::new(Index::Gsi1, pk))
+    api_tests::fixtures::events_by_type(app.table(), EventType::SuspiciousActivity.as_str())
         .await
-        .unwrap();
-    page.items
         .iter()
         .map(|i| EventRecord::from_item(i).unwrap())
         .collect()

@@ -1,0 +1,200 @@
+//! `migrate_keys` (one-off, `accounts-admin run-task migrate_keys`; not scheduled): re-keys
+//! the events stored under the key design before issue 19 (`docs/scale.md`):
+//!
+//! - an event about no known account in the one legacy partition `EVENTS#ANON` moves to the
+//!   partition of its address (`keys::anonymous_event`): one transaction puts the item under
+//!   its new key (if absent) and deletes the old one;
+//! - an event whose GSI1 entry is the unsharded `EVENTS#<type>` gets its sharded one
+//!   (`keys::event_type_index`);
+//! - a high or critical event with no GSI2 entry (not on the review queue) gets its sparse
+//!   severe-event entry (`keys::severe_event_index`), which the alerts task reads;
+//! - a user badge on the unsharded GSI2 `AWARDS` gets its shard (`keys::award_index`), and a
+//!   badge score on the unsharded GSI1 `LEADERBOARD` its shard (`keys::leaderboard_index`).
+//!
+//! The walk is two filtered scans (the event items, then the user badges and scores), checkpointed after every page like every
+//! task (resumable). Every write compares with what it read first and is conditional (the item
+//! still exists; the new key is still free), so an item already migrated is left alone, a page
+//! repeated after a crash changes nothing more, and a second run writes nothing. Attributes the
+//! record type does not know (alert claims, anonymisation marks) move with the item as stored.
+
+use async_trait::async_trait;
+
+use super::runner::{Run, Source, Task, for_each};
+use crate::activity::events::{EventRecord, Severity};
+use crate::badges::awards::{BadgeScore, UserBadge};
+use crate::error::Error;
+use crate::store::{Condition, Item, Key, StoreError, TxOp, Update, Value, keys};
+
+pub const NAME: &str = "migrate_keys";
+
+pub struct MigrateKeys;
+
+/// What one event item needs, if anything.
+enum Change {
+    /// Set these index key attributes in place.
+    Index(Key, Update),
+    /// Move the item to `to` (with its index keys fixed), delete it at `from`.
+    Move { from: Key, to: Item },
+}
+
+fn index_value(item: &Item, attr: &str) -> Option<String> {
+    item.get(attr).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The index key attributes the item should have that it does not.
+fn index_fixes(item: &Item, record: &EventRecord) -> Vec<(&'static str, String)> {
+    let mut fixes = Vec::new();
+    let (pk, sk) = keys::event_type_index(record.event_type.as_str(), &record.event_id);
+    if index_value(item, keys::attr::GSI1PK).as_deref() != Some(pk.as_str()) {
+        fixes.push((keys::attr::GSI1PK, pk));
+        fixes.push((keys::attr::GSI1SK, sk));
+    }
+    if !item.contains_key(keys::attr::GSI2PK) && record.severity >= Severity::High {
+        let (pk, sk) = keys::severe_event_index(&record.event_id);
+        fixes.push((keys::attr::GSI2PK, pk));
+        fixes.push((keys::attr::GSI2SK, sk));
+    }
+    fixes
+}
+
+fn change_of(item: &Item) -> Option<Change> {
+    let key = Key::of(item)?;
+    let record = EventRecord::from_item(item).ok()?;
+    let fixes = index_fixes(item, &record);
+    let wanted = record.key();
+    if wanted != key {
+        let mut to = item.clone();
+        to.insert(keys::attr::PK.into(), Value::S(wanted.pk));
+        to.insert(keys::attr::SK.into(), Value::S(wanted.sk));
+        for (attr, value) in fixes {
+            to.insert(attr.into(), Value::S(value));
+        }
+        return Some(Change::Move { from: key, to });
+    }
+    if fixes.is_empty() {
+        return None;
+    }
+    let mut update = Update::new();
+    for (attr, value) in fixes {
+        update = update.set(attr, value);
+    }
+    Some(Change::Index(key, update))
+}
+
+/// The sharded index keys of a user badge (GSI2) or a badge score (GSI1), when the item is on
+/// an unsharded one.
+fn board_change(item: &Item) -> Option<Change> {
+    let key = Key::of(item)?;
+    let (attrs, (pk, sk)) = if key.sk == keys::badge_score(crate::model::UserId(0)).sk {
+        let score = BadgeScore::from_item(item).ok()?;
+        let index = keys::leaderboard_index(
+            score.points,
+            score.badge_count,
+            crate::model::UserId(score.user_id),
+        );
+        ((keys::attr::GSI1PK, keys::attr::GSI1SK), index)
+    } else {
+        let badge = UserBadge::from_item(item).ok()?;
+        let index = keys::award_index(
+            badge.earned_at.timestamp_millis(),
+            badge.user,
+            badge.badge.0,
+        );
+        ((keys::attr::GSI2PK, keys::attr::GSI2SK), index)
+    };
+    if index_value(item, attrs.0).as_deref() == Some(pk.as_str()) {
+        return None;
+    }
+    Some(Change::Index(
+        key,
+        Update::new().set(attrs.0, pk).set(attrs.1, sk),
+    ))
+}
+
+async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
+    match change {
+        Change::Index(key, update) => {
+            match run
+                .app
+                .table
+                .update(&key, update, Some(Condition::item_present()))
+                .await
+            {
+                Ok(_) => {
+                    run.counts.written(1);
+                    run.counts.note("reindexed", 1);
+                }
+                // Gone meanwhile (TTL, cleanup): nothing to migrate.
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Change::Move { from, to } => {
+            let ops = vec![
+                TxOp::Put {
+                    item: to,
+                    condition: Some(Condition::item_absent()),
+                },
+                TxOp::Delete {
+                    key: from.clone(),
+                    condition: Some(Condition::item_present()),
+                },
+            ];
+            match run.app.table.transact_write(ops).await {
+                Ok(()) => {
+                    run.counts.written(2);
+                    run.counts.note("moved", 1);
+                }
+                Err(e) if e.failed_condition_index() == Some(0) => {
+                    // Already at its new key (a repeated page): only the old copy is left.
+                    run.app.table.delete(&from, None).await?;
+                    run.counts.written(1);
+                }
+                // The old item is gone meanwhile: nothing to move.
+                Err(e) if e.failed_condition_index() == Some(1) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Task for MigrateKeys {
+    type State = ();
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    async fn sources(&self, _run: &Run<'_>) -> Result<Vec<Source>, Error> {
+        let user_badges = Condition::BeginsWith(keys::attr::PK.into(), "USER#".into()).and(
+            Condition::BeginsWith(keys::attr::SK.into(), keys::USER_BADGE_PREFIX.into()),
+        );
+        let scores = Condition::eq(
+            keys::attr::SK,
+            keys::badge_score(crate::model::UserId(0)).sk,
+        );
+        Ok(vec![
+            Source::Scan {
+                filter: Some(Condition::BeginsWith(
+                    keys::attr::SK.into(),
+                    keys::EVENT_PREFIX.into(),
+                )),
+            },
+            Source::Scan {
+                filter: Some(Condition::Or(vec![user_badges, scores])),
+            },
+        ])
+    }
+
+    async fn page(&self, run: &Run<'_>, phase: usize, items: Vec<Item>) -> Result<(), Error> {
+        let changes: Vec<Change> = if phase == 0 {
+            items.iter().filter_map(change_of).collect()
+        } else {
+            items.iter().filter_map(board_change).collect()
+        };
+        for_each(changes, |change| apply(run, change)).await?;
+        Ok(())
+    }
+}
