@@ -22,6 +22,10 @@ use serde_json::{Value as Json, json};
 /// Long enough that calls joined in one task really overlap, short enough for a quick test.
 const LATENCY: Duration = Duration::from_millis(3);
 
+/// A request to measure: method, path, the caller's token, the body, the goal for it
+/// (if any) and today's count, which the test asserts.
+type Step<'a> = (Method, String, &'a str, Option<Json>, Option<u64>, u64);
+
 struct Measured {
     route: String,
     status: u16,
@@ -87,7 +91,7 @@ async fn round_trips_per_route() {
         assert_eq!(response.status, 201);
 
         let (a, b) = (alice.n(), bob.n());
-        let steps: Vec<(Method, String, &str, Option<Json>, Option<u64>, u64)> = vec![
+        let steps: Vec<Step> = vec![
             (Method::GET, "/api/auth/me/".into(), &alice.token, None, Some(2), 1),
             (Method::GET, format!("/api/profiles/{b}/"), &alice.token, None, Some(2), 2),
             (Method::GET, format!("/api/follows/?user={b}&direction=followers"), &alice.token, None, Some(2), 3),
