@@ -95,7 +95,10 @@ pub async fn issue_code_to(
     app.table.put(item, None).await?;
     // SES feedback marked the address: it is mailed no more (accounts/mail_feedback.rs).
     if user.email_suppressed.is_some() && to.eq_ignore_ascii_case(&user.email) {
-        tracing::warn!(user = user.id.0, "code not mailed: the address is suppressed");
+        tracing::warn!(
+            user = user.id.0,
+            "code not mailed: the address is suppressed"
+        );
         return Ok(());
     }
 
