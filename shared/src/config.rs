@@ -25,9 +25,7 @@ pub enum StoreConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MailConfig {
     /// One JSON file per message in this directory.
-    Outbox {
-        dir: PathBuf,
-    },
+    Outbox { dir: PathBuf },
     Ses {
         from: String,
         /// The SES configuration set every message is sent with (`SES_CONFIGURATION_SET`):
