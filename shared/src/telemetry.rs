@@ -7,8 +7,26 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the JSON log subscriber once; later calls do nothing (tests call it freely).
+/// Installs the JSON log subscriber and the metric lines once; later calls do nothing (tests
+/// call it freely).
 pub fn init() {
+    init_with(true);
+}
+
+/// The JSON logs without the metric lines: a command whose stdout is its answer
+/// (accounts-admin), and whose runs are not the service's.
+pub fn init_without_metrics() {
+    init_with(false);
+}
+
+fn init_with(metrics: bool) {
+    let metrics = metrics.then(|| {
+        crate::metrics::EmfLayer::stdout(
+            std::env::var("METRICS_NAMESPACE")
+                .unwrap_or_else(|_| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
+        )
+        .with_filter(Targets::new().with_target(crate::metrics::TARGET, LevelFilter::INFO))
+    });
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -22,13 +40,7 @@ pub fn init() {
                         .with_target(crate::metrics::TARGET, LevelFilter::OFF),
                 ),
         )
-        .with(
-            crate::metrics::EmfLayer::stdout(
-                std::env::var("METRICS_NAMESPACE")
-                    .unwrap_or_else(|_| crate::metrics::DEFAULT_NAMESPACE.to_owned()),
-            )
-            .with_filter(Targets::new().with_target(crate::metrics::TARGET, LevelFilter::INFO)),
-        )
+        .with(metrics)
         .try_init();
 }
 

@@ -13,6 +13,7 @@
 //! ```
 
 mod cli;
+mod progress;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -97,7 +98,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    accounts::telemetry::init();
+    // No metric lines: stdout is each command's answer.
+    accounts::telemetry::init_without_metrics();
     let args = Args::parse();
     let app = match args.store.build_app().await {
         Ok(app) => app,
@@ -187,9 +189,21 @@ async fn run(app: &App, command: Command) -> Result<String, String> {
             if let Some(size) = page_size {
                 budget = budget.with_page_size(size);
             }
-            let record = accounts::tasks::run(app, &name, &budget)
-                .await
-                .map_err(describe)?;
+            let spinner = progress::Progress::spinner(format!("running {name}"));
+            let record = accounts::tasks::run(app, &name, &budget).await;
+            spinner.finish();
+            let record = record.map_err(describe)?;
+            // The summary for the operator on stderr; stdout stays the JSON record.
+            eprintln!(
+                "{}: {:?} in {:.1} s, {} pages, {} items read, {} written, {} fixed",
+                record.task,
+                record.status,
+                record.duration_ms as f64 / 1000.0,
+                record.pages,
+                record.items_read,
+                record.items_written,
+                record.items_fixed
+            );
             serde_json::to_string(&record).map_err(|e| e.to_string())
         }
         Command::Seed {
@@ -202,11 +216,13 @@ async fn run(app: &App, command: Command) -> Result<String, String> {
             let hash = accounts::auth::passwords::hash_password(&password)
                 .await
                 .map_err(describe)?;
+            let bar = std::cell::RefCell::new(progress::Progress::counted(users, "users", 10_000));
             let seeded = accounts::tasks::seed::seed(app, users, &hash, parallel, |done| {
-                eprintln!("seeded {done} users");
+                bar.borrow_mut().set(done)
             })
-            .await
-            .map_err(describe)?;
+            .await;
+            bar.into_inner().finish();
+            let seeded = seeded.map_err(describe)?;
             Ok(format!(
                 "seeded users {}..={} ({} items) in {:.1} s",
                 seeded.first,

@@ -38,6 +38,12 @@ fn seeds_and_runs_tasks(store: &str) {
         "{}",
         text(&out.stdout)
     );
+    // Not a terminal: the progress is plain lines on stderr, the last one at the end.
+    assert!(
+        text(&out.stderr).contains("30 users done"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = admin(data_dir.path(), store, &table, &["run-task", "list"]);
     assert!(out.status.success());
@@ -60,6 +66,12 @@ fn seeds_and_runs_tasks(store: &str) {
     assert_eq!(record["status"], "completed", "{record}");
     assert_eq!(record["items_fixed"], 0, "{record}");
     assert!(record["items_read"].as_u64().unwrap() >= 30, "{record}");
+    // And a summary for the operator on stderr.
+    assert!(
+        text(&out.stderr).contains("update_user_counters: Completed in"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A page budget stops the walk; the next run carries on from the checkpoint.
     let args = [

@@ -173,7 +173,8 @@ fn user_items(
 }
 
 /// Creates `count` users after the highest id allocated so far; `hash` is the Argon2 hash of
-/// their (shared) password. `progress` is called with the users done so far.
+/// their (shared) password. `progress` is called with the users done so far, after every
+/// transaction.
 pub async fn seed(
     app: &App,
     count: u64,
@@ -221,9 +222,7 @@ pub async fn seed(
         let (users, items) = result?;
         users_done += users;
         written += items;
-        if users_done % 10_000 < users {
-            progress(users_done);
-        }
+        progress(users_done);
     }
     Ok(Seeded {
         first: UserId(first),
