@@ -1549,6 +1549,11 @@ export interface components {
             deleting?: boolean;
             display_name: string;
             email: string;
+            /**
+             * @description The address hard-bounced or its owner complained: the service mails it no more.
+             * @enum {string|null}
+             */
+            email_suppressed?: "bounce" | "complaint" | null;
             engagement_score?: number;
             first_name: string;
             follower_count: number;
