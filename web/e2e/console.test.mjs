@@ -108,6 +108,8 @@ test("follow a private account and approve it from the other account", async () 
   await page.getByRole("button", { name: "Cancel request" }).waitFor();
 
   await visit(bobPage, "/security/requests");
+  // A badge may be earned at any moment (the follow request is an event too): its dialog first.
+  await dismissCelebrations(bobPage);
   await bobPage.getByRole("button", { name: `Approve @${alice.username}` }).click();
   await bobPage.getByText("No follow requests.").waitFor();
   await visit(bobPage, `/u/${alice.username}`);

@@ -115,7 +115,9 @@ export async function signIn(context, user) {
 /** Closes every celebration dialog the page shows (badges earned before the test's own). */
 export async function dismissCelebrations(page) {
   await page.waitForLoadState("networkidle");
-  await page.locator("html[data-celebrations]").waitFor({ state: "attached", timeout: 5000 }).catch(() => undefined);
+  // On a loaded machine the look at the user's badges can take a while: wait for it (a dialog
+  // that opened after this returned would block the next click).
+  await page.locator("html[data-celebrations]").waitFor({ state: "attached", timeout: 30_000 }).catch(() => undefined);
   for (let i = 0; i < 10; i++) {
     const dialog = page.getByRole("dialog", { name: "New badge earned!" });
     if (!(await dialog.isVisible())) {
