@@ -1,4 +1,4 @@
-//! Password change (knowing the current one) and reset (with an emailed code). OWNER: helper A.
+//! Password change (knowing the current one) and reset (with an emailed code).
 //!
 //! Both store the new Argon2id hash and touch the profile's `updated_at` (the seed's signal) in
 //! one transaction, then end sessions: a change ends every other session (and so the access

@@ -1,4 +1,4 @@
-//! Registration, email verification and verification-code resends. OWNER: helper A.
+//! Registration, email verification and verification-code resends.
 //!
 //! A registration is one transaction: the profile, the credentials, the default settings and
 //! the two unique items (username, email) that make both unique without regard to case. The

@@ -1,4 +1,4 @@
-//! The user event log (the seed's `UserEvent`). OWNER: helper D.
+//! The user event log (the seed's `UserEvent`).
 //!
 //! One item per event, written by one put: in the user's partition (`keys::event`), or, for
 //! events about no known account, in the partition of the client's address (a hash of it,

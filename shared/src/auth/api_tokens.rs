@@ -1,4 +1,4 @@
-//! API tokens (`Authorization: Token <key>`): shown once, stored hashed. OWNER: helper B.
+//! API tokens (`Authorization: Token <key>`): shown once, stored hashed.
 //!
 //! A key is `<prefix>_<secret>`: the prefix (8 hex digits) is public and shown in listings so
 //! that a user can tell their tokens apart; the whole key is stored only as its SHA-256, which

@@ -1,4 +1,4 @@
-//! Bot detection on register and login. OWNER: helper D.
+//! Bot detection on register and login.
 //!
 //! Three signals, checked in this order: the hidden honeypot field was filled; the request has
 //! no user agent; the user agent names a known crawler, HTTP library, scripting tool or

@@ -1,5 +1,4 @@
 //! What we know of the client behind a request: address, user agent, viewer location.
-//! OWNER: helper D (device parsing, fingerprint). Data shape fixed.
 
 use std::net::IpAddr;
 

@@ -1,5 +1,5 @@
 //! Emailed six-digit codes (verification, password reset): stored hashed, expiring, single
-//! use, at most 5 tries each. OWNER: helper A.
+//! use, at most 5 tries each.
 //!
 //! One item per user and purpose (`keys::emailed_code`): issuing a code replaces the earlier
 //! one. The item holds `sha256(salt : user : code)` with a random per-code salt, so a leaked

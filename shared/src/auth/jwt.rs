@@ -1,5 +1,5 @@
 //! JWTs signed with Ed25519 (`EdDSA`, `kid` header), key rotation, JWKS, refresh rotation
-//! with reuse detection. OWNER: helper B.
+//! with reuse detection.
 //!
 //! Access and refresh tokens are bound to a login session (`sid`): an access token is honoured
 //! only while its session is active, and a refresh token rotates at every use. A rotated refresh

@@ -1,5 +1,5 @@
 //! Rate limits and login throttling, as store items with TTL so they hold across Lambda
-//! instances. OWNER: helper D.
+//! instances.
 //!
 //! A limit is a fixed window: one item per (rule, subject, window start), counted by one
 //! conditional `ADD`, so concurrent instances can never let more than `max` hits through. The

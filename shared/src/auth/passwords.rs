@@ -1,5 +1,4 @@
 //! Password hashing with Argon2id (m=19456 KiB, t=2, p=1), off the async threads.
-//! OWNER: helper A.
 //!
 //! Hashes are PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), so each one records
 //! the parameters it was made with: a hash from older parameters still verifies, and

@@ -1,5 +1,5 @@
 //! Login sessions: one item per session holding the auth state (secret hash, CSRF token hash,
-//! idle and absolute expiry) and the seed's `UserSession` fields. OWNER: helper C.
+//! idle and absolute expiry) and the seed's `UserSession` fields.
 //!
 //! Rules:
 //! - The `sessionid` cookie is `<sid>.<secret>`; the item stores only sha256(secret), compared

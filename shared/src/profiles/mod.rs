@@ -1,4 +1,4 @@
-//! Profiles, professional profiles and settings, with privacy. OWNER: the profiles helper.
+//! Profiles, professional profiles and settings, with privacy.
 //! The rules and the API are in `docs/profiles.md`.
 
 pub mod professional;

@@ -1,4 +1,4 @@
-//! What others may see of a user. OWNER: the profiles helper. Signatures fixed.
+//! What others may see of a user.
 //!
 //! Three views of a profile: the owner's (and staff's) [`full_view`], every field; the
 //! [`public_card`], which anyone who may see the user at all sees, even of a private profile;

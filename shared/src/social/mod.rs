@@ -1,6 +1,6 @@
 //! The social graph: follows (with approval for private accounts), blocks, relationships,
-//! exact counters. OWNER: the social helper. The four functions below are called by other
-//! capabilities; their signatures are fixed.
+//! exact counters. The four functions below are what other
+//! capabilities call.
 //!
 //! Every change of an edge and the counters it moves is one `transact_write` whose conditions
 //! assert the state the change was computed from; a cancelled transaction (a condition that no
