@@ -22,8 +22,9 @@ use serde_json::json;
 
 use crate::App;
 use crate::accounts::registration::{EMAIL_TAKEN, unique_item};
-use crate::accounts::{UserRecord, get_user_consistent};
+use crate::accounts::{UserRecord, email_key, get_user_consistent};
 use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effort};
+use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
 use crate::auth::codes::{self, CodePurpose};
 use crate::auth::secrets::{random_token, sha256_hex};
@@ -55,12 +56,6 @@ pub struct PendingChange {
 
 fn stamp(app: &App) -> Result<Value, Error> {
     crate::accounts::password::time_value(app.clock.now())
-}
-
-fn email_key(stored: &str) -> String {
-    EmailAddress::parse(stored)
-        .map(|e| e.key())
-        .unwrap_or_else(|_| stored.to_lowercase())
 }
 
 /// A 400 on `email` when another account holds the address (or holds it for a revert).
@@ -136,12 +131,20 @@ pub async fn request_change(
 
 /// Confirms the pending change with the code mailed to the new address: the address moves in
 /// one transaction. Wrong, expired or used codes are the usual field error on `code`.
+/// Only the owner confirms, signed in (another account's id is a 404, as for any account one
+/// may not see), and never with an API token.
 pub async fn confirm_change(
     app: &App,
-    user: &UserRecord,
+    principal: &Principal,
+    target: UserId,
     code: Option<&str>,
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
+    if target != principal.id() {
+        return Err(Error::NotFound);
+    }
+    crate::accounts::password::refuse_api_token(principal)?;
+    let user = &principal.user;
     let code = code
         .map(str::trim)
         .filter(|c| !c.is_empty())
@@ -253,7 +256,8 @@ pub async fn cancel_change(
     let Some(token) = token else {
         return Err(Error::field("token", "This field is required."));
     };
-    let key = keys::email_revert(&sha256_hex(token));
+    let hash = sha256_hex(token);
+    let key = keys::email_revert(&hash);
     let Some(item) = app.table.get(&key, true).await? else {
         return Err(invalid());
     };
@@ -270,7 +274,6 @@ pub async fn cancel_change(
     let (old_email, new_email, state) = (text("old_email"), text(NEW_EMAIL), text("state"));
     if state == STATE_PENDING {
         let code_key = keys::emailed_code(user, CodePurpose::EmailChange.as_str());
-        let hash = key_hash_of(&key);
         let mut ops = vec![TxOp::Delete {
             key: key.clone(),
             condition: Some(Condition::eq("state", STATE_PENDING)),
@@ -366,14 +369,6 @@ pub async fn cancel_change(
     Ok(CancelOutcome::Reverted)
 }
 
-/// The hash part of a revert key (`EMAILREVERT#<hash>`).
-fn key_hash_of(key: &crate::store::Key) -> String {
-    key.pk
-        .strip_prefix("EMAILREVERT#")
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// The notice to the current address: what is changing, and the token that stops it.
 fn notice_email(app: &App, user: &UserRecord, new_email: &str, token: &str) -> Email {
     let name = user.display_name();
@@ -396,12 +391,7 @@ fn notice_email(app: &App, user: &UserRecord, new_email: &str, token: &str) -> E
          This stops the change, or, for {days} days after it completes, reverts it and signs \
          out every device and token. Then reset your password.\n"
     );
-    let escaped = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    let escaped = codes::html_escape;
     let html = format!(
         "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif\">\n\
          <p>Hello {name},</p>\n<p>Someone asked to change your account's email address to \

@@ -49,6 +49,13 @@ pub async fn id_by_email(app: &App, email: &EmailAddress) -> Result<Option<UserI
     owner_of(app, &keys::unique_email(&email.key())).await
 }
 
+/// The case-folded form of a stored address, as its unique item has it.
+pub(crate) fn email_key(stored: &str) -> String {
+    EmailAddress::parse(stored)
+        .map(|e| e.key())
+        .unwrap_or_else(|_| stored.to_lowercase())
+}
+
 /// The user's credentials (never leave the domain).
 pub async fn get_credentials(app: &App, id: UserId) -> Result<Option<CredentialsRecord>, Error> {
     let item = app.table.get(&keys::credentials(id), true).await?;

@@ -22,7 +22,7 @@ use crate::App;
 use crate::accounts::registration::{
     self, CreateOptions, NAME_MAX_CHARS, RegisterInput, USERNAME_TAKEN,
 };
-use crate::accounts::{UserRecord, email_change, get_user_consistent, password};
+use crate::accounts::{UserRecord, email_change, email_key, get_user_consistent, password};
 use crate::activity::events::{self, EventType, NewEvent, log_event_best_effort};
 use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
@@ -634,13 +634,6 @@ pub(crate) async fn log_staff_action(
         )
         .await;
     }
-}
-
-/// The case-folded form of a stored address, as the unique item has it.
-fn email_key(stored: &str) -> String {
-    EmailAddress::parse(stored)
-        .map(|e| e.key())
-        .unwrap_or_else(|_| stored.to_lowercase())
 }
 
 fn time_value(t: chrono::DateTime<chrono::Utc>) -> Result<Value, Error> {

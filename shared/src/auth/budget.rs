@@ -43,6 +43,46 @@ struct Bucket {
     updated_ms: i64,
 }
 
+/// What a write is, for the budget it spends from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    /// A user logging an event (`POST /api/events/`).
+    EventIngestion,
+    Other,
+}
+
+/// Takes one write of `principal` from its budget in this process: an API token's (services),
+/// a user's event ingestion, or a user's other writes; each configured per 5 minutes (events
+/// per minute) and multiplied by `RATE_LIMIT_SCALE`.
+pub fn spend(
+    app: &crate::App,
+    principal: &crate::auth::Principal,
+    kind: WriteKind,
+) -> Result<Allowance, Exhausted> {
+    let auth = &app.config.auth;
+    let scale = u32::try_from(auth.rate_limit_scale.max(1)).unwrap_or(u32::MAX);
+    let scaled = |capacity: u32, window_secs| Budget {
+        capacity: capacity.saturating_mul(scale),
+        window_secs,
+    };
+    let (key, budget) = match (&principal.api_token_id, principal.method, kind) {
+        (Some(token), crate::auth::AuthMethod::ApiToken, _) => (
+            format!("token:{token}"),
+            scaled(auth.service_write_budget, 300),
+        ),
+        (_, _, WriteKind::EventIngestion) => (
+            format!("events:{}", principal.id()),
+            scaled(auth.event_budget, 60),
+        ),
+        (_, _, WriteKind::Other) => (
+            format!("user:{}", principal.id()),
+            scaled(auth.write_budget, 300),
+        ),
+    };
+    app.budgets
+        .take(&key, budget, app.clock.now().timestamp_millis())
+}
+
 /// Buckets kept before full ones are forgotten (a full bucket is the same as no bucket).
 const MAX_BUCKETS: usize = 20_000;
 

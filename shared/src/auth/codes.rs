@@ -187,7 +187,7 @@ pub async fn check_code_and(
 }
 
 /// Escapes text for an HTML body.
-fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

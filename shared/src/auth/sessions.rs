@@ -296,14 +296,6 @@ impl<'a> CookieParts<'a> {
     }
 }
 
-/// The live session a `sessionid` cookie value names, if its secret matches.
-pub async fn validate_cookie(app: &App, cookie: &str) -> Result<Option<SessionRecord>, Error> {
-    let Some(parts) = CookieParts::parse(cookie) else {
-        return Ok(None);
-    };
-    Ok(parts.accept(app, get_session(app, parts.session_id).await?))
-}
-
 /// Requests this instance served per session since its last activity write.
 static PENDING_PAGES: LazyLock<Mutex<HashMap<String, i64>>> = LazyLock::new(Default::default);
 /// Past this many sessions with unwritten counts, the counts are dropped (memory stays bounded).

@@ -11,9 +11,9 @@ use http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, COOKIE, HeaderName, USER_AGEN
 
 use super::request::RequestCtx;
 use crate::App;
-use crate::auth::budget::Budget;
+use crate::auth::budget::{self, WriteKind};
 use crate::auth::client::ClientInfo;
-use crate::auth::{AuthMethod, Credentials, Principal, principal};
+use crate::auth::{Credentials, Principal, principal};
 use crate::error::Error;
 
 /// The session cookie: `<session id>.<secret>`.
@@ -100,24 +100,8 @@ pub fn credentials(ctx: &RequestCtx) -> Credentials {
         };
     }
 
-    let mut session = None;
-    let mut csrf_cookie = None;
-    for header in headers.get_all(COOKIE) {
-        let Ok(header) = header.to_str() else {
-            continue;
-        };
-        for cookie in cookie::Cookie::split_parse(header).flatten() {
-            // The first of duplicated cookies wins, as browsers send the most specific first.
-            match cookie.name() {
-                SESSION_COOKIE if session.is_none() => session = Some(cookie.value().to_owned()),
-                CSRF_COOKIE if csrf_cookie.is_none() => {
-                    csrf_cookie = Some(cookie.value().to_owned())
-                }
-                _ => {}
-            }
-        }
-    }
-    match session.filter(|s| !s.is_empty()) {
+    let (session, csrf_cookie) = session_cookies(headers);
+    match session {
         Some(cookie) => Credentials::SessionCookie {
             cookie,
             csrf_cookie: csrf_cookie.filter(|c| !c.is_empty()),
@@ -129,6 +113,34 @@ pub fn credentials(ctx: &RequestCtx) -> Credentials {
         },
         None => Credentials::None,
     }
+}
+
+/// The `sessionid` (when not empty) and `csrftoken` cookies of a request. The first of
+/// duplicated cookies wins, as browsers send the most specific first.
+fn session_cookies(headers: &http::HeaderMap) -> (Option<String>, Option<String>) {
+    let mut session = None;
+    let mut csrf_cookie = None;
+    for header in headers.get_all(COOKIE) {
+        let Ok(header) = header.to_str() else {
+            continue;
+        };
+        for cookie in cookie::Cookie::split_parse(header).flatten() {
+            match cookie.name() {
+                SESSION_COOKIE if session.is_none() => session = Some(cookie.value().to_owned()),
+                CSRF_COOKIE if csrf_cookie.is_none() => {
+                    csrf_cookie = Some(cookie.value().to_owned())
+                }
+                _ => {}
+            }
+        }
+    }
+    (session.filter(|s| !s.is_empty()), csrf_cookie)
+}
+
+/// Whether a request presents credentials at all (its answer may hold personal data): an
+/// `Authorization` header or a session cookie, as [`credentials`] reads them.
+pub(crate) fn presents_credentials(request: &super::ApiRequest) -> bool {
+    request.headers.contains_key(AUTHORIZATION) || session_cookies(&request.headers).0.is_some()
 }
 
 /// RFC 9110's safe methods: they change nothing, so they need no CSRF proof.
@@ -162,28 +174,12 @@ pub const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-re
 /// Takes one write from the caller's budget (`auth/budget.rs`), with the `X-RateLimit-*`
 /// headers on the answer either way; 429 with `Retry-After` when it is spent.
 fn spend_budget(app: &App, ctx: &RequestCtx, principal: &Principal) -> Result<(), Error> {
-    let auth = &app.config.auth;
-    let scale = u32::try_from(auth.rate_limit_scale.max(1)).unwrap_or(u32::MAX);
-    let scaled = |capacity: u32, window_secs| Budget {
-        capacity: capacity.saturating_mul(scale),
-        window_secs,
+    let kind = if ctx.route == EVENT_INGESTION_ROUTE {
+        WriteKind::EventIngestion
+    } else {
+        WriteKind::Other
     };
-    let (key, budget) = match (&principal.api_token_id, principal.method) {
-        (Some(token), AuthMethod::ApiToken) => (
-            format!("token:{token}"),
-            scaled(auth.service_write_budget, 300),
-        ),
-        _ if ctx.route == EVENT_INGESTION_ROUTE => (
-            format!("events:{}", principal.id()),
-            scaled(auth.event_budget, 60),
-        ),
-        _ => (
-            format!("user:{}", principal.id()),
-            scaled(auth.write_budget, 300),
-        ),
-    };
-    let now_ms = app.clock.now().timestamp_millis();
-    let (allowance, refused) = match app.budgets.take(&key, budget, now_ms) {
+    let (allowance, refused) = match budget::spend(app, principal, kind) {
         Ok(allowance) => (allowance, None),
         Err(exhausted) => (exhausted.allowance, Some(exhausted.retry_after_secs)),
     };
@@ -196,7 +192,7 @@ fn spend_budget(app: &App, ctx: &RequestCtx, principal: &Principal) -> Result<()
     }
 }
 
-/// Event ingestion by users has a budget of its own.
+/// The route of event ingestion, which users spend from a budget of its own.
 const EVENT_INGESTION_ROUTE: &str = "/api/events/";
 
 /// The authenticated caller, verified or not: for the endpoints an unverified account may use

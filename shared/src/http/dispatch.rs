@@ -69,7 +69,7 @@ impl Router {
         let request_id = request_id(&request);
         let method = request.method.clone();
         let path = request.path.clone();
-        let credentialed = carries_credentials(&request);
+        let credentialed = super::auth::presents_credentials(&request);
 
         let (route, mut response) = match self.options(&request) {
             Some(answered) => answered,
@@ -254,22 +254,6 @@ fn request_id(request: &ApiRequest) -> String {
         .map(str::to_owned)
         .or_else(|| request.request_id.clone().filter(|s| sane(s)))
         .unwrap_or_else(|| ulid::Ulid::new().to_string())
-}
-
-/// Whether the request presented credentials (an `Authorization` header or a session cookie):
-/// its answer may hold personal data.
-fn carries_credentials(request: &ApiRequest) -> bool {
-    request.headers.contains_key(http::header::AUTHORIZATION)
-        || request
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|cookies| {
-                cookies
-                    .split(';')
-                    .any(|c| c.trim_start().starts_with("sessionid="))
-            })
 }
 
 /// The headers every answer carries, set once here: no MIME sniffing, no framing (the API is

@@ -163,14 +163,11 @@ struct CodeBody {
 /// → 200 with the user, whose address is now the confirmed new one.
 pub async fn confirm_email_change(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    if target(ctx)? != principal.id() {
-        return Err(Error::NotFound);
-    }
-    crate::accounts::password::refuse_api_token(&principal)?;
     let body: CodeBody = ctx.json()?;
     let user = crate::accounts::email_change::confirm_change(
         app,
-        &principal.user,
+        &principal,
+        target(ctx)?,
         body.code.as_deref(),
         &client_info(ctx),
     )
