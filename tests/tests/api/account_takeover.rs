@@ -16,16 +16,7 @@ use users_support::{Member, PASSWORD, call, login, member, profile};
 
 /// A new API token of `who`: its key.
 async fn api_token(app: &TestApp, who: &Member) -> String {
-    let (status, body) = call(
-        app,
-        who,
-        Method::POST,
-        "/api/auth/tokens/",
-        Some(json!({"name": "script"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    body["key"].as_str().expect("the key").to_owned()
+    crate::activity_support::api_token(app, &who.access).await
 }
 
 async fn me_with_token(app: &TestApp, key: &str) -> u16 {
