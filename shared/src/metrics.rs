@@ -102,9 +102,35 @@ impl Metric<'_> {
     }
 }
 
+tokio::task_local! {
+    /// The lines of a [`captured`] future.
+    static CAPTURED: Arc<Mutex<Vec<Value>>>;
+}
+
 /// Records one metric event.
 pub fn emit(metric: Metric<'_>) {
     let name = metric.name();
+    let _ = CAPTURED.try_with(|lines| {
+        let (task, run) = match metric {
+            Metric::TaskRun {
+                task,
+                completed,
+                pages,
+                duration_ms,
+            } => (
+                Some(task),
+                Some(TaskRunFields {
+                    completed,
+                    pages,
+                    duration_ms,
+                }),
+            ),
+            _ => (None, None),
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let line = emf_line(DEFAULT_NAMESPACE, now, name, task, run);
+        lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+    });
     match metric {
         Metric::TaskRun {
             task,
@@ -246,21 +272,15 @@ impl<S: Subscriber> Layer<S> for EmfLayer {
     }
 }
 
-/// Runs `future` with a subscriber of its own that keeps its metric lines, and answers them
-/// with the future's output. Only what the future itself polls is seen (not tasks it spawns).
+/// Runs `future` keeping the metric lines it emits, as the EMF layer writes them, and answers
+/// them with the future's output. Only what the future itself polls is seen (not tasks it
+/// spawns). The lines are kept by a task-local, not by a scoped tracing subscriber: tracing
+/// caches per call site whether any subscriber wants an event, and with tests running side by
+/// side that cache can say no to a scoped one (a lost line, seen in CI).
 pub async fn captured<F: Future>(future: F) -> (F::Output, Vec<Value>) {
-    use tracing::instrument::WithSubscriber;
-    use tracing_subscriber::layer::SubscriberExt;
-
     let lines: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let kept = lines.clone();
-    let layer = EmfLayer {
-        namespace: DEFAULT_NAMESPACE.to_owned(),
-        sink: Arc::new(move |line| kept.lock().expect("metric lines").push(line)),
-    };
-    let subscriber = tracing_subscriber::registry().with(layer);
-    let output = future.with_subscriber(subscriber).await;
-    let lines = std::mem::take(&mut *lines.lock().expect("metric lines"));
+    let output = CAPTURED.scope(lines.clone(), future).await;
+    let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
     (output, lines)
 }
 

@@ -16,20 +16,23 @@ use serde_json::{Value as Json, json};
 
 const PASSWORD: &str = "violet-harbour-42";
 
-/// The lines name exactly these metrics, each once.
+/// The lines name exactly these metrics, each once, apart from store retries: a busy moto
+/// (CI runs the whole suite against one) answers some calls slowly or with a throttle, and the
+/// retry that follows is counted, as it should be, but is the engine's weather, not the flow's.
 fn assert_metrics(lines: &[Json], expected: &[&str]) {
-    let names: Vec<&str> = lines
+    fn metric_name(l: &Json) -> &str {
+        l["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an EMF line: {l}"))
+    }
+    let lines: Vec<&Json> = lines
         .iter()
-        .map(|l| {
-            l["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
-                .as_str()
-                .unwrap_or_else(|| panic!("not an EMF line: {l}"))
-        })
+        .filter(|l| metric_name(l) != "StoreRetries")
         .collect();
+    let names: Vec<&str> = lines.iter().map(|l| metric_name(l)).collect();
     assert_eq!(names, expected, "metric lines: {lines:?}");
-    for line in lines {
-        let name = names[0];
-        assert!(accounts::metrics::NAMES.contains(&name));
+    for (line, name) in lines.iter().zip(&names) {
+        assert!(accounts::metrics::NAMES.contains(name));
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             accounts::metrics::DEFAULT_NAMESPACE
