@@ -5,6 +5,8 @@
 //! and what `api_tokens::authenticate` loads. On top, at most once a minute,
 //! one conditional write of the session's activity and one of the profile's `last_active`.
 
+use futures::future::BoxFuture;
+
 use super::client::ClientInfo;
 use super::jwt::{self, TokenType};
 use super::secrets::constant_time_eq;
@@ -42,50 +44,96 @@ pub async fn authenticate(
     credentials: &Credentials,
     _client: &ClientInfo,
 ) -> Result<Option<Principal>, Error> {
-    let (principal, session) = match credentials {
-        Credentials::None => return Ok(None),
-        Credentials::Malformed => {
-            return Err(Error::Unauthenticated(MALFORMED_AUTHORIZATION.into()));
-        }
-        Credentials::Bearer(token) => {
-            let (principal, session) = by_access_token(app, token).await?;
-            (principal, Some(session))
-        }
-        Credentials::ApiToken(key) => {
-            let (user, token_id) = api_tokens::authenticate(app, key).await?;
-            let principal = Principal {
-                user,
-                method: AuthMethod::ApiToken,
-                session_id: None,
-                api_token_id: Some(token_id),
-                renewed_access: None,
-            };
-            (principal, None)
-        }
+    begin(app, credentials).outcome.await
+}
+
+/// An authentication under way: the user the credentials name before any store read, and the
+/// rest of the work ([`authenticate`] is the two in sequence).
+///
+/// `claimed` is a JWT's subject (its signature and claims already checked) or the user part of
+/// a session cookie (not yet checked against its session). A request whose reads depend only
+/// on who is asking starts them with it, beside the authentication's own reads, and uses what
+/// they return only once `outcome` has authenticated that very user
+/// (`http::auth::caller_with`). `None` when the credentials name no user without a read (an
+/// API token, an older cookie) or cannot pass at all.
+pub struct Authentication<'a> {
+    pub claimed: Option<UserId>,
+    pub outcome: BoxFuture<'a, Result<Option<Principal>, Error>>,
+}
+
+/// Starts authenticating: the checks that need no store read happen now (a JWT's signature
+/// and claims), the reads in `outcome`.
+pub fn begin<'a>(app: &'a App, credentials: &'a Credentials) -> Authentication<'a> {
+    let failed = |e: Error| Authentication {
+        claimed: None,
+        outcome: Box::pin(std::future::ready(Err(e))),
+    };
+    match credentials {
+        Credentials::None => Authentication {
+            claimed: None,
+            outcome: Box::pin(std::future::ready(Ok(None))),
+        },
+        Credentials::Malformed => failed(Error::Unauthenticated(MALFORMED_AUTHORIZATION.into())),
+        Credentials::Bearer(token) => match jwt::decode(app, token, TokenType::Access) {
+            Err(e) => failed(e),
+            Ok(claims) => Authentication {
+                claimed: claims.sub.parse().ok(),
+                outcome: Box::pin(async move {
+                    let (principal, session) = by_access_token(app, claims).await?;
+                    settle(app, principal, Some(session)).await
+                }),
+            },
+        },
+        Credentials::ApiToken(key) => Authentication {
+            claimed: None,
+            outcome: Box::pin(async move {
+                let (user, token_id) = api_tokens::authenticate(app, key).await?;
+                let principal = Principal {
+                    user,
+                    method: AuthMethod::ApiToken,
+                    session_id: None,
+                    api_token_id: Some(token_id),
+                    renewed_access: None,
+                };
+                settle(app, principal, None).await
+            }),
+        },
         Credentials::SessionCookie {
             cookie,
             csrf_cookie,
             csrf_header,
             unsafe_method,
-        } => {
-            let Some((session, user)) = by_cookie(app, cookie).await? else {
-                return Ok(None);
-            };
-            if *unsafe_method && !csrf_ok(&session, csrf_cookie.as_deref(), csrf_header.as_deref())
-            {
-                return Err(Error::Forbidden(CSRF_FAILED.into()));
-            }
-            let principal = Principal {
-                user,
-                method: AuthMethod::Session,
-                session_id: Some(session.session_id.clone()),
-                api_token_id: None,
-                renewed_access: None,
-            };
-            (principal, Some(session))
-        }
-    };
+        } => Authentication {
+            claimed: sessions::CookieParts::parse(cookie).and_then(|parts| parts.user),
+            outcome: Box::pin(async move {
+                let Some((session, user)) = by_cookie(app, cookie).await? else {
+                    return Ok(None);
+                };
+                if *unsafe_method
+                    && !csrf_ok(&session, csrf_cookie.as_deref(), csrf_header.as_deref())
+                {
+                    return Err(Error::Forbidden(CSRF_FAILED.into()));
+                }
+                let principal = Principal {
+                    user,
+                    method: AuthMethod::Session,
+                    session_id: Some(session.session_id.clone()),
+                    api_token_id: None,
+                    renewed_access: None,
+                };
+                settle(app, principal, Some(session)).await
+            }),
+        },
+    }
+}
 
+/// What every authenticated request does last: a suspended account is refused (and its
+/// sessions end); the session's and the user's once-a-minute activity writes.
+async fn settle(
+    app: &App,
+    principal: Principal,
+    session: Option<SessionRecord>,
+) -> Result<Option<Principal>, Error> {
     if principal.user.is_suspended {
         sessions::end_other_sessions(app, principal.user.id, None).await?;
         return Err(Error::Forbidden(suspended_detail(&principal.user)));
@@ -133,10 +181,12 @@ async fn by_cookie(app: &App, cookie: &str) -> Result<Option<(SessionRecord, Use
     Ok(session.zip(user))
 }
 
-/// A Bearer access token: a valid signature and claims, a live session of the token's subject,
+/// A Bearer access token whose signature and claims passed ([`begin`]): a live session of the token's subject,
 /// and the subject's profile. Renews the token when little of its lifetime is left.
-async fn by_access_token(app: &App, token: &str) -> Result<(Principal, SessionRecord), Error> {
-    let claims = jwt::decode(app, token, TokenType::Access)?;
+async fn by_access_token(
+    app: &App,
+    claims: jwt::Claims,
+) -> Result<(Principal, SessionRecord), Error> {
     // A dead session answers like any other token that does not pass.
     let not_live = || Error::Unauthenticated(jwt::INVALID_TOKEN.into());
     let user_id: UserId = claims.sub.parse().map_err(|_| not_live())?;

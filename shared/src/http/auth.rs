@@ -1,9 +1,11 @@
 //! Request authentication for handlers: what the request presents ([`credentials`]), who sent
 //! it ([`client_info`]), and who the caller is ([`caller`] and its variants), with the
-//! `X-Renewed-Access` header queued whenever the access token was renewed.
+//! `X-Renewed-Access` header queued whenever the access token was renewed; [`caller_with`]
+//! starts a request's first reads beside the authentication's.
 //!
 //! Handlers call one of the three caller functions first thing; the domain never sees headers.
 
+use std::future::Future;
 use std::net::IpAddr;
 
 use http::Method;
@@ -15,6 +17,7 @@ use crate::auth::budget::{self, WriteKind};
 use crate::auth::client::ClientInfo;
 use crate::auth::{Credentials, Principal, principal};
 use crate::error::Error;
+use crate::model::UserId;
 
 /// The session cookie: `<session id>.<secret>`.
 pub const SESSION_COOKIE: &str = "sessionid";
@@ -155,7 +158,19 @@ fn is_safe(method: &Method) -> bool {
 /// or 403 for CSRF and suspended accounts), never anonymity. Unverified callers are returned
 /// as they are: endpoints that act on the caller's behalf use [`caller`].
 pub async fn optional_caller(app: &App, ctx: &RequestCtx) -> Result<Option<Principal>, Error> {
-    let principal = principal::authenticate(app, &credentials(ctx), &client_info(ctx)).await?;
+    let credentials = credentials(ctx);
+    let outcome = principal::begin(app, &credentials).outcome.await;
+    settle(app, ctx, outcome)
+}
+
+/// The answer's headers for an authentication that ended: the renewed access token, and the
+/// write budget an unsafe method spends.
+fn settle(
+    app: &App,
+    ctx: &RequestCtx,
+    outcome: Result<Option<Principal>, Error>,
+) -> Result<Option<Principal>, Error> {
+    let principal = outcome?;
     if let Some(token) = principal.as_ref().and_then(|p| p.renewed_access.as_deref()) {
         ctx.add_response_header(RENEWED_ACCESS, token);
     }
@@ -165,6 +180,42 @@ pub async fn optional_caller(app: &App, ctx: &RequestCtx) -> Result<Option<Princ
         spend_budget(app, ctx, principal)?;
     }
     Ok(principal)
+}
+
+/// The authenticated, verified caller and what `reads` returned for them, in the fewest round
+/// trips: where the credentials name their user before any read (a JWT, a session cookie),
+/// `reads` starts with that user beside the authentication's own reads
+/// ([`principal::Authentication`]), so a request that needs the caller's identity and one
+/// wave of reads takes one round trip, not two.
+///
+/// `reads` must only read: it may run for credentials that then fail, and what it returned is
+/// dropped then (the authentication's error is the answer). Its result is used only for the
+/// user who authenticated; if that is not the user the credentials named, it runs again.
+pub async fn caller_with<T, F, Fut>(
+    app: &App,
+    ctx: &RequestCtx,
+    reads: F,
+) -> Result<(Principal, T), Error>
+where
+    F: Fn(UserId) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let credentials = credentials(ctx);
+    let authentication = principal::begin(app, &credentials);
+    let authenticated = async { verified(settle(app, ctx, authentication.outcome.await)?) };
+    let Some(claimed) = authentication.claimed else {
+        let principal = authenticated.await?;
+        let read = reads(principal.id()).await?;
+        return Ok((principal, read));
+    };
+    let (principal, read) = tokio::join!(authenticated, reads(claimed));
+    let principal = principal?;
+    let read = if principal.id() == claimed {
+        read?
+    } else {
+        reads(principal.id()).await?
+    };
+    Ok((principal, read))
 }
 
 pub const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -205,7 +256,12 @@ pub async fn caller_allow_unverified(app: &App, ctx: &RequestCtx) -> Result<Prin
 
 /// The authenticated, verified caller: every other authenticated endpoint.
 pub async fn caller(app: &App, ctx: &RequestCtx) -> Result<Principal, Error> {
-    let principal = caller_allow_unverified(app, ctx).await?;
+    verified(optional_caller(app, ctx).await?)
+}
+
+/// A caller who presented credentials and verified their address.
+fn verified(principal: Option<Principal>) -> Result<Principal, Error> {
+    let principal = principal.ok_or_else(|| Error::Unauthenticated(NOT_AUTHENTICATED.into()))?;
     if !principal.user.is_verified {
         return Err(Error::Forbidden(NOT_VERIFIED.into()));
     }
