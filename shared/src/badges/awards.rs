@@ -248,6 +248,22 @@ pub async fn award(
     progress_data: serde_json::Value,
     notes: &str,
 ) -> Result<Option<UserBadge>, Error> {
+    award_from(app, user, badge, awarded_by, progress_data, notes, None).await
+}
+
+/// [`award`], its first try computed from `read_score` when the caller has read the score
+/// already (eventually consistent, in a batch with what it needed: [`AwardReads`]). The
+/// transaction asserts the score it was computed from, so a stale copy costs a retry, never a
+/// wrong total; a stale copy saying the badge is held is read again, consistently.
+async fn award_from(
+    app: &App,
+    user: UserId,
+    badge: &BadgeDefinition,
+    awarded_by: AwardedBy,
+    progress_data: serde_json::Value,
+    notes: &str,
+    mut read_score: Option<Option<BadgeScore>>,
+) -> Result<Option<UserBadge>, Error> {
     let progress_data = if progress_data.is_null() {
         empty_object()
     } else {
@@ -271,9 +287,12 @@ pub async fn award(
         Some(found) if found.award_id == held_badge.award_id => Some(found),
         _ => None,
     };
+    let bid = badge.id.0.to_string();
     for _ in 0..MAX_ATTEMPTS {
-        let old = score(app, user).await?;
-        let bid = badge.id.0.to_string();
+        let old = match read_score.take() {
+            Some(read) if !read.as_ref().is_some_and(|s| s.held.contains_key(&bid)) => read,
+            _ => score(app, user).await?,
+        };
         if old.as_ref().is_some_and(|s| s.held.contains_key(&bid)) {
             return match held_by(get(app, user, badge.id).await?) {
                 Some(ours) => {
@@ -287,7 +306,7 @@ pub async fn award(
             Some(s) => (s.points, s.badge_count, s.held.clone()),
             None => (0, 0, BTreeMap::new()),
         };
-        held.insert(bid, now.timestamp_millis());
+        held.insert(bid.clone(), now.timestamp_millis());
         let ops = vec![
             TxOp::Put {
                 item: held_badge.to_item()?,
@@ -377,6 +396,79 @@ pub async fn award_by_name(
     let notes: String = notes.chars().take(NOTES_MAX_CHARS).collect();
     let held = award(app, user, &def, awarded_by, empty_object(), &notes).await?;
     Ok(held.map(|h| (h, def)))
+}
+
+/// What `POST /api/user-badges/` reads before it awards, in one batch: the definition, the
+/// user and the user's badge score. Only reads (`http::auth::caller_with` may start it beside
+/// the authentication); [`grant`] decides.
+pub struct AwardReads {
+    user: UserId,
+    definition: Option<BadgeDefinition>,
+    holder: Option<crate::accounts::UserRecord>,
+    score: Option<BadgeScore>,
+}
+
+pub async fn award_reads(app: &App, user: UserId, badge: BadgeId) -> Result<AwardReads, Error> {
+    let found = app
+        .table
+        .batch_get(&[
+            keys::badge_definition(badge.0),
+            keys::user(user),
+            keys::badge_score(user),
+        ])
+        .await?;
+    let mut found = found.into_iter();
+    let definition = found
+        .next()
+        .flatten()
+        .map(|i| BadgeDefinition::from_item(&i))
+        .transpose()?;
+    let holder = found
+        .next()
+        .flatten()
+        .map(|i| crate::store::from_item(&i))
+        .transpose()?;
+    let score = found
+        .next()
+        .flatten()
+        .map(|i| BadgeScore::from_item(&i))
+        .transpose()?;
+    Ok(AwardReads {
+        user,
+        definition,
+        holder,
+        score,
+    })
+}
+
+/// An administrator's award from what [`award_reads`] found: the active badge (400 on `badge`
+/// otherwise) to an existing user (400 on `user`), then [`award`]. `Ok((None, _))` when the
+/// user already holds it. The caller's role is checked before (`require_admin`).
+pub async fn grant(
+    app: &App,
+    reads: AwardReads,
+    awarded_by: AwardedBy,
+    progress_data: serde_json::Value,
+    notes: &str,
+) -> Result<(Option<UserBadge>, BadgeDefinition), Error> {
+    let def = reads
+        .definition
+        .filter(|d| d.is_active && !d.deleting)
+        .ok_or_else(|| Error::field("badge", "No such active badge."))?;
+    if reads.holder.as_ref().is_none_or(|u| u.deleting) {
+        return Err(Error::field("user", "No such user."));
+    }
+    let held = award_from(
+        app,
+        reads.user,
+        &def,
+        awarded_by,
+        progress_data,
+        notes,
+        Some(reads.score),
+    )
+    .await?;
+    Ok((held, def))
 }
 
 /// The badge_earned event and the BadgeEarned bus event (best effort: the award stands).

@@ -63,67 +63,116 @@ struct Row {
     recent: i64,
 }
 
-/// The users the viewer must not see listed: blocked either way (two queries: the viewer's
-/// blocks in their partition, the users blocking them on GSI1).
+/// The users the viewer must not see listed: blocked either way (two queries side by side: the
+/// viewer's blocks in their partition, the users blocking them on GSI1).
 async fn hidden_for(app: &App, viewer: UserId) -> Result<HashSet<UserId>, Error> {
-    let mut hidden = HashSet::new();
     let parse = |s: &str, prefix: &str| {
         s.strip_prefix(prefix)
             .and_then(|id| id.parse::<i64>().ok())
             .map(UserId)
     };
-    let mut cursor = None;
-    loop {
-        let query = Query::new(Index::Primary, keys::user_partition(viewer))
-            .sort(SortCondition::BeginsWith(keys::BLOCKS_PREFIX.into()))
-            .after(cursor);
-        let page = app.table.query(query).await?;
-        hidden.extend(
-            page.items
-                .iter()
-                .filter_map(|i| Key::of(i).and_then(|k| parse(&k.sk, keys::BLOCKS_PREFIX))),
-        );
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
+    let blocks = async {
+        let mut hidden = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::new(Index::Primary, keys::user_partition(viewer))
+                .sort(SortCondition::BeginsWith(keys::BLOCKS_PREFIX.into()))
+                .after(cursor);
+            let page = app.table.query(query).await?;
+            hidden.extend(
+                page.items
+                    .iter()
+                    .filter_map(|i| Key::of(i).and_then(|k| parse(&k.sk, keys::BLOCKS_PREFIX))),
+            );
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok::<_, Error>(hidden),
+            }
         }
-    }
-    let mut cursor = None;
-    loop {
-        let query = Query::new(Index::Gsi1, keys::user_partition(viewer))
-            .sort(SortCondition::BeginsWith(keys::BLOCKER_PREFIX.into()))
-            .after(cursor);
-        let page = app.table.query(query).await?;
-        hidden.extend(page.items.iter().filter_map(|i| {
-            i.get(keys::attr::GSI1SK)
-                .and_then(|v| v.as_str())
-                .and_then(|sk| parse(sk, keys::BLOCKER_PREFIX))
-        }));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
+    };
+    let blockers = async {
+        let mut hidden = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::new(Index::Gsi1, keys::user_partition(viewer))
+                .sort(SortCondition::BeginsWith(keys::BLOCKER_PREFIX.into()))
+                .after(cursor);
+            let page = app.table.query(query).await?;
+            hidden.extend(page.items.iter().filter_map(|i| {
+                i.get(keys::attr::GSI1SK)
+                    .and_then(|v| v.as_str())
+                    .and_then(|sk| parse(sk, keys::BLOCKER_PREFIX))
+            }));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok::<_, Error>(hidden),
+            }
         }
-    }
-    Ok(hidden)
+    };
+    let (blocks, blockers) = futures::join!(blocks, blockers);
+    Ok(blocks?.into_iter().chain(blockers?).collect())
 }
 
-/// The all-time rows: the top of each shard of the index, at the same time, merged in index
-/// order, with a margin for rows the viewer cannot see.
+/// The all-time rows: the top `want` of the index, merged from its shards in index order.
+///
+/// Users land on shards by id, so each shard holds about a sixteenth of the top: every shard is
+/// read at the same time for twice its share (and a few more), and only a shard whose page ran
+/// out before the merged top's last row, so that it may hold more of the top, is read on, in
+/// another round (rare: its share would have to be more than twice the average).
 async fn all_time_rows(app: &App, want: usize, since_ms: i64) -> Result<Vec<Row>, Error> {
-    let pages =
-        futures::future::try_join_all(keys::leaderboard_partitions().into_iter().map(|pk| {
-            app.table
-                .query(Query::new(Index::Gsi1, pk).limit(want as u32))
-        }))
-        .await?;
-    let mut items: Vec<_> = pages.into_iter().flat_map(|p| p.items).collect();
+    let per_shard = (want.div_ceil(keys::BOARD_SHARDS as usize) * 2 + 4).min(want) as u32;
     let order = |i: &crate::store::Item| {
         i.get(keys::attr::GSI1SK)
             .and_then(|v| v.as_str())
             .map(str::to_owned)
+            .unwrap_or_default()
     };
-    items.sort_by_key(order);
-    items.truncate(want);
+    let read = |pk: String, cursor: Option<crate::store::Cursor>| {
+        app.table
+            .query(Query::new(Index::Gsi1, pk).limit(per_shard).after(cursor))
+    };
+    let partitions = keys::leaderboard_partitions();
+    let mut pages =
+        futures::future::try_join_all(partitions.iter().map(|pk| read(pk.clone(), None))).await?;
+    let mut items: Vec<crate::store::Item> = Vec::new();
+    loop {
+        // Each shard's last row read so far (its rows come in index order).
+        let mut last = Vec::with_capacity(pages.len());
+        for page in &mut pages {
+            last.push(page.items.last().map(order));
+            items.append(&mut page.items);
+        }
+        items.sort_by_key(order);
+        items.truncate(want);
+        // The last row of the top so far; a shard whose last row read sorts before it may hold
+        // more of the top.
+        let cutoff = (items.len() == want).then(|| order(&items[want - 1]));
+        let unfinished: Vec<(usize, crate::store::Cursor)> = pages
+            .iter()
+            .zip(&last)
+            .enumerate()
+            .filter(|(_, (_, last))| match (&cutoff, last) {
+                (Some(cut), Some(last)) => last < cut,
+                _ => true,
+            })
+            .filter_map(|(shard, (page, _))| page.next.clone().map(|next| (shard, next)))
+            .collect();
+        if unfinished.is_empty() {
+            break;
+        }
+        let more = futures::future::try_join_all(
+            unfinished
+                .iter()
+                .map(|(shard, next)| read(partitions[*shard].clone(), Some(next.clone()))),
+        )
+        .await?;
+        for page in &mut pages {
+            page.next = None;
+        }
+        for ((shard, _), page) in unfinished.into_iter().zip(more) {
+            pages[shard] = page;
+        }
+    }
     items
         .iter()
         .map(|item| {
@@ -204,23 +253,57 @@ async fn shard_window(
     }
 }
 
-/// The board as `viewer` may see it: `{"timeframe", "complete", "results": [{rank, user,
-/// badge_points, total_badges, recent_badges}]}`.
-pub async fn leaderboard(
+/// What the board reads before the profiles, for `viewer`: who is hidden from them and the
+/// ranked rows, side by side. Only reads (`http::auth::caller_with` may start it beside the
+/// authentication); [`leaderboard`] finishes the board from it.
+pub struct BoardReads {
+    viewer: UserId,
+    timeframe: LeaderboardTimeframe,
+    hidden: HashSet<UserId>,
+    rows: Vec<Row>,
+    complete: bool,
+}
+
+/// Rows read for the all-time board: the top [`TOP`], a margin for users hidden from the
+/// viewer (more hidden than that among the top only shortens the board), and ten for
+/// accounts suspended or being erased.
+const ALL_TIME_ROWS: usize = TOP + 50 + 10;
+
+pub async fn board_reads(
     app: &App,
     viewer: UserId,
     timeframe: LeaderboardTimeframe,
-) -> Result<Json, Error> {
+) -> Result<BoardReads, Error> {
     let since_ms = (app.clock.now() - Duration::days(RECENT_DAYS)).timestamp_millis();
-    let hidden = hidden_for(app, viewer).await?;
-    let (rows, complete) = match timeframe {
-        // The margin covers hidden users; more hidden than that only shortens the board.
-        LeaderboardTimeframe::AllTime => (
-            all_time_rows(app, TOP + hidden.len().min(50) + 10, since_ms).await?,
-            true,
-        ),
-        LeaderboardTimeframe::Last30Days => window_rows(app, since_ms).await?,
+    let rows = async {
+        match timeframe {
+            LeaderboardTimeframe::AllTime => {
+                Ok((all_time_rows(app, ALL_TIME_ROWS, since_ms).await?, true))
+            }
+            LeaderboardTimeframe::Last30Days => window_rows(app, since_ms).await,
+        }
     };
+    let (hidden, rows) = futures::join!(hidden_for(app, viewer), rows);
+    let (rows, complete) = rows?;
+    Ok(BoardReads {
+        viewer,
+        timeframe,
+        hidden: hidden?,
+        rows,
+        complete,
+    })
+}
+
+/// The board as its viewer may see it, from [`board_reads`]: `{"timeframe", "complete",
+/// "results": [{rank, user, badge_points, total_badges, recent_badges}]}`.
+pub async fn leaderboard(app: &App, reads: BoardReads) -> Result<Json, Error> {
+    let BoardReads {
+        viewer,
+        timeframe,
+        hidden,
+        rows,
+        complete,
+    } = reads;
     let rows: Vec<Row> = rows
         .into_iter()
         .filter(|r| !hidden.contains(&r.user))

@@ -40,32 +40,49 @@ impl BadgeProgress {
     }
 }
 
-/// The user's progress towards every active badge they do not hold, in badge id order. The
-/// user themself or staff; anyone else 403; an unknown user 404.
-pub async fn badge_progress(
-    app: &App,
-    actor: &Principal,
-    user: UserId,
-) -> Result<Vec<BadgeProgress>, Error> {
-    if actor.id() != user && !actor.user.role.is_staff() {
-        return Err(Error::Forbidden(NOT_YOURS.into()));
-    }
-    let active = definitions::list_active(app).await?;
+/// What progress reads, before anything is decided: the active definitions (cached for a
+/// few seconds, `definitions::list_active_cached`) and one snapshot of the user's data. Only
+/// reads (`http::auth::caller_with` may start it beside the authentication); [`badge_progress`]
+/// decides.
+pub struct ProgressReads {
+    active: std::sync::Arc<Vec<BadgeDefinition>>,
+    snapshot: stats::Snapshot,
+}
+
+pub async fn progress_reads(app: &App, user: UserId) -> Result<ProgressReads, Error> {
+    let active = definitions::list_active_cached(app).await?;
     let days = active
         .iter()
         .map(|b| day_items_needed(&b.criteria))
         .max()
         .unwrap_or(0);
     let snapshot = stats::read_snapshot(app, user, days).await?;
+    Ok(ProgressReads { active, snapshot })
+}
+
+/// The user's progress towards every active badge they do not hold, in badge id order. The
+/// user themself or staff; anyone else 403; an unknown user 404.
+pub fn badge_progress(
+    actor: &Principal,
+    user: UserId,
+    reads: ProgressReads,
+) -> Result<Vec<BadgeProgress>, Error> {
+    if actor.id() != user && !actor.user.role.is_staff() {
+        return Err(Error::Forbidden(NOT_YOURS.into()));
+    }
+    let ProgressReads { active, snapshot } = reads;
     if snapshot.profile.as_ref().is_none_or(|p| p.deleting) {
         return Err(Error::NotFound);
     }
     Ok(active
-        .into_iter()
+        .iter()
         .filter(|b| !snapshot.held.contains(&b.id))
         .map(|badge| {
             let assessment = assess(&badge.criteria, &snapshot);
-            BadgeProgress { badge, assessment }
+            BadgeProgress {
+                badge: badge.clone(),
+                assessment,
+            }
         })
         .collect())
 }

@@ -16,7 +16,8 @@ use crate::auth::client::ClientInfo;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{
-    Condition, Cursor, Index, Item, Key, Query, SortCondition, TxOp, Update, Value, from_item, keys,
+    Condition, Cursor, Index, Item, Key, Page, Query, SortCondition, TxOp, Update, Value,
+    from_item, keys,
 };
 
 pub const SELF_FOLLOW: &str = "You cannot follow yourself.";
@@ -109,12 +110,13 @@ pub async fn delete(
     follower: UserId,
     followed: UserId,
     client: &ClientInfo,
+    reads: EdgeReads,
 ) -> Result<(), Error> {
     let me = actor.id();
     if me != follower && me != followed {
         return Err(Error::NotFound);
     }
-    let edge = remove_edge(app, follower, followed)
+    let edge = remove_edge_from(app, follower, followed, reads.found)
         .await?
         .ok_or(Error::NotFound)?;
     let metadata = json!({"follow_id": edge.id(), "status": edge.status.as_str()});
@@ -139,6 +141,43 @@ pub async fn delete(
     Ok(())
 }
 
+/// What an unfollow reads first: the edge and both profiles, in one batch. Only reads
+/// (`http::auth::caller_with` may start it beside the authentication), and only for a caller
+/// at one end of the edge; [`delete`] decides.
+pub struct EdgeReads {
+    found: Option<Vec<Option<Item>>>,
+}
+
+pub async fn edge_reads(
+    app: &App,
+    me: UserId,
+    follower: UserId,
+    followed: UserId,
+) -> Result<EdgeReads, Error> {
+    if me != follower && me != followed {
+        return Ok(EdgeReads { found: None });
+    }
+    Ok(EdgeReads {
+        found: Some(read_for_removal(app, follower, followed).await?),
+    })
+}
+
+/// The edge and both profiles, as [`try_remove`] computes its transaction from them.
+async fn read_for_removal(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+) -> Result<Vec<Option<Item>>, Error> {
+    Ok(app
+        .table
+        .batch_get(&[
+            keys::follow_edge(follower, followed),
+            keys::user(follower),
+            keys::user(followed),
+        ])
+        .await?)
+}
+
 /// Removes the edge if it exists, with the counters when it was active, in one transaction
 /// that asserts the state it was computed from (retried when that state moves). A missing
 /// profile (an account being erased) is asserted missing and left alone.
@@ -147,10 +186,24 @@ pub async fn remove_edge(
     follower: UserId,
     followed: UserId,
 ) -> Result<Option<FollowEdge>, Error> {
+    remove_edge_from(app, follower, followed, None).await
+}
+
+/// [`remove_edge`], its first try computed from `read` when the caller read it already.
+async fn remove_edge_from(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+    mut read: Option<Vec<Option<Item>>>,
+) -> Result<Option<FollowEdge>, Error> {
     let mut retries = Retries::new();
     let mut unanswered = None;
     loop {
-        let attempt = try_remove(app, follower, followed, &mut unanswered).await?;
+        let found = match read.take() {
+            Some(found) => found,
+            None => read_for_removal(app, follower, followed).await?,
+        };
+        let attempt = try_remove(app, follower, followed, found, &mut unanswered).await?;
         if let Some(removed) = retries.next(attempt).await? {
             return Ok(removed);
         }
@@ -318,17 +371,23 @@ pub struct FollowPage {
     pub next: Option<Cursor>,
 }
 
-/// A page of one of the lists. Another user's lists: 404 when either blocks the other (or the
-/// user does not exist, or is suspended), 403 when the account is private and the caller is
-/// not an active follower. Staff see every list. Cost: one query and one batch read of the
-/// listed profiles, plus one batch read (profile, blocks, follow) for another user's lists.
-pub async fn list(app: &App, actor: &Principal, request: ListRequest) -> Result<FollowPage, Error> {
-    let me = actor.id();
+/// What a page of the lists reads before anything is decided, for the caller `me`: the page of
+/// edges and, for another user's lists, the owner's profile and the block and follow edges
+/// between the owner and `me`, side by side. Only reads; [`list_page`] decides.
+pub struct ListReads {
+    page: Page,
+    /// The owner, `me`→owner block, owner→`me` block, `me`→owner follow (another user's lists).
+    owner: Option<Vec<Option<Item>>>,
+}
+
+pub async fn list_reads(app: &App, me: UserId, request: &ListRequest) -> Result<ListReads, Error> {
     let user = request.user.unwrap_or(me);
     if request.pending && user != me {
-        return Err(Error::Forbidden(
-            "Follow requests are visible to their user only.".into(),
-        ));
+        // Refused by `list_page`: nothing to read.
+        return Ok(ListReads {
+            page: Page::default(),
+            owner: None,
+        });
     }
     let pk = keys::user_partition(user);
     let query = match (request.direction, request.pending) {
@@ -349,22 +408,56 @@ pub async fn list(app: &App, actor: &Principal, request: ListRequest) -> Result<
         }
     }
     .limit(request.page_size)
-    .after(request.cursor);
+    .after(request.cursor.clone());
 
+    if user == me {
+        return Ok(ListReads {
+            page: app.table.query(query).await?,
+            owner: None,
+        });
+    }
     // The privacy read and the page run side by side; the page is dropped if access fails.
-    let (owner, page) = if user == me {
-        (Some(actor.user.clone()), app.table.query(query).await?)
-    } else {
-        let (owner, page) = tokio::join!(visible_owner(app, actor, user), app.table.query(query));
-        (Some(owner?), page?)
+    let owner_keys = [
+        keys::user(user),
+        keys::block_edge(me, user),
+        keys::block_edge(user, me),
+        keys::follow_edge(me, user),
+    ];
+    let (owner, page) = tokio::join!(app.table.batch_get(&owner_keys), app.table.query(query));
+    Ok(ListReads {
+        page: page?,
+        owner: Some(owner?),
+    })
+}
+
+/// A page of one of the lists, from what [`list_reads`] read for this caller. Another user's
+/// lists: 404 when either blocks the other (or the user does not exist, or is suspended), 403
+/// when the account is private and the caller is not an active follower. Staff see every list.
+/// Cost: [`list_reads`] (one round trip, which `http::auth::caller_with` overlaps with
+/// authentication), then one batch read of the listed profiles (with the block edges between
+/// them and the caller, for another user's lists).
+pub async fn list_page(
+    app: &App,
+    actor: &Principal,
+    request: ListRequest,
+    reads: ListReads,
+) -> Result<FollowPage, Error> {
+    let me = actor.id();
+    let user = request.user.unwrap_or(me);
+    if request.pending && user != me {
+        return Err(Error::Forbidden(
+            "Follow requests are visible to their user only.".into(),
+        ));
+    }
+    let owner = match &reads.owner {
+        None => actor.user.clone(),
+        Some(found) => visible_owner(actor, found)?,
     };
-    let count = match (request.pending, owner) {
-        (false, Some(owner)) => Some(match request.direction {
-            Direction::Following => owner.following_count,
-            Direction::Followers => owner.follower_count,
-        }),
-        _ => None,
-    };
+    let count = (!request.pending).then_some(match request.direction {
+        Direction::Following => owner.following_count,
+        Direction::Followers => owner.follower_count,
+    });
+    let page = reads.page;
 
     let edges = page
         .items
@@ -402,18 +495,9 @@ pub async fn list(app: &App, actor: &Principal, request: ListRequest) -> Result<
     })
 }
 
-/// The owner of lists the caller asked for, if the caller may see them.
-async fn visible_owner(app: &App, actor: &Principal, user: UserId) -> Result<UserRecord, Error> {
-    let me = actor.id();
-    let found = app
-        .table
-        .batch_get(&[
-            keys::user(user),
-            keys::block_edge(me, user),
-            keys::block_edge(user, me),
-            keys::follow_edge(me, user),
-        ])
-        .await?;
+/// The owner of lists the caller asked for, if the caller may see them, from the owner's
+/// profile and the edges between the two ([`ListReads::owner`]).
+fn visible_owner(actor: &Principal, found: &[Option<Item>]) -> Result<UserRecord, Error> {
     let owner: UserRecord = match &found[0] {
         Some(item) => from_item(item)?,
         None => return Err(Error::NotFound),
@@ -602,13 +686,10 @@ async fn try_remove(
     app: &App,
     follower: UserId,
     followed: UserId,
+    found: Vec<Option<Item>>,
     unanswered: &mut Option<FollowEdge>,
 ) -> Result<Attempt<Option<FollowEdge>>, Error> {
     let edge_key = keys::follow_edge(follower, followed);
-    let found = app
-        .table
-        .batch_get(&[edge_key.clone(), keys::user(follower), keys::user(followed)])
-        .await?;
     let Some(item) = &found[0] else {
         return Ok(Attempt::Done(unanswered.take()));
     };

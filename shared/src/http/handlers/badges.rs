@@ -12,7 +12,7 @@ use crate::badges::definitions::{
 };
 use crate::badges::leaderboard::{self, LeaderboardTimeframe};
 use crate::error::{Error, FieldErrors};
-use crate::http::auth::{caller, optional_caller};
+use crate::http::auth::{caller, caller_with, optional_caller};
 use crate::http::{ApiResponse, RequestCtx};
 use crate::model::UserId;
 use crate::store::Cursor;
@@ -279,13 +279,26 @@ pub async fn destroy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> 
 
 /// `GET /api/badges/leaderboard/?timeframe=all_time|30d`.
 pub async fn leaderboard(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
-    let principal = caller(app, ctx).await?;
     let timeframe = match ctx.query_param("timeframe").filter(|v| !v.is_empty()) {
         None => LeaderboardTimeframe::AllTime,
-        Some(v) => LeaderboardTimeframe::parse(v)
-            .ok_or_else(|| Error::field("timeframe", choice_message(&["all_time", "30d"])))?,
+        Some(v) => match LeaderboardTimeframe::parse(v) {
+            Some(timeframe) => timeframe,
+            None => {
+                // A caller who fails authentication hears that first.
+                caller(app, ctx).await?;
+                return Err(Error::field(
+                    "timeframe",
+                    choice_message(&["all_time", "30d"]),
+                ));
+            }
+        },
     };
-    let board = leaderboard::leaderboard(app, principal.id(), timeframe).await?;
+    // The rows and the viewer's blocks are read beside the authentication.
+    let (_, reads) = caller_with(app, ctx, |viewer| {
+        leaderboard::board_reads(app, viewer, timeframe)
+    })
+    .await?;
+    let board = leaderboard::leaderboard(app, reads).await?;
     Ok(ApiResponse::ok(&board))
 }
 
@@ -374,8 +387,43 @@ pub async fn retrieve_user_badge(app: &App, ctx: &RequestCtx) -> Result<ApiRespo
 /// `POST /api/user-badges/` `{user, badge, notes?, progress_data?, awarded_by?}`
 /// (administrators) → 201; 409 when the user already holds the badge.
 pub async fn award(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
-    let principal = caller(app, ctx).await?;
+    let request = award_request(ctx);
+    // The definition, the user and their score are read beside the authentication; an answer
+    // keeps the order a caller meets: authentication, then role, then the body.
+    let (principal, reads) = caller_with(app, ctx, |_| async {
+        match &request {
+            Ok(r) => awards::award_reads(app, r.user, r.badge).await.map(Some),
+            Err(_) => Ok(None),
+        }
+    })
+    .await?;
     require_admin(&principal)?;
+    let request = request?;
+    let reads = reads.ok_or_else(|| Error::Internal("award read without a request".into()))?;
+    let (held, def) = awards::grant(
+        app,
+        reads,
+        request.awarded_by,
+        request.progress,
+        &request.notes,
+    )
+    .await?;
+    match held {
+        Some(held) => Ok(ApiResponse::created(&held.view(Some(&def)))),
+        None => Err(Error::Conflict("The user already has this badge.".into())),
+    }
+}
+
+/// The body of `POST /api/user-badges/`.
+struct AwardRequest {
+    user: UserId,
+    badge: BadgeId,
+    notes: String,
+    progress: Json,
+    awarded_by: AwardedBy,
+}
+
+fn award_request(ctx: &RequestCtx) -> Result<AwardRequest, Error> {
     let body = body(ctx)?;
     let mut errors = FieldErrors::new();
     for key in body.keys() {
@@ -445,22 +493,13 @@ pub async fn award(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let (Some(user), Some(badge)) = (user, badge) else {
         return Err(Error::BadRequest("user and badge are required.".into()));
     };
-    let def = definitions::get(app, badge)
-        .await?
-        .filter(|d| d.is_active)
-        .ok_or_else(|| Error::field("badge", "No such active badge."))?;
-    if crate::accounts::get_user(app, user)
-        .await?
-        .filter(|u| !u.deleting)
-        .is_none()
-    {
-        return Err(Error::field("user", "No such user."));
-    }
-    match awards::award(app, user, &def, awarded_by, progress, &notes).await {
-        Ok(Some(held)) => Ok(ApiResponse::created(&held.view(Some(&def)))),
-        Ok(None) => Err(Error::Conflict("The user already has this badge.".into())),
-        Err(e) => Err(e),
-    }
+    Ok(AwardRequest {
+        user,
+        badge,
+        notes,
+        progress,
+        awarded_by,
+    })
 }
 
 /// `PATCH /api/user-badges/{id}/` `{is_featured}`: the owner only.

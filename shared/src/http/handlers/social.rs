@@ -6,7 +6,7 @@ use serde_json::{Value as Json, json};
 use crate::App;
 use crate::accounts::UserRecord;
 use crate::error::{Error, FieldErrors};
-use crate::http::auth::{caller, client_info};
+use crate::http::auth::{caller, caller_with, client_info};
 use crate::http::{ApiResponse, RequestCtx};
 use crate::model::UserId;
 use crate::profiles::views::public_card;
@@ -114,7 +114,28 @@ pub async fn create_follow(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, E
 
 /// `GET /api/follows/?direction=&user=&status=&page_size=&cursor=`.
 pub async fn list_follows(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
-    let principal = caller(app, ctx).await?;
+    let request = match list_request(ctx) {
+        Ok(request) => request,
+        Err(e) => {
+            // A caller who fails authentication hears that first.
+            caller(app, ctx).await?;
+            return Err(e);
+        }
+    };
+    // The page (and another user's privacy) is read beside the authentication.
+    let (principal, reads) =
+        caller_with(app, ctx, |me| follows::list_reads(app, me, &request)).await?;
+    let page = follows::list_page(app, &principal, request, reads).await?;
+    let results = page
+        .items
+        .iter()
+        .map(|(edge, other)| follow_view(edge, Some(other)))
+        .collect();
+    Ok(ApiResponse::ok(&list_view(page.count, page.next, results)))
+}
+
+/// The query of `GET /api/follows/`.
+fn list_request(ctx: &RequestCtx) -> Result<ListRequest, Error> {
     let pending = match ctx.query_param("status") {
         None | Some("active") => false,
         Some("pending") => true,
@@ -140,20 +161,13 @@ pub async fn list_follows(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Er
         ),
     };
     let (page_size, cursor) = ctx.paging()?;
-    let request = ListRequest {
+    Ok(ListRequest {
         direction,
         user,
         pending,
         page_size,
         cursor,
-    };
-    let page = follows::list(app, &principal, request).await?;
-    let results = page
-        .items
-        .iter()
-        .map(|(edge, other)| follow_view(edge, Some(other)))
-        .collect();
-    Ok(ApiResponse::ok(&list_view(page.count, page.next, results)))
+    })
 }
 
 /// `GET /api/follows/{id}/`: to either end of the edge (or staff).
@@ -166,9 +180,25 @@ pub async fn get_follow(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Erro
 
 /// `DELETE /api/follows/{id}/` → 204: unfollow, withdraw a request, or remove a follower.
 pub async fn delete_follow(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
-    let principal = caller(app, ctx).await?;
-    let (follower, followed) = path_edge(ctx)?;
-    follows::delete(app, &principal, follower, followed, &client_info(ctx)).await?;
+    let Ok((follower, followed)) = path_edge(ctx) else {
+        // A caller who fails authentication hears that first.
+        caller(app, ctx).await?;
+        return Err(Error::NotFound);
+    };
+    // The edge and both profiles are read beside the authentication.
+    let (principal, reads) = caller_with(app, ctx, |me| {
+        follows::edge_reads(app, me, follower, followed)
+    })
+    .await?;
+    follows::delete(
+        app,
+        &principal,
+        follower,
+        followed,
+        &client_info(ctx),
+        reads,
+    )
+    .await?;
     Ok(ApiResponse::no_content())
 }
 
