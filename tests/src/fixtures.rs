@@ -162,6 +162,8 @@ pub async fn stored_user(app: &App, id: i64, name: &str, verified: bool) -> User
     );
     user.is_verified = verified;
     app.table.put(user.to_item().unwrap(), None).await.unwrap();
+    let stamp = app.clock.now().to_rfc3339();
+    app.table.put(user.name_item(&stamp), None).await.unwrap();
     user
 }
 

@@ -4,6 +4,7 @@
 pub mod code_mail;
 pub mod email_change;
 pub mod mail_feedback;
+pub mod names;
 pub mod password;
 pub mod records;
 pub mod registration;

@@ -161,18 +161,33 @@ impl UserRecord {
         }
     }
 
-    /// The whole item: the record, its key, its username (GSI1) and display-name (GSI2) index
-    /// entries.
+    /// The whole item: the record and its key. The name index entries are on the narrow
+    /// [`UserRecord::name_item`], not here: every profile write would rewrite them.
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::user(self.id);
         item.insert(keys::attr::PK.into(), Value::S(key.pk));
         item.insert(keys::attr::SK.into(), Value::S(key.sk));
-        let (pk, sk) = keys::username_index(&self.username.to_ascii_lowercase());
-        keys::set_index_keys(&mut item, keys::Index::Gsi1, pk, sk);
-        let (pk, sk) = keys::displayname_index(&self.display_name(), self.id);
-        keys::set_index_keys(&mut item, keys::Index::Gsi2, pk, sk);
         Ok(item)
+    }
+
+    /// The unique item of this user's username (`keys::unique_username`, holding the owner's
+    /// id) with the user's entries in the username (GSI1) and display-name (GSI2) indexes:
+    /// written on registration and rename, its GSI2 keys again when the display name changes.
+    pub fn name_item(&self, created_at: &str) -> Item {
+        let mut item = keys::unique_username(&self.username.to_ascii_lowercase()).to_item();
+        item.insert("user_id".into(), Value::Int(self.id.0));
+        item.insert("created_at".into(), created_at.into());
+        let (pk, sk) = keys::username_index(&self.username.to_ascii_lowercase(), self.id);
+        keys::set_index_keys(&mut item, keys::Index::Gsi1, pk, sk);
+        let (pk, sk) = self.displayname_index();
+        keys::set_index_keys(&mut item, keys::Index::Gsi2, pk, sk);
+        item
+    }
+
+    /// This user's display-name index keys (GSI2 of the name item).
+    pub fn displayname_index(&self) -> (String, String) {
+        keys::displayname_index(&self.display_name(), self.id)
     }
 }
 

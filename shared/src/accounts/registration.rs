@@ -265,7 +265,7 @@ async fn insert_account(
             condition: absent(),
         },
         TxOp::Put {
-            item: unique_item(keys::unique_username(&valid.username.key()), id, &stamp),
+            item: user.name_item(&stamp),
             condition: absent(),
         },
         TxOp::Put {

@@ -22,7 +22,7 @@ use crate::App;
 use crate::accounts::registration::{
     self, CreateOptions, NAME_MAX_CHARS, RegisterInput, USERNAME_TAKEN,
 };
-use crate::accounts::{UserRecord, email_change, email_key, get_user_consistent, password};
+use crate::accounts::{UserRecord, email_change, email_key, get_user_consistent, names, password};
 use crate::activity::events::{self, EventType, NewEvent, log_event_best_effort};
 use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
@@ -115,74 +115,75 @@ pub async fn list_users(
         }
         errors.into_result()?;
     }
-    let (pk, _) = keys::username_index("");
-    let mut query = Query::new(keys::Index::Gsi1, pk)
-        .limit(page_size.clamp(1, MAX_PAGE_SIZE))
-        .after(cursor);
-    if let Some(prefix) = filter.search.as_deref().map(str::trim)
-        && !prefix.is_empty()
-    {
-        query = query.sort(SortCondition::BeginsWith(prefix.to_ascii_lowercase()));
-    }
-    let mut conditions = vec![Condition::Ne("deleting".into(), Value::Bool(true))];
-    if let Some(role) = filter.role {
-        conditions.push(Condition::eq("role", role.as_str()));
-    }
-    if let Some(verified) = filter.is_verified {
-        conditions.push(Condition::eq("is_verified", verified));
-    }
-    if !admin {
-        conditions.push(Condition::eq("is_verified", true));
-        conditions.push(Condition::eq("is_suspended", false));
-    }
-    let page = app
-        .table
-        .query(query.filter(Condition::And(conditions)))
-        .await?;
-    let mut users = page
-        .items
-        .iter()
-        .map(from_item::<UserRecord>)
-        .collect::<Result<Vec<_>, _>>()?;
-    if !admin {
-        users = without_blocked(app, viewer.id, users).await?;
+    // The name index (16 shards merged), then the page's profiles in one batch; the filters
+    // apply to the profiles, so a page may come back short (as a query filter's would).
+    let prefix = filter
+        .search
+        .as_deref()
+        .map(|p| p.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let after = cursor.as_ref().map(names::decode_cursor).transpose()?;
+    let page = names::page(
+        app,
+        names::NameIndex::Username,
+        &prefix,
+        after.as_deref(),
+        page_size.clamp(1, MAX_PAGE_SIZE),
+    )
+    .await?;
+    // The profiles, and for non-administrators the block edges both ways, side by side.
+    let ids: Vec<UserId> = page.entries.iter().map(|e| e.user).collect();
+    let profile_keys: Vec<Key> = ids.iter().map(|id| keys::user(*id)).collect();
+    let profiles = async {
+        if profile_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        app.table.batch_get(&profile_keys).await
+    };
+    let blocked = async {
+        if admin {
+            return Ok(Vec::new());
+        }
+        blocked_among(app, viewer.id, &ids).await
+    };
+    let (found, blocked) = tokio::join!(profiles, blocked);
+    let blocked = blocked?;
+    let mut users = Vec::with_capacity(ids.len());
+    for item in found?.into_iter().flatten() {
+        let user: UserRecord = from_item(&item)?;
+        let shown = !user.deleting
+            && !blocked.contains(&user.id)
+            && filter.role.is_none_or(|role| user.role == role)
+            && filter.is_verified.is_none_or(|v| user.is_verified == v)
+            && (admin || (user.is_verified && !user.is_suspended));
+        if shown {
+            users.push(user);
+        }
     }
     Ok(UserPage {
         users,
-        next: page.next,
+        next: page.next.as_deref().map(names::encode_cursor),
     })
 }
 
 /// The users that neither block `viewer` nor are blocked by them: the block edges of the
 /// whole page both ways in one batch read (what `social::blocked_either_way` reads for one
 /// pair), rather than a read per user.
-async fn without_blocked(
-    app: &App,
-    viewer: UserId,
-    users: Vec<UserRecord>,
-) -> Result<Vec<UserRecord>, Error> {
-    let others: Vec<UserId> = users
-        .iter()
-        .map(|u| u.id)
-        .filter(|id| *id != viewer)
-        .collect();
+async fn blocked_among(app: &App, viewer: UserId, users: &[UserId]) -> Result<Vec<UserId>, Error> {
+    let others: Vec<UserId> = users.iter().copied().filter(|id| *id != viewer).collect();
     if others.is_empty() {
-        return Ok(users);
+        return Ok(Vec::new());
     }
     let edges: Vec<Key> = others
         .iter()
         .flat_map(|id| [keys::block_edge(viewer, *id), keys::block_edge(*id, viewer)])
         .collect();
     let found = app.table.batch_get(&edges).await?;
-    let blocked: Vec<UserId> = others
+    Ok(others
         .iter()
         .zip(found.chunks(2))
         .filter(|(_, pair)| pair.iter().any(Option::is_some))
         .map(|(id, _)| *id)
-        .collect();
-    Ok(users
-        .into_iter()
-        .filter(|u| !blocked.contains(&u.id))
         .collect())
 }
 
@@ -442,6 +443,28 @@ pub async fn update_user(
     })
 }
 
+/// The update of a user's name item to the index keys of `next` (its username unchanged),
+/// conditioned on the item being the user's or missing (written whole then: an account stored
+/// before names had items of their own gets one).
+pub(crate) fn name_index_op(next: &UserRecord) -> TxOp {
+    let username_key = next.username.to_ascii_lowercase();
+    let (display_pk, display_sk) = next.displayname_index();
+    let (name_pk, name_sk) = keys::username_index(&username_key, next.id);
+    TxOp::Update {
+        key: keys::unique_username(&username_key),
+        update: Update::new()
+            .set("user_id", next.id.0)
+            .set(keys::attr::GSI1PK, name_pk)
+            .set(keys::attr::GSI1SK, name_sk)
+            .set(keys::attr::GSI2PK, display_pk)
+            .set(keys::attr::GSI2SK, display_sk),
+        condition: Some(Condition::Or(vec![
+            Condition::item_absent(),
+            Condition::eq("user_id", next.id.0),
+        ])),
+    }
+}
+
 /// Writes the validated changes other than the address in one transaction, and logs them.
 async fn apply_update(
     app: &App,
@@ -470,27 +493,34 @@ async fn apply_update(
     let mut new_username_op = None;
     let mut events = Vec::new();
 
+    // The record as it will be: the name item (unique username, name indexes) follows it.
+    let mut next = current.clone();
+    if let Some(username) = &changes.username {
+        next.username = username.as_str().to_owned();
+    }
+    if let Some(first) = &changes.first_name {
+        next.first_name = first.clone();
+    }
+    if let Some(last) = &changes.last_name {
+        next.last_name = last.clone();
+    }
+    let old_key = current.username.to_ascii_lowercase();
+    let renamed = next.username.to_ascii_lowercase() != old_key;
+
     if let Some(username) = changes
         .username
         .as_ref()
         .filter(|u| u.as_str() != current.username)
     {
         update = update.set("username", username.as_str());
-        let old_key = current.username.to_ascii_lowercase();
-        if username.key() != old_key {
-            let (_, sk) = keys::username_index(&username.key());
-            update = update.set(keys::attr::GSI1SK, sk);
+        if renamed {
             ops.push(TxOp::Delete {
                 key: keys::unique_username(&old_key),
                 condition: Some(Condition::eq("user_id", target.0)),
             });
             new_username_op = Some(ops.len());
             ops.push(TxOp::Put {
-                item: registration::unique_item(
-                    keys::unique_username(&username.key()),
-                    target,
-                    &now.to_rfc3339(),
-                ),
+                item: next.name_item(&now.to_rfc3339()),
                 condition: Some(Condition::item_absent()),
             });
         }
@@ -509,20 +539,10 @@ async fn apply_update(
             profile_fields.push(field);
         }
     }
-    // The display name (full name, else username) is the GSI2 search key: keep it in step.
-    let mut next = current.clone();
-    if let Some(username) = &changes.username {
-        next.username = username.as_str().to_owned();
-    }
-    if let Some(first) = &changes.first_name {
-        next.first_name = first.clone();
-    }
-    if let Some(last) = &changes.last_name {
-        next.last_name = last.clone();
-    }
-    if next.display_name() != current.display_name() {
-        let (_, sk) = keys::displayname_index(&next.display_name(), target);
-        update = update.set(keys::attr::GSI2SK, sk);
+    // The display name (full name, else username) is the name item's GSI2 search key: keep it
+    // in step (a rename writes a whole new name item above).
+    if !renamed && next.display_name() != current.display_name() {
+        ops.push(name_index_op(&next));
     }
     if let Some(role) = changes.role {
         update = update.set("role", role.as_str());

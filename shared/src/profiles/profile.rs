@@ -8,15 +8,14 @@ use serde_json::{Map, Value as Json, json};
 use super::validate;
 use super::views::{full_view, public_card, public_view};
 use crate::App;
+use crate::accounts::names::{self, NameIndex};
 use crate::accounts::{self, SettingsRecord, UserRecord};
 use crate::activity::events::{self, EventType, NewEvent};
 use crate::auth::client::ClientInfo;
 use crate::error::{Error, FieldErrors};
 use crate::model::{Role, UserId};
 use crate::social;
-use crate::store::{
-    Condition, Cursor, Index, Key, Query, SortCondition, TxOp, Update, Value, from_item, keys,
-};
+use crate::store::{Condition, Key, TxOp, Update, Value, from_item, keys};
 
 /// Fields the owner (or an admin) writes.
 const WRITABLE: [&str; 15] = [
@@ -225,12 +224,7 @@ async fn write_profile(
 ) -> Result<bool, Error> {
     let mut item = next.to_item()?;
     let mut update = Update::new();
-    for attr in
-        WRITABLE
-            .iter()
-            .copied()
-            .chain(["updated_at", keys::attr::GSI2PK, keys::attr::GSI2SK])
-    {
+    for attr in WRITABLE.iter().copied().chain(["updated_at"]) {
         update = match item.remove(attr) {
             Some(Value::Null) | None => update.remove(attr),
             Some(value) => update.set(attr, value),
@@ -242,7 +236,9 @@ async fn write_profile(
     // An erasure under way (or done) must not be undone by an update that recreates a partial
     // item; a change since the read must not be undone by this one.
     let condition = writable_profile().and(Condition::eq("updated_at", read));
-    let result = if current.is_private != next.is_private {
+    // What else changes with the profile, in one transaction with it.
+    let mut with = Vec::new();
+    if current.is_private != next.is_private {
         // `is_private` and the settings' `profile_visibility` say the same thing: one write.
         let mut settings = match app.table.get(&keys::settings(id), true).await? {
             Some(item) => from_item::<SettingsRecord>(&item)?,
@@ -254,24 +250,28 @@ async fn write_profile(
             "public".into()
         };
         settings.updated_at = next.updated_at;
-        app.table
-            .transact_write(vec![
-                TxOp::Update {
-                    key: keys::user(id),
-                    update,
-                    condition: Some(condition),
-                },
-                TxOp::Put {
-                    item: settings.to_item()?,
-                    condition: None,
-                },
-            ])
-            .await
-    } else {
+        with.push(TxOp::Put {
+            item: settings.to_item()?,
+            condition: None,
+        });
+    }
+    // The display name is the name item's search key (`accounts::names`): keep it in step.
+    if current.display_name() != next.display_name() {
+        with.push(accounts::users::name_index_op(next));
+    }
+    let result = if with.is_empty() {
         app.table
             .update(&keys::user(id), update, Some(condition))
             .await
             .map(drop)
+    } else {
+        let mut ops = vec![TxOp::Update {
+            key: keys::user(id),
+            update,
+            condition: Some(condition),
+        }];
+        ops.extend(with);
+        app.table.transact_write(ops).await
     };
     match result {
         Ok(()) => Ok(true),
@@ -385,7 +385,7 @@ pub struct ProfilePage {
 struct SearchCursor {
     /// `u`: the username stream; `d`: the display-name stream.
     s: char,
-    /// The stream's own cursor; `None` starts the stream from its beginning.
+    /// The last sort key the stream returned; `None` starts the stream from its beginning.
     c: Option<String>,
 }
 
@@ -405,48 +405,60 @@ pub async fn list_profiles(
         Some(c) => decode_cursor(c)?,
         None => SearchCursor { s: 'u', c: None },
     };
-    let mut items = Vec::new();
+    // The users of the page, from the name indexes (each read merges its 16 shards).
+    let mut ids: Vec<UserId> = Vec::new();
     let next = loop {
-        let wanted = page_size - items.len() as u32;
-        let after = position.c.as_deref().map(Cursor::from_client);
-        let query = if position.s == 'u' {
-            let (pk, _) = keys::username_index("");
-            let q = Query::new(Index::Gsi1, pk).limit(wanted).after(after);
-            if prefix.is_empty() {
-                q
-            } else {
-                q.sort(SortCondition::BeginsWith(prefix.clone()))
-            }
+        let wanted = page_size - ids.len() as u32;
+        let index = if position.s == 'u' {
+            NameIndex::Username
         } else {
-            let (pk, _) = keys::displayname_index("", viewer.id);
-            Query::new(Index::Gsi2, pk)
-                .sort(SortCondition::BeginsWith(prefix.clone()))
-                .filter(Condition::Not(Box::new(Condition::BeginsWith(
-                    keys::attr::GSI1SK.into(),
-                    prefix.clone(),
-                ))))
-                .limit(wanted)
-                .after(after)
+            NameIndex::DisplayName
         };
-        let page = app.table.query(query).await?;
-        items.extend(page.items);
+        let page = names::page(app, index, &prefix, position.c.as_deref(), wanted).await?;
+        for entry in &page.entries {
+            // The display-name stream leaves out whoever the username stream listed.
+            if index == NameIndex::DisplayName
+                && entry.sort_key(NameIndex::Username).starts_with(&prefix)
+            {
+                continue;
+            }
+            ids.push(entry.user);
+        }
         position = match page.next {
-            Some(c) => SearchCursor {
+            Some(after) => SearchCursor {
                 s: position.s,
-                c: Some(c.as_str().to_owned()),
+                c: Some(after),
             },
             // The username stream is done: a search goes on with display names.
             None if position.s == 'u' && !prefix.is_empty() => SearchCursor { s: 'd', c: None },
             None => break None,
         };
-        if items.len() as u32 >= page_size {
+        if ids.len() as u32 >= page_size {
             break Some(position);
         }
     };
 
-    // An account being erased is already out of the username index; keep it out here too.
-    let users: Vec<UserRecord> = items
+    // The profiles and the viewer's edges to them, side by side.
+    let profile_keys: Vec<Key> = ids.iter().map(|id| keys::user(*id)).collect();
+    let profiles = async {
+        if profile_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        app.table.batch_get(&profile_keys).await
+    };
+    let relations = async {
+        if viewer.role.is_staff() {
+            Ok((BTreeSet::new(), BTreeSet::new()))
+        } else {
+            relations_among(app, viewer.id, &ids).await
+        }
+    };
+    let (profiles, relations) = tokio::join!(profiles, relations);
+    let (blocked, followed) = relations?;
+    let users: Vec<UserRecord> = profiles?
         .iter()
+        .flatten()
+        // An account being erased is left out.
         .filter(|i| i.get("deleting").and_then(Value::as_bool) != Some(true))
         .map(from_item::<UserRecord>)
         .collect::<Result<Vec<_>, _>>()?
@@ -458,11 +470,6 @@ pub async fn list_profiles(
                 || u.display_name().to_lowercase().starts_with(&prefix)
         })
         .collect();
-    let (blocked, followed) = if viewer.role.is_staff() {
-        (BTreeSet::new(), BTreeSet::new())
-    } else {
-        relations_among(app, viewer.id, &users).await?
-    };
     // A private account is found by its (public) username, but not by its display name, the
     // person's real name, unless the viewer follows it.
     let hidden_by_privacy = |u: &UserRecord| {
@@ -496,13 +503,9 @@ pub async fn list_profiles(
 async fn relations_among(
     app: &App,
     viewer: UserId,
-    users: &[UserRecord],
+    users: &[UserId],
 ) -> Result<(BTreeSet<UserId>, BTreeSet<UserId>), Error> {
-    let others: Vec<UserId> = users
-        .iter()
-        .map(|u| u.id)
-        .filter(|id| *id != viewer)
-        .collect();
+    let others: Vec<UserId> = users.iter().copied().filter(|id| *id != viewer).collect();
     if others.is_empty() {
         return Ok((BTreeSet::new(), BTreeSet::new()));
     }
@@ -641,7 +644,7 @@ pub async fn create_profile(
                 condition: Some(Condition::item_absent()),
             },
             TxOp::Put {
-                item: unique(keys::unique_username(&username.key())),
+                item: user.name_item(&now.to_rfc3339()),
                 condition: Some(free_or_mine(())),
             },
             TxOp::Put {

@@ -135,12 +135,17 @@ pub fn is_entity_partition(pk: &str) -> bool {
 /// shards; `None` for a key value that is not sharded. The heat simulation reports a family at
 /// its mean per shard.
 pub fn shard_family(pk: &str) -> Option<(String, u32)> {
-    for family in [AWARDS, LEADERBOARD] {
+    for (family, shards) in [
+        (AWARDS, BOARD_SHARDS),
+        (LEADERBOARD, BOARD_SHARDS),
+        (USERNAME_INDEX, NAME_SHARDS),
+        (DISPLAYNAME_INDEX, NAME_SHARDS),
+    ] {
         if let Some(shard) = pk.strip_prefix(family).and_then(|r| r.strip_prefix('#'))
             && shard.len() == 2
             && shard.bytes().all(|b| b.is_ascii_digit())
         {
-            return Some((format!("{family}#*"), BOARD_SHARDS as u32));
+            return Some((format!("{family}#*"), shards as u32));
         }
     }
     if let Some(shard) = pk.strip_prefix("SEVERE#")
@@ -177,20 +182,49 @@ pub fn user(id: UserId) -> Key {
     Key::new(user_partition(id), "PROFILE")
 }
 
-/// GSI1 keys of a profile: every user under `USERNAME`, sorted by case-folded username, for
-/// username lookups and prefix search without a scan.
-pub fn username_index(username_key: &str) -> (String, String) {
-    ("USERNAME".into(), username_key.to_owned())
+/// Shards of the name indexes (GSI1 `USERNAME#<nn>`, GSI2 `DISPLAYNAME#<nn>`), by user id.
+pub const NAME_SHARDS: i64 = 16;
+
+/// GSI1 keys of a user's name item (the unique username item, [`unique_username`]): the user
+/// under `USERNAME#<user id mod 16>`, sorted by case-folded username, for username order and
+/// prefix search without a scan; readers merge the shards. The entry lives on the narrow
+/// unique item, written only on registration and rename, not on the profile, whose every
+/// write (`last_active`, counters) would rewrite it (`docs/scale.md`).
+pub fn username_index(username_key: &str, id: UserId) -> (String, String) {
+    (
+        format!("{USERNAME_INDEX}#{:02}", id.0.rem_euclid(NAME_SHARDS)),
+        username_key.to_owned(),
+    )
 }
 
-/// GSI2 keys of a profile: every user under `DISPLAYNAME`, sorted by lower-cased display name
-/// (the id keeps equal names apart), for display-name prefix search without a scan.
+/// GSI2 keys of a user's name item: the user under `DISPLAYNAME#<user id mod 16>`, sorted by
+/// lower-cased display name (the id keeps equal names apart), for display-name prefix search;
+/// rewritten when the display name changes.
 pub fn displayname_index(display_name: &str, id: UserId) -> (String, String) {
     (
-        "DISPLAYNAME".into(),
+        format!("{DISPLAYNAME_INDEX}#{:02}", id.0.rem_euclid(NAME_SHARDS)),
         format!("{}#{id}", display_name.to_lowercase()),
     )
 }
+
+/// Every GSI1 partition of the username index.
+pub fn username_partitions() -> Vec<String> {
+    (0..NAME_SHARDS)
+        .map(|s| format!("{USERNAME_INDEX}#{s:02}"))
+        .collect()
+}
+
+/// Every GSI2 partition of the display-name index.
+pub fn displayname_partitions() -> Vec<String> {
+    (0..NAME_SHARDS)
+        .map(|s| format!("{DISPLAYNAME_INDEX}#{s:02}"))
+        .collect()
+}
+
+/// The name indexes' family names; before issue 19 they were single key values on the
+/// profile items (the `migrate_keys` task moves them).
+pub const USERNAME_INDEX: &str = "USERNAME";
+pub const DISPLAYNAME_INDEX: &str = "DISPLAYNAME";
 
 pub fn credentials(id: UserId) -> Key {
     Key::new(user_partition(id), "CREDENTIALS")

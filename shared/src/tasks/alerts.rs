@@ -31,6 +31,7 @@ use crate::activity::events::EventRecord;
 use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::mail::Email;
+use crate::model::UserId;
 use crate::store::{
     Condition, Cursor, Index, Item, Key, Query, StoreError, Update, Value, from_item, keys,
 };
@@ -59,36 +60,43 @@ async fn watermark(run: &Run<'_>) -> Result<Option<i64>, Error> {
     Ok(item.and_then(|i| i.get("since").and_then(Value::as_i64)))
 }
 
-/// The verified administrators' addresses (a filtered walk of the username index; only made
-/// when there is something to send).
+/// The verified administrators' addresses: a walk of the username index's shards and a batch
+/// read of each page's profiles (only made when there is something to send).
 async fn admin_addresses(run: &Run<'_>) -> Result<Vec<String>, Error> {
-    let (pk, _) = keys::username_index("");
-    let filter = Condition::Or(vec![
-        Condition::eq("role", "admin"),
-        Condition::eq("role", "owner"),
-    ])
-    .and(Condition::eq("is_verified", true));
     let mut out = Vec::new();
-    let mut cursor: Option<Cursor> = None;
-    loop {
-        let query = Query::new(Index::Gsi1, pk.clone())
-            .filter(filter.clone())
-            .limit(1000)
-            .after(cursor.take());
-        let page = run.app.table.query(query).await?;
-        run.counts.read(page.items.len() as u64);
-        out.extend(
-            page.items
+    for pk in keys::username_partitions() {
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let query = Query::new(Index::Gsi1, pk.clone())
+                .limit(100)
+                .after(cursor.take());
+            let page = run.app.table.query(query).await?;
+            let profiles: Vec<Key> = page
+                .items
                 .iter()
-                .filter_map(|i| from_item::<UserRecord>(i).ok())
-                .filter(|u| !u.is_suspended && !u.deleting)
-                .map(|u| u.email),
-        );
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(out),
+                .filter_map(|i| i.get("user_id").and_then(Value::as_i64))
+                .map(|id| keys::user(UserId(id)))
+                .collect();
+            if !profiles.is_empty() {
+                let found = run.app.table.batch_get(&profiles).await?;
+                run.counts.read((page.items.len() + profiles.len()) as u64);
+                out.extend(
+                    found
+                        .iter()
+                        .flatten()
+                        .filter_map(|i| from_item::<UserRecord>(i).ok())
+                        .filter(|u| u.role.is_admin() && u.is_verified)
+                        .filter(|u| !u.is_suspended && !u.deleting)
+                        .map(|u| u.email),
+                );
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
         }
     }
+    Ok(out)
 }
 
 fn alert_mail(to: &str, event: &EventRecord) -> Email {

@@ -9,9 +9,13 @@
 //! - a high or critical event with no GSI2 entry (not on the review queue) gets its sparse
 //!   severe-event entry (`keys::severe_event_index`), which the alerts task reads;
 //! - a user badge on the unsharded GSI2 `AWARDS` gets its shard (`keys::award_index`), and a
-//!   badge score on the unsharded GSI1 `LEADERBOARD` its shard (`keys::leaderboard_index`).
+//!   badge score on the unsharded GSI1 `LEADERBOARD` its shard (`keys::leaderboard_index`);
+//! - a profile that carries the name index entries (GSI1 `USERNAME`, GSI2 `DISPLAYNAME`, one
+//!   key value each) loses them, and its name item (the unique username item) gets the sharded
+//!   ones (`UserRecord::name_item`), in one transaction.
 //!
-//! The walk is two filtered scans (the event items, then the user badges and scores), checkpointed after every page like every
+//! The walk is three filtered scans (the event items, then the user badges and scores, then
+//! the profiles with index keys), checkpointed after every page like every
 //! task (resumable). Every write compares with what it read first and is conditional (the item
 //! still exists; the new key is still free), so an item already migrated is left alone, a page
 //! repeated after a crash changes nothing more, and a second run writes nothing. Attributes the
@@ -20,10 +24,12 @@
 use async_trait::async_trait;
 
 use super::runner::{Run, Source, Task, for_each};
+use crate::accounts::UserRecord;
 use crate::activity::events::{EventRecord, Severity};
 use crate::badges::awards::{BadgeScore, UserBadge};
 use crate::error::Error;
-use crate::store::{Condition, Item, Key, StoreError, TxOp, Update, Value, keys};
+use crate::model::UserId;
+use crate::store::{Condition, Item, Key, StoreError, TxOp, Update, Value, from_item, keys};
 
 pub const NAME: &str = "migrate_keys";
 
@@ -35,6 +41,8 @@ enum Change {
     Index(Key, Update),
     /// Move the item to `to` (with its index keys fixed), delete it at `from`.
     Move { from: Key, to: Item },
+    /// Take the name index entries off a profile and put them on its name item.
+    Names(Box<UserRecord>),
 }
 
 fn index_value(item: &Item, attr: &str) -> Option<String> {
@@ -111,8 +119,53 @@ fn board_change(item: &Item) -> Option<Change> {
     ))
 }
 
+/// The name index entries a profile still carries, to move to its name item.
+fn names_change(item: &Item) -> Option<Change> {
+    let indexed = [keys::attr::GSI1PK, keys::attr::GSI2PK]
+        .iter()
+        .any(|attr| item.contains_key(*attr));
+    if !indexed {
+        return None;
+    }
+    from_item::<UserRecord>(item)
+        .ok()
+        .map(|user| Change::Names(Box::new(user)))
+}
+
 async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
     match change {
+        Change::Names(user) => {
+            let profile = TxOp::Update {
+                key: keys::user(user.id),
+                update: Update::new()
+                    .remove(keys::attr::GSI1PK)
+                    .remove(keys::attr::GSI1SK)
+                    .remove(keys::attr::GSI2PK)
+                    .remove(keys::attr::GSI2SK),
+                condition: Some(Condition::item_present()),
+            };
+            // An account being erased is out of the indexes already: its keys just go.
+            let ops = if user.deleting {
+                vec![profile]
+            } else {
+                vec![profile, crate::accounts::users::name_index_op(&user)]
+            };
+            let written = ops.len() as u64;
+            match run.app.table.transact_write(ops).await {
+                Ok(()) => {
+                    run.counts.written(written);
+                    run.counts.note("names moved", 1);
+                }
+                // The profile is gone meanwhile: nothing to move.
+                Err(e) if e.failed_condition_index() == Some(0) => {}
+                // The username's unique item is someone else's (a rename raced the walk):
+                // the profile is re-read on the next run; nothing is lost meanwhile.
+                Err(e) if e.failed_condition_index() == Some(1) => {
+                    run.counts.note("names skipped", 1);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Change::Index(key, update) => {
             match run
                 .app
@@ -185,14 +238,22 @@ impl Task for MigrateKeys {
             Source::Scan {
                 filter: Some(Condition::Or(vec![user_badges, scores])),
             },
+            Source::Scan {
+                filter: Some(Condition::eq(keys::attr::SK, keys::user(UserId(0)).sk).and(
+                    Condition::Or(vec![
+                        Condition::Exists(keys::attr::GSI1PK.into()),
+                        Condition::Exists(keys::attr::GSI2PK.into()),
+                    ]),
+                )),
+            },
         ])
     }
 
     async fn page(&self, run: &Run<'_>, phase: usize, items: Vec<Item>) -> Result<(), Error> {
-        let changes: Vec<Change> = if phase == 0 {
-            items.iter().filter_map(change_of).collect()
-        } else {
-            items.iter().filter_map(board_change).collect()
+        let changes: Vec<Change> = match phase {
+            0 => items.iter().filter_map(change_of).collect(),
+            1 => items.iter().filter_map(board_change).collect(),
+            _ => items.iter().filter_map(names_change).collect(),
         };
         for_each(changes, |change| apply(run, change)).await?;
         Ok(())

@@ -85,14 +85,10 @@ fn user_items(
         ),
         (SettingsRecord::defaults(user, created).to_item()?, true),
     ];
-    for unique in [
-        keys::unique_username(&name),
-        keys::unique_email(&format!("{name}@example.com")),
-    ] {
-        let mut item = unique.to_item();
-        item.insert("user_id".into(), Value::Int(id));
-        items.push((item, true));
-    }
+    items.push((profile.name_item(&created.to_rfc3339()), true));
+    let mut email = keys::unique_email(&format!("{name}@example.com")).to_item();
+    email.insert("user_id".into(), Value::Int(id));
+    items.push((email, true));
     for k in 1..=follows {
         let target = first + (id - first + k) % count;
         let edge = FollowEdge {

@@ -199,7 +199,7 @@ both_engines!(
             "users",
             "GET /api/users/?page_size=25 (admin)".into(),
             calls,
-            "get=2 query=1",
+            "get=2 batch_get=1 query=16",
         );
         let own = format!("/api/users/{}/", alice.id);
         let calls = measure(&app, &table, &alice, Method::GET, &own, None, 200).await;

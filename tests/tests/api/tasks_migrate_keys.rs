@@ -121,7 +121,67 @@ async fn legacy_award(app: &TestApp) -> (Key, Key) {
     (badge_key, score_key)
 }
 
+/// A user as the key design before issue 19 stored them: the name index entries on the
+/// profile (one key value per index), the unique username item holding only the owner's id.
+async fn legacy_user(app: &TestApp, id: i64, name: &str, first_name: &str) {
+    let mut user = accounts::accounts::UserRecord::new(
+        UserId(id),
+        name.into(),
+        format!("{name}@example.com"),
+        app.app.clock.now(),
+    );
+    user.is_verified = true;
+    user.first_name = first_name.into();
+    let mut profile = user.to_item().unwrap();
+    for (attr, value) in [
+        (keys::attr::GSI1PK, keys::USERNAME_INDEX.to_owned()),
+        (keys::attr::GSI1SK, name.to_ascii_lowercase()),
+        (keys::attr::GSI2PK, keys::DISPLAYNAME_INDEX.to_owned()),
+        (
+            keys::attr::GSI2SK,
+            format!("{}#{id}", user.display_name().to_lowercase()),
+        ),
+    ] {
+        profile.insert(attr.into(), Value::S(value));
+    }
+    app.table().put(profile, None).await.unwrap();
+    let mut unique = keys::unique_username(&name.to_ascii_lowercase()).to_item();
+    unique.insert("user_id".into(), Value::Int(id));
+    app.table().put(unique, None).await.unwrap();
+}
+
+/// How many profiles a search finds.
+async fn found(app: &TestApp, viewer: &accounts::accounts::UserRecord, q: &str) -> usize {
+    accounts::profiles::profile::list_profiles(&app.app, viewer, Some(q), 25, None)
+        .await
+        .unwrap()
+        .results
+        .len()
+}
+
 both_engines!(
+    async fn names_move_to_their_items(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let viewer = stored_user(&app.app, 1, "ann", true).await;
+        legacy_user(&app, 2, "zelda", "Quinn").await;
+        // Before: the sharded indexes do not know her.
+        assert_eq!(found(&app, &viewer, "zel").await, 0);
+        let record = run(&app.app, migrate_keys::NAME).await;
+        assert_eq!(record.details.get("names moved"), Some(&1), "{record:?}");
+        let profile = item(&app, &keys::user(UserId(2))).await.unwrap();
+        for attr in [keys::attr::GSI1PK, keys::attr::GSI2PK, keys::attr::GSI1SK] {
+            assert!(!profile.contains_key(attr), "{attr} left on {profile:?}");
+        }
+        let name = item(&app, &keys::unique_username("zelda")).await.unwrap();
+        assert_eq!(name["user_id"], Value::Int(2));
+        assert!(keys::username_partitions().contains(&attr(&name, keys::attr::GSI1PK).unwrap()));
+        // Found by username and by display name, once each.
+        assert_eq!(found(&app, &viewer, "zel").await, 1);
+        assert_eq!(found(&app, &viewer, "quinn").await, 1);
+        let again = run(&app.app, migrate_keys::NAME).await;
+        assert_eq!(again.items_written, 0, "{again:?}");
+    }
+
     async fn awards_and_scores_move_to_their_shards(t: TestTable) {
         let app = TestApp::new(t).await;
         stored_user(&app.app, 1, "ann", true).await;
@@ -174,7 +234,8 @@ both_engines!(
                 .await
                 .unwrap();
             runs += 1;
-            assert!(runs < 100, "the walk never ends");
+            // Three scans of the whole table, one item a run.
+            assert!(runs < 500, "the walk never ends");
             if record.status == RunStatus::Completed {
                 break;
             }

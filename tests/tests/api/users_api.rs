@@ -628,11 +628,23 @@ both_engines!(
         .await;
         assert_eq!(status, 200, "{body}");
 
-        // The new display name finds her; the GSI2 key on the stored profile moved with it.
+        // The new display name finds her; the GSI2 key on her name item moved with it, and the
+        // profile carries no index entry (every profile write would rewrite it).
         let (_, body) = get(&app, &admin, "/api/profiles/?search=quill").await;
         assert_eq!(names(&body), ["jane"], "{body}");
-        let stored = profile(&app, jane.id).await.expect("profile");
+        let name_item = app
+            .table()
+            .get(&keys::unique_username("jane"), true)
+            .await
+            .unwrap()
+            .expect("the name item");
         let (_, expected) = keys::displayname_index("Quill Penna", UserId(jane.id));
-        assert_eq!(stored[keys::attr::GSI2SK].as_str(), Some(expected.as_str()));
+        assert_eq!(
+            name_item[keys::attr::GSI2SK].as_str(),
+            Some(expected.as_str())
+        );
+        let stored = profile(&app, jane.id).await.expect("profile");
+        assert!(!stored.contains_key(keys::attr::GSI2SK), "{stored:?}");
+        assert!(!stored.contains_key(keys::attr::GSI1SK), "{stored:?}");
     }
 );

@@ -42,14 +42,14 @@ pub async fn user(app: &App, id: i64, name: &str, role: Role) -> TestUser {
         .put(credentials.to_item().unwrap(), None)
         .await
         .unwrap();
-    for unique in [
-        keys::unique_username(&name.to_ascii_lowercase()),
-        keys::unique_email(&format!("{name}@example.com").to_ascii_lowercase()),
-    ] {
-        let mut item = unique.to_item();
-        item.insert("user_id".into(), Value::Int(id));
-        app.table.put(item, None).await.unwrap();
-    }
+    app.table
+        .put(record.name_item(&now.to_rfc3339()), None)
+        .await
+        .unwrap();
+    let mut email =
+        keys::unique_email(&format!("{name}@example.com").to_ascii_lowercase()).to_item();
+    email.insert("user_id".into(), Value::Int(id));
+    app.table.put(email, None).await.unwrap();
     let started = sessions::start_session(app, &record, &client(), AuthMethod::Jwt)
         .await
         .unwrap();
