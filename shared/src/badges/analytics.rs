@@ -49,30 +49,11 @@ async fn summed_stats(app: &App) -> Result<Item, Error> {
     Ok(sum.into_iter().map(|(k, v)| (k, Value::Int(v))).collect())
 }
 
-/// The analytics document.
-pub async fn analytics(app: &App) -> Result<Json, Error> {
-    let stats = summed_stats(app).await?;
-    let defs = definitions::list_all(app).await?;
-
-    let by_category: Vec<Json> = Category::ALL
-        .iter()
-        .map(
-            |c| json!({"category": c, "count": count(&stats, &format!("category_{}", c.as_str()))}),
-        )
-        .collect();
-    let rarity: Vec<Json> = Rarity::ALL
-        .iter()
-        .map(|r| json!({"rarity": r, "count": count(&stats, &format!("rarity_{}", r.as_str()))}))
-        .collect();
-
-    let mut popular: Vec<_> = defs.iter().filter(|d| d.earned_count > 0).collect();
-    popular.sort_by(|a, b| b.earned_count.cmp(&a.earned_count).then(a.id.cmp(&b.id)));
-    let popular: Vec<Json> = popular
-        .into_iter()
-        .take(POPULAR)
-        .map(|d| json!({"badge_id": d.id, "name": d.name, "earned_count": d.earned_count}))
-        .collect();
-
+/// The [`RECENT`] newest awards (the newest of each shard of the award index, at the same
+/// time; the newest of those) and their holders' profiles (one batch read).
+async fn newest_awards(
+    app: &App,
+) -> Result<(Vec<UserBadge>, HashMap<crate::model::UserId, UserRecord>), Error> {
     // The newest of each shard of the award index, at the same time; the newest of those.
     let pages = futures::future::try_join_all(keys::award_partitions().into_iter().map(|pk| {
         app.table.query(
@@ -108,6 +89,39 @@ pub async fn analytics(app: &App) -> Result<Json, Error> {
             .map(|item| from_item::<UserRecord>(&item).map(|u| (u.id, u)))
             .collect::<Result<_, _>>()?
     };
+    Ok((awards, users))
+}
+
+/// The analytics document.
+pub async fn analytics(app: &App) -> Result<Json, Error> {
+    // Three independent reads side by side: the aggregates; the definitions and their holder
+    // counts; the newest awards and their holders.
+    let (stats, defs, newest) = tokio::join!(
+        summed_stats(app),
+        definitions::list_all(app),
+        newest_awards(app)
+    );
+    let (stats, defs, (awards, users)) = (stats?, defs?, newest?);
+
+    let by_category: Vec<Json> = Category::ALL
+        .iter()
+        .map(
+            |c| json!({"category": c, "count": count(&stats, &format!("category_{}", c.as_str()))}),
+        )
+        .collect();
+    let rarity: Vec<Json> = Rarity::ALL
+        .iter()
+        .map(|r| json!({"rarity": r, "count": count(&stats, &format!("rarity_{}", r.as_str()))}))
+        .collect();
+
+    let mut popular: Vec<_> = defs.iter().filter(|d| d.earned_count > 0).collect();
+    popular.sort_by(|a, b| b.earned_count.cmp(&a.earned_count).then(a.id.cmp(&b.id)));
+    let popular: Vec<Json> = popular
+        .into_iter()
+        .take(POPULAR)
+        .map(|d| json!({"badge_id": d.id, "name": d.name, "earned_count": d.earned_count}))
+        .collect();
+
     let names: HashMap<_, _> = defs.iter().map(|d| (d.id, d.name.as_str())).collect();
     let recent: Vec<Json> = awards
         .iter()

@@ -334,12 +334,16 @@ async fn award_from(
                     .add("unique_holders", i64::from(count == 0)),
                 condition: None,
             },
-            TxOp::Update {
+            TxOp::Check {
                 key: keys::badge_definition(badge.id.0),
-                update: Update::new().add("earned_count", 1),
-                condition: Some(
-                    Condition::item_present().and(Condition::NotExists("deleting".into())),
-                ),
+                condition: Condition::item_present().and(Condition::NotExists("deleting".into())),
+            },
+            // The holder count has an item of its own: on the definition it rewrote the
+            // definition's index entries with every award (`docs/scale.md`).
+            TxOp::Update {
+                key: keys::badge_earned(badge.id.0),
+                update: Update::new().add("count", 1),
+                condition: None,
             },
         ];
         match app.table.transact_write(ops).await {
@@ -625,10 +629,16 @@ pub async fn revoke(
             },
         ];
         if def.is_some() {
-            ops.push(TxOp::Update {
+            ops.push(TxOp::Check {
                 key: keys::badge_definition(badge.0),
-                update: Update::new().add("earned_count", -1),
-                condition: Some(Condition::item_present()),
+                condition: Condition::item_present(),
+            });
+            // A count that goes below zero here means the definition still carries part of it
+            // (stored before the count item): the two add up.
+            ops.push(TxOp::Update {
+                key: keys::badge_earned(badge.0),
+                update: Update::new().add("count", -1),
+                condition: None,
             });
         }
         match app.table.transact_write(ops).await {

@@ -133,7 +133,9 @@ pub struct BadgeDefinition {
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// How many users hold it (moved in the award and revoke transactions).
+    /// How many users hold it: the `count` of its `keys::badge_earned` item (moved in the award
+    /// and revoke transactions), plus what a definition stored before that item existed still
+    /// carries ([`with_earned_counts`]). Never written on the definition.
     #[serde(default)]
     pub earned_count: i64,
     /// Bumped by every write; writes are conditioned on the version they read.
@@ -148,6 +150,7 @@ impl BadgeDefinition {
     /// The whole item: key and index entries (GSI2 only while active).
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
+        item.remove("earned_count");
         let key = keys::badge_definition(self.id.0);
         item.insert(keys::attr::PK.into(), Value::S(key.pk));
         item.insert(keys::attr::SK.into(), Value::S(key.sk));
@@ -367,19 +370,60 @@ pub async fn get(app: &App, id: BadgeId) -> Result<Option<BadgeDefinition>, Erro
     Ok(get_any(app, id, false).await?.filter(|d| !d.deleting))
 }
 
-/// A definition by id even while it is being deleted.
+/// A definition by id even while it is being deleted. Read consistently (for a write that
+/// follows) its `earned_count` is the stored part only; otherwise the definition and its count
+/// come in one batch read.
 pub(crate) async fn get_any(
     app: &App,
     id: BadgeId,
     consistent: bool,
 ) -> Result<Option<BadgeDefinition>, Error> {
-    let item = app
+    if consistent {
+        let item = app.table.get(&keys::badge_definition(id.0), true).await?;
+        return Ok(item
+            .map(|item| BadgeDefinition::from_item(&item))
+            .transpose()?);
+    }
+    let found = app
         .table
-        .get(&keys::badge_definition(id.0), consistent)
+        .batch_get(&[keys::badge_definition(id.0), keys::badge_earned(id.0)])
         .await?;
-    Ok(item
-        .map(|item| BadgeDefinition::from_item(&item))
-        .transpose()?)
+    let mut found = found.into_iter();
+    let Some(item) = found.next().flatten() else {
+        return Ok(None);
+    };
+    let mut def = BadgeDefinition::from_item(&item)?;
+    def.earned_count += found.next().flatten().as_ref().map_or(0, earned_in);
+    Ok(Some(def))
+}
+
+/// The `count` of a `keys::badge_earned` item.
+fn earned_in(item: &Item) -> i64 {
+    item.get("count").and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// The definitions with their holder counts: one batch read of their `keys::badge_earned`
+/// items, each count added to what the definition itself still carries.
+pub async fn with_earned_counts(
+    app: &App,
+    mut defs: Vec<BadgeDefinition>,
+) -> Result<Vec<BadgeDefinition>, Error> {
+    if defs.is_empty() {
+        return Ok(defs);
+    }
+    let keys: Vec<_> = defs.iter().map(|d| keys::badge_earned(d.id.0)).collect();
+    let found = app.table.batch_get(&keys).await?;
+    for (def, item) in defs.iter_mut().zip(found) {
+        def.earned_count += item.as_ref().map_or(0, earned_in);
+    }
+    Ok(defs)
+}
+
+/// How many hold badge `id` (its count item and what the definition carries), for a
+/// definition read consistently.
+async fn earned_count_of(app: &App, def: &BadgeDefinition) -> Result<i64, Error> {
+    let item = app.table.get(&keys::badge_earned(def.id.0), false).await?;
+    Ok(def.earned_count + item.as_ref().map_or(0, earned_in))
 }
 
 /// A definition by name (case-insensitive): the unique item, then the definition.
@@ -470,14 +514,14 @@ pub async fn list_active_cached(app: &App) -> Result<std::sync::Arc<Vec<BadgeDef
 pub async fn list_active(app: &App) -> Result<Vec<BadgeDefinition>, Error> {
     let (pk, _) = keys::active_badge_index(0);
     let defs = query_all(app, Query::new(Index::Gsi2, pk)).await?;
-    Ok(defs.into_iter().filter(|d| !d.deleting).collect())
+    with_earned_counts(app, defs.into_iter().filter(|d| !d.deleting).collect()).await
 }
 
 /// Every definition, active or not, but not those being deleted (analytics, admin tools).
 pub async fn list_all(app: &App) -> Result<Vec<BadgeDefinition>, Error> {
     let (pk, _) = keys::badge_index(0);
     let defs = query_all(app, Query::new(Index::Gsi1, pk)).await?;
-    Ok(defs.into_iter().filter(|d| !d.deleting).collect())
+    with_earned_counts(app, defs.into_iter().filter(|d| !d.deleting).collect()).await
 }
 
 /// Filters of the definition list.
@@ -526,7 +570,7 @@ pub async fn list_page(
         .iter()
         .map(BadgeDefinition::from_item)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((defs, page.next))
+    Ok((with_earned_counts(app, defs).await?, page.next))
 }
 
 /// Changes a definition (the result obeys every rule), in one transaction conditioned on the
@@ -585,10 +629,9 @@ pub async fn update(
             deleting: false,
         };
         let mut ops = Vec::new();
-        // `earned_count` moves in award transactions: keep the stored value, not the read one.
-        let mut item = new.to_item()?;
-        item.remove("earned_count");
-        let update = item_as_update(item, &old)?;
+        // `earned_count` is not the definition's to write (`to_item` leaves it out): what an
+        // older definition still carries stays as stored.
+        let update = item_as_update(new.to_item()?, &old)?;
         ops.push(TxOp::Update {
             key: keys::badge_definition(id.0),
             update,
@@ -635,8 +678,9 @@ pub async fn update(
         }
         match app.table.transact_write(ops).await {
             Ok(()) => {
+                let earned_count = earned_count_of(app, &old).await?;
                 return Ok(BadgeDefinition {
-                    earned_count: old.earned_count,
+                    earned_count,
                     ..new
                 });
             }
@@ -676,8 +720,9 @@ fn item_as_update(item: Item, _old: &BadgeDefinition) -> Result<Update, Error> {
 /// 2. its holders (GSI1 `BADGE#<id>`) are revoked page by page, each revoke one transaction
 ///    that gives back the points and moves the aggregates;
 /// 3. the definition and its unique name go, with the aggregates, in one transaction
-///    conditioned on `earned_count = 0` (so a holder the index had not shown yet is not lost:
-///    the step repeats, or the request is a 503 that a retry finishes).
+///    conditioned on no holder being counted (the definition's own `earned_count`, if it still
+///    has one, and its count item, deleted with it), so a holder the index had not shown yet
+///    is not lost: the step repeats, or the request is a 503 that a retry finishes.
 pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
     let _fresh = Invalidate(app);
     let def = get_any(app, id, true).await?.ok_or(Error::NotFound)?;
@@ -734,10 +779,20 @@ pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
                 update: stats_update(Update::new(), def.category, def.rarity, -1),
                 condition: None,
             },
+            TxOp::Delete {
+                key: keys::badge_earned(id.0),
+                condition: Some(Condition::Or(vec![
+                    Condition::item_absent(),
+                    Condition::Le("count".into(), Value::Int(0)),
+                ])),
+            },
         ];
         match app.table.transact_write(ops).await {
             Ok(()) => return Ok(()),
-            Err(e) if e.failed_condition_index() == Some(0) || e.calls_for_another_round() => {
+            Err(e)
+                if matches!(e.failed_condition_index(), Some(0) | Some(3))
+                    || e.calls_for_another_round() =>
+            {
                 // A holder not yet visible on the index, or a concurrent writer.
                 let still = get_any(app, id, true).await?;
                 if still.is_none() {

@@ -523,6 +523,14 @@ pub fn badge_definition(id: i64) -> Key {
     Key::new(format!("BADGE#{id}"), "DEFINITION")
 }
 
+/// How many users hold a badge (`count`), in an item of its own beside the definition, with no
+/// index entry: on the definition, every award's ADD rewrote the definition's two index entries
+/// (`BADGES`, `BADGES#ACTIVE`), which every award reaches (`docs/scale.md`). A definition
+/// stored before may still carry an `earned_count` of its own; readers add the two.
+pub fn badge_earned(id: i64) -> Key {
+    Key::new(format!("BADGE#{id}"), "EARNED")
+}
+
 /// GSI1 keys of a badge definition: every definition (admins' list), in id order.
 pub fn badge_index(id: i64) -> (String, String) {
     ("BADGES".into(), format!("{id:020}"))

@@ -12,10 +12,13 @@
 //!   badge score on the unsharded GSI1 `LEADERBOARD` its shard (`keys::leaderboard_index`);
 //! - a profile that carries the name index entries (GSI1 `USERNAME`, GSI2 `DISPLAYNAME`, one
 //!   key value each) loses them, and its name item (the unique username item) gets the sharded
-//!   ones (`UserRecord::name_item`), in one transaction.
+//!   ones (`UserRecord::name_item`), in one transaction;
+//! - a badge definition that carries its `earned_count` gives it to its count item
+//!   (`keys::badge_earned`), in one transaction conditioned on the value read.
 //!
-//! The walk is three filtered scans (the event items, then the user badges and scores, then
-//! the profiles with index keys), checkpointed after every page like every
+//! The walk is four filtered scans (the event items, then the user badges and scores, then
+//! the profiles with index keys, then the definitions with a count), checkpointed after every
+//! page like every
 //! task (resumable). Every write compares with what it read first and is conditional (the item
 //! still exists; the new key is still free), so an item already migrated is left alone, a page
 //! repeated after a crash changes nothing more, and a second run writes nothing. Attributes the
@@ -43,6 +46,15 @@ enum Change {
     Move { from: Key, to: Item },
     /// Take the name index entries off a profile and put them on its name item.
     Names(Box<UserRecord>),
+    /// Move a definition's stored `earned_count` to its count item.
+    Earned { badge: i64, count: i64 },
+}
+
+/// The holder count a definition still carries, to move to its count item.
+fn earned_change(item: &Item) -> Option<Change> {
+    let count = item.get("earned_count").and_then(Value::as_i64)?;
+    let badge = item.get("id").and_then(Value::as_i64)?;
+    Some(Change::Earned { badge, count })
 }
 
 fn index_value(item: &Item, attr: &str) -> Option<String> {
@@ -134,6 +146,29 @@ fn names_change(item: &Item) -> Option<Change> {
 
 async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
     match change {
+        Change::Earned { badge, count } => {
+            let ops = vec![
+                TxOp::Update {
+                    key: keys::badge_definition(badge),
+                    update: Update::new().remove("earned_count"),
+                    condition: Some(Condition::eq("earned_count", count)),
+                },
+                TxOp::Update {
+                    key: keys::badge_earned(badge),
+                    update: Update::new().add("count", count),
+                    condition: None,
+                },
+            ];
+            match run.app.table.transact_write(ops).await {
+                Ok(()) => {
+                    run.counts.written(2);
+                    run.counts.note("counts moved", 1);
+                }
+                // Moved already (a repeated page), or the definition is gone.
+                Err(e) if e.failed_condition_index() == Some(0) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Change::Names(user) => {
             let profile = TxOp::Update {
                 key: keys::user(user.id),
@@ -239,6 +274,12 @@ impl Task for MigrateKeys {
                 filter: Some(Condition::Or(vec![user_badges, scores])),
             },
             Source::Scan {
+                filter: Some(
+                    Condition::eq(keys::attr::SK, keys::badge_definition(0).sk)
+                        .and(Condition::Exists("earned_count".into())),
+                ),
+            },
+            Source::Scan {
                 filter: Some(Condition::eq(keys::attr::SK, keys::user(UserId(0)).sk).and(
                     Condition::Or(vec![
                         Condition::Exists(keys::attr::GSI1PK.into()),
@@ -253,6 +294,7 @@ impl Task for MigrateKeys {
         let changes: Vec<Change> = match phase {
             0 => items.iter().filter_map(change_of).collect(),
             1 => items.iter().filter_map(board_change).collect(),
+            2 => items.iter().filter_map(earned_change).collect(),
             _ => items.iter().filter_map(names_change).collect(),
         };
         for_each(changes, |change| apply(run, change)).await?;

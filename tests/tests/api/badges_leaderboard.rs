@@ -363,11 +363,12 @@ async fn store_calls(t: TestTable) {
 
     get_json(&app, &root, "/api/badges/analytics/", 200).await;
     let c = measure("GET /api/badges/analytics/");
-    // Auth 2 gets; the aggregates' shards (1 batch_get), definitions (1 query) and the newest
-    // awards of each of the 16 shards (at the same time), users (1 batch_get).
+    // Auth 2 gets; the aggregates' shards (1 batch_get), definitions (1 query, then their
+    // holder counts: 1 batch_get) and the newest awards of each of the 16 shards (at the same
+    // time), users (1 batch_get).
     assert_eq!(
         (c.get, c.query, c.batch_get, c.writes()),
-        (2, 17, 2, 0),
+        (2, 17, 3, 0),
         "{c:?}"
     );
 

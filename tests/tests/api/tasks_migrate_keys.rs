@@ -182,6 +182,48 @@ both_engines!(
         assert_eq!(again.items_written, 0, "{again:?}");
     }
 
+    async fn holder_counts_move_to_their_items(t: TestTable) {
+        let app = TestApp::new(t).await;
+        stored_user(&app.app, 1, "ann", true).await;
+        legacy_award(&app).await;
+        let def = definitions::find_by_name(&app.app, "Beta Tester")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(def.earned_count, 1);
+        // As the old design stored it: the count on the definition, none in a count item (three
+        // holders, two of them from before).
+        let mut stored = item(&app, &keys::badge_definition(def.id.0)).await.unwrap();
+        stored.insert("earned_count".into(), Value::Int(2));
+        app.table().put(stored, None).await.unwrap();
+        let count_key = keys::badge_earned(def.id.0);
+        let shown = || async {
+            definitions::get(&app.app, def.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .earned_count
+        };
+        assert_eq!(
+            shown().await,
+            3,
+            "the stored part and the count item add up"
+        );
+
+        let record = run(&app.app, migrate_keys::NAME).await;
+        assert_eq!(record.details.get("counts moved"), Some(&1), "{record:?}");
+        let stored = item(&app, &keys::badge_definition(def.id.0)).await.unwrap();
+        assert!(!stored.contains_key("earned_count"), "{stored:?}");
+        assert_eq!(
+            item(&app, &count_key).await.unwrap()["count"],
+            Value::Int(3)
+        );
+        assert_eq!(shown().await, 3);
+        let again = run(&app.app, migrate_keys::NAME).await;
+        assert_eq!(again.items_written, 0, "{again:?}");
+        assert_eq!(shown().await, 3);
+    }
+
     async fn awards_and_scores_move_to_their_shards(t: TestTable) {
         let app = TestApp::new(t).await;
         stored_user(&app.app, 1, "ann", true).await;
