@@ -387,6 +387,8 @@ async fn check_store(table: &dyn Table) -> Result<Checked, String> {
     let mut held: Vec<UserBadge> = Vec::new();
     let mut scores: BTreeMap<i64, BadgeScore> = BTreeMap::new();
     let mut earned_counts: BTreeMap<i64, i64> = BTreeMap::new();
+    // The holder count items (`keys::badge_earned`), added to what a definition carries.
+    let mut count_items: BTreeMap<i64, i64> = BTreeMap::new();
     let mut badge_stats = (0, 0);
     let mut badge_names: BTreeMap<Key, i64> = BTreeMap::new();
     let mut definitions: BTreeMap<i64, String> = BTreeMap::new();
@@ -409,6 +411,12 @@ async fn check_store(table: &dyn Table) -> Result<Checked, String> {
                 .map_err(|_| pk.to_owned())?;
             earned_counts.insert(id, number(item, "earned_count"));
             definitions.insert(id, text(item, "name").to_owned());
+        } else if pk.starts_with("BADGE#") && sk == "EARNED" {
+            let id = pk
+                .trim_start_matches("BADGE#")
+                .parse()
+                .map_err(|_| pk.to_owned())?;
+            count_items.insert(id, number(item, "count"));
         } else if keys::is_badge_stats(&Key::new(pk, sk)) {
             badge_stats.0 += number(item, "total_awards");
             badge_stats.1 += number(item, "unique_holders");
@@ -556,10 +564,11 @@ async fn check_store(table: &dyn Table) -> Result<Checked, String> {
             }
         }
     }
-    for (badge, earned) in &earned_counts {
+    for (badge, stored) in &earned_counts {
+        let earned = stored + count_items.get(badge).copied().unwrap_or(0);
         let holding = holders.get(badge).copied().unwrap_or(0);
         ensure!(
-            *earned == holding,
+            earned == holding,
             "earned_count of badge {badge} is {earned}, {holding} hold it"
         );
     }
