@@ -17,9 +17,12 @@
 //!     `<type>#<quarter-hour slot>`, which the badges regroup into days of the user's time
 //!     zone for streaks and 7d/30d windows (`badges::stats`);
 //!   - for `like_given`/`like_removed` with a `target_user` (the author) and a
-//!     `metadata.post_id`: the post's like count (`keys::post_likes`), and the author's
-//!     `STATS.max_post_likes` when the post passes it. Both are read first and asserted
-//!     unchanged in the transaction, which is retried when a concurrent like moved them.
+//!     `metadata.post_id`: the post's like count (`keys::post_likes`), an unconditional ADD
+//!     (an unlike is conditioned on a positive count, and counts nothing at 0), so the likes
+//!     of a busy post never wait for each other (a read-then-assert loop serialised them).
+//!     After a like, the author's `STATS.max_post_likes` is raised to the post's count when it
+//!     passes it (one consistent read of the count, one conditional write: the record only
+//!     rises; a crash in between leaves it for the post's next like).
 //! - An `idempotency_key` (the envelope's `id` for bus events) makes a redelivery a no-op: an
 //!   `INGESTED#<source>` item with a TTL is put in the same transaction.
 //!
@@ -262,18 +265,6 @@ async fn announce(app: &App, event: &EventRecord) {
     }
 }
 
-/// Tries of an ingestion whose post like count moved under it before it gives up (503).
-const POST_LIKES_ATTEMPTS: u32 = 10;
-
-/// The post a like is about, with its like count and the author's `max_post_likes` as read
-/// before the transaction.
-struct PostLikes {
-    author: UserId,
-    post_id: String,
-    likes: Option<i64>,
-    max: Option<i64>,
-}
-
 /// A like's post id (`metadata.post_id`, a string or a number) and author (`target_user`,
 /// another user), when the like is about a post.
 fn liked_post(record: &EventRecord, user: UserId) -> Option<(UserId, String)> {
@@ -295,22 +286,40 @@ fn liked_post(record: &EventRecord, user: UserId) -> Option<(UserId, String)> {
     Some((author, post_id))
 }
 
-async fn read_post_likes(app: &App, author: UserId, post_id: String) -> Result<PostLikes, Error> {
-    let found = app
-        .table
-        .batch_get(&[keys::post_likes(author, &post_id), keys::user_stats(author)])
-        .await?;
-    let number = |item: &Option<crate::store::Item>, name: &str| {
-        item.as_ref()
-            .and_then(|i| i.get(name))
-            .and_then(Value::as_i64)
+/// Raises the author's `max_post_likes` to the post's count when the count passes it: one
+/// consistent read, one write conditioned on the record being lower. Best effort: a failure is
+/// logged, and the post's next like raises it.
+async fn raise_max_post_likes(app: &App, author: UserId, post_id: &str) {
+    let raise = async {
+        let Some(post) = app
+            .table
+            .get(&keys::post_likes(author, post_id), true)
+            .await?
+        else {
+            return Ok(());
+        };
+        let Some(likes) = post.get("likes").and_then(Value::as_i64) else {
+            return Ok(());
+        };
+        let update = Update::new()
+            .set(MAX_POST_LIKES, Value::Int(likes))
+            .set_if_missing("user_id", Value::Int(author.0));
+        let lower = Condition::Or(vec![
+            Condition::NotExists(MAX_POST_LIKES.into()),
+            Condition::Lt(MAX_POST_LIKES.into(), Value::Int(likes)),
+        ]);
+        match app
+            .table
+            .update(&keys::user_stats(author), update, Some(lower))
+            .await
+        {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok::<(), StoreError>(()),
+            Err(e) => Err(e),
+        }
     };
-    Ok(PostLikes {
-        author,
-        likes: number(&found[0], "likes"),
-        max: number(&found[1], MAX_POST_LIKES),
-        post_id,
-    })
+    if let Err(e) = raise.await {
+        tracing::warn!(error = %e, "max_post_likes not raised");
+    }
 }
 
 /// The event and its counters in one transaction (see the module rules).
@@ -326,13 +335,9 @@ async fn counted_write(
     let decrement_posts = record.event_type == EventType::PostDelete && record.success;
     let post = liked_post(record, user);
     let mut floor_reached = false;
-    let mut attempts = 0;
+    // An unlike of a post at 0 likes counts nothing on the post (the rest is counted).
+    let mut post_at_zero = false;
     loop {
-        attempts += 1;
-        let likes = match &post {
-            Some((author, post_id)) => Some(read_post_likes(app, *author, post_id.clone()).await?),
-            None => None,
-        };
         let plan = plan(
             app,
             record,
@@ -340,10 +345,15 @@ async fn counted_write(
             quality,
             dedupe,
             decrement_posts && !floor_reached,
-            likes.as_ref(),
+            post.as_ref().filter(|_| !post_at_zero),
         )?;
         match app.table.transact_write(plan.ops).await {
             Ok(()) => {
+                if let Some((author, post_id)) = &post
+                    && record.event_type == EventType::LikeGiven
+                {
+                    raise_max_post_likes(app, *author, post_id).await;
+                }
                 crate::metrics::emit(crate::metrics::Metric::EventIngested);
                 return Ok(Ingested {
                     event: record.clone(),
@@ -373,18 +383,10 @@ async fn counted_write(
                 if failed(plan.target) {
                     return Err(Error::field("target_user", "No such user."));
                 }
-                if failed(plan.post) || failed(plan.target_stats) {
-                    if attempts < POST_LIKES_ATTEMPTS {
-                        // A concurrent like moved the post's count: read it again after a
-                        // jittered pause, so the likes of a busy post spread out.
-                        let pause = fastrand::u64(1..=5 * u64::from(attempts));
-                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                        continue;
-                    }
-                    return Err(Error::Unavailable {
-                        reason: "the post's like count kept changing".into(),
-                        retry_after_secs: 1,
-                    });
+                if failed(plan.post) && !post_at_zero {
+                    // An unlike of a post at 0: count the rest without it.
+                    post_at_zero = true;
+                    continue;
                 }
                 return Err(StoreError::TransactionCanceled { reasons }.into());
             }
@@ -397,7 +399,6 @@ struct Plan {
     ops: Vec<TxOp>,
     profile: usize,
     target: Option<usize>,
-    target_stats: Option<usize>,
     post: Option<usize>,
     dedupe: Option<usize>,
     decrements: bool,
@@ -410,7 +411,7 @@ fn plan(
     quality: Option<f64>,
     dedupe: Option<&str>,
     decrement_posts: bool,
-    likes: Option<&PostLikes>,
+    liked: Option<&(UserId, String)>,
 ) -> Result<Plan, Error> {
     let now = app.clock.now();
     let at = serde_json::to_value(now)
@@ -463,7 +464,6 @@ fn plan(
     });
 
     let mut target = None;
-    let mut target_stats = None;
     let mut post = None;
     if let Some(other) = record.target_user.filter(|t| *t != user) {
         target = Some(ops.len());
@@ -471,33 +471,18 @@ fn plan(
             key: keys::user(other),
             condition: Condition::item_present(),
         });
-        let mut update = Update::new()
+        let update = Update::new()
             .add(&format!("received_{type_name}"), 1)
             .set_if_missing("user_id", Value::Int(other.0))
             .set("updated_at", at);
-        let mut condition = None;
-        let mut post_op = None;
-        if let Some(likes) = likes.filter(|l| l.author == other) {
-            let (op, new_max) = post_likes_op(record.event_type, likes);
-            if let Some(new_max) = new_max {
-                update = update.set(MAX_POST_LIKES, Value::Int(new_max));
-                // The maximum asserted as read, so two posts racing keep the larger.
-                condition = Some(match likes.max {
-                    Some(max) => Condition::eq(MAX_POST_LIKES, Value::Int(max)),
-                    None => Condition::NotExists(MAX_POST_LIKES.into()),
-                });
-                target_stats = Some(ops.len());
-            }
-            post_op = op;
-        }
         ops.push(TxOp::Update {
             key: keys::user_stats(other),
             update,
-            condition,
+            condition: None,
         });
-        if let Some(op) = post_op {
+        if let Some((author, post_id)) = liked.filter(|(author, _)| *author == other) {
             post = Some(ops.len());
-            ops.push(op);
+            ops.push(post_likes_op(record.event_type, *author, post_id));
         }
     }
 
@@ -519,41 +504,24 @@ fn plan(
         ops,
         profile,
         target,
-        target_stats,
         post,
         dedupe: dedupe_at,
         decrements: decrement_posts,
     })
 }
 
-/// The update of a post's like count (asserted as read) and the author's new maximum when the
-/// like passes it. A like taken back from a post at 0 changes nothing; the maximum never
-/// goes down (it is the most likes a post ever had).
-fn post_likes_op(event_type: EventType, likes: &PostLikes) -> (Option<TxOp>, Option<i64>) {
-    let current = likes.likes.unwrap_or(0);
-    let delta = if event_type == EventType::LikeGiven {
-        1
-    } else if current > 0 {
-        -1
-    } else {
-        return (None, None);
-    };
-    let key = keys::post_likes(likes.author, &likes.post_id);
-    let condition = match likes.likes {
-        Some(n) => Condition::eq("likes", Value::Int(n)),
-        None => Condition::item_absent(),
-    };
-    let op = TxOp::Update {
-        key,
+/// The update of a post's like count: an unconditional ADD for a like; for an unlike, a
+/// subtraction conditioned on a positive count.
+fn post_likes_op(event_type: EventType, author: UserId, post_id: &str) -> TxOp {
+    let like = event_type == EventType::LikeGiven;
+    TxOp::Update {
+        key: keys::post_likes(author, post_id),
         update: Update::new()
-            .add("likes", delta)
-            .set_if_missing("user_id", Value::Int(likes.author.0))
-            .set("post_id", likes.post_id.clone()),
-        condition: Some(condition),
-    };
-    let new = current + delta;
-    let new_max = (delta > 0 && likes.max.is_none_or(|m| new > m)).then_some(new);
-    (Some(op), new_max)
+            .add("likes", if like { 1 } else { -1 })
+            .set_if_missing("user_id", Value::Int(author.0))
+            .set("post_id", post_id),
+        condition: (!like).then(|| Condition::Gt("likes".into(), Value::Int(0))),
+    }
 }
 
 /// A bus event's detail: the same fields as `POST /api/events/`. The envelope's `id` is the

@@ -401,6 +401,26 @@ async fn most_likes_on_a_single_post(t: TestTable) {
             .and_then(Value::as_i64),
         Some(3)
     );
+    // Taking back a like of a post nobody liked counts the event but never goes below zero.
+    like(2, "p3", "like_removed").await;
+    let untouched = app
+        .table()
+        .get(&keys::post_likes(author.id, "p3"), true)
+        .await
+        .unwrap();
+    assert!(untouched.is_none(), "{untouched:?}");
+    let stats_item = app
+        .table()
+        .get(&keys::user_stats(author.id), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stats_item
+            .get("received_like_removed")
+            .and_then(Value::as_i64),
+        Some(2)
+    );
 }
 
 async fn parallel_likes_of_one_post_keep_the_count_and_the_record(t: TestTable) {
@@ -411,7 +431,8 @@ async fn parallel_likes_of_one_post_keep_the_count_and_the_record(t: TestTable) 
     for id in 2..=9 {
         user(a, id, &format!("fan{id}")).await;
     }
-    // Eight likes of one post at once: each asserts the count it read, the losers re-read.
+    // Eight likes of one post at once: each ADDs to the count, none waits for another, and
+    // the record follows the count each one reads after its own.
     let likes = (2..=9).map(|fan| {
         ingest(
             a,
