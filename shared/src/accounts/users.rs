@@ -232,12 +232,40 @@ fn check_grant(actor: Option<Actor>, role: Role) -> Result<(), Error> {
         Some(actor) if !actor.role.is_admin() => Err(Error::Forbidden(
             "Only administrators can change roles.".into(),
         )),
-        Some(actor) if rank(role) > rank(actor.role) => Err(Error::field(
-            "role",
-            format!("Only an owner can grant the role {}.", role.as_str()),
-        )),
+        Some(actor) if rank(role) > rank(actor.role) => Err(Error::Forbidden(format!(
+            "Only an owner can grant the role {}.",
+            role.as_str()
+        ))),
         Some(_) => Ok(()),
     }
+}
+
+/// Whether `actor` may give `target` the role `role`: the one rule set of every role change
+/// (the users API, the profile API, the command line, which is `None` and may do anything).
+/// Keeping the current role decides nothing. Otherwise only administrators change roles,
+/// nobody their own, never on an account that outranks theirs, and only an owner grants the
+/// owner role; each refusal is a 403. The change is then logged as a `role_change`.
+pub(crate) fn may_change_role(
+    actor: Option<Actor>,
+    target: &UserRecord,
+    role: Role,
+) -> Result<(), Error> {
+    if target.role == role {
+        return Ok(());
+    }
+    if let Some(actor) = actor
+        && actor.role.is_admin()
+    {
+        if actor.id == target.id {
+            return Err(Error::Forbidden("You cannot change your own role.".into()));
+        }
+        if rank(target.role) > rank(actor.role) {
+            return Err(Error::Forbidden(
+                "You cannot change an account that outranks yours.".into(),
+            ));
+        }
+    }
+    check_grant(actor, role)
 }
 
 /// An administrator creates an account with profile and settings, verified or not (an
@@ -475,10 +503,7 @@ async fn apply_update(
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
     if let Some(role) = changes.role {
-        if actor.id == target {
-            return Err(Error::field("role", "You cannot change your own role."));
-        }
-        check_grant(Some(actor), role)?;
+        may_change_role(Some(actor), &current, role)?;
     }
 
     let now = app.clock.now();
@@ -544,7 +569,7 @@ async fn apply_update(
     if !renamed && next.display_name() != current.display_name() {
         ops.push(name_index_op(&next));
     }
-    if let Some(role) = changes.role {
+    if let Some(role) = changes.role.filter(|r| *r != current.role) {
         update = update.set("role", role.as_str());
         condition = condition.and(Condition::eq("role", current.role.as_str()));
         events.push((
@@ -674,17 +699,7 @@ pub async fn set_role(
         Some(user) if !user.deleting => user,
         _ => return Err(Error::NotFound),
     };
-    if let Some(actor) = actor {
-        if actor.id == target {
-            return Err(Error::field("role", "You cannot change your own role."));
-        }
-        if rank(current.role) > rank(actor.role) {
-            return Err(Error::Forbidden(
-                "You cannot change an account that outranks yours.".into(),
-            ));
-        }
-    }
-    check_grant(actor, role)?;
+    may_change_role(actor, &current, role)?;
     if current.role == role {
         return Ok(current);
     }

@@ -186,19 +186,34 @@ pub async fn update_profile(
     if went_public {
         social::approve_pending_requests(app, id).await?;
     }
+    // A role change is the security event every path logs (`role_change`, and the staff
+    // member's `admin_action`), not a profile update.
+    if current.role != next.role {
+        accounts::users::log_staff_action(
+            app,
+            Some(accounts::users::Actor::of(caller)),
+            id,
+            EventType::RoleChange,
+            json!({ "from": current.role, "to": next.role }),
+            client,
+        )
+        .await;
+    }
     let mut changed: Vec<&str> = changes
         .keys()
         .map(String::as_str)
-        .filter(|k| WRITABLE.contains(k))
+        .filter(|k| WRITABLE.contains(k) && *k != "role")
         .collect();
     changed.sort_unstable();
-    let mut event = NewEvent::new(EventType::ProfileUpdate, Some(caller.id))
-        .client(client)
-        .metadata(json!({ "fields": changed }));
-    if caller.id != id {
-        event = event.target(id);
+    if !changed.is_empty() {
+        let mut event = NewEvent::new(EventType::ProfileUpdate, Some(caller.id))
+            .client(client)
+            .metadata(json!({ "fields": changed }));
+        if caller.id != id {
+            event = event.target(id);
+        }
+        events::log_event_best_effort(app, event).await;
     }
-    events::log_event_best_effort(app, event).await;
     Ok(full_view(&next))
 }
 
@@ -349,27 +364,14 @@ fn role_names() -> Vec<&'static str> {
     Role::ALL.iter().map(|r| r.as_str()).collect()
 }
 
-/// The role rules: only admins (and owners) change roles, nobody their own, and only an owner
-/// grants or removes the owner role. Sending the current role is always fine (a round trip).
+/// A role change through the profile: the users API's rules (`users::may_change_role`, one
+/// rule set for every path). Sending the current role is always fine (a round trip).
 fn apply_role(caller: &UserRecord, user: &mut UserRecord, value: &Json) -> Result<(), Error> {
     let role = value
         .as_str()
         .and_then(Role::parse)
         .ok_or_else(|| Error::field("role", "invalid"))?;
-    if role == user.role {
-        return Ok(());
-    }
-    if !caller.role.is_admin() {
-        return Err(Error::Forbidden("Only admins can change roles.".into()));
-    }
-    if caller.id == user.id {
-        return Err(Error::Forbidden("You cannot change your own role.".into()));
-    }
-    if (role == Role::Owner || user.role == Role::Owner) && caller.role != Role::Owner {
-        return Err(Error::Forbidden(
-            "Only an owner can grant or remove the owner role.".into(),
-        ));
-    }
+    accounts::users::may_change_role(Some(accounts::users::Actor::of(caller)), user, role)?;
     user.role = role;
     Ok(())
 }

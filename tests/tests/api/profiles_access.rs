@@ -4,8 +4,10 @@
 
 use crate::profiles_common;
 
+use accounts::activity::events::EventType;
 use accounts::model::Role;
 use api_tests::app::TestApp;
+use api_tests::fixtures::events_of;
 use api_tests::{TestTable, both_engines};
 use profiles_common::*;
 use serde_json::{Value as Json, json};
@@ -174,6 +176,20 @@ async fn role_changes(t: TestTable) {
     let (s, b) = patch(&app, &admin, &path(&normal), json!({"role": "moderator"})).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["role"], "moderator");
+    // The same security event as the users API logs: `role_change` on the account, the
+    // staff member's `admin_action` on theirs; no `profile_update` for a role alone.
+    let changes = events_of(&app.app, normal.id, EventType::RoleChange).await;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].metadata["from"], "normal");
+    assert_eq!(changes[0].metadata["to"], "moderator");
+    let actions = events_of(&app.app, admin.id, EventType::AdminAction).await;
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].metadata["action"], "role_change");
+    assert!(
+        events_of(&app.app, admin.id, EventType::ProfileUpdate)
+            .await
+            .is_empty()
+    );
     let (s, b) = patch(&app, &owner, &path(&normal), json!({"role": "owner"})).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["role"], "owner");

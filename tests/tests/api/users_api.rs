@@ -239,7 +239,9 @@ both_engines!(
             Some(json!({"username": "boss", "email": "boss@example.com", "password": PASSWORD, "role": "owner"})),
         )
         .await;
-        assert_eq!(status, 400, "{body}");
+        // A permission refusal, as for every role change (`users::may_change_role`).
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["detail"], "Only an owner can grant the role owner.");
         let (status, _) = call(
             &app,
             &alice,
@@ -429,8 +431,9 @@ both_engines!(
         .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["role"], "moderator");
-        // Not one's own role, not the owner role, not an account that outranks one's own.
-        let (status, _) = call(
+        // Not one's own role, not the owner role, not an account that outranks one's own: each
+        // a 403, as through the profile (`users::may_change_role`, one rule set).
+        let (status, body) = call(
             &app,
             &admin,
             Method::PATCH,
@@ -438,8 +441,18 @@ both_engines!(
             Some(json!({"role": "normal"})),
         )
         .await;
-        assert_eq!(status, 400);
-        let (status, _) = call(
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["detail"], "You cannot change your own role.");
+        let (profile_status, profile_body) = call(
+            &app,
+            &admin,
+            Method::PATCH,
+            &format!("/api/profiles/{}/", admin.id),
+            Some(json!({"role": "normal"})),
+        )
+        .await;
+        assert_eq!((profile_status, &profile_body), (status, &body));
+        let (status, body) = call(
             &app,
             &admin,
             Method::PATCH,
@@ -447,7 +460,16 @@ both_engines!(
             Some(json!({"role": "owner"})),
         )
         .await;
-        assert_eq!(status, 400);
+        assert_eq!(status, 403, "{body}");
+        let (profile_status, profile_body) = call(
+            &app,
+            &admin,
+            Method::PATCH,
+            &format!("/api/profiles/{}/", alice.id),
+            Some(json!({"role": "owner"})),
+        )
+        .await;
+        assert_eq!((profile_status, &profile_body), (status, &body));
         let (status, _) = call(
             &app,
             &admin,
