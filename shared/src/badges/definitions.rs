@@ -511,10 +511,12 @@ pub async fn list_active_cached(app: &App) -> Result<std::sync::Arc<Vec<BadgeDef
 }
 
 /// Every active definition, in id order: one query of the sparse GSI2 (more only past 1 MB).
+/// `earned_count` is the stored part only: the evaluator does not need it, and a view adds the
+/// count items ([`with_earned_counts`]).
 pub async fn list_active(app: &App) -> Result<Vec<BadgeDefinition>, Error> {
     let (pk, _) = keys::active_badge_index(0);
     let defs = query_all(app, Query::new(Index::Gsi2, pk)).await?;
-    with_earned_counts(app, defs.into_iter().filter(|d| !d.deleting).collect()).await
+    Ok(defs.into_iter().filter(|d| !d.deleting).collect())
 }
 
 /// Every definition, active or not, but not those being deleted (analytics, admin tools).

@@ -56,8 +56,15 @@ pub async fn progress_reads(app: &App, user: UserId) -> Result<ProgressReads, Er
         .map(|b| day_items_needed(&b.criteria))
         .max()
         .unwrap_or(0);
-    let snapshot = stats::read_snapshot(app, user, days).await?;
-    Ok(ProgressReads { active, snapshot })
+    // The user's data and the badges' holder counts (their views show them), side by side.
+    let (snapshot, counted) = tokio::join!(
+        stats::read_snapshot(app, user, days),
+        definitions::with_earned_counts(app, active.as_ref().clone())
+    );
+    Ok(ProgressReads {
+        active: std::sync::Arc::new(counted?),
+        snapshot: snapshot?,
+    })
 }
 
 /// The user's progress towards every active badge they do not hold, in badge id order. The

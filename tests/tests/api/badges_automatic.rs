@@ -485,9 +485,9 @@ async fn store_calls_of_evaluating_one_event(t: TestTable) {
     assert_eq!(
         measured,
         [
-            // Active badges and their holder counts (then kept by the process: `ActiveCache`),
-            // one snapshot per user (no day items), the follow mark.
-            (1, 3, 1),
+            // Active badges (then kept by the process: `ActiveCache`), one snapshot per user
+            // (no day items), the follow mark.
+            (1, 2, 1),
             // The snapshot and the day items (Consistent Contributor).
             (1, 1, 0),
             // The liker's snapshot with days (Like Enthusiast is all-time: none), the

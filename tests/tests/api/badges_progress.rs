@@ -347,8 +347,8 @@ async fn store_calls_of_a_progress_request(t: TestTable) {
             calls.get - auth.get,
             calls.writes() - auth.writes()
         ),
-        (1, 1, 0, 0),
-        "day items (the active badges are cached); one batch get of profile, stats, settings and score"
+        (1, 2, 0, 0),
+        "day items (the active badges are cached); one batch get of profile, stats, settings and score, one of the badges' holder counts"
     );
 }
 

@@ -136,6 +136,25 @@ async fn round_trips_per_route() {
                 ceiling,
             });
         }
+        // Badge progress when this process holds no copy of the active definitions: the
+        // definitions beside the authentication, then the user's data and the holder counts.
+        app.app.active_badges.invalidate();
+        let (status, trips) = measure(
+            &app,
+            &latency,
+            Method::GET,
+            &format!("/api/users/{a}/badge-progress/"),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+        rows.push(Measured {
+            route: format!("GET /api/users/{a}/badge-progress/ (no cached definitions)"),
+            status,
+            trips,
+            goal: Some(2),
+            ceiling: 2,
+        });
         // A password login, and the anonymous health check.
         let (status, trips) = measure(
             &app,
