@@ -281,9 +281,54 @@ async fn sdk() -> aws_config::SdkConfig {
     api_tests::moto::sdk_config().await
 }
 
+/// A moto server of this test's own, started from the repository's venv when it has one, and
+/// stopped when dropped. moto's state dump (`/moto-api/data.json`) holds everything the suite
+/// created so far: late in a full run on a busy machine the shared server took more than two
+/// minutes to write it (seen in a CI run), where a private one holds only this test's mail.
+struct PrivateMoto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn private_moto() -> Option<PrivateMoto> {
+    let server = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    if !server.exists() {
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .ok()?
+        .port();
+    let child = std::process::Command::new(server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let moto = PrivateMoto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "a private moto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
 /// moto's whole state (`GET /moto-api/data.json`), through a plain HTTP/1.0 request.
-async fn moto_data() -> Value {
-    let endpoint = moto_endpoint();
+async fn moto_data(endpoint: &str) -> Value {
     let authority = endpoint
         .strip_prefix("http://")
         .unwrap_or_else(|| panic!("AWS_ENDPOINT_URL must be http://host:port, not {endpoint}"))
@@ -355,7 +400,19 @@ async fn a_function_reaches_aws_with_the_lambda_environment_alone() {
 
 #[tokio::test]
 async fn ses_sends_through_moto() {
-    let sdk = sdk().await;
+    let private = private_moto();
+    let sdk = match &private {
+        Some(moto) => {
+            let mut builder = sdk().await.into_builder().endpoint_url(&moto.endpoint);
+            // Set in code, so it wins over AWS_ENDPOINT_URL (the shared moto) in the clients.
+            builder.insert_origin("endpoint_url", aws_types::origin::Origin::shared_config());
+            builder.build()
+        }
+        None => sdk().await,
+    };
+    let endpoint = private
+        .as_ref()
+        .map_or_else(moto_endpoint, |m| m.endpoint.clone());
     let id = unique();
     let from = format!("sender-{id}@example.com");
     let to = format!("reader-{id}@example.org");
@@ -372,7 +429,7 @@ async fn ses_sends_through_moto() {
     let sent = email(&to, &subject);
     mailer.send(&sent).await.expect("SES send");
 
-    let data = moto_data().await;
+    let data = moto_data(&endpoint).await;
     let messages = data["ses"]["Message"]
         .as_array()
         .expect("ses.Message in moto's data");
