@@ -70,7 +70,7 @@ pub async fn analytics(app: &App) -> Result<Json, Error> {
     let popular: Vec<Json> = popular
         .into_iter()
         .take(POPULAR)
-        .map(|d| json!({"badge_id": d.id, "name": d.name, "earned_count": d.earned_count}))
+        .map(|d| json!({"badge_id": d.id, "badge__name": d.name, "name": d.name, "earned_count": d.earned_count}))
         .collect();
 
     // The newest of each shard of the award index, at the same time; the newest of those.

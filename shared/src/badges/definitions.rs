@@ -490,6 +490,29 @@ pub struct ListFilter {
     pub include_inactive: bool,
 }
 
+impl ListFilter {
+    fn matches(&self, def: &BadgeDefinition) -> bool {
+        !def.deleting
+            && (self.include_inactive || def.is_active)
+            && self.category.is_none_or(|c| def.category == c)
+            && self.rarity.is_none_or(|r| def.rarity == r)
+            && self.is_active.is_none_or(|a| def.is_active == a)
+    }
+}
+
+/// How many definitions match the filter (the list's `count`). Everyone's (active only) comes
+/// from this process's copy of the active definitions ([`list_active_cached`]: no store call
+/// while it is fresh, so it may lag another process's write by [`ACTIVE_CACHE_TTL_MS`]);
+/// an administrator's from one query of the whole GSI1 `BADGES` partition (a few dozen items).
+pub async fn count(app: &App, filter: &ListFilter) -> Result<i64, Error> {
+    let defs = if filter.include_inactive && filter.is_active != Some(true) {
+        std::sync::Arc::new(list_all(app).await?)
+    } else {
+        list_active_cached(app).await?
+    };
+    Ok(defs.iter().filter(|d| filter.matches(d)).count() as i64)
+}
+
 /// One page of definitions, in id order. Filters are query filters (a page may be short).
 pub async fn list_page(
     app: &App,

@@ -157,6 +157,7 @@ pub static PROFILES_ROUTES: &[Route] = routes! { Profiles:
     GET "/api/profiles/{id}/" => handlers::profiles::get_profile;
     PUT "/api/profiles/{id}/" => handlers::profiles::update_profile;
     PATCH "/api/profiles/{id}/" => handlers::profiles::update_profile;
+    DELETE "/api/profiles/{id}/" => handlers::users::destroy;
     GET "/api/professional-profiles/" => handlers::profiles::list_professional;
     POST "/api/professional-profiles/" => handlers::profiles::create_professional;
     GET "/api/professional-profiles/{id}/" => handlers::profiles::get_professional;

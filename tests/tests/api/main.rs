@@ -44,6 +44,7 @@ mod promises;
 mod round_trips;
 mod scale_heat;
 mod security_hardening;
+mod seed_shapes;
 mod social_blocks;
 mod social_concurrency;
 mod social_follow;

@@ -192,9 +192,13 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         include_inactive: admin,
     };
     let (page_size, cursor) = ctx.paging()?;
-    let (defs, next) = definitions::list_page(app, &filter, page_size, cursor).await?;
+    let ((defs, next), count) = futures::future::try_join(
+        definitions::list_page(app, &filter, page_size, cursor),
+        definitions::count(app, &filter),
+    )
+    .await?;
     let results = defs.iter().map(BadgeDefinition::view).collect();
-    Ok(ApiResponse::ok(&list_view(None, next, results)))
+    Ok(ApiResponse::ok(&list_view(Some(count), next, results)))
 }
 
 /// `POST /api/badges/` (administrators) → 201 with the definition.
@@ -480,12 +484,12 @@ fn award_request(ctx: &RequestCtx) -> Result<AwardRequest, Error> {
         }
     };
     let awarded_by = match body.get("awarded_by") {
-        None | Some(Json::Null) => AwardedBy::Admin,
+        None | Some(Json::Null) => AwardedBy::System,
         Some(v) => match v.as_str().and_then(AwardedBy::parse) {
             Some(a) => a,
             None => {
                 errors.add("awarded_by", choice_message(&["system", "admin", "manual"]));
-                AwardedBy::Admin
+                AwardedBy::System
             }
         },
     };

@@ -146,7 +146,7 @@ pub(super) fn operations() -> Vec<Op> {
             .query("rarity", or_empty(json!({ "type": "string", "enum": RARITIES })), "Only this rarity.")
             .query("is_active", or_empty(bool_query()), "Only active (or inactive) ones.")
             .paged()
-            .respond(200, "A page of definitions.", page(r("Badge"), false))
+            .respond(200, "A page of definitions, with `count`: how many match the filters.", page(r("Badge"), true))
             .links_to(
                 200,
                 "/api/badges/{id}/",
@@ -211,8 +211,13 @@ pub(super) fn operations() -> Vec<Op> {
                             "type": "array",
                             "items": {
                                 "type": "object",
-                                "required": ["badge_id", "name", "earned_count"],
-                                "properties": { "badge_id": integer(), "name": string(), "earned_count": integer() },
+                                "required": ["badge_id", "badge__name", "name", "earned_count"],
+                                "properties": {
+                                    "badge_id": integer(),
+                                    "badge__name": { "type": "string", "description": "The seed's name for the badge's name." },
+                                    "name": string(),
+                                    "earned_count": integer(),
+                                },
                             },
                         },
                         "recent_awards": {

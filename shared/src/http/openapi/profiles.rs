@@ -105,6 +105,7 @@ pub(super) fn operations() -> Vec<Op> {
                 r("UserView"),
             )
             .errors(&[404]),
+        super::users::erase_op("/api/profiles/{id}/", "profiles"),
         op("GET", "/api/professional-profiles/", "profiles")
             .summary("List professional profiles")
             .access(Access::Verified)

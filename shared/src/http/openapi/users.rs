@@ -37,6 +37,20 @@ const EMAIL_CHANGE_NOTE: &str = "A new `email` is not set at once: the owner sen
     `/api/users/{id}/email/confirm/`), and the old address is told with a token that cancels \
     the change or reverts it for 7 days.";
 
+/// `DELETE` of an account: `/api/users/{id}/` and `/api/profiles/{id}/` are one handler.
+pub(super) fn erase_op(path: &'static str, group: &'static str) -> Op {
+    op("DELETE", path, group)
+        .path_param("id", int_id(), "The user's id.")
+        .summary("Erase an account (the user, with the current password, or an administrator)")
+        .access(Access::Verified)
+        .body(json!({
+            "type": "object",
+            "properties": { "current_password": { "type": ["string", "null"] } },
+        }))
+        .no_content()
+        .errors(&[400, 404, 409])
+}
+
 /// The user after an update: the `User` schema plus the email change it started, if any.
 fn updated_user() -> Json {
     json!({
@@ -107,15 +121,7 @@ pub(super) fn operations() -> Vec<Op> {
             )
             .errors(&[404, 409])
             .describe(EMAIL_CHANGE_NOTE),
-        id(op("DELETE", "/api/users/{id}/", "users"))
-            .summary("Erase an account (the user, with the current password, or an administrator)")
-            .access(Access::Verified)
-            .body(json!({
-                "type": "object",
-                "properties": { "current_password": { "type": ["string", "null"] } },
-            }))
-            .no_content()
-            .errors(&[400, 404, 409]),
+        erase_op("/api/users/{id}/", "users"),
         id(op("POST", "/api/users/{id}/email/confirm/", "users"))
             .summary("Confirm a pending email change with the code mailed to the new address")
             .access(Access::Verified)
