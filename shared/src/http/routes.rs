@@ -113,6 +113,7 @@ pub static AUTH_ROUTES: &[Route] = routes! { Auth:
     GET "/api/health/auth/" => handlers::health::service;
     POST "/api/auth/register/" => handlers::accounts::register;
     POST "/api/auth/jwt/register/" => handlers::accounts::jwt_register;
+    POST "/api/auth/register/professional/" => handlers::accounts::register_professional;
     POST "/api/auth/verify/" => handlers::accounts::verify;
     POST "/api/auth/resend-code/" => handlers::accounts::resend_code;
     POST "/api/auth/password/change/" => handlers::accounts::change_password;

@@ -30,7 +30,7 @@ fn profile_body() -> Json {
     })
 }
 
-fn professional_body() -> Json {
+pub(super) fn professional_body() -> Json {
     let list =
         json!({ "type": "array", "maxItems": 50, "items": { "type": "string", "maxLength": 100 } });
     json!({
