@@ -12,6 +12,8 @@ use http::Method;
 use serde_json::json;
 use users_support::{PASSWORD, call, member, profile};
 
+// Evaluated in process as accounts-local does: `badges_engine::evaluating_app`'s setting.
+
 /// `GET /api/badges/` counts what matches its filters, not the page: active ones for everyone,
 /// inactive ones too for administrators.
 async fn badge_count(t: TestTable) {
@@ -169,4 +171,165 @@ async fn pro_signup(t: TestTable) {
     assert!(types.iter().any(|t| t == "register"), "{types:?}");
 }
 
-both_engines!(badge_count, profile_delete, pro_signup);
+/// The `login` marks on the user's day items of these UTC days (one per recorded visit).
+async fn login_marks(app: &TestApp, user: accounts::model::UserId, days: &[&str]) -> usize {
+    let mut marks = 0;
+    for day in days {
+        let key = accounts::store::keys::activity_day(user, day);
+        if let Some(item) = app.table().get(&key, true).await.unwrap() {
+            marks += item.keys().filter(|k| k.starts_with("login#")).count();
+        }
+    }
+    marks
+}
+
+/// A day counts for "Daily Visitor" (`consecutive_days` of `login`) whenever the user is
+/// authenticated that day, by a password login, an API token, a refresh, a JWT or a session;
+/// one write per user per day, the day in the user's time zone (Auckland is UTC+13 in March).
+async fn daily_visits(t: TestTable) {
+    use accounts::accounts::SettingsRecord;
+    use accounts::accounts::registration::{CreateOptions, RegisterInput, create_account};
+    use chrono::{Duration, TimeZone, Utc};
+    let app = TestApp::with_settings(
+        t,
+        &[
+            ("BADGES_EVALUATE_ON_BUS", "true"),
+            ("SESSION_IDLE_TIMEOUT", "259200"),
+        ],
+    )
+    .await;
+    let a = &app.app;
+    let four = crate::badges_engine::badge(
+        a,
+        "Four day visitor",
+        json!({"type": "consecutive_days", "action": "login", "days": 4}),
+        50,
+    )
+    .await;
+    let two = crate::badges_engine::badge(
+        a,
+        "Two day visitor",
+        json!({"type": "consecutive_days", "action": "login", "days": 2}),
+        10,
+    )
+    .await;
+    app.clock()
+        .set(Utc.with_ymd_and_hms(2026, 3, 10, 8, 0, 0).unwrap());
+    let mut ids = Vec::new();
+    for name in ["vera", "sam"] {
+        let input = RegisterInput {
+            username: Some(name.into()),
+            email: Some(format!("{name}@example.com")),
+            password: Some(PASSWORD.into()),
+            ..RegisterInput::default()
+        };
+        let options = CreateOptions {
+            role: Role::Normal,
+            is_verified: true,
+            created_by: None,
+        };
+        let user = create_account(a, input, options, &api_tests::fixtures::client())
+            .await
+            .unwrap();
+        let mut settings = SettingsRecord::defaults(user.id, a.clock.now());
+        settings.timezone = "Pacific/Auckland".into();
+        a.table
+            .put(settings.to_item().unwrap(), None)
+            .await
+            .unwrap();
+        ids.push(user.id);
+    }
+    let (vera, sam) = (ids[0], ids[1]);
+    let held = |user| async move { crate::badges_engine::held(a, user).await };
+
+    // 10 March, 21:00 in Auckland: a password login.
+    let response = app
+        .post("/api/auth/jwt/login/")
+        .json(json!({"username": "vera", "password": PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body_json());
+    let pair = response.body_json();
+    let access = pair["access"].as_str().unwrap().to_owned();
+    let refresh = pair["refresh"].as_str().unwrap().to_owned();
+    let response = app
+        .post("/api/auth/tokens/")
+        .bearer(&access)
+        .json(json!({"name": "script"}))
+        .send()
+        .await;
+    assert_eq!(response.status, 201, "{}", response.body_json());
+    let key = response.body_json()["key"].as_str().unwrap().to_owned();
+    // More requests the same local day write no visit again.
+    for minutes in [5, 20, 30] {
+        app.clock().advance(Duration::minutes(minutes));
+        let me = app.get("/api/auth/me/").bearer(&access).send().await;
+        assert_eq!(me.status, 200);
+    }
+    assert_eq!(login_marks(&app, vera, &["2026-03-10"]).await, 1);
+
+    // 12:00 UTC is 01:00 on 11 March in Auckland (still 10 March in UTC): an API token.
+    app.clock()
+        .set(Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap());
+    for _ in 0..3 {
+        let me = app.get("/api/auth/me/").api_token(&key).send().await;
+        assert_eq!(me.status, 200);
+    }
+    assert_eq!(login_marks(&app, vera, &["2026-03-10"]).await, 2);
+    // 12 March (01:00 there): a refresh only.
+    app.clock().advance(Duration::days(1));
+    let refresh_at = |refresh: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .post("/api/auth/jwt/refresh/")
+                .json(json!({"refresh": refresh}))
+                .send()
+                .await;
+            assert_eq!(response.status, 200, "{}", response.body_json());
+            let pair = response.body_json();
+            (
+                pair["access"].as_str().unwrap().to_owned(),
+                pair["refresh"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (_, refresh) = refresh_at(refresh).await;
+    assert!(!held(vera).await.contains(&four.id));
+    // 23:45 on 12 March there: another refresh, the same local day.
+    app.clock()
+        .set(Utc.with_ymd_and_hms(2026, 3, 12, 10, 45, 0).unwrap());
+    let (access, _) = refresh_at(refresh).await;
+    assert!(!held(vera).await.contains(&four.id));
+    // 00:15 on 13 March there: that access token (a JWT) is the fourth day.
+    app.clock()
+        .set(Utc.with_ymd_and_hms(2026, 3, 12, 11, 15, 0).unwrap());
+    let me = app.get("/api/auth/me/").bearer(&access).send().await;
+    assert_eq!(me.status, 200);
+    assert_eq!(
+        login_marks(&app, vera, &["2026-03-10", "2026-03-11", "2026-03-12"]).await,
+        4,
+        "one visit per local day"
+    );
+    assert!(held(vera).await.contains(&four.id));
+
+    // A browser session: a login on one day, the cookie alone on the next.
+    let response = app
+        .post("/api/auth/login/")
+        .json(json!({"username": "sam", "password": PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body_json());
+    let cookie = api_tests::app::set_cookie(&response, "sessionid").unwrap();
+    assert!(!held(sam).await.contains(&two.id));
+    app.clock().advance(Duration::days(1));
+    let me = app
+        .get("/api/auth/me/")
+        .cookies(&[("sessionid", &cookie)])
+        .send()
+        .await;
+    assert_eq!(me.status, 200);
+    assert!(held(sam).await.contains(&two.id));
+}
+
+both_engines!(badge_count, profile_delete, pro_signup, daily_visits);
