@@ -50,6 +50,10 @@ pub enum CounterField {
     FollowerCount,
     FollowingCount,
     EngagementScore,
+    /// The profile's `content_quality_score` (the daily engagement task computes it).
+    ContentQualityScore,
+    /// The profile's `interaction_frequency` (the daily engagement task computes it).
+    InteractionFrequency,
     CommentsCount,
     LikesGiven,
     LikesReceived,
@@ -69,11 +73,13 @@ pub enum CounterField {
 }
 
 impl CounterField {
-    pub const ALL: [CounterField; 16] = [
+    pub const ALL: [CounterField; 18] = [
         CounterField::PostsCount,
         CounterField::FollowerCount,
         CounterField::FollowingCount,
         CounterField::EngagementScore,
+        CounterField::ContentQualityScore,
+        CounterField::InteractionFrequency,
         CounterField::CommentsCount,
         CounterField::LikesGiven,
         CounterField::LikesReceived,
@@ -95,6 +101,12 @@ impl CounterField {
             CounterField::FollowerCount => ("follower", "followers"),
             CounterField::FollowingCount => ("followed account", "followed accounts"),
             CounterField::EngagementScore => ("engagement point", "engagement points"),
+            CounterField::ContentQualityScore => {
+                ("content quality point", "content quality points")
+            }
+            CounterField::InteractionFrequency => {
+                ("interaction per active day", "interactions per active day")
+            }
             CounterField::CommentsCount => ("comment", "comments"),
             CounterField::LikesGiven => ("like given", "likes given"),
             CounterField::LikesReceived => ("like received", "likes received"),
@@ -563,6 +575,8 @@ impl Snapshot {
             CounterField::FollowerCount => from_profile(|p| p.follower_count as f64),
             CounterField::FollowingCount => from_profile(|p| p.following_count as f64),
             CounterField::EngagementScore => from_profile(|p| p.engagement_score),
+            CounterField::ContentQualityScore => from_profile(|p| p.content_quality_score),
+            CounterField::InteractionFrequency => from_profile(|p| p.interaction_frequency),
             CounterField::BadgePoints => from_profile(|p| p.badge_points as f64),
             CounterField::IsStaff => from_profile(|p| f64::from(u8::from(p.role.is_staff()))),
             CounterField::UserId => self.user.0 as f64,
@@ -587,19 +601,17 @@ impl Snapshot {
     }
 
     /// How many events of a type the user has had counted; with a quality threshold, only
-    /// those of at least that quality. Qualities are counted in steps of 0.5 from 1.0 to 5.0
-    /// (reviews only): a threshold between steps counts from the next step up, above 5.0
-    /// nothing.
+    /// those of at least that quality (any event type whose events carry a `metadata.quality`).
+    /// Qualities are counted in steps of 0.5 from 1.0 to 5.0: a threshold between steps counts
+    /// from the next step up, above 5.0 nothing.
     pub fn event_count(&self, event_type: EventType, quality: Option<f64>) -> u64 {
         let count = match quality {
             None => self.stat(event_type.as_str()),
             Some(q) => {
                 let tenths = (q * 10.0).ceil().max(0.0) as u32;
                 match QUALITY_THRESHOLDS.into_iter().find(|t| *t >= tenths) {
-                    Some(t) if event_type == EventType::ReviewCreate => {
-                        self.stat(&quality_attribute(t))
-                    }
-                    _ => 0,
+                    Some(t) => self.stat(&quality_attribute(event_type, t)),
+                    None => 0,
                 }
             }
         };

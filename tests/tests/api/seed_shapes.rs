@@ -332,4 +332,143 @@ async fn daily_visits(t: TestTable) {
     assert!(held(sam).await.contains(&two.id));
 }
 
-both_engines!(badge_count, profile_delete, pro_signup, daily_visits);
+/// Names of the badges a user holds, through the API (as an administrator).
+async fn held_names(app: &TestApp, root: &api_tests::fixtures::Person, user: i64) -> Vec<String> {
+    let path = format!("/api/user-badges/?user={user}");
+    let page = get_json(app, root, &path, 200).await;
+    let mut names: Vec<String> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["badge"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Counter criteria over every numeric field of the seed's profile (`content_quality_score`,
+/// `interaction_frequency`), and `event_based` quality thresholds for any event type whose
+/// events carry a `metadata.quality`, not only reviews.
+async fn scores_and_quality(t: TestTable) {
+    let app = TestApp::with_settings(t, &[("BADGES_EVALUATE_ON_BUS", "true")]).await;
+    let root = admin(&app.app, 1).await;
+    let ada = person(&app.app, 2).await;
+    let criteria = [
+        (
+            "Quality writer",
+            "rare",
+            50,
+            json!({"type": "counter", "field": "content_quality_score", "threshold": 3.5}),
+        ),
+        (
+            "Regular",
+            "rare",
+            60,
+            json!({"type": "multi_criteria", "requirements": [
+            {"field": "interaction_frequency", "operator": ">=", "value": 2},
+            {"field": "content_quality_score", "operator": ">=", "value": 1}], "logic": "AND"}),
+        ),
+        (
+            "Fine posts",
+            "rare",
+            70,
+            json!({"type": "event_based", "event_type": "post_create", "count": 2, "quality_threshold": 4.0}),
+        ),
+        (
+            "Fine comment",
+            "rare",
+            80,
+            json!({"type": "event_based", "event_type": "comment_create", "count": 1, "quality_threshold": 3.0}),
+        ),
+    ];
+    for (name, rarity, points, criteria) in criteria {
+        let mut body = badge_body(name, rarity, points);
+        body["criteria"] = criteria;
+        create_badge(&app, &root, body).await;
+    }
+    // An unknown field is still a 400 on its path.
+    let mut bad = badge_body("Bad", "common", 10);
+    bad["criteria"] = json!({"type": "counter", "field": "quality_points", "threshold": 1});
+    let response = app
+        .post("/api/badges/")
+        .bearer(&root.token)
+        .json(bad)
+        .send()
+        .await;
+    assert_eq!(response.status, 400);
+    assert!(
+        response.body_json()["criteria.field"].is_array(),
+        "{}",
+        response.body_json()
+    );
+
+    let response = app
+        .post("/api/auth/tokens/")
+        .bearer(&root.token)
+        .json(json!({"name": "content service"}))
+        .send()
+        .await;
+    assert_eq!(response.status, 201);
+    let key = response.body_json()["key"].as_str().unwrap().to_owned();
+    let event = |event_type: &str, quality: f64| {
+        app.post("/api/events/")
+            .api_token(&key)
+            .json(json!({"event_type": event_type, "user": ada.n(), "metadata": {"quality": quality}}))
+            .send()
+    };
+    for (event_type, quality) in [
+        ("post_create", 4.5),
+        ("post_create", 3.5),
+        ("comment_create", 2.5),
+    ] {
+        let response = event(event_type, quality).await;
+        assert_eq!(response.status, 201, "{}", response.body_json());
+    }
+    app.settled().await;
+    assert!(held_names(&app, &root, ada.n()).await.is_empty());
+    for (event_type, quality) in [("post_create", 4.0), ("comment_create", 3.0)] {
+        let response = event(event_type, quality).await;
+        assert_eq!(response.status, 201, "{}", response.body_json());
+    }
+    // A quality out of range is refused on any type.
+    let response = event("comment_create", 9.0).await;
+    assert_eq!(response.status, 400);
+    app.settled().await;
+    assert_eq!(
+        held_names(&app, &root, ada.n()).await,
+        ["Fine comment", "Fine posts"]
+    );
+
+    // The daily engagement task's scores: re-checked at the next login's evaluation.
+    let progress = format!("/api/users/{}/badge-progress/", ada.n());
+    let before = get_json(&app, &ada, &progress, 200).await;
+    assert!(
+        before.to_string().contains("content quality points"),
+        "{before}"
+    );
+    app.app
+        .table
+        .update(
+            &accounts::store::keys::user(ada.id),
+            accounts::store::Update::new()
+                .set("content_quality_score", accounts::store::Value::Float(3.75))
+                .set("interaction_frequency", accounts::store::Value::Float(2.5)),
+            None,
+        )
+        .await
+        .unwrap();
+    accounts::badges::stats::announce_login(&app.app, ada.id).await;
+    app.settled().await;
+    assert_eq!(
+        held_names(&app, &root, ada.n()).await,
+        ["Fine comment", "Fine posts", "Quality writer", "Regular"]
+    );
+}
+
+both_engines!(
+    badge_count,
+    profile_delete,
+    pro_signup,
+    daily_visits,
+    scores_and_quality
+);
