@@ -83,7 +83,7 @@ enum Command {
         #[arg(long, default_value_t = accounts::tasks::seed::PARALLEL)]
         parallel: usize,
     },
-    /// Install the seed's 14 badges: creates the missing ones by name, leaves existing ones
+    /// Install the seed's 14 badges and the tiered series: creates the missing ones by name, leaves existing ones
     /// (and an administrator's edits of them) alone; safe to run again.
     InstallBadges,
     /// Set a user's role (owner, normal, data_provider, professional, admin, moderator).

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde_json::{Value as Json, json};
 
 use super::awards::UserBadge;
-use super::definitions::{self, Category, Rarity};
+use super::definitions::{self, Category, Rarity, Tier};
 use crate::App;
 use crate::accounts::UserRecord;
 use crate::error::Error;
@@ -63,6 +63,17 @@ pub async fn analytics(app: &App) -> Result<Json, Error> {
     let rarity: Vec<Json> = Rarity::ALL
         .iter()
         .map(|r| json!({"rarity": r, "count": count(&stats, &format!("rarity_{}", r.as_str()))}))
+        .collect();
+
+    // Per tier: the definitions of it (in any series) and the awards they have.
+    let tiers: Vec<Json> = Tier::ALL
+        .iter()
+        .map(|t| {
+            let of_tier = defs.iter().filter(|d| d.tier == Some(*t));
+            let (count, earned) =
+                of_tier.fold((0i64, 0i64), |(n, e), d| (n + 1, e + d.earned_count));
+            json!({"tier": t, "count": count, "earned_count": earned})
+        })
         .collect();
 
     let mut popular: Vec<_> = defs.iter().filter(|d| d.earned_count > 0).collect();
@@ -135,5 +146,6 @@ pub async fn analytics(app: &App) -> Result<Json, Error> {
         "popular_badges": popular,
         "recent_awards": recent,
         "rarity_distribution": rarity,
+        "tier_distribution": tiers,
     }))
 }

@@ -41,10 +41,13 @@ async fn progress(app: &TestApp, access: &str, user: UserId) -> Entries {
                 keys,
                 [
                     "badge",
+                    "current_tier",
                     "next_milestone",
                     "progress",
                     "requirements_met",
-                    "total_requirements"
+                    "series",
+                    "tier",
+                    "total_requirements",
                 ],
                 "{e}"
             );
@@ -95,7 +98,11 @@ async fn every_criteria_type_has_its_progress_and_milestone(t: TestTable) {
     assert_eq!(me.status, 200);
 
     let fresh = progress(&app, &access, late.id).await;
-    assert_eq!(fresh.len(), 16);
+    assert_eq!(
+        fresh.len(),
+        19,
+        "the 14, the next tier of each of 3 series, 2 of the test"
+    );
     let expected = [
         ("First Post", entry(0, 0, 1, "Need 1 more post")),
         (
@@ -239,7 +246,7 @@ async fn every_criteria_type_has_its_progress_and_milestone(t: TestTable) {
     evaluate_user(a, late.id).await.expect("evaluate");
     let earned = progress(&app, &access, late.id).await;
     assert!(!earned.contains_key("First Post"));
-    assert_eq!(earned.len(), 15);
+    assert_eq!(earned.len(), 18);
 }
 
 async fn a_met_badge_not_yet_awarded_is_at_100(t: TestTable) {
@@ -341,9 +348,10 @@ async fn store_calls_of_a_progress_request(t: TestTable) {
     let response = app.get(&own).bearer(&access).send().await;
     assert_eq!(response.status, 200);
     let body: Json = response.body_json();
-    assert_eq!(body["eligible_badges"].as_array().unwrap().len(), 14);
+    // The seed's 14 and the next tier of each of the 3 tiered series.
+    assert_eq!(body["eligible_badges"].as_array().unwrap().len(), 17);
     let calls = counting.take().calls;
-    println!("progress with 14 pending: {calls:?}; auth alone: {auth:?}");
+    println!("progress with 17 pending: {calls:?}; auth alone: {auth:?}");
     assert_eq!(
         (
             calls.query - auth.query,

@@ -465,10 +465,162 @@ async fn scores_and_quality(t: TestTable) {
     );
 }
 
+/// Badge tiers: a series with bronze, silver and gold; progress shows the next tier, the
+/// showcase the highest held, the leaderboard and analytics count tiers.
+async fn badge_tiers(t: TestTable) {
+    let app = TestApp::new(t).await;
+    let root = admin(&app.app, 1).await;
+    let ada = person(&app.app, 2).await;
+    let tiered = |name: &str, tier: &str, points: i64, rarity: &str, posts: i64| {
+        let mut body = badge_body(name, rarity, points);
+        body["series"] = json!("Poster");
+        body["tier"] = json!(tier);
+        body["criteria"] = json!({"type": "counter", "field": "posts_count", "threshold": posts});
+        body
+    };
+    let bronze = create_badge(
+        &app,
+        &root,
+        tiered("Poster: Bronze", "bronze", 10, "common", 1),
+    )
+    .await;
+    let silver = create_badge(
+        &app,
+        &root,
+        tiered("Poster: Silver", "silver", 50, "rare", 5),
+    )
+    .await;
+    let gold = create_badge(&app, &root, tiered("Poster: Gold", "gold", 150, "epic", 20)).await;
+    let plain = create_badge(&app, &root, badge_body("Plain", "common", 10)).await;
+    let one = get_json(&app, &ada, &format!("/api/badges/{gold}/"), 200).await;
+    assert_eq!(
+        (one["series"].clone(), one["tier"].clone()),
+        (json!("Poster"), json!("gold"))
+    );
+    // Bad tiers are 400s on their fields; one definition per tier of a series.
+    let with = |name: &str, series: Option<&str>, tier: Option<&str>| {
+        let mut b = badge_body(name, "common", 10);
+        if let Some(s) = series {
+            b["series"] = json!(s);
+        }
+        if let Some(t) = tier {
+            b["tier"] = json!(t);
+        }
+        b
+    };
+    for (body, field) in [
+        (with("X1", None, Some("gold")), "series"),
+        (with("X2", Some("Poster"), None), "tier"),
+        (with("X3", Some("Poster"), Some("wood")), "tier"),
+        (
+            tiered("Poster: Gold again", "gold", 150, "epic", 30),
+            "tier",
+        ),
+    ] {
+        let response = app
+            .post("/api/badges/")
+            .bearer(&root.token)
+            .json(body)
+            .send()
+            .await;
+        assert_eq!(response.status, 400, "{field}");
+        assert!(
+            response.body_json()[field].is_array(),
+            "{field}: {}",
+            response.body_json()
+        );
+    }
+
+    let progress_path = format!("/api/users/{}/badge-progress/", ada.n());
+    let series_entries = |p: &serde_json::Value| -> Vec<(i64, serde_json::Value)> {
+        p["eligible_badges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["series"] == "Poster")
+            .map(|e| {
+                (
+                    e["badge"]["id"].as_i64().unwrap(),
+                    e["current_tier"].clone(),
+                )
+            })
+            .collect()
+    };
+    let progress = get_json(&app, &ada, &progress_path, 200).await;
+    assert_eq!(
+        series_entries(&progress),
+        [(bronze, json!(null))],
+        "{progress}"
+    );
+    for badge in [bronze, silver, plain] {
+        crate::badges_core_support::award_ok(&app, &root, ada.id, badge).await;
+    }
+    let progress = get_json(&app, &ada, &progress_path, 200).await;
+    assert_eq!(
+        series_entries(&progress),
+        [(gold, json!("silver"))],
+        "{progress}"
+    );
+
+    let ids = |page: &serde_json::Value| -> Vec<i64> {
+        page["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["badge"]["id"].as_i64().unwrap())
+            .collect()
+    };
+    let showcase = get_json(&app, &ada, "/api/user-badges/?showcase=true", 200).await;
+    assert_eq!(ids(&showcase), [silver, plain]);
+    assert_eq!(showcase["count"], 2);
+    // Featuring the bronze tier shows the series' highest tier held.
+    let response = app
+        .patch(&format!("/api/user-badges/{}-{bronze}/", ada.n()))
+        .bearer(&ada.token)
+        .json(json!({"is_featured": true}))
+        .send()
+        .await;
+    assert_eq!(response.status, 200);
+    let path = "/api/user-badges/?showcase=true&is_featured=true";
+    let featured = get_json(&app, &ada, path, 200).await;
+    assert_eq!(ids(&featured), [silver]);
+    let all = get_json(&app, &ada, "/api/user-badges/", 200).await;
+    assert_eq!(all["count"], 3);
+
+    let board = get_json(&app, &ada, "/api/badges/leaderboard/", 200).await;
+    assert_eq!(
+        board["results"][0]["tiers"],
+        json!({"bronze": 1, "silver": 1, "gold": 0, "platinum": 0}),
+        "{board}"
+    );
+    let month = get_json(&app, &ada, "/api/badges/leaderboard/?timeframe=30d", 200).await;
+    assert_eq!(month["results"][0]["tiers"]["silver"], 1, "{month}");
+    let stats = crate::badges_core_support::analytics(&app, &root).await;
+    assert_eq!(
+        stats["tier_distribution"],
+        json!([
+            {"tier": "bronze", "count": 1, "earned_count": 1},
+            {"tier": "silver", "count": 1, "earned_count": 1},
+            {"tier": "gold", "count": 1, "earned_count": 0},
+            {"tier": "platinum", "count": 0, "earned_count": 0},
+        ])
+    );
+    // Out of the series again: a PATCH with nulls.
+    let response = app
+        .patch(&format!("/api/badges/{gold}/"))
+        .bearer(&root.token)
+        .json(json!({"series": null, "tier": null}))
+        .send()
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body_json());
+    assert_eq!(response.body_json()["tier"], json!(null));
+}
+
 both_engines!(
     badge_count,
     profile_delete,
     pro_signup,
     daily_visits,
-    scores_and_quality
+    scores_and_quality,
+    badge_tiers
 );
