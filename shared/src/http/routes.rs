@@ -197,6 +197,9 @@ pub static ACTIVITY_ROUTES: &[Route] = routes! { Activity:
     POST "/api/events/{id}/review/" => handlers::activity::review_event;
     GET "/api/tasks/runs/" => handlers::tasks::list_runs;
     GET "/api/reports/" => handlers::tasks::reports;
+    GET "/api/notifications/" => handlers::notifications::list;
+    POST "/api/notifications/read-all/" => handlers::notifications::read_all;
+    POST "/api/notifications/{id}/read/" => handlers::notifications::mark_read;
 };
 
 pub static BADGES_ROUTES: &[Route] = routes! { Badges:

@@ -36,6 +36,7 @@ mod events_log;
 mod faults;
 mod lost_answers;
 mod mail_and_bus;
+mod notifications;
 mod openapi;
 mod operations;
 mod profiles_access;
