@@ -3,6 +3,7 @@
 
 pub mod code_mail;
 pub mod email_change;
+pub mod export;
 pub mod mail_feedback;
 pub mod password;
 pub mod records;

@@ -146,6 +146,7 @@ pub static USERS_ROUTES: &[Route] = routes! { Users:
     PUT "/api/users/{id}/" => handlers::users::replace;
     PATCH "/api/users/{id}/" => handlers::users::partial_update;
     DELETE "/api/users/{id}/" => handlers::users::destroy;
+    GET "/api/users/{id}/export/" => handlers::users::export;
     POST "/api/users/{id}/email/confirm/" => handlers::users::confirm_email_change;
     POST "/api/users/{id}/suspend/" => handlers::users::suspend;
     POST "/api/users/{id}/unsuspend/" => handlers::users::unsuspend;

@@ -616,11 +616,97 @@ async fn badge_tiers(t: TestTable) {
     assert_eq!(response.body_json()["tier"], json!(null));
 }
 
+/// `GET /api/users/{id}/export/`: everything stored about the user, no secrets, no scan; the
+/// owner or an administrator, never with an API token; logged as `data_export`.
+async fn data_export(t: TestTable) {
+    let (app, table) = crate::users_support::counting_app(t).await;
+    let alice = member(&app, "alice", Role::Normal).await;
+    let bob = member(&app, "bob", Role::Normal).await;
+    let carol = member(&app, "carol", Role::Normal).await;
+    let root = member(&app, "root", Role::Admin).await;
+    for (who, body, path) in [
+        (&alice, json!({"following": bob.id}), "/api/follows/"),
+        (&carol, json!({"following": alice.id}), "/api/follows/"),
+        (&alice, json!({"blocked": carol.id}), "/api/blocks/"),
+        (&alice, json!({"name": "laptop"}), "/api/auth/tokens/"),
+    ] {
+        let (status, answer) = call(&app, who, Method::POST, path, Some(body)).await;
+        assert_eq!(status, 201, "{path}: {answer}");
+    }
+    let (_, token) = call(&app, &alice, Method::GET, "/api/auth/tokens/", None).await;
+    assert_eq!(token["results"][0]["name"], "laptop", "{token}");
+    let (_, created) = call(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/auth/tokens/",
+        Some(json!({"name": "script"})),
+    )
+    .await;
+    let key = created["key"].as_str().unwrap().to_owned();
+
+    let path = format!("/api/users/{}/export/", alice.id);
+    table.reset();
+    let (status, doc) = call(&app, &alice, Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(table.take().calls.scan, 0, "no scan");
+    assert_eq!(doc["user"]["username"], "alice");
+    assert_eq!(doc["settings"]["timezone"], "UTC");
+    assert_eq!(doc["following"].as_array().unwrap().len(), 1, "{doc}");
+    // Carol's follow went with the block; the block is alice's.
+    assert_eq!(doc["blocks"].as_array().unwrap().len(), 1, "{doc}");
+    let names: Vec<&str> = doc["api_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{doc}");
+    assert!(names.contains(&"laptop") && names.contains(&"script"));
+    assert!(!doc["sessions"].as_array().unwrap().is_empty());
+    assert!(!doc["events"].as_array().unwrap().is_empty());
+    let text = doc.to_string();
+    for secret in [
+        "$argon2",
+        key.as_str(),
+        "secret_hash",
+        "csrf_hash",
+        "password_hash",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+    // Bob's view of alice's followers: hers, not his.
+    let (status, bobs) = call(
+        &app,
+        &bob,
+        Method::GET,
+        &format!("/api/users/{}/export/", bob.id),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(bobs["followers"].as_array().unwrap().len(), 1, "{bobs}");
+    assert_eq!(bobs["followers"][0]["follower"], alice.id, "{bobs}");
+
+    // Someone else: 404; an administrator: 200; an API token: 403.
+    let (status, _) = call(&app, &bob, Method::GET, &path, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&app, &root, Method::GET, &path, None).await;
+    assert_eq!(status, 200);
+    let response = app.get(&path).api_token(&key).send().await;
+    assert_eq!(response.status, 403);
+    let (status, _) = call(&app, &root, Method::GET, "/api/users/999/export/", None).await;
+    assert_eq!(status, 404);
+    let types = api_tests::fixtures::event_types(&app, accounts::model::UserId(alice.id)).await;
+    assert!(types.iter().any(|t| t == "data_export"), "{types:?}");
+}
+
 both_engines!(
     badge_count,
     profile_delete,
     pro_signup,
     daily_visits,
     scores_and_quality,
-    badge_tiers
+    badge_tiers,
+    data_export
 );
