@@ -253,6 +253,16 @@ impl App {
             // the `badge-events` function in AWS.
             bus.subscribe(Arc::new(evaluator));
         }
+        // Notifications are made where the evaluator runs (the `badge-events` function in AWS).
+        #[cfg(feature = "local")]
+        if app.config.badges.evaluate_on_bus
+            && let (Some(bus), Some(notifier)) = (
+                &app.in_process_bus,
+                crate::notifications::BusNotifier::new(&app),
+            )
+        {
+            bus.subscribe(Arc::new(notifier));
+        }
         // Code mails asked for by address are handled after the answer (accounts/code_mail.rs).
         if let (Some(bus), Some(mailer)) = (
             &app.in_process_bus,

@@ -18,6 +18,7 @@ pub mod http;
 pub mod mail;
 pub mod metrics;
 pub mod model;
+pub mod notifications;
 pub mod profiles;
 pub mod social;
 pub mod store;

@@ -133,6 +133,8 @@ pub async fn handle_domain_event(app: &App, payload: Value) -> Result<Value, Err
         crate::accounts::code_mail::handle(app, &event.detail).await?;
         return Ok(json!({ "received": event.detail_type, "awarded": [] }));
     }
+    // The notification of a follow or an award (the recipient's inbox, the award email).
+    crate::notifications::on_domain_event(app, &event).await?;
     let awarded = crate::badges::evaluate::evaluate_for_event(app, &event).await?;
     Ok(json!({ "received": event.detail_type, "awarded": awarded_view(&awarded) }))
 }

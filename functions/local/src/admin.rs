@@ -83,7 +83,7 @@ enum Command {
         #[arg(long, default_value_t = accounts::tasks::seed::PARALLEL)]
         parallel: usize,
     },
-    /// Install the seed's 14 badges: creates the missing ones by name, leaves existing ones
+    /// Install the seed's 14 badges and the tiered series: creates the missing ones by name, leaves existing ones
     /// (and an administrator's edits of them) alone; safe to run again.
     InstallBadges,
     /// Set a user's role (owner, normal, data_provider, professional, admin, moderator).
@@ -108,6 +108,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::AwardBadge {
+        user,
+        badge,
+        reason,
+    } = &args.command
+    {
+        return award_badge(&app, *user, badge, reason).await;
+    }
     match run(&app, args.command).await {
         Ok(message) => {
             println!("{message}");
@@ -115,6 +123,54 @@ async fn main() -> ExitCode {
         }
         Err(message) => {
             eprintln!("accounts-admin: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The seed's `award_badge` command: its three messages on stdout, exit status 1 for the
+/// failures (the reason of a failed award on stderr).
+async fn award_badge(app: &App, user: i64, badge: &str, reason: &str) -> ExitCode {
+    let found = match user.to_string().parse::<UserId>() {
+        Ok(id) => accounts::accounts::get_user(app, id).await,
+        Err(()) => Ok(None),
+    };
+    let holder = match found {
+        Ok(Some(holder)) if !holder.deleting => holder,
+        Ok(_) => {
+            println!("User not found");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("accounts-admin: {}", describe(e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let awarded = badges::awards::award_by_name(
+        app,
+        holder.id,
+        badge,
+        reason,
+        badges::awards::AwardedBy::Admin,
+    )
+    .await;
+    match awarded {
+        Ok(Some((_, def))) => {
+            println!("Badge '{}' awarded to user {}", def.name, holder.username);
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!("Badge award failed");
+            eprintln!("accounts-admin: user {user} already has the badge {badge:?}");
+            ExitCode::FAILURE
+        }
+        Err(Error::NotFound) => {
+            println!("User not found");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            println!("Badge award failed");
+            eprintln!("accounts-admin: {}", describe(e));
             ExitCode::FAILURE
         }
     }
@@ -150,32 +206,7 @@ async fn run(app: &App, command: Command) -> Result<String, String> {
                 user.username, user.id, user.email
             ))
         }
-        Command::AwardBadge {
-            user,
-            badge,
-            reason,
-        } => {
-            let id: UserId = user
-                .to_string()
-                .parse()
-                .map_err(|_| format!("{user} is not a user id"))?;
-            let awarded = badges::awards::award_by_name(
-                app,
-                id,
-                &badge,
-                &reason,
-                badges::awards::AwardedBy::Admin,
-            )
-            .await
-            .map_err(describe)?;
-            match awarded {
-                Some((held, def)) => Ok(format!(
-                    "badge {:?} awarded to user {} ({} points)",
-                    def.name, held.user, held.points
-                )),
-                None => Err(format!("user {id} already has the badge {badge:?}")),
-            }
-        }
+        Command::AwardBadge { .. } => Err("award-badge runs on its own".into()),
         Command::RunTask {
             name,
             max_pages,

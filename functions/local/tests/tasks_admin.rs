@@ -49,7 +49,7 @@ fn seeds_and_runs_tasks(store: &str) {
     assert!(out.status.success());
     assert_eq!(
         text(&out.stdout).lines().count(),
-        9,
+        10,
         "{}",
         text(&out.stdout)
     );

@@ -3,6 +3,7 @@
 
 pub mod code_mail;
 pub mod email_change;
+pub mod export;
 pub mod mail_feedback;
 pub mod names;
 pub mod password;

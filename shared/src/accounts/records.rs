@@ -87,6 +87,10 @@ pub struct UserRecord {
     /// `last_active` as epoch seconds: the throttled activity write conditions on it.
     #[serde(default)]
     pub last_active_epoch: i64,
+    /// Epoch seconds at which the local day of the last recorded visit ends: authentication
+    /// records one visit per day in the user's time zone (`badges::stats::record_visit`).
+    #[serde(default)]
+    pub visit_until: i64,
 }
 
 impl UserRecord {
@@ -127,6 +131,7 @@ impl UserRecord {
             updated_at: now,
             last_active: None,
             last_active_epoch: 0,
+            visit_until: 0,
         }
     }
 

@@ -23,6 +23,7 @@ use crate::auth::limits::{self, Limit};
 use crate::auth::passwords;
 use crate::error::{Error, FieldErrors};
 use crate::model::{EmailAddress, Role, UserId, Username, password_problems};
+use crate::profiles::professional::{self, ProfessionalRecord};
 use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, from_item, keys};
 
 /// The longest first or last name, as Django's `User` has it.
@@ -208,7 +209,7 @@ pub async fn register(
     let ip = client.ip_string().unwrap_or_else(|| "unknown".into());
     limits::hit(app, Limit::RegisterPerIp, &format!("ip:{ip}")).await?;
 
-    let user = insert_account(app, valid, Role::Normal, false).await?;
+    let user = insert_account(app, valid, Role::Normal, false, None).await?;
     let id = user.id;
 
     log_event_best_effort(
@@ -222,13 +223,91 @@ pub async fn register(
     Ok(user)
 }
 
+/// A professional's sign-up (the seed's `register_professional`): the account with the
+/// `professional` role and its professional profile (`professional`, the fields of `POST
+/// /api/professional-profiles/`) in ONE transaction, so neither exists without the other. As
+/// [`register`] otherwise: bots refused, the per-IP limit, unverified with a mailed code; the
+/// professional profile starts unverified, for an administrator to verify as any other.
+/// Errors of both parts come together, the profile's as `professional.<field>`.
+pub async fn register_professional(
+    app: &App,
+    input: RegisterInput,
+    professional: Option<&serde_json::Value>,
+    client: &ClientInfo,
+) -> Result<(UserRecord, ProfessionalRecord), Error> {
+    refuse_bots(app, client, input.honeypot.as_deref(), "register").await?;
+    let mut errors = FieldErrors::new();
+    let valid = match validate(&input) {
+        Ok(valid) => Some(valid),
+        Err(Error::Invalid(found)) => {
+            errors = found;
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let record = match professional {
+        None | Some(serde_json::Value::Null) => {
+            errors.add("professional", REQUIRED);
+            None
+        }
+        Some(serde_json::Value::Object(fields)) => {
+            match professional::draft(fields, app.clock.now()) {
+                Ok(record) => Some(record),
+                Err(Error::Invalid(found)) => {
+                    for (field, messages) in found.0 {
+                        for message in messages {
+                            errors.add(&format!("professional.{field}"), message);
+                        }
+                    }
+                    None
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Some(_) => {
+            errors.add(
+                "professional",
+                "Expected an object of professional profile fields.",
+            );
+            None
+        }
+    };
+    errors.into_result()?;
+    let (Some(valid), Some(record)) = (valid, record) else {
+        return Err(Error::Internal("professional sign-up lost an error".into()));
+    };
+    let ip = client.ip_string().unwrap_or_else(|| "unknown".into());
+    limits::hit(app, Limit::RegisterPerIp, &format!("ip:{ip}")).await?;
+
+    let user = insert_account(app, valid, Role::Professional, false, Some(record.clone())).await?;
+    let record = ProfessionalRecord {
+        user_id: user.id,
+        created_at: user.created_at,
+        updated_at: user.created_at,
+        ..record
+    };
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::Register, Some(user.id))
+            .client(client)
+            .description("professional account registered")
+            .metadata(json!({"role": Role::Professional})),
+    )
+    .await;
+    professional::log_created(app, user.id, client).await;
+    send_verification(app, &user, client).await;
+    Ok((user, record))
+}
+
 /// Allocates an id and writes a validated account in one transaction: profile (with `role`
-/// and `is_verified` as given), credentials, default settings and the two unique items.
+/// and `is_verified` as given), credentials, default settings, the two unique items, and the
+/// professional profile when there is one (its owner and times are set here).
 async fn insert_account(
     app: &App,
     valid: ValidRegistration,
     role: Role,
     is_verified: bool,
+    professional: Option<ProfessionalRecord>,
 ) -> Result<UserRecord, Error> {
     let id = allocate_id(app).await?;
     let password_hash = passwords::hash_password(&valid.password).await?;
@@ -251,7 +330,7 @@ async fn insert_account(
     let stamp = now.to_rfc3339();
 
     let absent = || Some(Condition::item_absent());
-    let ops = vec![
+    let mut ops = vec![
         TxOp::Put {
             item: user.to_item()?,
             condition: absent(),
@@ -273,6 +352,18 @@ async fn insert_account(
             condition: absent(),
         },
     ];
+    if let Some(record) = professional {
+        let record = ProfessionalRecord {
+            user_id: id,
+            created_at: now,
+            updated_at: now,
+            ..record
+        };
+        ops.push(TxOp::Put {
+            item: record.to_item()?,
+            condition: absent(),
+        });
+    }
     const USERNAME_OP: usize = 3;
     const EMAIL_OP: usize = 4;
     match app.table.transact_write(ops).await {
@@ -333,7 +424,7 @@ pub async fn create_account(
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
     let valid = validate(&input)?;
-    let user = insert_account(app, valid, options.role, options.is_verified).await?;
+    let user = insert_account(app, valid, options.role, options.is_verified, None).await?;
     log_event_best_effort(
         app,
         NewEvent::new(EventType::Register, Some(user.id))

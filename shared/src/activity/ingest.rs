@@ -9,8 +9,8 @@
 //!   criteria read, in the same transaction as the event:
 //!   - the profile's `posts_count`: +1 for `post_create`, −1 for `post_delete` (never below 0);
 //!   - the user's `STATS` item: ADD 1 to the attribute named after the type (`like_given`,
-//!     `review_create` ...); for `review_create` with a numeric `metadata.quality`, ADD 1 to
-//!     `review_create_quality_<t>` for each threshold t in 10, 15, ... 50 (tenths) it reaches;
+//!     `review_create` ...); for an event of any type with a numeric `metadata.quality`, ADD 1
+//!     to `<type>_quality_<t>` for each threshold t in 10, 15, ... 50 (tenths) it reaches;
 //!   - the target user's `STATS` item (when `target_user` is another user): ADD 1 to
 //!     `received_<type>`.
 //!   - the user's activity day item (`keys::activity_day`, the event's UTC day): ADD 1 to
@@ -50,7 +50,7 @@ pub const CLIENT_TYPES: [EventType; 4] = [
     EventType::ContentReported,
 ];
 
-/// Review quality thresholds counted on `STATS`, in tenths (1.0, 1.5, ... 5.0).
+/// Quality thresholds counted on `STATS`, in tenths (1.0, 1.5, ... 5.0).
 pub const QUALITY_THRESHOLDS: [u32; 9] = [10, 15, 20, 25, 30, 35, 40, 45, 50];
 
 /// The longest idempotency key.
@@ -64,9 +64,10 @@ pub fn is_service_type(t: EventType) -> bool {
     t.group() == EventGroup::Content || t == EventType::ProfileView
 }
 
-/// The `STATS` attribute counting reviews of at least `tenths`/10 quality.
-pub fn quality_attribute(tenths: u32) -> String {
-    format!("review_create_quality_{tenths}")
+/// The `STATS` attribute counting events of a type of at least `tenths`/10 quality
+/// (`review_create_quality_40`).
+pub fn quality_attribute(event_type: EventType, tenths: u32) -> String {
+    format!("{}_quality_{tenths}", event_type.as_str())
 }
 
 /// What `POST /api/events/` and bus events carry.
@@ -129,7 +130,7 @@ fn parse_type(name: &str) -> Result<EventType, Error> {
 }
 
 /// A numeric `metadata.quality` between 0 and 5, when present.
-fn review_quality(metadata: &serde_json::Value) -> Result<Option<f64>, Error> {
+fn event_quality(metadata: &serde_json::Value) -> Result<Option<f64>, Error> {
     match metadata.get("quality") {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(q) => match q.as_f64() {
@@ -216,11 +217,8 @@ pub async fn ingest(
         });
     }
 
-    let quality = if event_type == EventType::ReviewCreate {
-        review_quality(&record.metadata)?
-    } else {
-        None
-    };
+    // Any counted type may carry a quality (a review's stars, a post's or comment's rating).
+    let quality = event_quality(&record.metadata)?;
     let key = input
         .idempotency_key
         .as_deref()
@@ -430,7 +428,7 @@ fn plan(
     if let Some(q) = quality {
         let tenths = (q * 10.0).round() as u32;
         for threshold in QUALITY_THRESHOLDS.into_iter().filter(|t| tenths >= *t) {
-            stats = stats.add(&quality_attribute(threshold), 1);
+            stats = stats.add(&quality_attribute(record.event_type, threshold), 1);
         }
     }
     ops.push(TxOp::Update {

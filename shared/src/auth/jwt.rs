@@ -581,7 +581,14 @@ pub async fn refresh(
                 .session(&claims.sid)
                 .client(client)
                 .description("Refresh token rotated");
-            log_event_best_effort(app, event).await;
+            // A refresh is a visit too (the first of the user's day records it).
+            let visit = async {
+                if crate::badges::stats::visit_due(app, &record) {
+                    let zone = crate::badges::stats::visit_zone(app, user).await;
+                    crate::badges::stats::record_visit(app, &record, &zone, true).await;
+                }
+            };
+            tokio::join!(log_event_best_effort(app, event), visit);
             Ok(pair)
         }
         Err(StoreError::TransactionCanceled { reasons }) => {

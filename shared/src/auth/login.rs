@@ -154,14 +154,22 @@ pub async fn login(
     }
     // Round trip 3: the session's write and the new-device check (which leaves the new session
     // out of what it compares) side by side.
+    // The user's time zone is read here when today's visit is still to be recorded.
     let started = sessions::new_session(app, &user, client, via);
-    let (stored, ()) = tokio::join!(
+    let visit_due = crate::badges::stats::visit_due(app, &user);
+    let (stored, (), zone) = tokio::join!(
         sessions::store_session(app, &started),
-        crate::activity::sessions::check_new_device(app, &started.record, client)
+        crate::activity::sessions::check_new_device(app, &started.record, client),
+        async {
+            match visit_due {
+                true => Some(crate::badges::stats::visit_zone(app, user.id).await),
+                false => None,
+            }
+        }
     );
     stored?;
-    // Round trip 4: the `login` event, and the login day for the badge streaks with
-    // `UserLoggedIn` for the evaluator (both best-effort), side by side.
+    // Round trip 4: the `login` event, and the day's visit for the badge streaks with
+    // `UserLoggedIn` for the evaluator (both best-effort, the visit once a day), side by side.
     tokio::join!(
         log_event_best_effort(
             app,
@@ -171,7 +179,12 @@ pub async fn login(
                 .description("Logged in")
                 .metadata(json!({ "method": via })),
         ),
-        crate::badges::stats::record_login(app, user.id)
+        async {
+            if let Some(zone) = &zone {
+                crate::badges::stats::record_visit(app, &user, zone, false).await;
+            }
+            crate::badges::stats::announce_login(app, user.id).await;
+        }
     );
     crate::metrics::emit(crate::metrics::Metric::Login);
     Ok((user, started))

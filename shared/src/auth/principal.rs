@@ -3,7 +3,10 @@
 //! Costs per request: a JWT or a cookie is one session read and one profile read, side by side
 //! (the token, and the cookie, name both): **one round trip**; an API token is the token read
 //! and what `api_tokens::authenticate` loads. On top, at most once a minute,
-//! one conditional write of the session's activity and one of the profile's `last_active`.
+//! one conditional write of the session's activity and one of the profile's `last_active`;
+//! and at the user's first request of each day in their time zone, instead of the latter, the
+//! settings read (the time zone) and one transaction recording the day's visit
+//! (`badges::stats::record_visit`, what the "Daily Visitor" streak counts).
 
 use futures::future::BoxFuture;
 
@@ -14,6 +17,7 @@ use super::sessions::{self, SessionRecord};
 use super::{AuthMethod, Credentials, Principal, api_tokens};
 use crate::App;
 use crate::accounts::{self, UserRecord};
+use crate::badges::stats;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{Condition, StoreError, Update, Value, keys};
@@ -138,10 +142,20 @@ async fn settle(
         sessions::end_other_sessions(app, principal.user.id, None).await?;
         return Err(Error::Forbidden(suspended_detail(&principal.user)));
     }
-    if let Some(session) = &session {
-        sessions::record_activity(app, session).await;
+    let session_activity = async {
+        if let Some(session) = &session {
+            sessions::record_activity(app, session).await;
+        }
+    };
+    if stats::visit_due(app, &principal.user) {
+        // The first request of the user's day: the visit (with `last_active`) rides in one
+        // transaction, once the time zone is read beside the session's write.
+        let ((), zone) = tokio::join!(session_activity, stats::visit_zone(app, principal.id()));
+        stats::record_visit(app, &principal.user, &zone, true).await;
+    } else {
+        session_activity.await;
+        record_last_active(app, &principal.user).await;
     }
-    record_last_active(app, &principal.user).await;
     Ok(Some(principal))
 }
 

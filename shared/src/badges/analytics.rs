@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde_json::{Value as Json, json};
 
 use super::awards::UserBadge;
-use super::definitions::{self, Category, Rarity};
+use super::definitions::{self, Category, Rarity, Tier};
 use crate::App;
 use crate::accounts::UserRecord;
 use crate::error::Error;
@@ -114,12 +114,23 @@ pub async fn analytics(app: &App) -> Result<Json, Error> {
         .map(|r| json!({"rarity": r, "count": count(&stats, &format!("rarity_{}", r.as_str()))}))
         .collect();
 
+    // Per tier: the definitions of it (in any series) and the awards they have.
+    let tiers: Vec<Json> = Tier::ALL
+        .iter()
+        .map(|t| {
+            let of_tier = defs.iter().filter(|d| d.tier == Some(*t));
+            let (count, earned) =
+                of_tier.fold((0i64, 0i64), |(n, e), d| (n + 1, e + d.earned_count));
+            json!({"tier": t, "count": count, "earned_count": earned})
+        })
+        .collect();
+
     let mut popular: Vec<_> = defs.iter().filter(|d| d.earned_count > 0).collect();
     popular.sort_by(|a, b| b.earned_count.cmp(&a.earned_count).then(a.id.cmp(&b.id)));
     let popular: Vec<Json> = popular
         .into_iter()
         .take(POPULAR)
-        .map(|d| json!({"badge_id": d.id, "name": d.name, "earned_count": d.earned_count}))
+        .map(|d| json!({"badge_id": d.id, "badge__name": d.name, "name": d.name, "earned_count": d.earned_count}))
         .collect();
 
     let names: HashMap<_, _> = defs.iter().map(|d| (d.id, d.name.as_str())).collect();
@@ -149,5 +160,6 @@ pub async fn analytics(app: &App) -> Result<Json, Error> {
         "popular_badges": popular,
         "recent_awards": recent,
         "rarity_distribution": rarity,
+        "tier_distribution": tiers,
     }))
 }

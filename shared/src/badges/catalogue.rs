@@ -1,5 +1,8 @@
 //! The seed's catalogue: its 14 badges, each with criteria the evaluator can meet from the
-//! data `stats` maintains, installed by `accounts-admin install-badges`.
+//! data `stats` maintains, and three tiered series where the seed's badges have natural steps
+//! (its "Progressive Difficulty: Bronze, Silver, Gold"): Content Creator by posts, Daily
+//! Visitor by streak, Like Enthusiast by likes given (to platinum). Installed by
+//! `accounts-admin install-badges`.
 //!
 //! Installing is idempotent: a badge whose name exists (any case, active or not) is left as it
 //! is, so an administrator's later edits survive a second install; the missing ones are
@@ -9,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::criteria::{Criteria, Logic, Operator, Requirement, Timeframe};
-use super::definitions::{self, Category, NewBadge, Rarity};
+use super::definitions::{self, Category, NewBadge, Rarity, Tier};
 use super::stats::{CounterField, DailyAction};
 use crate::App;
 use crate::activity::events::EventType;
@@ -53,6 +56,8 @@ fn badge(
         points,
         rarity,
         is_active: true,
+        series: None,
+        tier: None,
     }
 }
 
@@ -239,6 +244,168 @@ pub fn badges() -> Vec<NewBadge> {
     ]
 }
 
+/// One tier of a series: named `<series>: <Tier>`.
+fn tier(mut badge: NewBadge, series: &str, tier: Tier) -> NewBadge {
+    badge.series = Some(series.into());
+    badge.tier = Some(tier);
+    badge
+}
+
+/// The tiered series, lowest tier first in each.
+pub fn tiered() -> Vec<NewBadge> {
+    use Category::{Achievement, Activity};
+    use CounterField as F;
+    let streak = |days: u32| Criteria::ConsecutiveDays {
+        action: DailyAction::Login,
+        days,
+        description: Some(format!("Visit on {days} consecutive days")),
+    };
+    let posts = |n: f64| counter(F::PostsCount, n, &format!("Create {n} posts"));
+    let likes = |n: f64| counter(F::LikesGiven, n, &format!("Give {n} likes"));
+    vec![
+        tier(
+            badge(
+                "Content Creator: Bronze",
+                "Create 10 posts.",
+                Achievement,
+                "fas fa-pen",
+                "#CD7F32",
+                Rarity::Common,
+                15,
+                posts(10.0),
+            ),
+            "Content Creator",
+            Tier::Bronze,
+        ),
+        tier(
+            badge(
+                "Content Creator: Silver",
+                "Create 50 posts.",
+                Achievement,
+                "fas fa-pen",
+                "#C0C0C0",
+                Rarity::Rare,
+                50,
+                posts(50.0),
+            ),
+            "Content Creator",
+            Tier::Silver,
+        ),
+        tier(
+            badge(
+                "Content Creator: Gold",
+                "Create 250 posts.",
+                Achievement,
+                "fas fa-pen",
+                "#FFD700",
+                Rarity::Epic,
+                150,
+                posts(250.0),
+            ),
+            "Content Creator",
+            Tier::Gold,
+        ),
+        tier(
+            badge(
+                "Daily Visitor: Bronze",
+                "Visit on 7 consecutive days.",
+                Activity,
+                "fas fa-door-open",
+                "#CD7F32",
+                Rarity::Common,
+                20,
+                streak(7),
+            ),
+            "Daily Visitor",
+            Tier::Bronze,
+        ),
+        tier(
+            badge(
+                "Daily Visitor: Silver",
+                "Visit on 90 consecutive days.",
+                Activity,
+                "fas fa-door-open",
+                "#C0C0C0",
+                Rarity::Rare,
+                100,
+                streak(90),
+            ),
+            "Daily Visitor",
+            Tier::Silver,
+        ),
+        tier(
+            badge(
+                "Daily Visitor: Gold",
+                "Visit on 365 consecutive days.",
+                Activity,
+                "fas fa-door-open",
+                "#FFD700",
+                Rarity::Epic,
+                300,
+                streak(365),
+            ),
+            "Daily Visitor",
+            Tier::Gold,
+        ),
+        tier(
+            badge(
+                "Like Enthusiast: Bronze",
+                "Give 100 likes.",
+                Activity,
+                "fas fa-heart",
+                "#CD7F32",
+                Rarity::Common,
+                10,
+                likes(100.0),
+            ),
+            "Like Enthusiast",
+            Tier::Bronze,
+        ),
+        tier(
+            badge(
+                "Like Enthusiast: Silver",
+                "Give 500 likes.",
+                Activity,
+                "fas fa-heart",
+                "#C0C0C0",
+                Rarity::Common,
+                25,
+                likes(500.0),
+            ),
+            "Like Enthusiast",
+            Tier::Silver,
+        ),
+        tier(
+            badge(
+                "Like Enthusiast: Gold",
+                "Give 2500 likes.",
+                Activity,
+                "fas fa-heart",
+                "#FFD700",
+                Rarity::Rare,
+                75,
+                likes(2500.0),
+            ),
+            "Like Enthusiast",
+            Tier::Gold,
+        ),
+        tier(
+            badge(
+                "Like Enthusiast: Platinum",
+                "Give 10000 likes.",
+                Activity,
+                "fas fa-heart",
+                "#E5E4E2",
+                Rarity::Epic,
+                200,
+                likes(10000.0),
+            ),
+            "Like Enthusiast",
+            Tier::Platinum,
+        ),
+    ]
+}
+
 /// What an install did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct InstallReport {
@@ -257,7 +424,7 @@ impl InstallReport {
 /// Creates the catalogue's badges that do not exist yet (by name, any case); leaves the others.
 pub async fn install(app: &App) -> Result<InstallReport, Error> {
     let mut report = InstallReport::default();
-    for new in badges() {
+    for new in badges().into_iter().chain(tiered()) {
         let name = new.name.clone();
         if definitions::find_by_name(app, &name).await?.is_some() {
             report.existing.push(name);

@@ -110,7 +110,48 @@ impl Rarity {
     }
 }
 
+/// A badge's step in a series (the seed's "Progressive Difficulty: Bronze, Silver, Gold"),
+/// lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Bronze,
+    Silver,
+    Gold,
+    Platinum,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier::Bronze, Tier::Silver, Tier::Gold, Tier::Platinum];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Bronze => "bronze",
+            Tier::Silver => "silver",
+            Tier::Gold => "gold",
+            Tier::Platinum => "platinum",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// How many of some badges are of each tier: `{"bronze": n, "silver": n, "gold": n,
+/// "platinum": n}` (badges outside a series count nowhere).
+pub fn tier_counts<'a>(defs: impl Iterator<Item = &'a BadgeDefinition>) -> Json {
+    let mut counts = [0i64; 4];
+    for def in defs {
+        if let Some(tier) = def.tier {
+            counts[tier as usize] += 1;
+        }
+    }
+    json!({"bronze": counts[0], "silver": counts[1], "gold": counts[2], "platinum": counts[3]})
+}
+
 pub const NAME_MAX_CHARS: usize = 100;
+pub const SERIES_MAX_CHARS: usize = 100;
 pub const DESCRIPTION_MAX_CHARS: usize = 2000;
 pub const ICON_MAX_CHARS: usize = 100;
 pub const IMAGE_MAX_CHARS: usize = 500;
@@ -144,6 +185,11 @@ pub struct BadgeDefinition {
     /// Being deleted: hidden, awards refused, its awards being revoked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleting: bool,
+    /// The series this badge is a tier of ("Content Creator"), with its `tier`; both or neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
 }
 
 impl BadgeDefinition {
@@ -182,6 +228,8 @@ impl BadgeDefinition {
             "rarity": self.rarity,
             "is_active": self.is_active,
             "earned_count": self.earned_count,
+            "series": self.series,
+            "tier": self.tier,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })
@@ -201,6 +249,8 @@ pub struct NewBadge {
     pub points: i64,
     pub rarity: Rarity,
     pub is_active: bool,
+    pub series: Option<String>,
+    pub tier: Option<Tier>,
 }
 
 /// A change of some writable fields (`PATCH`; `PUT` sets them all).
@@ -216,6 +266,9 @@ pub struct BadgeChanges {
     pub points: Option<i64>,
     pub rarity: Option<Rarity>,
     pub is_active: Option<bool>,
+    /// `Some(None)` takes the badge out of its series.
+    pub series: Option<Option<String>>,
+    pub tier: Option<Option<Tier>>,
 }
 
 /// `#RRGGBB`.
@@ -260,6 +313,23 @@ impl NewBadge {
                 errors.add("image", "Enter a valid http(s) URL.");
             }
         }
+        match (&self.series, self.tier) {
+            (Some(series), Some(_)) => {
+                if series.trim().is_empty() {
+                    errors.add("series", "This field may not be blank.");
+                } else if series.chars().count() > SERIES_MAX_CHARS {
+                    errors.add(
+                        "series",
+                        format!(
+                            "Ensure this field has no more than {SERIES_MAX_CHARS} characters."
+                        ),
+                    );
+                }
+            }
+            (None, None) => {}
+            (Some(_), None) => errors.add("tier", "A badge in a series needs its tier."),
+            (None, Some(_)) => errors.add("series", "A tier belongs to a series."),
+        }
         let (low, high) = self.rarity.points_band();
         if !(low..=high).contains(&self.points) {
             let band = if self.rarity == Rarity::Legendary {
@@ -301,6 +371,7 @@ pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error
     let _fresh = Invalidate(app);
     let mut input = input;
     input.name = input.name.trim().to_owned();
+    input.series = input.series.map(|s| s.trim().to_owned());
     input.validate()?;
     let counter = app
         .table
@@ -332,7 +403,10 @@ pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error
         earned_count: 0,
         version: 1,
         deleting: false,
+        series: input.series,
+        tier: input.tier,
     };
+    check_tier_free(app, &def).await?;
     let mut unique = keys::unique_badge_name(&name_key(&def.name)).to_item();
     unique.insert("badge_id".into(), Value::Int(id));
     let stats = stats_update(Update::new(), def.category, def.rarity, 1)
@@ -363,6 +437,29 @@ pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error
         },
         Err(e) => Err(e.into()),
     }
+}
+
+/// One definition per tier of a series: 400 on `tier` when another definition holds it
+/// (checked against the definitions on write: administrators' writes are rare and serial).
+async fn check_tier_free(app: &App, def: &BadgeDefinition) -> Result<(), Error> {
+    let (Some(series), Some(tier)) = (&def.series, def.tier) else {
+        return Ok(());
+    };
+    let taken = list_all(app).await?.into_iter().any(|other| {
+        other.id != def.id
+            && other.tier == Some(tier)
+            && other
+                .series
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case(series))
+    });
+    if taken {
+        return Err(Error::field(
+            "tier",
+            format!("The series already has a {} badge.", tier.as_str()),
+        ));
+    }
+    Ok(())
 }
 
 /// A definition by id, including inactive ones; `None` when missing or being deleted.
@@ -536,6 +633,29 @@ pub struct ListFilter {
     pub include_inactive: bool,
 }
 
+impl ListFilter {
+    fn matches(&self, def: &BadgeDefinition) -> bool {
+        !def.deleting
+            && (self.include_inactive || def.is_active)
+            && self.category.is_none_or(|c| def.category == c)
+            && self.rarity.is_none_or(|r| def.rarity == r)
+            && self.is_active.is_none_or(|a| def.is_active == a)
+    }
+}
+
+/// How many definitions match the filter (the list's `count`). Everyone's (active only) comes
+/// from this process's copy of the active definitions ([`list_active_cached`]: no store call
+/// while it is fresh, so it may lag another process's write by [`ACTIVE_CACHE_TTL_MS`]);
+/// an administrator's from one query of the whole GSI1 `BADGES` partition (a few dozen items).
+pub async fn count(app: &App, filter: &ListFilter) -> Result<i64, Error> {
+    let defs = if filter.include_inactive && filter.is_active != Some(true) {
+        std::sync::Arc::new(list_all(app).await?)
+    } else {
+        list_active_cached(app).await?
+    };
+    Ok(defs.iter().filter(|d| filter.matches(d)).count() as i64)
+}
+
 /// One page of definitions, in id order. Filters are query filters (a page may be short).
 pub async fn list_page(
     app: &App,
@@ -610,6 +730,12 @@ pub async fn update(
             points: changes.points.unwrap_or(old.points),
             rarity: changes.rarity.unwrap_or(old.rarity),
             is_active: changes.is_active.unwrap_or(old.is_active),
+            series: changes
+                .series
+                .clone()
+                .map(|s| s.map(|s| s.trim().to_owned()))
+                .unwrap_or_else(|| old.series.clone()),
+            tier: changes.tier.unwrap_or(old.tier),
         };
         merged.validate()?;
         let new = BadgeDefinition {
@@ -629,7 +755,12 @@ pub async fn update(
             earned_count: old.earned_count,
             version: old.version + 1,
             deleting: false,
+            series: merged.series,
+            tier: merged.tier,
         };
+        if (&new.series, new.tier) != (&old.series, old.tier) {
+            check_tier_free(app, &new).await?;
+        }
         let mut ops = Vec::new();
         // `earned_count` is not the definition's to write (`to_item` leaves it out): what an
         // older definition still carries stays as stored.
@@ -702,7 +833,7 @@ pub async fn update(
 /// (deactivating drops the GSI2 entry).
 fn item_as_update(item: Item, _old: &BadgeDefinition) -> Result<Update, Error> {
     let mut update = Update::new();
-    for attr in [keys::attr::GSI2PK, keys::attr::GSI2SK] {
+    for attr in [keys::attr::GSI2PK, keys::attr::GSI2SK, "series", "tier"] {
         if !item.contains_key(attr) {
             update = update.remove(attr);
         }

@@ -378,7 +378,9 @@ pub fn affected_users(event: &DomainEvent) -> Vec<(UserId, Changes)> {
                 let mut changes = Changes::default()
                     .field(CounterField::UserId)
                     .field(CounterField::IsStaff)
-                    .field(CounterField::EngagementScore);
+                    .field(CounterField::EngagementScore)
+                    .field(CounterField::ContentQualityScore)
+                    .field(CounterField::InteractionFrequency);
                 changes.actions.push(DailyAction::Login);
                 out.push((user, changes));
             }

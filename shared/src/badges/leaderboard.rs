@@ -18,6 +18,7 @@ use chrono::Duration;
 use serde_json::{Value as Json, json};
 
 use super::awards::{BadgeScore, UserBadge};
+use super::definitions;
 use crate::App;
 use crate::accounts::UserRecord;
 use crate::error::Error;
@@ -61,6 +62,8 @@ struct Row {
     points: i64,
     badges: i64,
     recent: i64,
+    /// The badges counted (all time: held; 30 days: awarded in the window), for the tiers.
+    held: Vec<i64>,
 }
 
 /// The users the viewer must not see listed: blocked either way (two queries side by side: the
@@ -182,6 +185,7 @@ async fn all_time_rows(app: &App, want: usize, since_ms: i64) -> Result<Vec<Row>
                 points: score.points,
                 badges: score.badge_count,
                 recent: score.earned_since(since_ms),
+                held: score.held.keys().filter_map(|id| id.parse().ok()).collect(),
             })
         })
         .collect()
@@ -209,7 +213,9 @@ async fn window_rows(app: &App, since_ms: i64) -> Result<(Vec<Row>, bool), Error
                 points: 0,
                 badges: 0,
                 recent: 0,
+                held: Vec::new(),
             });
+            row.held.push(award.badge.0);
             row.points += award.points;
             row.badges += 1;
             row.recent += 1;
@@ -315,10 +321,23 @@ pub async fn leaderboard(app: &App, reads: BoardReads) -> Result<Json, Error> {
         .iter()
         .flat_map(|r| [keys::user(r.user), keys::follow_edge(viewer, r.user)])
         .collect();
-    let found = if profile_keys.is_empty() {
-        Vec::new()
-    } else {
-        app.table.batch_get(&profile_keys).await?
+    // The active definitions (this process's copy, `definitions::list_active_cached`) count the
+    // tiers of each row's badges; read beside the profiles.
+    let profiles = async {
+        if profile_keys.is_empty() {
+            Ok(Vec::new())
+        } else {
+            app.table.batch_get(&profile_keys).await
+        }
+    };
+    let (found, active) = futures::join!(profiles, definitions::list_active_cached(app));
+    let (found, active) = (found?, active?);
+    let tiers_of = |row: &Row| {
+        definitions::tier_counts(
+            row.held
+                .iter()
+                .filter_map(|id| active.iter().find(|d| d.id.0 == *id)),
+        )
     };
     let mut results = Vec::new();
     for (row, pair) in rows.iter().zip(found.chunks(2)) {
@@ -339,6 +358,7 @@ pub async fn leaderboard(app: &App, reads: BoardReads) -> Result<Json, Error> {
             "badge_points": row.points,
             "total_badges": row.badges,
             "recent_badges": row.recent,
+            "tiers": tiers_of(row),
         }));
         if results.len() == TOP {
             break;

@@ -10,3 +10,4 @@ pub mod evaluate;
 pub mod leaderboard;
 pub mod progress;
 pub mod stats;
+pub mod tiers;

@@ -9,7 +9,7 @@
 use serde_json::{Value as Json, json};
 
 use super::criteria::{Logic, Operator, Timeframe};
-use super::definitions::{self, BadgeDefinition};
+use super::definitions::{self, BadgeDefinition, Tier};
 use super::evaluate::{Assessment, Measure, Measured, assess, day_items_needed};
 use super::stats::{self, CounterField, Interaction};
 use crate::App;
@@ -24,6 +24,8 @@ pub const NOT_YOURS: &str = "You may only see your own badge progress.";
 pub struct BadgeProgress {
     pub badge: BadgeDefinition,
     pub assessment: Assessment,
+    /// For a tier of a series: the highest tier of that series the user holds.
+    pub current_tier: Option<Tier>,
 }
 
 impl BadgeProgress {
@@ -36,6 +38,9 @@ impl BadgeProgress {
             "requirements_met": self.assessment.requirements_met(),
             "total_requirements": self.assessment.measures.len(),
             "next_milestone": next_milestone(&self.assessment),
+            "series": self.badge.series,
+            "tier": self.badge.tier,
+            "current_tier": self.current_tier,
         })
     }
 }
@@ -81,14 +86,37 @@ pub fn badge_progress(
     if snapshot.profile.as_ref().is_none_or(|p| p.deleting) {
         return Err(Error::NotFound);
     }
+    // A series shows only its next tier: the lowest one not held (the higher ones follow).
+    let series_key = |b: &BadgeDefinition| b.series.as_ref().map(|s| s.to_lowercase());
+    let held_tier = |series: &str| {
+        active
+            .iter()
+            .filter(|d| snapshot.held.contains(&d.id))
+            .filter(|d| series_key(d).as_deref() == Some(series))
+            .filter_map(|d| d.tier)
+            .max()
+    };
+    let next_tier = |series: &str| {
+        active
+            .iter()
+            .filter(|d| !snapshot.held.contains(&d.id))
+            .filter(|d| series_key(d).as_deref() == Some(series))
+            .filter_map(|d| d.tier)
+            .min()
+    };
     Ok(active
         .iter()
         .filter(|b| !snapshot.held.contains(&b.id))
+        .filter(|b| match (series_key(b), b.tier) {
+            (Some(series), Some(tier)) => next_tier(&series) == Some(tier),
+            _ => true,
+        })
         .map(|badge| {
             let assessment = assess(&badge.criteria, &snapshot);
             BadgeProgress {
                 badge: badge.clone(),
                 assessment,
+                current_tier: series_key(badge).and_then(|s| held_tier(&s)),
             }
         })
         .collect())

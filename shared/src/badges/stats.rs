@@ -50,6 +50,10 @@ pub enum CounterField {
     FollowerCount,
     FollowingCount,
     EngagementScore,
+    /// The profile's `content_quality_score` (the daily engagement task computes it).
+    ContentQualityScore,
+    /// The profile's `interaction_frequency` (the daily engagement task computes it).
+    InteractionFrequency,
     CommentsCount,
     LikesGiven,
     LikesReceived,
@@ -69,11 +73,13 @@ pub enum CounterField {
 }
 
 impl CounterField {
-    pub const ALL: [CounterField; 16] = [
+    pub const ALL: [CounterField; 18] = [
         CounterField::PostsCount,
         CounterField::FollowerCount,
         CounterField::FollowingCount,
         CounterField::EngagementScore,
+        CounterField::ContentQualityScore,
+        CounterField::InteractionFrequency,
         CounterField::CommentsCount,
         CounterField::LikesGiven,
         CounterField::LikesReceived,
@@ -95,6 +101,12 @@ impl CounterField {
             CounterField::FollowerCount => ("follower", "followers"),
             CounterField::FollowingCount => ("followed account", "followed accounts"),
             CounterField::EngagementScore => ("engagement point", "engagement points"),
+            CounterField::ContentQualityScore => {
+                ("content quality point", "content quality points")
+            }
+            CounterField::InteractionFrequency => {
+                ("interaction per active day", "interactions per active day")
+            }
             CounterField::CommentsCount => ("comment", "comments"),
             CounterField::LikesGiven => ("like given", "likes given"),
             CounterField::LikesReceived => ("like received", "likes received"),
@@ -298,6 +310,79 @@ pub async fn record_login(app: &App, user: UserId) {
     }
 }
 
+/// Whether the user's visit of the current day (in their time zone) is still to be recorded:
+/// the profile's `visit_until` is the end of the local day of the last recorded one.
+pub fn visit_due(app: &App, user: &UserRecord) -> bool {
+    app.clock.now().timestamp() >= user.visit_until
+}
+
+/// The user's time zone for [`record_visit`]: one read of the settings (UTC when it fails).
+pub async fn visit_zone(app: &App, user: UserId) -> TimeZone {
+    match app.table.get(&keys::settings(user), false).await {
+        Ok(item) => zone_of(
+            item.and_then(|item| from_item::<SettingsRecord>(&item).ok())
+                .as_ref(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, user = user.0, "time zone not read for the visit");
+            TimeZone::utc()
+        }
+    }
+}
+
+/// Records that the user was active today, whatever authenticated them (a password login, a
+/// session, a JWT, a refresh, an API token): ONE transaction that marks `login` on the day
+/// item of this quarter hour (what `consecutive_days` of `login` reads: a day counts when the
+/// user was signed in that day) and sets the profile's `last_active` and `visit_until` (the
+/// end of this day in `zone`), conditioned on the stored `visit_until` being older, so that
+/// concurrent requests write it once: at most one write per user per local day. Then
+/// `UserLoggedIn` for the badge evaluator (unless `announce` is false: a login announces every
+/// login itself, [`announce_login`]). Best-effort: a failure is logged, the request goes on.
+pub async fn record_visit(app: &App, user: &UserRecord, zone: &TimeZone, announce: bool) {
+    let now = app.clock.now();
+    let until = zone.next_day_start(now).timestamp();
+    let (day_key, day) = slot_write(user.id, now, LOGIN_MARK, false);
+    let stamp = serde_json::to_value(now)
+        .map(Value::from)
+        .unwrap_or(Value::Null);
+    let profile = Update::new()
+        .set("last_active", stamp)
+        .set("last_active_epoch", now.timestamp())
+        .set("visit_until", until);
+    let not_yet = crate::store::Condition::item_present().and(crate::store::Condition::Or(vec![
+        crate::store::Condition::NotExists("visit_until".into()),
+        crate::store::Condition::Lt("visit_until".into(), Value::Int(until)),
+    ]));
+    let ops = vec![
+        TxOp::Update {
+            key: keys::user(user.id),
+            update: profile,
+            condition: Some(not_yet),
+        },
+        TxOp::Update {
+            key: day_key,
+            update: day,
+            condition: None,
+        },
+    ];
+    match app.table.transact_write(ops).await {
+        Ok(()) if announce => announce_login(app, user.id).await,
+        Ok(()) => {}
+        // Recorded by a concurrent request already, or the account is gone.
+        Err(e) if e.failed_condition_index().is_some() => {}
+        Err(e) => tracing::warn!(error = %e, user = user.id.0, "visit not recorded"),
+    }
+}
+
+/// `UserLoggedIn` for the badge evaluator: a login (every one: it also re-checks the role and
+/// the scores no event announces), or the day's first visit.
+pub async fn announce_login(app: &App, user: UserId) {
+    let event = DomainEvent::new(LOGGED_IN, json!({ "user_id": user }), app.clock.now());
+    if let Err(e) = app.bus.publish(&[event]).await {
+        tracing::warn!(error = %e, "UserLoggedIn not published");
+    }
+}
+
 /// The bus event announcing a login.
 pub const LOGGED_IN: &str = "UserLoggedIn";
 
@@ -490,6 +575,8 @@ impl Snapshot {
             CounterField::FollowerCount => from_profile(|p| p.follower_count as f64),
             CounterField::FollowingCount => from_profile(|p| p.following_count as f64),
             CounterField::EngagementScore => from_profile(|p| p.engagement_score),
+            CounterField::ContentQualityScore => from_profile(|p| p.content_quality_score),
+            CounterField::InteractionFrequency => from_profile(|p| p.interaction_frequency),
             CounterField::BadgePoints => from_profile(|p| p.badge_points as f64),
             CounterField::IsStaff => from_profile(|p| f64::from(u8::from(p.role.is_staff()))),
             CounterField::UserId => self.user.0 as f64,
@@ -514,19 +601,17 @@ impl Snapshot {
     }
 
     /// How many events of a type the user has had counted; with a quality threshold, only
-    /// those of at least that quality. Qualities are counted in steps of 0.5 from 1.0 to 5.0
-    /// (reviews only): a threshold between steps counts from the next step up, above 5.0
-    /// nothing.
+    /// those of at least that quality (any event type whose events carry a `metadata.quality`).
+    /// Qualities are counted in steps of 0.5 from 1.0 to 5.0: a threshold between steps counts
+    /// from the next step up, above 5.0 nothing.
     pub fn event_count(&self, event_type: EventType, quality: Option<f64>) -> u64 {
         let count = match quality {
             None => self.stat(event_type.as_str()),
             Some(q) => {
                 let tenths = (q * 10.0).ceil().max(0.0) as u32;
                 match QUALITY_THRESHOLDS.into_iter().find(|t| *t >= tenths) {
-                    Some(t) if event_type == EventType::ReviewCreate => {
-                        self.stat(&quality_attribute(t))
-                    }
-                    _ => 0,
+                    Some(t) => self.stat(&quality_attribute(event_type, t)),
+                    None => 0,
                 }
             }
         };

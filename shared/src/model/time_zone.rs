@@ -50,6 +50,28 @@ impl TimeZone {
         self.zone.iana_name().unwrap_or("UTC")
     }
 
+    /// When the calendar day after the one of `at` begins in this zone (its first instant, also
+    /// across a transition at midnight).
+    pub fn next_day_start(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        use chrono::Datelike;
+        let fallback = at + chrono::Duration::days(1);
+        let Some(next) = self.local_date(at).succ_opt() else {
+            return fallback;
+        };
+        let (Ok(year), Ok(month), Ok(day)) = (
+            i16::try_from(next.year()),
+            i8::try_from(next.month()),
+            i8::try_from(next.day()),
+        ) else {
+            return fallback;
+        };
+        jiff::civil::Date::new(year, month, day)
+            .and_then(|date| date.to_zoned_datetime(self.zone.clone()))
+            .ok()
+            .and_then(|start| DateTime::from_timestamp(start.timestamp().as_second(), 0))
+            .unwrap_or(fallback)
+    }
+
     /// The calendar date in this zone at an instant.
     pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
         // Instants beyond jiff's range (years past ±9999) never come from a clock; UTC for them.

@@ -328,6 +328,29 @@ pub async fn verify(
     Ok(next.view())
 }
 
+/// A new professional profile from a sign-up's `professional` object (the fields of `POST
+/// /api/professional-profiles/`), validated; its owner and times are set when the account is
+/// written (`accounts::registration::register_professional`). `company_name` is required.
+pub fn draft(body: &Map<String, Json>, now: DateTime<Utc>) -> Result<ProfessionalRecord, Error> {
+    let mut record = ProfessionalRecord::new(UserId(0), now);
+    let applied = apply_changes(&mut record, body, None);
+    let mut errors = match applied {
+        Ok(()) => FieldErrors::new(),
+        Err(Error::Invalid(errors)) => errors,
+        Err(other) => return Err(other),
+    };
+    if !errors.0.contains_key("company_name") && record.company_name.trim().is_empty() {
+        errors.add("company_name", "This field is required.");
+    }
+    errors.into_result()?;
+    Ok(record)
+}
+
+/// The event of a professional profile written by its owner.
+pub(crate) async fn log_created(app: &App, owner: UserId, client: &ClientInfo) {
+    log(app, owner, owner, client).await;
+}
+
 async fn log(app: &App, actor: UserId, owner: UserId, client: &ClientInfo) {
     let mut event = NewEvent::new(EventType::ProfessionalProfileUpdate, Some(actor)).client(client);
     if actor != owner {

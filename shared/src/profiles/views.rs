@@ -30,6 +30,7 @@ pub fn full_view(user: &UserRecord) -> Json {
     if let Some(fields) = view.as_object_mut() {
         // Bookkeeping for the throttled activity write, not part of the API.
         fields.remove("last_active_epoch");
+        fields.remove("visit_until");
         fields.insert("full_name".into(), json!(user.full_name()));
         fields.insert("display_name".into(), json!(user.display_name()));
         fields.insert("location".into(), json!(user.location()));

@@ -39,6 +39,8 @@
 //! | task marker (once-only effects; TTL) | `TASKMARK#<task>#<subject>` | `MARK` | | |
 //! | daily analytics report | `REPORT#<yyyy-mm-dd>` | `REPORT` | `REPORTS` / `<yyyy-mm-dd>` | |
 //! | daily session metrics | `METRICS#SESSIONS#<yyyy-mm-dd>` | `METRICS` | | |
+//! | notification (TTL) | `USER#<id>` | `NOTIF#<ulid>` | `DIGEST#<user id mod 16>` / `<due ms, 15 digits>#<user id>#<ulid>` while its email waits for a digest | |
+//! | notifications read marker | `USER#<id>` | `NOTIFSTATE` | | |
 //!
 //! Later capabilities add their rows here, and to `docs/architecture.md`.
 
@@ -147,6 +149,12 @@ pub fn shard_family(pk: &str) -> Option<(String, u32)> {
         {
             return Some((format!("{family}#*"), shards as u32));
         }
+    }
+    if let Some(shard) = pk.strip_prefix(DIGEST).and_then(|r| r.strip_prefix('#'))
+        && shard.len() == 2
+        && shard.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Some((format!("{DIGEST}#*"), BOARD_SHARDS as u32));
     }
     if let Some(shard) = pk.strip_prefix("SEVERE#")
         && shard.len() == 2
@@ -706,3 +714,35 @@ pub fn daily_report_index(day: &str) -> (String, String) {
 pub fn session_metrics(day: &str) -> Key {
     Key::new(format!("METRICS#SESSIONS#{day}"), "METRICS")
 }
+
+/// One notification of a user, in their partition (newest last in key order: ULIDs).
+pub fn notification(user: UserId, id: &str) -> Key {
+    Key::new(user_partition(user), format!("{NOTIFICATION_PREFIX}{id}"))
+}
+
+/// Prefix of a user's notifications in their partition.
+pub const NOTIFICATION_PREFIX: &str = "NOTIF#";
+
+/// The user's "read everything up to here" marker for notifications (written by the owner
+/// only: no counter that other users' actions move).
+pub fn notification_state(user: UserId) -> Key {
+    Key::new(user_partition(user), "NOTIFSTATE")
+}
+
+/// GSI1 keys of a notification whose email waits for the user's digest: `DIGEST#<user id mod
+/// 16>` / `<due ms, 15 digits>#<user id>#<ulid>` (sparse: removed once the digest is sent).
+pub fn digest_index(due_ms: i64, user: UserId, id: &str) -> (String, String) {
+    (
+        format!("{DIGEST}#{:02}", user.0.rem_euclid(BOARD_SHARDS)),
+        format!("{due_ms:015}#{}#{id}", user.0),
+    )
+}
+
+/// Every GSI1 partition of the digest index.
+pub fn digest_partitions() -> Vec<String> {
+    (0..BOARD_SHARDS)
+        .map(|s| format!("{DIGEST}#{s:02}"))
+        .collect()
+}
+
+pub const DIGEST: &str = "DIGEST";

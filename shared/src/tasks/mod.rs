@@ -35,6 +35,7 @@ pub const TASKS: &[&str] = &[
     session_cleanup::NAME,
     report::NAME,
     badges_sweep::NAME,
+    crate::notifications::digest::NAME,
 ];
 
 /// Tasks an operator runs once (`accounts-admin run-task`), on no schedule: data migrations.
@@ -59,6 +60,9 @@ pub async fn run(app: &App, name: &str, budget: &Budget) -> Result<RunRecord, Er
             runner::execute(app, &badges_sweep::EvaluateUserBadges::default(), budget).await
         }
         migrate_keys::NAME => runner::execute(app, &migrate_keys::MigrateKeys, budget).await,
+        crate::notifications::digest::NAME => {
+            runner::execute(app, &crate::notifications::digest::SendDigests, budget).await
+        }
         other => Err(Error::field(
             "task",
             format!(

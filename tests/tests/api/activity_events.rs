@@ -384,9 +384,18 @@ async fn a_service_token_feeds_the_counters_in_one_transaction(t: TestTable) {
     assert_eq!(count(&s, "post_create"), 2);
     assert_eq!(count(&s, "post_delete"), 3);
     assert_eq!(count(&s, "review_create"), 3);
-    assert_eq!(count(&s, &quality_attribute(40)), 2);
-    assert_eq!(count(&s, &quality_attribute(30)), 3);
-    assert_eq!(count(&s, &quality_attribute(50)), 1);
+    assert_eq!(
+        count(&s, &quality_attribute(EventType::ReviewCreate, 40)),
+        2
+    );
+    assert_eq!(
+        count(&s, &quality_attribute(EventType::ReviewCreate, 30)),
+        3
+    );
+    assert_eq!(
+        count(&s, &quality_attribute(EventType::ReviewCreate, 50)),
+        1
+    );
     assert_eq!(count(&s, "like_given"), 2);
     assert_eq!(count(&stats(&app, mira).await, "received_like_given"), 2);
 
@@ -472,8 +481,14 @@ async fn content_events_from_the_bus_are_ingested_once(t: TestTable) {
     assert_eq!(answer["duplicate"], false, "{answer}");
     let s = stats(&app, one).await;
     assert_eq!(count(&s, "review_create"), 1);
-    assert_eq!(count(&s, &quality_attribute(45)), 1);
-    assert_eq!(count(&s, &quality_attribute(50)), 0);
+    assert_eq!(
+        count(&s, &quality_attribute(EventType::ReviewCreate, 45)),
+        1
+    );
+    assert_eq!(
+        count(&s, &quality_attribute(EventType::ReviewCreate, 50)),
+        0
+    );
     assert_eq!(count(&stats(&app, two).await, "received_review_create"), 1);
     let events = stored_events(&app, one).await;
     assert_eq!(events[0].event_type, EventType::ReviewCreate);

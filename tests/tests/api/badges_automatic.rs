@@ -387,7 +387,8 @@ async fn install_badges_twice_installs_fourteen_once(t: TestTable) {
     let app = TestApp::new(t).await;
     let a = &app.app;
     let first = catalogue::install(a).await.expect("first install");
-    assert_eq!(first.created.len(), 14, "{first:?}");
+    // The seed's 14 and the 10 tiers of the three tiered series.
+    assert_eq!(first.created.len(), 24, "{first:?}");
     assert!(first.existing.is_empty());
     // An administrator's change survives a second install: the description, the colour and
     // the activity of one badge are changed, and the install must not put them back.
@@ -407,9 +408,9 @@ async fn install_badges_twice_installs_fourteen_once(t: TestTable) {
     assert_ne!(beta.description, installed.description);
     let second = catalogue::install(a).await.expect("second install");
     assert!(second.created.is_empty(), "{second:?}");
-    assert_eq!(second.existing.len(), 14);
+    assert_eq!(second.existing.len(), 24);
     let all = definitions::list_all(a).await.unwrap();
-    assert_eq!(all.len(), 14);
+    assert_eq!(all.len(), 24);
     assert_eq!(
         definitions::find_by_name(a, "Beta Tester")
             .await
@@ -430,11 +431,21 @@ async fn install_badges_twice_installs_fourteen_once(t: TestTable) {
             "Community Leader",
             "Consistent Contributor",
             "Content Creator",
+            "Content Creator: Bronze",
+            "Content Creator: Gold",
+            "Content Creator: Silver",
             "Daily Visitor",
+            "Daily Visitor: Bronze",
+            "Daily Visitor: Gold",
+            "Daily Visitor: Silver",
             "Early Adopter",
             "Expert Reviewer",
             "First Post",
             "Like Enthusiast",
+            "Like Enthusiast: Bronze",
+            "Like Enthusiast: Gold",
+            "Like Enthusiast: Platinum",
+            "Like Enthusiast: Silver",
             "Popular Creator",
             "Social Butterfly",
         ]

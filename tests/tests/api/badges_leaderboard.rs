@@ -281,8 +281,8 @@ async fn analytics_after_a_known_sequence(t: TestTable) {
     assert_eq!(
         stats["popular_badges"],
         json!([
-            {"badge_id": a, "name": "A", "earned_count": 3},
-            {"badge_id": b, "name": "B", "earned_count": 1},
+            {"badge_id": a, "badge__name": "A", "name": "A", "earned_count": 3},
+            {"badge_id": b, "badge__name": "B", "name": "B", "earned_count": 1},
         ])
     );
     let recent: Vec<(i64, String)> = stats["recent_awards"]

@@ -849,6 +849,9 @@ async fn a_throttled_transaction_is_not_retried_on_top(t: TestTable) {
     let (app, store) = api_tests::lost_answers::LosesAnswers::under_app(t).await;
     let a = social_support::person(&app.app, 1).await;
     let b = social_support::person(&app.app, 2).await;
+    // The day's visit (a transaction of the first request) is recorded before the throttling.
+    let me = app.get("/api/auth/me/").bearer(&a.token).send().await;
+    assert_eq!(me.status, 200);
     store.throttle_transactions(true);
     let response = social_support::follow(&app, &a, b.id).await;
     store.throttle_transactions(false);
@@ -913,6 +916,11 @@ async fn throttled_badge_changes_are_not_retried_on_top(t: TestTable) {
         ("delete the definition", Box::pin(delete())),
     ];
     let tries = u64::from(RetryPolicy::STORE.max_attempts);
+    // The day's visit (a transaction of the first request) is recorded before the throttling.
+    for who in [&root, &user] {
+        let me = app.get("/api/auth/me/").bearer(&who.token).send().await;
+        assert_eq!(me.status, 200);
+    }
     store.throttle_transactions(true);
     for (change, send) in changes {
         let before = store.throttled();

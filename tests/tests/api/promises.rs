@@ -209,6 +209,9 @@ async fn username_change_race(t: TestTable) {
     let robin = profiles_common::user(&app.app, 1, "robin", Role::Normal).await;
     let path = format!("/api/users/{}/", robin.id);
     let profile = keys::user(robin.id);
+    // The day's visit (a transaction on the profile) is recorded before the hold is armed.
+    let me = app.get("/api/auth/me/").bearer(&robin.access).send().await;
+    assert_eq!(me.status, 200);
     hold.arm(move |call| matches!(call, Call::Transaction(ops) if touches(ops, &profile)));
     let (first, second) = tokio::join!(
         app.patch(&path)

@@ -43,6 +43,8 @@ both_engines!(
                 points: 10,
                 rarity: Rarity::Common,
                 is_active: true,
+                series: None,
+                tier: None,
             },
         )
         .await

@@ -285,6 +285,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/register/professional/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register as a professional: the account, the professional role and the professional profile in one step
+         * @description `company_name` is required in `professional`; errors of its fields are named                 `professional.<field>`. 400 also when the request looks automated.
+         */
+        post: operations["post_api_auth_register_professional"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/resend-code/": {
         parameters: {
             query?: never;
@@ -785,6 +805,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notifications/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's notifications, newest first, with `unread_count`
+         * @description Needs a verified email address (403 otherwise).
+         */
+        get: operations["get_api_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/{id}/read/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark one of the caller's notifications read
+         * @description Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_notifications_id_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/read-all/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark every notification of the caller read
+         * @description Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_notifications_read_all"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/professional-profiles/": {
         parameters: {
             query?: never;
@@ -903,7 +983,11 @@ export interface paths {
          */
         put: operations["put_api_profiles_id"];
         post?: never;
-        delete?: never;
+        /**
+         * Erase an account (the user, with the current password, or an administrator)
+         * @description Needs a verified email address (403 otherwise).
+         */
+        delete: operations["delete_api_profiles_id"];
         options?: never;
         head?: never;
         /**
@@ -1207,6 +1291,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{id}/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything stored about the user, in one document (the user, or an administrator; never with an API token)
+         * @description Needs a verified email address (403 otherwise).
+         */
+        get: operations["get_api_users_id_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/{id}/suspend/": {
         parameters: {
             query?: never;
@@ -1277,6 +1381,10 @@ export interface components {
             points: number;
             /** @enum {string} */
             rarity: "common" | "rare" | "epic" | "legendary";
+            /** @description The series this badge is a tier of, with `tier`. */
+            series?: string | null;
+            /** @enum {string|null} */
+            tier?: "bronze" | "silver" | "gold" | "platinum" | null;
             /** Format: date-time */
             updated_at: string;
         };
@@ -1386,6 +1494,23 @@ export interface components {
             /** @enum {string} */
             role: "owner" | "normal" | "data_provider" | "professional" | "admin" | "moderator";
             username: string;
+        };
+        Notification: {
+            /** @description Who did it, as the card anyone may see; null across a block, for a suspended or erased account, and for badges. */
+            actor: components["schemas"]["UserCard"] | null;
+            badge: {
+                description: string;
+                id: number;
+                name: string;
+                points: number;
+            } | null;
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** @enum {string} */
+            kind: "badge_earned" | "new_follower" | "follow_request" | "request_approved";
+            message: string;
+            read: boolean;
         };
         ProfessionalProfile: {
             business_address: string;
@@ -1523,6 +1648,12 @@ export interface components {
             updated_at: string;
             user_id: number;
             warranty_expiry_notifications?: boolean;
+        };
+        TierCounts: {
+            bronze: number;
+            gold: number;
+            platinum: number;
+            silver: number;
         };
         TokenPair: {
             access: string;
@@ -2203,6 +2334,72 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    post_api_auth_register_professional: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "acme@example.com",
+                 *       "password": "violet-harbour-42",
+                 *       "professional": {
+                 *         "company_name": "Acme Analytics",
+                 *         "job_title": "Data engineer"
+                 *       },
+                 *       "username": "acme"
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                    first_name?: string | null;
+                    last_name?: string | null;
+                    /** @description Rejected when weak, common or like the username or email. */
+                    password: string;
+                    professional: {
+                        business_address?: string | null;
+                        certifications?: string[];
+                        company_name?: string | null;
+                        /** @description null reads as empty. */
+                        description?: string | null;
+                        job_title?: string | null;
+                        phone?: string | null;
+                        services_offered?: string[];
+                        /** @description An https URL. */
+                        website?: string | null;
+                        years_experience?: number;
+                    };
+                    /** @description 3-30 letters, digits, `_`, `.`, `-`. */
+                    username: string;
+                    /** @description Honeypot: leave empty (the profile's own website goes in `professional`). */
+                    website?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The new, unverified professional, with `professional_profile` (unverified until an administrator verifies it). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        professional_profile: components["schemas"]["ProfessionalProfile"];
+                    } & components["schemas"]["NewUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     post_api_auth_resend_code: {
         parameters: {
             query?: never;
@@ -2421,13 +2618,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of definitions. */
+            /** @description A page of definitions, with `count`: how many match the filters. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
+                        count: number;
                         /** @description Pass as `?cursor=` for the next page. */
                         next: string | null;
                         previous: null;
@@ -2488,6 +2686,13 @@ export interface operations {
                     points?: number;
                     /** @enum {string} */
                     rarity?: "common" | "rare" | "epic" | "legendary";
+                    /** @description A series (at most 100 characters) this badge is a tier of; `tier` with it, or both null. */
+                    series?: string | null;
+                    /**
+                     * @description One definition per tier of a series.
+                     * @enum {string|null}
+                     */
+                    tier?: "bronze" | "silver" | "gold" | "platinum" | null;
                     /** @description Read-only: ignored. */
                     updated_at?: unknown;
                 };
@@ -2572,6 +2777,13 @@ export interface operations {
                     points?: number;
                     /** @enum {string} */
                     rarity?: "common" | "rare" | "epic" | "legendary";
+                    /** @description A series (at most 100 characters) this badge is a tier of; `tier` with it, or both null. */
+                    series?: string | null;
+                    /**
+                     * @description One definition per tier of a series.
+                     * @enum {string|null}
+                     */
+                    tier?: "bronze" | "silver" | "gold" | "platinum" | null;
                     /** @description Read-only: ignored. */
                     updated_at?: unknown;
                 };
@@ -2650,6 +2862,13 @@ export interface operations {
                     points?: number;
                     /** @enum {string} */
                     rarity?: "common" | "rare" | "epic" | "legendary";
+                    /** @description A series (at most 100 characters) this badge is a tier of; `tier` with it, or both null. */
+                    series?: string | null;
+                    /**
+                     * @description One definition per tier of a series.
+                     * @enum {string|null}
+                     */
+                    tier?: "bronze" | "silver" | "gold" | "platinum" | null;
                     /** @description Read-only: ignored. */
                     updated_at?: unknown;
                 };
@@ -2697,6 +2916,8 @@ export interface operations {
                             count: number;
                         }[];
                         popular_badges: {
+                            /** @description The seed's name for the badge's name. */
+                            badge__name: string;
                             badge_id: number;
                             earned_count: number;
                             name: string;
@@ -2719,6 +2940,11 @@ export interface operations {
                                 id?: number;
                                 username?: string | null;
                             };
+                        }[];
+                        tier_distribution?: {
+                            count: number;
+                            earned_count: number;
+                            tier: string;
                         }[];
                         total_awards: number;
                         total_badges_defined: number;
@@ -2756,6 +2982,8 @@ export interface operations {
                             badge_points: number;
                             rank: number;
                             recent_badges: number;
+                            /** @description The counted badges (all time: held; 30d: earned in the window) per tier. */
+                            tiers?: components["schemas"]["TierCounts"];
                             total_badges: number;
                             /** @description Null for a private account the viewer does not follow (`anonymous`). */
                             user: components["schemas"]["UserCard"] | null;
@@ -3403,6 +3631,96 @@ export interface operations {
             };
         };
     };
+    get_api_notifications: {
+        parameters: {
+            query?: {
+                /** @description The `next` of the previous page; a stale or foreign cursor starts over or is a 400. */
+                cursor?: string;
+                /** @description Results per page (400 outside 1 to 100; empty for the default). */
+                page_size?: number | string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of notifications. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Pass as `?cursor=` for the next page. */
+                        next: string | null;
+                        previous: null;
+                        results: components["schemas"]["Notification"][];
+                        /** @description Unread notifications (counted up to 500). */
+                        unread_count: number;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_notifications_id_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The notification id (a ULID). */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notification, read. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notification"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_notifications_read_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Nothing is unread any more. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        read_through: string;
+                        /** @constant */
+                        unread_count: 0;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     get_api_professional_profiles: {
         parameters: {
             query?: {
@@ -3810,6 +4128,35 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_api_profiles_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    current_password?: string | null;
+                };
+            };
+        };
+        responses: {
+            204: components["responses"]["NoContent"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
@@ -4330,6 +4677,8 @@ export interface operations {
                 is_featured?: ("true" | "false" | "True" | "False" | "1" | "0") | string;
                 /** @description Results per page (400 outside 1 to 100; empty for the default). */
                 page_size?: number | string;
+                /** @description Of each badge series only the highest tier held, all in one page. */
+                showcase?: ("true" | "false" | "True" | "False" | "1" | "0") | string;
                 /** @description Whose badges. */
                 user?: number | string;
             };
@@ -4756,9 +5105,13 @@ export interface operations {
                     "application/json": {
                         eligible_badges: {
                             badge: components["schemas"]["Badge"];
+                            /** @description The highest tier of the series the user holds. */
+                            current_tier?: string | null;
                             next_milestone: string | null;
                             progress: number;
                             requirements_met: number;
+                            series?: string | null;
+                            tier?: string | null;
                             total_requirements: number;
                         }[];
                     };
@@ -4804,6 +5157,54 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    get_api_users_id_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export: the user, settings, professional profile, follows, blocks, sessions, API token names, events, badges, notifications and activity; no secrets. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        activity_counters: Record<string, never> | null;
+                        activity_days: Record<string, never>[];
+                        api_tokens: {
+                            name: string;
+                            prefix: string;
+                        }[];
+                        badge_score: Record<string, never> | null;
+                        badges: Record<string, never>[];
+                        blocks: Record<string, never>[];
+                        events: Record<string, never>[];
+                        /** Format: date-time */
+                        exported_at: string;
+                        follow_requests_received: Record<string, never>[];
+                        followers: Record<string, never>[];
+                        following: Record<string, never>[];
+                        notifications: Record<string, never>[];
+                        professional_profile: Record<string, never> | null;
+                        sessions: Record<string, never>[];
+                        settings: Record<string, never> | null;
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["Unavailable"];
         };
     };

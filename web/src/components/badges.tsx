@@ -33,6 +33,8 @@ const FIELD_LABEL: Record<string, string> = {
   follower_count: "followers",
   following_count: "accounts followed",
   engagement_score: "engagement score",
+  content_quality_score: "content quality score",
+  interaction_frequency: "interaction frequency",
   badge_points: "badge points",
   comments_count: "comments",
   likes_given: "likes given",

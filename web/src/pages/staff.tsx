@@ -136,7 +136,7 @@ function DefinitionsPage() {
   );
 }
 
-export const COUNTER_FIELDS = ["posts_count", "follower_count", "following_count", "engagement_score", "badge_points", "comments_count", "likes_given", "likes_received", "shares_count", "reviews_count", "bug_reports_verified", "helpful_votes_received", "max_post_likes", "badges_count", "user_id", "is_staff"];
+export const COUNTER_FIELDS = ["posts_count", "follower_count", "following_count", "engagement_score", "content_quality_score", "interaction_frequency", "badge_points", "comments_count", "likes_given", "likes_received", "shares_count", "reviews_count", "bug_reports_verified", "helpful_votes_received", "max_post_likes", "badges_count", "user_id", "is_staff"];
 const ACTIONS = ["login", "post", "comment", "like"];
 const OPERATORS = [">=", "<=", "==", ">", "<", "!="];
 const INTERACTIONS = ["like", "comment", "share", "review", "helpful_vote", "follow"];

@@ -56,6 +56,32 @@ pub async fn register(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error>
     Ok(ApiResponse::created(&NewUserView::from(&user)))
 }
 
+/// The body of `POST /api/auth/register/professional/`: a registration plus `professional`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ProfessionalSignUp {
+    #[serde(flatten)]
+    account: RegisterInput,
+    professional: Option<serde_json::Value>,
+}
+
+/// `POST /api/auth/register/professional/` → 201 with the new, unverified professional and
+/// their professional profile (`professional_profile`), written in one transaction.
+pub async fn register_professional(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let body: ProfessionalSignUp = ctx.json()?;
+    let (user, profile) = registration::register_professional(
+        app,
+        body.account,
+        body.professional.as_ref(),
+        &client_info(ctx),
+    )
+    .await?;
+    let mut view = serde_json::to_value(NewUserView::from(&user))
+        .map_err(|e| Error::Internal(format!("user view: {e}")))?;
+    view["professional_profile"] = profile.view();
+    Ok(ApiResponse::created(&view))
+}
+
 /// `POST /api/auth/jwt/register/` → 201 `{user, access, refresh}`: registers as above and
 /// starts a session for the tokens at once.
 pub async fn jwt_register(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {

@@ -8,7 +8,7 @@ use crate::badges::analytics;
 use crate::badges::awards::{self, AwardedBy, RevokeCause};
 use crate::badges::criteria::parse_criteria;
 use crate::badges::definitions::{
-    self, BadgeChanges, BadgeDefinition, BadgeId, Category, ListFilter, NewBadge, Rarity,
+    self, BadgeChanges, BadgeDefinition, BadgeId, Category, ListFilter, NewBadge, Rarity, Tier,
 };
 use crate::badges::leaderboard::{self, LeaderboardTimeframe};
 use crate::error::{Error, FieldErrors};
@@ -62,7 +62,9 @@ fn choice_message(allowed: &[&str]) -> String {
 }
 
 /// Fields of a definition a client writes; the read-only ones are ignored, as DRF does.
-const WRITABLE: [&str; 10] = [
+const WRITABLE: [&str; 12] = [
+    "series",
+    "tier",
     "name",
     "description",
     "category",
@@ -146,6 +148,22 @@ fn definition_changes(body: &Map<String, Json>, require_all: bool) -> Result<Bad
         Some(Json::String(s)) => changes.image = Some(Some(s.clone())),
         Some(_) => errors.add("image", "Not a valid string."),
     }
+    match body.get("series") {
+        None if require_all => changes.series = Some(None),
+        None => {}
+        Some(Json::Null) => changes.series = Some(None),
+        Some(Json::String(s)) => changes.series = Some(Some(s.clone())),
+        Some(_) => errors.add("series", "Not a valid string."),
+    }
+    match body.get("tier") {
+        None if require_all => changes.tier = Some(None),
+        None => {}
+        Some(Json::Null) => changes.tier = Some(None),
+        Some(v) => match v.as_str().and_then(Tier::parse) {
+            Some(t) => changes.tier = Some(Some(t)),
+            None => errors.add("tier", choice_message(&Tier::ALL.map(Tier::as_str))),
+        },
+    }
     match body.get("criteria") {
         None if require_all => errors.add("criteria", "This field is required."),
         None => {}
@@ -192,9 +210,13 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         include_inactive: admin,
     };
     let (page_size, cursor) = ctx.paging()?;
-    let (defs, next) = definitions::list_page(app, &filter, page_size, cursor).await?;
+    let ((defs, next), count) = futures::future::try_join(
+        definitions::list_page(app, &filter, page_size, cursor),
+        definitions::count(app, &filter),
+    )
+    .await?;
     let results = defs.iter().map(BadgeDefinition::view).collect();
-    Ok(ApiResponse::ok(&list_view(None, next, results)))
+    Ok(ApiResponse::ok(&list_view(Some(count), next, results)))
 }
 
 /// `POST /api/badges/` (administrators) → 201 with the definition.
@@ -213,6 +235,8 @@ pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         Some(points),
         Some(rarity),
         Some(is_active),
+        Some(series),
+        Some(tier),
     ) = (
         changes.name,
         changes.description,
@@ -224,6 +248,8 @@ pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         changes.points,
         changes.rarity,
         changes.is_active,
+        changes.series,
+        changes.tier,
     )
     else {
         return Err(Error::BadRequest("Incomplete badge definition.".into()));
@@ -241,6 +267,8 @@ pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
             points,
             rarity,
             is_active,
+            series,
+            tier,
         },
     )
     .await?;
@@ -323,8 +351,9 @@ fn user_id_of(value: &Json) -> Option<UserId> {
     }
 }
 
-/// `GET /api/user-badges/?user=<id>&is_featured=&page_size=&cursor=` (default: the caller),
-/// with `count` and each badge's definition embedded.
+/// `GET /api/user-badges/?user=<id>&is_featured=&showcase=&page_size=&cursor=` (default: the
+/// caller), with `count` and each badge's definition embedded; `showcase=true` shows of each
+/// badge series only the highest tier held (`badges::tiers::showcase`), in one page.
 pub async fn list_user_badges(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let user = match ctx.query_param("user").filter(|v| !v.is_empty()) {
@@ -335,6 +364,16 @@ pub async fn list_user_badges(app: &App, ctx: &RequestCtx) -> Result<ApiResponse
     };
     awards::check_visible(app, &principal.user, user).await?;
     let featured = bool_param(ctx, "is_featured")? == Some(true);
+    if bool_param(ctx, "showcase")? == Some(true) {
+        // Of each series only the highest tier held; every badge in one page.
+        let shown = crate::badges::tiers::showcase(app, user, featured).await?;
+        let results: Vec<Json> = shown.iter().map(|(h, d)| h.view(d.as_ref())).collect();
+        return Ok(ApiResponse::ok(&list_view(
+            Some(results.len() as i64),
+            None,
+            results,
+        )));
+    }
     let (page_size, cursor) = ctx.paging()?;
     let (held, next) = awards::list_page(app, user, featured, page_size, cursor).await?;
     let score = awards::score(app, user).await?.unwrap_or_default();
@@ -351,26 +390,7 @@ pub async fn list_user_badges(app: &App, ctx: &RequestCtx) -> Result<ApiResponse
     Ok(ApiResponse::ok(&list_view(Some(count), next, results)))
 }
 
-/// The definitions of some badges in one batch read.
-async fn definitions_of(
-    app: &App,
-    ids: impl Iterator<Item = BadgeId>,
-) -> Result<Vec<BadgeDefinition>, Error> {
-    let mut keys: Vec<_> = ids
-        .map(|id| crate::store::keys::badge_definition(id.0))
-        .collect();
-    keys.sort();
-    keys.dedup();
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = app.table.batch_get(&keys).await?;
-    Ok(found
-        .into_iter()
-        .flatten()
-        .map(|item| BadgeDefinition::from_item(&item))
-        .collect::<Result<_, _>>()?)
-}
+use crate::badges::tiers::definitions_of;
 
 /// `GET /api/user-badges/{id}/` with the definition embedded.
 pub async fn retrieve_user_badge(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
@@ -480,12 +500,12 @@ fn award_request(ctx: &RequestCtx) -> Result<AwardRequest, Error> {
         }
     };
     let awarded_by = match body.get("awarded_by") {
-        None | Some(Json::Null) => AwardedBy::Admin,
+        None | Some(Json::Null) => AwardedBy::System,
         Some(v) => match v.as_str().and_then(AwardedBy::parse) {
             Some(a) => a,
             None => {
                 errors.add("awarded_by", choice_message(&["system", "admin", "manual"]));
-                AwardedBy::Admin
+                AwardedBy::System
             }
         },
     };

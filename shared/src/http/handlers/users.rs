@@ -153,6 +153,16 @@ pub async fn destroy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> 
     Ok(ApiResponse::no_content())
 }
 
+/// `GET /api/users/{id}/export/` (the owner; administrators; never with an API token) → 200
+/// with everything stored about the user (`accounts::export`).
+pub async fn export(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let doc =
+        crate::accounts::export::export_user(app, &principal, target(ctx)?, &client_info(ctx))
+            .await?;
+    Ok(ApiResponse::ok(&doc))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct CodeBody {

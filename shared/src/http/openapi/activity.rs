@@ -126,5 +126,49 @@ pub(super) fn operations() -> Vec<Op> {
             }))
             .respond(200, "The event with `reviewed_at` and `reviewed_by`.", r("Event"))
             .errors(&[404, 409]),
+        op("GET", "/api/notifications/", "activity")
+            .summary("The caller's notifications, newest first, with `unread_count`")
+            .access(Access::Verified)
+            .paged()
+            .respond(
+                200,
+                "A page of notifications.",
+                json!({
+                    "type": "object",
+                    "required": ["next", "previous", "unread_count", "results"],
+                    "properties": {
+                        "next": { "type": ["string", "null"], "description": "Pass as `?cursor=` for the next page." },
+                        "previous": { "type": "null" },
+                        "unread_count": { "type": "integer", "minimum": 0, "maximum": 500, "description": "Unread notifications (counted up to 500)." },
+                        "results": { "type": "array", "items": r("Notification") },
+                    },
+                }),
+            )
+            .links_to(
+                200,
+                "/api/notifications/{id}/read/",
+                &["POST"],
+                "$response.body#/results/0/id",
+            )
+            .errors(&[400]),
+        op("POST", "/api/notifications/read-all/", "activity")
+            .summary("Mark every notification of the caller read")
+            .access(Access::Verified)
+            .respond(
+                200,
+                "Nothing is unread any more.",
+                json!({
+                    "type": "object",
+                    "required": ["unread_count", "read_through"],
+                    "properties": { "unread_count": { "const": 0 }, "read_through": string() },
+                }),
+            )
+            .errors(&[]),
+        op("POST", "/api/notifications/{id}/read/", "activity")
+            .path_param("id", json!({ "type": "string", "pattern": "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$" }), "The notification id (a ULID).")
+            .summary("Mark one of the caller's notifications read")
+            .access(Access::Verified)
+            .respond(200, "The notification, read.", r("Notification"))
+            .errors(&[404]),
     ]
 }

@@ -111,6 +111,39 @@ pub(super) fn operations() -> Vec<Op> {
                 "400 also when the request looks automated (honeypot field filled, no \
                 or a bot user agent). 429 past the per-IP registration limit.",
             ),
+        op("POST", "/api/auth/register/professional/", "auth")
+            .summary("Register as a professional: the account, the professional role and the professional profile in one step")
+            .body(json!({
+                "type": "object",
+                "required": ["username", "email", "password", "professional"],
+                "properties": {
+                    "username": { "type": "string", "description": "3-30 letters, digits, `_`, `.`, `-`." },
+                    "email": { "type": "string", "format": "email" },
+                    "password": { "type": "string", "description": "Rejected when weak, common or like the username or email." },
+                    "first_name": nullable_string(),
+                    "last_name": nullable_string(),
+                    "website": { "type": ["string", "null"], "description": "Honeypot: leave empty (the profile's own website goes in `professional`)." },
+                    "professional": super::profiles::professional_body(),
+                },
+            }))
+            .example(json!({
+                "username": "acme", "email": "acme@example.com", "password": "violet-harbour-42",
+                "professional": { "company_name": "Acme Analytics", "job_title": "Data engineer" },
+            }))
+            .respond(
+                201,
+                "The new, unverified professional, with `professional_profile` (unverified until an administrator verifies it).",
+                json!({
+                    "allOf": [r("NewUser")],
+                    "type": "object",
+                    "required": ["professional_profile"],
+                    "properties": { "professional_profile": r("ProfessionalProfile") },
+                }),
+            )
+            .errors(&[400, 429])
+            .describe(
+                "`company_name` is required in `professional`; errors of its fields are named                 `professional.<field>`. 400 also when the request looks automated.",
+            ),
         op("POST", "/api/auth/jwt/register/", "auth")
             .summary("Register and get a token pair at once")
             .body(r("RegisterBody"))

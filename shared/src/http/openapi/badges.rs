@@ -48,8 +48,17 @@ pub(super) fn schemas() -> Json {
                 "rarity": { "type": "string", "enum": RARITIES },
                 "is_active": boolean(),
                 "earned_count": { "type": "integer", "minimum": 0 },
+                "series": { "type": ["string", "null"], "description": "The series this badge is a tier of, with `tier`." },
+                "tier": { "type": ["string", "null"], "enum": ["bronze", "silver", "gold", "platinum", null] },
                 "created_at": time(),
                 "updated_at": time(),
+            },
+        },
+        "TierCounts": {
+            "type": "object",
+            "required": ["bronze", "silver", "gold", "platinum"],
+            "properties": {
+                "bronze": integer(), "silver": integer(), "gold": integer(), "platinum": integer(),
             },
         },
         "UserBadge": {
@@ -91,6 +100,8 @@ fn badge_body(required: &[&str]) -> Json {
             "points": { "type": "integer", "description": "Within the rarity's band: common 10-25, rare 50-100, epic 150-300, legendary >= 500." },
             "rarity": { "type": "string", "enum": RARITIES },
             "is_active": boolean(),
+            "series": { "type": ["string", "null"], "description": "A series (at most 100 characters) this badge is a tier of; `tier` with it, or both null." },
+            "tier": { "type": ["string", "null"], "enum": ["bronze", "silver", "gold", "platinum", null], "description": "One definition per tier of a series." },
             "id": { "description": "Read-only: ignored." },
             "created_at": { "description": "Read-only: ignored." },
             "updated_at": { "description": "Read-only: ignored." },
@@ -126,6 +137,7 @@ pub(super) fn operations() -> Vec<Op> {
             "badge_points": integer(),
             "total_badges": integer(),
             "recent_badges": integer(),
+            "tiers": { "allOf": [r("TierCounts")], "description": "The counted badges (all time: held; 30d: earned in the window) per tier." },
         },
     });
     let counted = |key: &str| {
@@ -146,7 +158,7 @@ pub(super) fn operations() -> Vec<Op> {
             .query("rarity", or_empty(json!({ "type": "string", "enum": RARITIES })), "Only this rarity.")
             .query("is_active", or_empty(bool_query()), "Only active (or inactive) ones.")
             .paged()
-            .respond(200, "A page of definitions.", page(r("Badge"), false))
+            .respond(200, "A page of definitions, with `count`: how many match the filters.", page(r("Badge"), true))
             .links_to(
                 200,
                 "/api/badges/{id}/",
@@ -211,8 +223,13 @@ pub(super) fn operations() -> Vec<Op> {
                             "type": "array",
                             "items": {
                                 "type": "object",
-                                "required": ["badge_id", "name", "earned_count"],
-                                "properties": { "badge_id": integer(), "name": string(), "earned_count": integer() },
+                                "required": ["badge_id", "badge__name", "name", "earned_count"],
+                                "properties": {
+                                    "badge_id": integer(),
+                                    "badge__name": { "type": "string", "description": "The seed's name for the badge's name." },
+                                    "name": string(),
+                                    "earned_count": integer(),
+                                },
                             },
                         },
                         "recent_awards": {
@@ -231,6 +248,14 @@ pub(super) fn operations() -> Vec<Op> {
                             },
                         },
                         "rarity_distribution": counted("rarity"),
+                        "tier_distribution": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["tier", "count", "earned_count"],
+                                "properties": { "tier": string(), "count": integer(), "earned_count": integer() },
+                            },
+                        },
                     },
                 }),
             ),
@@ -249,6 +274,7 @@ pub(super) fn operations() -> Vec<Op> {
             .access(Access::Verified)
             .query("user", or_empty(json!({ "type": "integer", "minimum": 1 })), "Whose badges.")
             .query("is_featured", or_empty(bool_query()), "Only the featured ones.")
+            .query("showcase", or_empty(bool_query()), "Of each badge series only the highest tier held, all in one page.")
             .paged()
             .respond(200, "A page with `count`.", page(r("UserBadge"), true))
             .errors(&[400, 404]),
@@ -326,6 +352,9 @@ pub(super) fn operations() -> Vec<Op> {
                                     "requirements_met": { "type": "integer", "minimum": 0 },
                                     "total_requirements": { "type": "integer", "minimum": 0 },
                                     "next_milestone": nullable_string(),
+                                    "series": nullable_string(),
+                                    "tier": nullable_string(),
+                                    "current_tier": { "type": ["string", "null"], "description": "The highest tier of the series the user holds." },
                                 },
                             },
                         },

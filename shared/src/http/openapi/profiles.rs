@@ -30,7 +30,7 @@ fn profile_body() -> Json {
     })
 }
 
-fn professional_body() -> Json {
+pub(super) fn professional_body() -> Json {
     let list =
         json!({ "type": "array", "maxItems": 50, "items": { "type": "string", "maxLength": 100 } });
     json!({
@@ -105,6 +105,7 @@ pub(super) fn operations() -> Vec<Op> {
                 r("UserView"),
             )
             .errors(&[404]),
+        super::users::erase_op("/api/profiles/{id}/", "profiles"),
         op("GET", "/api/professional-profiles/", "profiles")
             .summary("List professional profiles")
             .access(Access::Verified)

@@ -487,6 +487,26 @@ pub(crate) fn all() -> Json {
                 "website": nullable_string(),
             },
         },
+        "Notification": {
+            "type": "object",
+            "required": ["id", "kind", "created_at", "read", "actor", "badge", "message"],
+            "properties": {
+                "id": string(),
+                "kind": { "type": "string", "enum": ["badge_earned", "new_follower", "follow_request", "request_approved"] },
+                "created_at": time(),
+                "read": boolean(),
+                "actor": {
+                    "anyOf": [r("UserCard"), { "type": "null" }],
+                    "description": "Who did it, as the card anyone may see; null across a block, for a suspended or erased account, and for badges.",
+                },
+                "badge": {
+                    "type": ["object", "null"],
+                    "required": ["id", "name", "description", "points"],
+                    "properties": { "id": { "type": "integer" }, "name": string(), "description": string(), "points": { "type": "integer" } },
+                },
+                "message": string(),
+            },
+        },
         "RegisterBody": {
             "type": "object",
             "required": ["username", "email", "password"],

@@ -37,6 +37,20 @@ const EMAIL_CHANGE_NOTE: &str = "A new `email` is not set at once: the owner sen
     `/api/users/{id}/email/confirm/`), and the old address is told with a token that cancels \
     the change or reverts it for 7 days.";
 
+/// `DELETE` of an account: `/api/users/{id}/` and `/api/profiles/{id}/` are one handler.
+pub(super) fn erase_op(path: &'static str, group: &'static str) -> Op {
+    op("DELETE", path, group)
+        .path_param("id", int_id(), "The user's id.")
+        .summary("Erase an account (the user, with the current password, or an administrator)")
+        .access(Access::Verified)
+        .body(json!({
+            "type": "object",
+            "properties": { "current_password": { "type": ["string", "null"] } },
+        }))
+        .no_content()
+        .errors(&[400, 404, 409])
+}
+
 /// The user after an update: the `User` schema plus the email change it started, if any.
 fn updated_user() -> Json {
     json!({
@@ -107,15 +121,46 @@ pub(super) fn operations() -> Vec<Op> {
             )
             .errors(&[404, 409])
             .describe(EMAIL_CHANGE_NOTE),
-        id(op("DELETE", "/api/users/{id}/", "users"))
-            .summary("Erase an account (the user, with the current password, or an administrator)")
+        erase_op("/api/users/{id}/", "users"),
+        id(op("GET", "/api/users/{id}/export/", "users"))
+            .summary("Everything stored about the user, in one document (the user, or an administrator; never with an API token)")
             .access(Access::Verified)
-            .body(json!({
-                "type": "object",
-                "properties": { "current_password": { "type": ["string", "null"] } },
-            }))
-            .no_content()
-            .errors(&[400, 404, 409]),
+            .respond(
+                200,
+                "The export: the user, settings, professional profile, follows, blocks, sessions, API token names, events, badges, notifications and activity; no secrets.",
+                json!({
+                    "type": "object",
+                    "required": ["exported_at", "user", "settings", "professional_profile", "following", "followers",
+                                 "follow_requests_received", "blocks", "sessions", "api_tokens", "events", "badges",
+                                 "notifications", "activity_counters", "activity_days", "badge_score"],
+                    "properties": {
+                        "exported_at": { "type": "string", "format": "date-time" },
+                        "user": r("User"),
+                        "settings": { "type": ["object", "null"] },
+                        "professional_profile": { "type": ["object", "null"] },
+                        "following": { "type": "array", "items": { "type": "object" } },
+                        "followers": { "type": "array", "items": { "type": "object" } },
+                        "follow_requests_received": { "type": "array", "items": { "type": "object" } },
+                        "blocks": { "type": "array", "items": { "type": "object" } },
+                        "sessions": { "type": "array", "items": { "type": "object" } },
+                        "api_tokens": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "prefix", "created_at"],
+                                "properties": { "name": string(), "prefix": string() },
+                            },
+                        },
+                        "events": { "type": "array", "items": { "type": "object" } },
+                        "badges": { "type": "array", "items": { "type": "object" } },
+                        "notifications": { "type": "array", "items": { "type": "object" } },
+                        "activity_counters": { "type": ["object", "null"] },
+                        "activity_days": { "type": "array", "items": { "type": "object" } },
+                        "badge_score": { "type": ["object", "null"] },
+                    },
+                }),
+            )
+            .errors(&[403, 404]),
         id(op("POST", "/api/users/{id}/email/confirm/", "users"))
             .summary("Confirm a pending email change with the code mailed to the new address")
             .access(Access::Verified)

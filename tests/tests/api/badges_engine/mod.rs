@@ -62,6 +62,8 @@ pub async fn badge(app: &App, name: &str, criteria: Json, points: i64) -> BadgeD
             points,
             rarity,
             is_active: true,
+            series: None,
+            tier: None,
         },
     )
     .await

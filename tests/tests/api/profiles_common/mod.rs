@@ -87,13 +87,15 @@ pub async fn snapshot(app: &TestApp, id: UserId) -> Vec<Item> {
     items
         .into_iter()
         .filter(|i| {
-            !i.get("SK")
-                .and_then(|v| v.as_str())
-                .is_some_and(|sk| sk.starts_with(keys::EVENT_PREFIX))
+            !i.get("SK").and_then(|v| v.as_str()).is_some_and(|sk| {
+                // Events, and the day items of the daily visits (activity bookkeeping).
+                sk.starts_with(keys::EVENT_PREFIX) || sk.starts_with(keys::DAY_PREFIX)
+            })
         })
         .map(|mut i| {
             i.remove("last_active");
             i.remove("last_active_epoch");
+            i.remove("visit_until");
             i
         })
         .collect()

@@ -1,0 +1,203 @@
+//! Personal data export: `GET /api/users/{id}/export/` (the owner; administrators), the
+//! counterpart of the erasure (`users::erase_user`). Everything stored about the user in one
+//! JSON document, assembled without a scan: three queries side by side (each paged to its
+//! end), the user's partition (profile, settings, professional profile, follows made, blocks
+//! made, events, badges and the badge score, activity counters and days, notifications) and the
+//! user's entries on GSI1 (followers, sessions, API tokens) and GSI2 (follow requests
+//! received). Secrets never leave: the password hash, emailed codes, session secrets, API token
+//! hashes and keys. Who blocks the user is theirs, not the user's, and stays out. Each export
+//! is logged as a `data_export` event.
+
+use serde_json::{Map, Value as Json, json};
+
+use super::UserRecord;
+use crate::App;
+use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
+use crate::auth::Principal;
+use crate::auth::client::ClientInfo;
+use crate::error::Error;
+use crate::model::UserId;
+use crate::store::{Index, Item, Query, from_item, keys};
+
+/// Attributes that never leave in an export: keys and index keys (a token's hash is its key),
+/// secrets and bookkeeping.
+const NEVER: [&str; 12] = [
+    "PK",
+    "SK",
+    "GSI1PK",
+    "GSI1SK",
+    "GSI2PK",
+    "GSI2SK",
+    "expires_at",
+    "secret_hash",
+    "csrf_hash",
+    "password_hash",
+    "key_hash",
+    "version",
+];
+
+fn clean(item: &Item) -> Result<Json, Error> {
+    let mut map: Map<String, Json> = from_item(item)?;
+    for attr in NEVER {
+        map.remove(attr);
+    }
+    Ok(Json::Object(map))
+}
+
+fn sk(item: &Item) -> &str {
+    item.get(keys::attr::SK)
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+}
+
+fn index_sk<'a>(item: &'a Item, attr: &str) -> &'a str {
+    item.get(attr).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+/// Every page of a query.
+async fn all(app: &App, query: Query) -> Result<Vec<Item>, Error> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = app.table.query(query.clone().after(cursor)).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// The export of `target` for `actor`: the owner, or an administrator (anyone else: 404, as
+/// if there were no such account). Never with an API token (403): a token made for a script
+/// does not carry off the whole account.
+pub async fn export_user(
+    app: &App,
+    actor: &Principal,
+    target: UserId,
+    client: &ClientInfo,
+) -> Result<Json, Error> {
+    if actor.id() != target && !actor.user.role.is_admin() {
+        return Err(Error::NotFound);
+    }
+    super::password::refuse_api_token(actor)?;
+    let partition = keys::user_partition(target);
+    let (own, on_gsi1, on_gsi2) = futures::try_join!(
+        all(app, Query::new(Index::Primary, partition.clone())),
+        all(app, Query::new(Index::Gsi1, partition.clone())),
+        all(app, Query::new(Index::Gsi2, partition)),
+    )?;
+    let Some(profile) = own.iter().find(|i| sk(i) == "PROFILE") else {
+        return Err(Error::NotFound);
+    };
+    let user: UserRecord = from_item(profile)?;
+    if user.deleting {
+        return Err(Error::NotFound);
+    }
+
+    let mut doc = Map::new();
+    let mut list = |name: &str, value: Json| {
+        match doc.get_mut(name) {
+            Some(Json::Array(items)) => items.push(value),
+            _ => {
+                doc.insert(name.to_owned(), Json::Array(vec![value]));
+            }
+        };
+    };
+    let mut single = Map::new();
+    for item in &own {
+        let key = sk(item);
+        match key {
+            "PROFILE" => {}
+            "SETTINGS" => {
+                single.insert("settings".into(), clean(item)?);
+            }
+            "PRO" => {
+                single.insert("professional_profile".into(), clean(item)?);
+            }
+            "STATS" => {
+                single.insert("activity_counters".into(), clean(item)?);
+            }
+            "BADGESCORE" => {
+                single.insert("badge_score".into(), clean(item)?);
+            }
+            "NOTIFSTATE" => {
+                single.insert("notifications_read_marker".into(), clean(item)?);
+            }
+            "LOGINFAIL" => {
+                single.insert("login_failures".into(), clean(item)?);
+            }
+            // Secrets: the password hash, emailed codes.
+            "CREDENTIALS" => {}
+            _ if key.starts_with("CODE#") => {}
+            _ if key.starts_with(keys::FOLLOWS_PREFIX) => list("following", clean(item)?),
+            _ if key.starts_with(keys::BLOCKS_PREFIX) => list("blocks", clean(item)?),
+            _ if key.starts_with(keys::EVENT_PREFIX) => list("events", clean(item)?),
+            _ if key.starts_with(keys::USER_BADGE_PREFIX) => list("badges", clean(item)?),
+            _ if key.starts_with(keys::DAY_PREFIX) => list("activity_days", clean(item)?),
+            _ if key.starts_with(keys::NOTIFICATION_PREFIX) => list("notifications", clean(item)?),
+            _ => list("other", clean(item)?),
+        }
+    }
+    for item in &on_gsi1 {
+        let key = index_sk(item, keys::attr::GSI1SK);
+        if key.starts_with(keys::FOLLOWER_PREFIX) {
+            list("followers", clean(item)?);
+        } else if key.starts_with(keys::SESSION_PREFIX) {
+            list("sessions", clean(item)?);
+        } else if key.starts_with(keys::API_TOKEN_PREFIX) {
+            // The name and when it was made and used; never the key or its hash.
+            let token = clean(item)?;
+            list(
+                "api_tokens",
+                json!({
+                    "id": token.get("token_id").or_else(|| token.get("id")),
+                    "name": token.get("name"),
+                    "prefix": token.get("prefix"),
+                    "created_at": token.get("created_at"),
+                    "last_used_at": token.get("last_used_at"),
+                }),
+            );
+        }
+        // `BLOCKER#`: who blocks the user is not the user's to see.
+    }
+    for item in &on_gsi2 {
+        if index_sk(item, keys::attr::GSI2SK).starts_with(keys::REQUEST_PREFIX) {
+            list("follow_requests_received", clean(item)?);
+        }
+    }
+    for name in [
+        "following",
+        "followers",
+        "follow_requests_received",
+        "blocks",
+        "sessions",
+        "api_tokens",
+        "events",
+        "badges",
+        "notifications",
+        "activity_days",
+    ] {
+        doc.entry(name).or_insert_with(|| Json::Array(Vec::new()));
+    }
+    for name in [
+        "settings",
+        "professional_profile",
+        "activity_counters",
+        "badge_score",
+    ] {
+        doc.insert(name.into(), single.remove(name).unwrap_or(Json::Null));
+    }
+    doc.extend(single);
+    doc.insert("user".into(), crate::profiles::views::full_view(&user));
+    doc.insert("exported_at".into(), json!(app.clock.now()));
+
+    let mut event = NewEvent::new(EventType::DataExport, Some(actor.id()))
+        .client(client)
+        .description("Personal data exported");
+    if actor.id() != target {
+        event = event.target(target);
+    }
+    log_event_best_effort(app, event).await;
+    Ok(Json::Object(doc))
+}
