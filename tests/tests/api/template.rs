@@ -456,17 +456,18 @@ fn every_function_is_a_cargo_lambda_binary_on_al2023_arm64() {
                 event["Type"]
             );
         }
+        // SAM runs cargo-lambda in CodeUri: in the function's own package directory cargo
+        // resolves that package's features alone; from the workspace root it would link the
+        // accounts crate's feature `local` (the embedded engine, aws-config's chains).
+        let code_uri = format!("functions/{}", f.binary);
         assert_eq!(
             f.effective(&t, "CodeUri"),
-            ".",
-            "{id} CodeUri: the workspace root"
+            code_uri.as_str(),
+            "{id} CodeUri: the function's package directory"
         );
 
-        // The binary is a workspace package of that name under functions/.
-        let manifest = project_root()
-            .join("functions")
-            .join(f.binary)
-            .join("Cargo.toml");
+        // The binary is a workspace package of that name in that directory.
+        let manifest = project_root().join(&code_uri).join("Cargo.toml");
         let declares_name = read(&manifest)
             .lines()
             .any(|l| l.trim() == format!("name = \"{}\"", f.binary));
