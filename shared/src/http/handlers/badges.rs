@@ -364,6 +364,8 @@ pub async fn list_user_badges(app: &App, ctx: &RequestCtx) -> Result<ApiResponse
     };
     awards::check_visible(app, &principal.user, user).await?;
     let featured = bool_param(ctx, "is_featured")? == Some(true);
+    // Checked for every request, the showcase's too (which shows everything in one page).
+    let (page_size, cursor) = ctx.paging()?;
     if bool_param(ctx, "showcase")? == Some(true) {
         // Of each series only the highest tier held; every badge in one page.
         let shown = crate::badges::tiers::showcase(app, user, featured).await?;
@@ -374,7 +376,6 @@ pub async fn list_user_badges(app: &App, ctx: &RequestCtx) -> Result<ApiResponse
             results,
         )));
     }
-    let (page_size, cursor) = ctx.paging()?;
     let (held, next) = awards::list_page(app, user, featured, page_size, cursor).await?;
     let score = awards::score(app, user).await?.unwrap_or_default();
     let count = if featured {
