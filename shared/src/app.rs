@@ -28,6 +28,8 @@ pub struct App {
     pub config: Config,
     /// This process's copy of the active badge definitions (`badges::definitions`).
     pub active_badges: Arc<crate::badges::definitions::ActiveCache>,
+    /// The large accounts this process has met (`social::large`).
+    pub large_accounts: Arc<crate::social::large::LargeAccounts>,
     /// This process's reserved block of user ids (`accounts::registration`).
     pub user_ids: Arc<crate::accounts::registration::IdBlock>,
     /// This process's request budgets per caller (`auth/budget.rs`).
@@ -44,6 +46,7 @@ pub(crate) struct AppParts {
     keys: Arc<crate::auth::jwt::KeySet>,
     config: Config,
     active_badges: Arc<crate::badges::definitions::ActiveCache>,
+    large_accounts: Arc<crate::social::large::LargeAccounts>,
     user_ids: Arc<crate::accounts::registration::IdBlock>,
 }
 
@@ -59,6 +62,7 @@ impl AppParts {
             keys: app.keys.clone(),
             config: app.config.clone(),
             active_badges: app.active_badges.clone(),
+            large_accounts: app.large_accounts.clone(),
             user_ids: app.user_ids.clone(),
         })
     }
@@ -75,6 +79,7 @@ impl AppParts {
             keys: self.keys.clone(),
             config: self.config.clone(),
             active_badges: self.active_badges.clone(),
+            large_accounts: self.large_accounts.clone(),
             user_ids: self.user_ids.clone(),
             budgets: Default::default(),
         })
@@ -237,6 +242,7 @@ impl App {
             keys: Arc::new(keys),
             config,
             active_badges: Default::default(),
+            large_accounts: Default::default(),
             user_ids: Default::default(),
             budgets: Default::default(),
         };

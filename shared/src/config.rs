@@ -98,6 +98,9 @@ pub struct EventsConfig {
 pub struct SocialConfig {
     /// `FOLLOWING_LIMIT`: most accounts one user may actively follow, default 7500.
     pub following_limit: i64,
+    /// `LARGE_ACCOUNT_FOLLOWERS`: the follower count at which an account's follows start
+    /// counting in shards (`social::large`), default 10000.
+    pub large_account_followers: i64,
 }
 
 /// Lifetimes and limits of authentication. Durations are whole seconds.
@@ -388,6 +391,16 @@ impl Config {
             })?,
         };
 
+        let large_account_followers = match env.var("LARGE_ACCOUNT_FOLLOWERS") {
+            None => 10_000,
+            Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError::new(
+                    "LARGE_ACCOUNT_FOLLOWERS",
+                    format!("`{v}` is not a positive integer"),
+                )
+            })?,
+        };
+
         let mut retention_days = [90, 365, 730, 730];
         for (days, var) in retention_days.iter_mut().zip([
             "EVENT_RETENTION_LOW_DAYS",
@@ -417,7 +430,10 @@ impl Config {
             mail_from,
             max_body_bytes,
             auth,
-            social: SocialConfig { following_limit },
+            social: SocialConfig {
+                following_limit,
+                large_account_followers,
+            },
             events: EventsConfig { retention_days },
             store_faults: parse_faults(env)?,
             store_latency: match env.var("ACCOUNTS_STORE_LATENCY") {
@@ -635,6 +651,7 @@ mod tests {
         assert_eq!(config.auth.rate_limit_scale, 1);
         let config = Config::from(&[("X", "y")], Deployment::Local).unwrap();
         assert_eq!(config.social.following_limit, 7500);
+        assert_eq!(config.social.large_account_followers, 10_000);
         assert_eq!(config.events.retention_days, [90, 365, 730, 730]);
         let config =
             Config::from(&[("EVENT_RETENTION_LOW_DAYS", "30")], Deployment::Local).unwrap();

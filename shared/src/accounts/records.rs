@@ -67,6 +67,13 @@ pub struct UserRecord {
 
     #[serde(default)]
     pub follower_count: i64,
+    /// A large account's follows count into shard items instead of `follower_count`, which a
+    /// task folds them into every minute (`social::large`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub large_account: bool,
+    /// A large account's follows counted in its shards, as last folded.
+    #[serde(default)]
+    pub large_followers: i64,
     #[serde(default)]
     pub following_count: i64,
     #[serde(default)]
@@ -94,6 +101,12 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
+    /// The follower count to show: the profile's exact count, plus a large account's follows
+    /// counted in shards as last folded (`social::large`, at most about a minute behind).
+    pub fn followers(&self) -> i64 {
+        self.follower_count + self.large_followers
+    }
+
     /// A new, unverified user with default profile values.
     pub fn new(id: UserId, username: String, email: String, now: DateTime<Utc>) -> Self {
         UserRecord {
@@ -121,6 +134,8 @@ impl UserRecord {
             show_phone: false,
             show_location: true,
             follower_count: 0,
+            large_account: false,
+            large_followers: 0,
             following_count: 0,
             posts_count: 0,
             badge_points: 0,

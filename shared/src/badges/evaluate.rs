@@ -243,6 +243,11 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// A change of one counter.
+    pub fn of_field(field: CounterField) -> Self {
+        Changes::default().field(field)
+    }
+
     fn field(mut self, field: CounterField) -> Self {
         self.fields.push(field);
         self
@@ -337,7 +342,10 @@ pub fn affected_users(event: &DomainEvent) -> Vec<(UserId, Changes)> {
                 changes.interactions.push(Interaction::Follow);
                 out.push((follower, changes));
             }
-            if let Some(followed) = user_in(d, &["followed"]) {
+            // A large account's follower count is in shards until the minute's fold, and the
+            // fold task checks its badges then (`social::large`).
+            let large = d.get("large").and_then(Json::as_bool) == Some(true);
+            if let Some(followed) = user_in(d, &["followed"]).filter(|_| !large) {
                 out.push((
                     followed,
                     Changes::default().field(CounterField::FollowerCount),

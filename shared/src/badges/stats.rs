@@ -572,7 +572,7 @@ impl Snapshot {
         let from_profile = |f: fn(&UserRecord) -> f64| profile.map(f).unwrap_or(0.0);
         match field {
             CounterField::PostsCount => from_profile(|p| p.posts_count as f64),
-            CounterField::FollowerCount => from_profile(|p| p.follower_count as f64),
+            CounterField::FollowerCount => from_profile(|p| p.followers() as f64),
             CounterField::FollowingCount => from_profile(|p| p.following_count as f64),
             CounterField::EngagementScore => from_profile(|p| p.engagement_score),
             CounterField::ContentQualityScore => from_profile(|p| p.content_quality_score),

@@ -165,6 +165,8 @@ fn plan(event: &DomainEvent) -> Option<(UserId, Kind, Option<UserId>)> {
     let follower = || user_in(d, &["follower"]);
     let followed = || user_in(d, &["followed"]);
     match event.detail_type.as_str() {
+        // A large account is not told of each follow (thousands a second: `social::large`).
+        "UserFollowed" if d.get("large").and_then(Json::as_bool) == Some(true) => None,
         "UserFollowed" => Some((followed()?, Kind::NewFollower, Some(follower()?))),
         "FollowRequested" => Some((followed()?, Kind::FollowRequest, Some(follower()?))),
         "FollowRequestApproved" => Some((follower()?, Kind::RequestApproved, Some(followed()?))),

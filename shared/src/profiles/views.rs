@@ -18,7 +18,7 @@ pub fn public_card(user: &UserRecord) -> serde_json::Value {
         "display_name": user.display_name(),
         "profile_picture": user.profile_picture,
         "is_private": user.is_private,
-        "follower_count": user.follower_count,
+        "follower_count": user.followers(),
         "following_count": user.following_count,
         "posts_count": user.posts_count,
     })

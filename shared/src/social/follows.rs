@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::edges::{FollowEdge, FollowStatus};
+use super::large;
 use super::{
     Attempt, REQUEST_ATTR, Retries, TxOutcome, log, new_request_id, outcome, publish,
     usable_profile, written_by,
@@ -67,12 +68,11 @@ pub async fn follow(
         (EventType::FollowRequest, "FollowRequested")
     };
     log(app, event, follower, followed, Some(client), metadata).await;
-    publish(
-        app,
-        detail_type,
-        json!({"follower": follower, "followed": followed}),
-    )
-    .await;
+    let mut detail = json!({"follower": follower, "followed": followed});
+    if app.large_accounts.knows(followed) {
+        detail["large"] = true.into();
+    }
+    publish(app, detail_type, detail).await;
     crate::metrics::emit(crate::metrics::Metric::Follow);
     Ok(edge)
 }
@@ -455,7 +455,7 @@ pub async fn list_page(
     };
     let count = (!request.pending).then_some(match request.direction {
         Direction::Following => owner.following_count,
-        Direction::Followers => owner.follower_count,
+        Direction::Followers => owner.followers(),
     });
     let page = reads.page;
 
@@ -567,6 +567,11 @@ pub(crate) async fn profiles_of(
 }
 
 /// One try of [`follow`], assuming the target public or (`private`) private.
+///
+/// An ordinary target's profile is in the transaction: its `follower_count` (an active follow)
+/// or a check that it is private (a request), with the target usable, not large and below the
+/// large-account threshold. A large target (`social::large`) is read just before instead, and
+/// an active follow ADDs to one of its count shards.
 async fn try_follow(
     app: &App,
     follower: UserId,
@@ -575,6 +580,13 @@ async fn try_follow(
     request: &str,
     private: &mut bool,
 ) -> Result<Attempt<FollowEdge>, Error> {
+    let large = app.large_accounts.knows(followed);
+    if large {
+        match large::read_target(app, followed).await? {
+            Some(u) if !u.is_suspended && !u.deleting => *private = u.is_private,
+            _ => return Err(Error::BadRequest(USER_NOT_FOUND.into())),
+        }
+    }
     let assumed_private = *private;
 
     let now = app.clock.now();
@@ -596,32 +608,63 @@ async fn try_follow(
     ]);
     let mut item = edge.to_item()?;
     item.insert(REQUEST_ATTR.into(), Value::S(request.to_owned()));
+    // The operations, by name: a failed condition is decoded by which one failed.
+    const EDGE: usize = 0;
+    const FOLLOWER: usize = 1;
     let mut ops = vec![TxOp::Put {
         item,
         condition: Some(Condition::item_absent()),
     }];
-    if assumed_private {
-        ops.push(TxOp::Check {
+    ops.push(if assumed_private {
+        TxOp::Check {
             key: keys::user(follower),
             condition: usable_profile().and(under_limit),
-        });
-        ops.push(TxOp::Check {
-            key: keys::user(followed),
-            condition: usable_profile().and(Condition::eq("is_private", true)),
-        });
+        }
     } else {
-        ops.push(TxOp::Update {
+        TxOp::Update {
             key: keys::user(follower),
             update: Update::new().add("following_count", 1),
             condition: Some(usable_profile().and(under_limit)),
-        });
-        // A public profile may lack `is_private`; `<> true` covers both.
-        let target = usable_profile().and(Condition::Ne("is_private".into(), true.into()));
-        ops.push(TxOp::Update {
-            key: keys::user(followed),
-            update: Update::new().add("follower_count", 1),
-            condition: Some(target),
-        });
+        }
+    });
+    // The target's operation, when the target is in the transaction (not a large account).
+    let mut target_op = None;
+    let ordinary = usable_profile().and(Condition::Ne("large_account".into(), true.into()));
+    match (large, assumed_private) {
+        (false, true) => {
+            target_op = Some(ops.len());
+            ops.push(TxOp::Check {
+                key: keys::user(followed),
+                condition: ordinary.and(Condition::eq("is_private", true)),
+            });
+        }
+        (false, false) => {
+            // A public profile may lack `is_private`; `<> true` covers both.
+            let below_large = Condition::Or(vec![
+                Condition::NotExists("follower_count".into()),
+                Condition::Lt(
+                    "follower_count".into(),
+                    Value::Int(app.config.social.large_account_followers),
+                ),
+            ]);
+            target_op = Some(ops.len());
+            ops.push(TxOp::Update {
+                key: keys::user(followed),
+                update: Update::new().add("follower_count", 1),
+                condition: Some(
+                    ordinary
+                        .and(Condition::Ne("is_private".into(), true.into()))
+                        .and(below_large),
+                ),
+            });
+        }
+        (true, false) => ops.push(TxOp::Update {
+            key: keys::follower_count_shard(followed, follower),
+            update: Update::new().add(large::SHARD_COUNT, 1),
+            condition: None,
+        }),
+        // A request to a large private account moves no count.
+        (true, true) => {}
     }
     ops.push(TxOp::Check {
         key: keys::block_edge(follower, followed),
@@ -634,7 +677,7 @@ async fn try_follow(
     match outcome(app.table.transact_write(ops).await)? {
         TxOutcome::Committed => Ok(Attempt::Done(edge)),
         TxOutcome::Busy => Ok(Attempt::Retry),
-        TxOutcome::Failed(0) => {
+        TxOutcome::Failed(EDGE) => {
             let key = keys::follow_edge(follower, followed);
             match app.table.get(&key, true).await? {
                 // An earlier try of this request did commit.
@@ -649,7 +692,7 @@ async fn try_follow(
                 None => Ok(Attempt::Retry),
             }
         }
-        TxOutcome::Failed(1) => {
+        TxOutcome::Failed(FOLLOWER) => {
             let user = crate::accounts::get_user_consistent(app, follower).await?;
             match user {
                 Some(u) if !u.is_suspended && u.following_count >= limit => Err(Error::BadRequest(
@@ -659,11 +702,19 @@ async fn try_follow(
                 _ => Err(Error::field("follower", USER_NOT_FOUND)),
             }
         }
-        TxOutcome::Failed(2) => {
+        TxOutcome::Failed(i) if Some(i) == target_op => {
             let user = crate::accounts::get_user_consistent(app, followed).await?;
             match user {
                 Some(u) if !u.is_suspended => {
-                    if u.is_private == assumed_private {
+                    if u.large_account {
+                        app.large_accounts.learn(followed);
+                        Ok(Attempt::Again)
+                    } else if !u.is_private
+                        && u.follower_count >= app.config.social.large_account_followers
+                    {
+                        large::promote(app, followed).await?;
+                        Ok(Attempt::Again)
+                    } else if u.is_private == assumed_private {
                         Ok(Attempt::Retry)
                     } else {
                         *private = u.is_private;
@@ -699,12 +750,31 @@ async fn try_remove(
         condition: Some(Condition::eq("status", edge.status.as_str())),
     }];
     if edge.is_active() {
-        let sides = [
-            (follower, "following_count", found[1].is_some()),
-            (followed, "follower_count", found[2].is_some()),
-        ];
-        for (user, counter, present) in sides {
-            ops.push(counter_op(user, counter, -1, present));
+        ops.push(counter_op(
+            follower,
+            "following_count",
+            -1,
+            found[1].is_some(),
+        ));
+        // A large account's follow was counted in a shard: it is taken back from there.
+        let large = found[2]
+            .as_ref()
+            .and_then(|p| p.get("large_account"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        if large {
+            ops.push(TxOp::Update {
+                key: keys::follower_count_shard(followed, follower),
+                update: Update::new().add(large::SHARD_COUNT, -1),
+                condition: None,
+            });
+        } else {
+            ops.push(counter_op(
+                followed,
+                "follower_count",
+                -1,
+                found[2].is_some(),
+            ));
         }
     }
     match outcome(app.table.transact_write(ops).await)? {

@@ -8,12 +8,14 @@
 //! jittered backoff, and after [`MAX_ATTEMPTS`] the request is a 503 that changed nothing. A
 //! table still throttling after the store's own retries is a 503 at once
 //! ([`StoreError::calls_for_another_round`](crate::store::StoreError::calls_for_another_round)). So
-//! `follower_count` and `following_count` equal the active edges at all times. The rules and
-//! the API are in `docs/social.md`.
+//! `follower_count` and `following_count` equal the active edges at all times, except a large
+//! account's follower count, which counts in shards and is folded every minute ([`large`]).
+//! The rules and the API are in `docs/social.md`.
 
 pub mod blocks;
 pub mod edges;
 pub mod follows;
+pub mod large;
 pub mod relationships;
 
 use std::time::Duration;

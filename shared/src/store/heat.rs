@@ -92,6 +92,14 @@ impl fmt::Display for Spot {
     }
 }
 
+/// The family of a sort key: its prefix up to and including the first `#` (all of it without).
+fn sort_family(sk: &str) -> &str {
+    match sk.find('#') {
+        Some(i) => &sk[..=i],
+        None => sk,
+    }
+}
+
 fn index_label(index: Index) -> &'static str {
     index.name().unwrap_or("table")
 }
@@ -104,6 +112,9 @@ struct Record {
     /// The sampled operation in progress ([`HeatTable::next_op`]).
     op: u64,
     partitions: HashMap<(Index, String), Units>,
+    /// A partition's units by the family of the sort keys they went to (its prefix up to the
+    /// first `#`), weighted as the partition: what split-for-heat spreads, and what it leaves.
+    sort_families: HashMap<(Index, String, String), Units>,
     items: HashMap<(Index, String, String), ItemHeat>,
     scanned: Units,
 }
@@ -146,6 +157,8 @@ impl HeatRow {
 pub struct HeatReport {
     pub partitions: Vec<HeatRow>,
     pub items: Vec<HeatRow>,
+    /// Each partition's units by sort-key family (`spot.sk` is the family, e.g. `BLOCKS#`).
+    pub sort_families: Vec<HeatRow>,
     pub scanned: Units,
 }
 
@@ -258,6 +271,15 @@ impl HeatTable {
             let p = record.partitions.entry((index, pk.to_owned())).or_default();
             p.write += units.write * factor;
             p.read += units.read * factor;
+            if let Some((sk, _)) = item {
+                let family = sort_family(sk).to_owned();
+                let f = record
+                    .sort_families
+                    .entry((index, pk.to_owned(), family))
+                    .or_default();
+                f.write += units.write * factor;
+                f.read += units.read * factor;
+            }
         }
         if let Some((sk, owner)) = item {
             let op = record.op;
@@ -382,9 +404,23 @@ impl HeatTable {
                 shards: 1,
             })
             .collect();
+        let sort_families = record
+            .sort_families
+            .iter()
+            .map(|((index, pk, family), units)| HeatRow {
+                spot: Spot {
+                    index: index_label(*index),
+                    pk: pk.clone(),
+                    sk: family.clone(),
+                },
+                units: *units,
+                shards: 1,
+            })
+            .collect();
         HeatReport {
             partitions: sorted(partitions),
             items: sorted(items),
+            sort_families: sorted(sort_families),
             scanned: record.scanned,
         }
     }

@@ -455,6 +455,30 @@ pub fn follow_request_index(followed: UserId, follower: UserId) -> (String, Stri
 /// Prefix of the follow requests to a user on GSI2.
 pub const REQUEST_PREFIX: &str = "REQUEST#";
 
+/// Shards of a large account's follower count (`social::large`).
+pub const FOLLOWER_COUNT_SHARDS: i64 = 16;
+
+/// One shard of a large account's follower count: `FOLLOWERS#<user>#<nn>`, each its own
+/// partition, chosen by the follower's id (`follower mod 16`), so a celebrity's follows spread
+/// over 16 partitions and an unfollow takes back from the shard its follow added to.
+pub fn follower_count_shard(followed: UserId, follower: UserId) -> Key {
+    follower_count_shard_at(followed, follower.0.rem_euclid(FOLLOWER_COUNT_SHARDS))
+}
+
+/// Shard `shard` (0..[`FOLLOWER_COUNT_SHARDS`]) of a large account's follower count.
+pub fn follower_count_shard_at(followed: UserId, shard: i64) -> Key {
+    Key::new(format!("FOLLOWERS#{followed}#{shard:02}"), "COUNT")
+}
+
+/// The registry of large accounts: one item per account, written once when it becomes large,
+/// read by the `fold_follower_counts` task every minute.
+pub fn large_account(user: UserId) -> Key {
+    Key::new(LARGE_ACCOUNTS, format!("{:020}", user.0))
+}
+
+/// Partition of the large-account registry.
+pub const LARGE_ACCOUNTS: &str = "LARGE_ACCOUNTS";
+
 /// The block edge "`blocker` blocks `blocked`", in the blocker's partition.
 pub fn block_edge(blocker: UserId, blocked: UserId) -> Key {
     Key::new(user_partition(blocker), format!("{BLOCKS_PREFIX}{blocked}"))

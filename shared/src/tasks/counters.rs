@@ -8,6 +8,9 @@
 //!   ingestion counts both in the same transaction as the event, and keeps counting after the
 //!   events themselves expire (90 days), so the log alone could not say it.
 //!
+//! A large account's shards (`social::large`) hold part of its followers: its profile's
+//! `follower_count` is compared with the edges less the shards.
+//!
 //! The fix is a conditional write: it applies only if the three counters still hold what the
 //! scan read, so a follow that lands meanwhile is never overwritten (the next run looks again).
 
@@ -66,7 +69,22 @@ async fn fix_user(run: &Run<'_>, profile: Item, stats: Option<Item>) -> Result<(
     let followers = Query::new(Index::Gsi1, partition)
         .sort(SortCondition::BeginsWith(keys::FOLLOWER_PREFIX.into()));
     let following = count(run, following).await?;
-    let followers = count(run, followers).await?;
+    let mut followers = count(run, followers).await?;
+    // A large account's profile holds only the follows not counted in its shards.
+    if profile.get("large_account").and_then(Value::as_bool) == Some(true) {
+        let shards: Vec<_> = (0..keys::FOLLOWER_COUNT_SHARDS)
+            .map(|n| keys::follower_count_shard_at(user, n))
+            .collect();
+        let found = run.app.table.batch_get(&shards).await?;
+        followers -= found
+            .iter()
+            .flatten()
+            .filter_map(|i| {
+                i.get(crate::social::large::SHARD_COUNT)
+                    .and_then(Value::as_i64)
+            })
+            .sum::<i64>();
+    }
     let posts = stats
         .as_ref()
         .map(|s| (counter(s, "post_create") - counter(s, "post_delete")).max(0))

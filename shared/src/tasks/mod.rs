@@ -8,6 +8,7 @@ pub mod badges_sweep;
 pub mod counters;
 pub mod engagement;
 pub mod event_cleanup;
+pub mod large_counts;
 pub mod migrate_keys;
 pub mod report;
 pub mod runner;
@@ -36,6 +37,7 @@ pub const TASKS: &[&str] = &[
     report::NAME,
     badges_sweep::NAME,
     crate::notifications::digest::NAME,
+    large_counts::NAME,
 ];
 
 /// Tasks an operator runs once (`accounts-admin run-task`), on no schedule: data migrations.
@@ -59,6 +61,7 @@ pub async fn run(app: &App, name: &str, budget: &Budget) -> Result<RunRecord, Er
         badges_sweep::NAME => {
             runner::execute(app, &badges_sweep::EvaluateUserBadges::default(), budget).await
         }
+        large_counts::NAME => runner::execute(app, &large_counts::FoldFollowerCounts, budget).await,
         migrate_keys::NAME => runner::execute(app, &migrate_keys::MigrateKeys, budget).await,
         crate::notifications::digest::NAME => {
             runner::execute(app, &crate::notifications::digest::SendDigests, budget).await

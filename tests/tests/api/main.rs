@@ -49,6 +49,7 @@ mod seed_shapes;
 mod social_blocks;
 mod social_concurrency;
 mod social_follow;
+mod social_large;
 mod social_lists;
 mod store_conformance;
 mod tasks_alerts;

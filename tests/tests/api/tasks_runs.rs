@@ -118,7 +118,7 @@ both_engines!(
 
     async fn the_tasks_function_runs_tasks_by_name(t: TestTable) {
         let app = TestApp::new(t).await;
-        assert_eq!(KNOWN_TASKS.len(), 10);
+        assert_eq!(KNOWN_TASKS.len(), 11);
         for name in KNOWN_TASKS {
             let out = run_task(&app.app, json!({ "task": name })).await.unwrap();
             assert_eq!(out["status"], "completed", "{name}: {out}");

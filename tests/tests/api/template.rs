@@ -23,9 +23,9 @@ use lambda_http::request::LambdaRequest;
 use serde_json::{Map, Value as Json, json};
 use serde_yaml_ng::Value as Yaml;
 
-/// The seed's task table plus the daily badge evaluation and the notification digests: (task,
-/// schedule expression, UTC).
-const SCHEDULES: [(&str, &str); 10] = [
+/// The seed's task table plus the daily badge evaluation, the notification digests and the
+/// large accounts' follower-count fold: (task, schedule expression, UTC).
+const SCHEDULES: [(&str, &str); 11] = [
     ("update_user_counters", "rate(30 minutes)"),
     ("update_user_engagement_scores", "cron(0 2 * * ? *)"),
     ("cleanup_old_user_events", "cron(15 3 * * ? *)"),
@@ -36,6 +36,7 @@ const SCHEDULES: [(&str, &str); 10] = [
     ("generate_user_analytics_report", "cron(0 5 * * ? *)"),
     ("evaluate_user_badges", "cron(30 1 * * ? *)"),
     ("send_notification_digests", "cron(0 6 * * ? *)"),
+    ("fold_follower_counts", "rate(1 minute)"),
 ];
 
 /// The functions that are not an HTTP endpoint group.

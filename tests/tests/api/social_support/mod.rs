@@ -221,3 +221,9 @@ pub async fn concurrency_app(t: TestTable) -> TestApp {
     let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::Transactions);
     app_with(t, table, &[]).await
 }
+
+/// [`concurrency_app`] with extra configuration variables.
+pub async fn concurrency_app_with(t: TestTable, vars: &[(&str, &str)]) -> TestApp {
+    let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::Transactions);
+    app_with(t, table, vars).await
+}
