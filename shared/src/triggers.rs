@@ -104,6 +104,22 @@ pub async fn handle_domain_event(app: &App, payload: Value) -> Result<Value, Err
     if is_health(&payload) {
         return health(app).await;
     }
+    // The table's stream (its event source mapping in template.yaml): the day counts.
+    if let Some(records) = crate::store::stream::records_of_lambda_event(&payload) {
+        let records = records.map_err(|e| Error::BadRequest(e.to_string()))?;
+        let applied = crate::activity::day_counts::apply(app, &records).await?;
+        tracing::info!(
+            records = records.len(),
+            counted = applied.counted,
+            redelivered = applied.redelivered_through.is_some(),
+            "stream batch applied"
+        );
+        return Ok(json!({
+            "stream_records": records.len(),
+            "counted": applied.counted,
+            "redelivered": applied.redelivered_through.is_some(),
+        }));
+    }
     let envelope_id = payload.get("id").and_then(Value::as_str).map(str::to_owned);
     let event = domain_event_from_envelope(payload)?;
     tracing::info!(source = %event.source, detail_type = %event.detail_type, "domain event received");

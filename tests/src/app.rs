@@ -38,6 +38,12 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Applies the table's stream to the day counts, as the deployed consumer would have by
+    /// now (`api_tests::stream`); returns the events counted.
+    pub async fn apply_stream(&self) -> u64 {
+        crate::stream::apply_stream(&self.app, &self.t).await
+    }
+
     /// Builds the App over the test's table. Panics (the test fails) if it cannot.
     pub async fn new(t: TestTable) -> TestApp {
         TestApp::with_settings(t, &[]).await

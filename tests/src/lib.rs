@@ -19,6 +19,7 @@ pub mod app;
 pub mod fixtures;
 pub mod lost_answers;
 pub mod moto;
+pub mod stream;
 
 use std::fmt;
 use std::ops::Deref;
@@ -61,6 +62,10 @@ pub struct TestTable {
     /// after `table` so the database is closed before its directory goes.
     dir: TempDir,
     dynamo_table_name: Option<String>,
+    /// The DynamoDB engine itself (its stream), `None` for the embedded engine.
+    dynamo: Option<Arc<DynamoTable>>,
+    /// How far each DynamoDB stream shard has been applied (`stream::apply_stream`).
+    pub(crate) stream_positions: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl TestTable {
@@ -91,6 +96,11 @@ impl TestTable {
     /// A directory that lives as long as the table (the embedded engine's data dir).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The DynamoDB engine (`None` for the embedded engine).
+    pub fn dynamo(&self) -> Option<&Arc<DynamoTable>> {
+        self.dynamo.as_ref()
     }
 
     /// The DynamoDB table's name (`None` for the embedded engine).
@@ -132,14 +142,18 @@ pub async fn test_table(engine: Engine) -> TestTable {
                 engine,
                 dir,
                 dynamo_table_name: None,
+                dynamo: None,
+                stream_positions: Default::default(),
             }
         }
         Engine::DynamoDb => {
             require_moto();
             let name = format!("t-{}", ulid::Ulid::new());
             let sdk = crate::moto::sdk_config().await;
-            let table = DynamoTable::new(&sdk, name.clone(), clock.clone());
-            match table.create_table_if_missing().await {
+            let table = Arc::new(DynamoTable::new(&sdk, name.clone(), clock.clone()));
+            // No stream unless a test turns it on (`TestTable::enable_stream`): moto keeps
+            // every stream record in memory, and most tests never read one.
+            match table.create_table_with_stream(false).await {
                 Ok(_) => {}
                 Err(e) => {
                     // A half-made table is still worth removing.
@@ -148,11 +162,13 @@ pub async fn test_table(engine: Engine) -> TestTable {
                 }
             }
             TestTable {
-                table: Arc::new(table),
+                table: table.clone(),
                 clock,
                 engine,
                 dir,
                 dynamo_table_name: Some(name),
+                dynamo: Some(table),
+                stream_positions: Default::default(),
             }
         }
     }

@@ -220,6 +220,15 @@ async fn run(app: &App, command: Command) -> Result<String, String> {
             if let Some(size) = page_size {
                 budget = budget.with_page_size(size);
             }
+            // The embedded store's change feed first, as accounts-local applies it every
+            // second: the report reads the day counts it keeps.
+            if let accounts::config::StoreConfig::Embedded { data_dir } = &app.config.store {
+                let feed = accounts::store::embedded::ChangeFeed::open(data_dir)
+                    .map_err(|e| format!("the change feed: {e}"))?;
+                accounts::activity::day_counts::apply_feed(app, &feed)
+                    .await
+                    .map_err(describe)?;
+            }
             let spinner = progress::Progress::spinner(format!("running {name}"));
             let record = accounts::tasks::run(app, &name, &budget).await;
             spinner.finish();

@@ -106,9 +106,33 @@ async fn main() {
         None => where_.push_str(", no console (run npm run build in web/)"),
     }
     println!("accounts-local listening on http://{addr} ({where_})");
+    if let StoreConfig::Embedded { data_dir } = &app.config.store {
+        apply_change_feed_every_second(app, data_dir);
+    }
 
     serve(listener, app, router, console).await;
     println!("accounts-local stopped");
+}
+
+/// The embedded store's change feed, applied in process as DynamoDB Streams' consumer applies
+/// the table's stream in AWS (`activity::day_counts`): every second, until the process stops.
+fn apply_change_feed_every_second(app: &'static App, data_dir: &std::path::Path) {
+    let feed = match accounts::store::embedded::ChangeFeed::open(data_dir) {
+        Ok(feed) => feed,
+        Err(e) => {
+            tracing::error!(error = %e, "the change feed cannot be opened; day counts stand still");
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = accounts::activity::day_counts::apply_feed(app, &feed).await {
+                tracing::warn!(error = %e, "applying the change feed failed; trying again");
+            }
+        }
+    });
 }
 
 /// Accepts connections until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to

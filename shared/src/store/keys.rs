@@ -102,6 +102,8 @@ pub mod table_definition {
         [("GSI1", "GSI1PK", "GSI1SK"), ("GSI2", "GSI2PK", "GSI2SK")];
     pub const TTL_ATTRIBUTE: &str = "expires_at";
     pub const BILLING_MODE: &str = "PAY_PER_REQUEST";
+    /// The table's stream carries new images (`store::stream`).
+    pub const STREAM_VIEW_TYPE: &str = "NEW_IMAGE";
 }
 
 /// The item that `health` and the conformance suite may write to prove the table works.
@@ -111,7 +113,7 @@ pub fn health_probe() -> Key {
 
 /// Partition key prefixes of partitions that belong to one user, session, token, address,
 /// name or source event: what one subject's traffic reaches, and no other subject's.
-const ENTITY_PREFIXES: [&str; 11] = [
+const ENTITY_PREFIXES: [&str; 12] = [
     ANON_PREFIX,
     "USER#",
     "SESSION#",
@@ -123,6 +125,7 @@ const ENTITY_PREFIXES: [&str; 11] = [
     "TASKMARK#",
     "REPORT#",
     "METRICS#",
+    "STREAMBATCH#",
 ];
 
 /// True for a partition key value (of the table or a GSI) that belongs to one subject: a
@@ -722,6 +725,27 @@ pub fn task_run_index(run_id: &str) -> (String, String) {
 /// Marks an effect of a task done once for `subject` (a flagged pattern, say), with a TTL.
 pub fn task_marker(task: &str, subject: &str) -> Key {
     Key::new(format!("TASKMARK#{task}#{subject}"), "MARK")
+}
+
+/// Slots of a day's event counts (`activity::day_counts`): a stream batch adds to the slot its
+/// id hashes to, so concurrent batches spread over 16 items.
+pub const DAY_COUNT_SLOTS: u32 = 16;
+
+/// One slot of the event counts of one UTC day (`yyyy-mm-dd`), kept from the table's stream:
+/// an attribute per event type.
+pub fn day_count(day: &str, slot: u32) -> Key {
+    Key::new(format!("DAYCOUNT#{day}#{slot:02}"), "COUNT")
+}
+
+/// The slot of a stream batch's counts.
+pub fn day_count_slot(batch_id: &str) -> u32 {
+    shard_of(batch_id, DAY_COUNT_SLOTS)
+}
+
+/// The marker of a stream batch applied to the day counts (kept two days, then expires): a
+/// redelivered batch finds it and adds nothing.
+pub fn stream_batch(batch_id: &str) -> Key {
+    Key::new(format!("STREAMBATCH#{batch_id}"), "APPLIED")
 }
 
 /// The analytics report of one UTC day (`yyyy-mm-dd`).

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod latency;
 mod limits;
 pub mod retry;
+pub mod stream;
 pub mod table;
 pub mod value;
 

@@ -4,9 +4,11 @@
 //! - phase 0, a scan of the profiles: `users_total`, `verified_total`, `new_users` (created
 //!   that day) and `active_users` (with at least one event that day: a one-item range query
 //!   on the user's partition);
-//! - then one GSI1 query per event type over the day: `events_by_type`, from which `logins`
-//!   (`login`), `follows` (`follow`), `verified_users` (`verify`) and `badges_awarded`
-//!   (`badge_earned`) are taken.
+//! - then the day's event counts by type, kept from the table's stream
+//!   (`activity::day_counts`, one batch read of the day's 16 slots): `events_by_type`, from
+//!   which `logins` (`login`), `follows` (`follow`), `verified_users` (`verify`) and
+//!   `badges_awarded` (`badge_earned`) are taken. Reading a day of events instead would be
+//!   billions of items at the reference load (`docs/scale.md`).
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,8 @@ use serde_json::json;
 
 use super::counters::profiles;
 use super::runner::{Run, Source, Task, for_each};
-use super::{day_bounds, event_id_range, event_sk_range, item_user, time_value};
+use super::{day_bounds, event_sk_range, item_user, time_value};
+use crate::activity::day_counts;
 use crate::activity::events::EventType;
 use crate::error::Error;
 use crate::store::{Cursor, Index, Item, Query, Value, keys};
@@ -74,19 +77,6 @@ fn add(into: &mut Counts, delta: Counts) {
     }
 }
 
-/// The event sources after the profile scan, in phase order: every shard of every type's
-/// index, so phase `i + 1` reads the type `phase_types()[i]`.
-fn phase_types() -> Vec<(EventType, String)> {
-    EventType::ALL
-        .iter()
-        .flat_map(|t| {
-            keys::event_type_partitions(t.as_str())
-                .into_iter()
-                .map(move |pk| (*t, pk))
-        })
-        .collect()
-}
-
 #[async_trait]
 impl Task for AnalyticsReport {
     type State = Counts;
@@ -95,30 +85,16 @@ impl Task for AnalyticsReport {
         NAME
     }
 
-    async fn sources(&self, run: &Run<'_>) -> Result<Vec<Source>, Error> {
-        let (start, end) = day_bounds(report_day(run));
-        let mut sources = vec![Source::Scan {
+    async fn sources(&self, _run: &Run<'_>) -> Result<Vec<Source>, Error> {
+        Ok(vec![Source::Scan {
             filter: Some(profiles()),
-        }];
-        sources.extend(phase_types().into_iter().map(|(_, pk)| {
-            Source::Query(Query::new(Index::Gsi1, pk).sort(event_id_range(start, end)))
-        }));
-        Ok(sources)
+        }])
     }
 
-    async fn page(&self, run: &Run<'_>, phase: usize, items: Vec<Item>) -> Result<Counts, Error> {
+    async fn page(&self, run: &Run<'_>, _phase: usize, items: Vec<Item>) -> Result<Counts, Error> {
         let mut counts = Counts::default();
-        if phase == 0 {
-            for delta in for_each(items, |item| profile_counts(run, item)).await? {
-                add(&mut counts, delta);
-            }
-        } else if let Some((t, _)) = phase_types().get(phase - 1)
-            && !items.is_empty()
-        {
-            *counts
-                .events_by_type
-                .entry(t.as_str().to_owned())
-                .or_default() += items.len() as u64;
+        for delta in for_each(items, |item| profile_counts(run, item)).await? {
+            add(&mut counts, delta);
         }
         Ok(counts)
     }
@@ -127,7 +103,9 @@ impl Task for AnalyticsReport {
         add(state, delta);
     }
 
-    async fn finish(&self, run: &Run<'_>, counts: Counts) -> Result<(), Error> {
+    async fn finish(&self, run: &Run<'_>, mut counts: Counts) -> Result<(), Error> {
+        counts.events_by_type = day_counts::read_day(run.app, report_day(run)).await?;
+        run.counts.read(u64::from(keys::DAY_COUNT_SLOTS));
         let day = report_day(run).to_string();
         let by_type = |t: EventType| counts.events_by_type.get(t.as_str()).copied().unwrap_or(0);
         let report = json!({

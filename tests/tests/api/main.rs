@@ -16,6 +16,7 @@ mod tasks_support;
 mod users_support;
 
 mod account_takeover;
+mod activity_day_counts;
 mod activity_events;
 mod activity_sessions;
 mod auth_abuse;

@@ -416,6 +416,65 @@ async fn drive(app: &TestApp, heat: &HeatTable) -> HeatReport {
             r.body_json()
         );
     }
+    // The table stream's consumer (`activity::day_counts`): every new event of the mix above
+    // reaches it. At the reference load, about 130,000 events a second in batches of up to
+    // 1,000 (a 5 s window over the stream's shards) make about 130 batch transactions a
+    // second; here the sample's events are applied in batches of 20.
+    let feed = accounts::store::embedded::ChangeFeed::open(app.t.dir()).expect("the feed");
+    let mut batches = Vec::new();
+    loop {
+        let records = feed.read(None, 20).expect("read the feed");
+        let Some(last) = records.last().map(|r| r.id.clone()) else {
+            break;
+        };
+        feed.trim(&last).expect("trim the feed");
+        batches.push(records);
+    }
+    assert!(batches.len() > 16, "{} batches", batches.len());
+    let class = Class {
+        rate: 130.0,
+        samples: batches.len(),
+        subjects: batches.len(),
+        population: 130.0 * 2.0 * 86_400.0,
+    };
+    heat.set_weight(Some(class.weight()));
+    for batch in &batches {
+        heat.next_op();
+        accounts::activity::day_counts::apply(a, batch)
+            .await
+            .expect("apply a stream batch");
+    }
+
+    // Every scheduled task once, weighted by its schedule: a run stands for 1 / period runs a
+    // second, on shared partitions and on each subject's (a walk reaches every user's once a
+    // run). Scans are reported apart, as one total.
+    for (task, period_secs) in SCHEDULED_TASKS {
+        heat.set_weight(Some(Weight::uniform(1.0 / period_secs)));
+        heat.next_op();
+        let record = accounts::tasks::run(a, task, &accounts::tasks::Budget::unlimited())
+            .await
+            .unwrap_or_else(|e| panic!("{task}: {e}"));
+        assert_eq!(
+            record.status,
+            accounts::tasks::RunStatus::Completed,
+            "{task}: {record:?}"
+        );
+    }
     heat.set_weight(None);
     heat.report()
 }
+
+/// The scheduled tasks and their periods in seconds (`template.yaml`'s schedules).
+const SCHEDULED_TASKS: [(&str, f64); 11] = [
+    ("update_user_counters", 1_800.0),
+    ("update_user_engagement_scores", 86_400.0),
+    ("cleanup_old_user_events", 86_400.0),
+    ("analyze_user_security_events", 86_400.0),
+    ("update_user_session_analytics", 1_200.0),
+    ("process_user_event_alerts", 300.0),
+    ("cleanup_expired_sessions", 86_400.0),
+    ("generate_user_analytics_report", 86_400.0),
+    ("evaluate_user_badges", 86_400.0),
+    ("send_notification_digests", 86_400.0),
+    ("fold_follower_counts", 60.0),
+];

@@ -292,6 +292,11 @@ fn table_is_the_table_definition() {
         "{id}.TimeToLiveSpecification"
     );
     assert_eq!(
+        p["StreamSpecification"],
+        json!({ "StreamViewType": def::STREAM_VIEW_TYPE }),
+        "{id}.StreamSpecification"
+    );
+    assert_eq!(
         p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
         "{id}: point-in-time recovery"
     );
@@ -448,9 +453,16 @@ fn every_function_is_a_cargo_lambda_binary_on_al2023_arm64() {
             "{id} Architectures"
         );
         assert_eq!(f.effective(&t, "Handler"), "bootstrap", "{id} Handler");
-        // Other event types (a REST `Api`, say) would escape the route and schedule checks.
+        // Other event types (a REST `Api`, say) would escape the route and schedule checks;
+        // the one table stream is checked by `the_table_stream_feeds_the_new_events_to_badge_events`.
         for (name, event) in f.events() {
-            let known = ["HttpApi", "Schedule", "ScheduleV2", "EventBridgeRule"];
+            let known = [
+                "HttpApi",
+                "Schedule",
+                "ScheduleV2",
+                "EventBridgeRule",
+                "DynamoDB",
+            ];
             assert!(
                 known.iter().any(|k| event["Type"] == *k),
                 "{id}.Events.{name}: unexpected event type {}",
@@ -996,7 +1008,13 @@ const AWS_METRICS: [(&str, &[&str]); 5] = [
     ),
     (
         "AWS/Lambda",
-        &["Errors", "Throttles", "Invocations", "Duration"],
+        &[
+            "Errors",
+            "Throttles",
+            "Invocations",
+            "Duration",
+            "IteratorAge",
+        ],
     ),
     (
         "AWS/DynamoDB",
@@ -1134,4 +1152,57 @@ fn limits_are_declared() {
         max.is_some_and(|m| m * 4 / 3 < 6_000_000),
         "MaxBodyBytes.MaxValue"
     );
+}
+
+/// The table's stream reaches one consumer, the badge-events function, with the new events
+/// only (`store::stream::STREAMED_PREFIX`), from the start of the stream, a failed batch
+/// retried whole (never split: `activity::day_counts` knows a batch by its first record).
+#[test]
+fn the_table_stream_feeds_the_new_events_to_badge_events() {
+    let t = template();
+    let streams: Vec<_> = functions(&t)
+        .into_iter()
+        .flat_map(|f| {
+            f.events()
+                .into_iter()
+                .filter(|(_, e)| e["Type"] == "DynamoDB")
+                .map(move |(_, e)| (f.binary, e.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(streams.len(), 1, "one stream consumer: {streams:?}");
+    let (binary, event) = &streams[0];
+    assert_eq!(*binary, "badge-events");
+    let p = &event["Properties"];
+    assert_eq!(p["Stream"], json!({"Fn::GetAtt": ["Table", "StreamArn"]}));
+    assert_eq!(p["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(p["BisectBatchOnFunctionError"], false);
+    let pattern: Json = serde_json::from_str(
+        p["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .expect("a filter pattern"),
+    )
+    .expect("the pattern is JSON");
+    assert_eq!(
+        pattern,
+        json!({
+            "eventName": ["INSERT"],
+            "dynamodb": {"Keys": {"SK": {"S": [
+                {"prefix": accounts::store::stream::STREAMED_PREFIX}
+            ]}}}
+        })
+    );
+}
+
+/// `events/table-stream.json` is what the stream's event source mapping delivers, and the
+/// badge-events handler reads its event.
+#[test]
+fn sample_table_stream_event_is_one_new_event() {
+    let sample = read_json(&project_root().join("events/table-stream.json"));
+    let records = accounts::store::stream::records_of_lambda_event(&sample)
+        .expect("a stream event")
+        .expect("readable records");
+    assert_eq!(records.len(), 1);
+    accounts::activity::events::EventRecord::from_item(&records[0].item)
+        .expect("the new image is an event");
 }

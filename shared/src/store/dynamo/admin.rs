@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::{DynamoTable, build_error};
@@ -21,8 +21,14 @@ const ACTIVE_WAIT: Duration = Duration::from_secs(120);
 impl DynamoTable {
     /// Creates the table from [`table_definition`] unless it exists, waits until it and its
     /// indexes are ACTIVE, and makes sure TTL is enabled on `expires_at`. True when this call
-    /// created the table.
+    /// created the table. Its stream is on, as in `template.yaml`.
     pub async fn create_table_if_missing(&self) -> StoreResult<bool> {
+        self.create_table_with_stream(true).await
+    }
+
+    /// [`Self::create_table_if_missing`], with the stream on or off: the tests turn it on only
+    /// where they read it (moto keeps every record of every stream in memory).
+    pub async fn create_table_with_stream(&self, stream: bool) -> StoreResult<bool> {
         let hash = |name: &str| key_element(name, KeyType::Hash);
         let range = |name: &str| key_element(name, KeyType::Range);
         let definitions = table_definition::KEY_ATTRIBUTES
@@ -60,6 +66,7 @@ impl DynamoTable {
             .key_schema(range(table_definition::RANGE_KEY)?)
             .set_global_secondary_indexes(Some(indexes))
             .billing_mode(BillingMode::from(table_definition::BILLING_MODE))
+            .set_stream_specification(stream.then_some(stream_specification()?))
             .send()
             .await;
         let created = match created {
@@ -70,6 +77,33 @@ impl DynamoTable {
         self.wait_until_active().await?;
         self.ensure_ttl().await?;
         Ok(created)
+    }
+
+    /// Turns the table's stream on (a table made without it).
+    pub async fn enable_stream(&self) -> StoreResult<()> {
+        self.client
+            .update_table()
+            .table_name(&self.table)
+            .stream_specification(stream_specification()?)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The ARN of the table's stream, if it has one.
+    pub async fn stream_arn(&self) -> StoreResult<Option<String>> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(described
+            .table()
+            .and_then(|t| t.latest_stream_arn())
+            .map(str::to_owned))
     }
 
     /// Deletes the table; a table that is already gone is not an error.
@@ -165,6 +199,14 @@ impl DynamoTable {
             ) && d.attribute_name() == Some(table_definition::TTL_ATTRIBUTE)
         }))
     }
+}
+
+fn stream_specification() -> StoreResult<StreamSpecification> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::from(table_definition::STREAM_VIEW_TYPE))
+        .build()
+        .map_err(build_error)
 }
 
 fn key_element(name: &str, kind: KeyType) -> StoreResult<KeySchemaElement> {

@@ -53,7 +53,7 @@ pub(super) fn format_float(f: f64) -> StoreResult<String> {
 
 /// Reads a DynamoDB number: an integer when it is written as one and fits in `i64`, else a
 /// float.
-pub(super) fn parse_number(n: &str) -> StoreResult<Value> {
+pub(crate) fn parse_number(n: &str) -> StoreResult<Value> {
     if !n.contains(['.', 'e', 'E'])
         && let Ok(i) = n.parse::<i64>()
     {

@@ -14,7 +14,7 @@
 // the SAM template owns the table.
 #[cfg(feature = "local")]
 mod admin;
-mod convert;
+pub(crate) mod convert;
 mod errors;
 mod expr;
 

@@ -11,6 +11,8 @@
 //!   use a small pool of connections; WAL readers see the last commit and never block writers.
 //! - Blocking SQLite calls run on tokio's blocking pool.
 
+mod feed;
+pub use feed::ChangeFeed;
 mod pages;
 mod rows;
 #[cfg(test)]
@@ -188,6 +190,13 @@ fn migrate(conn: &mut Connection, path: &Path) -> StoreResult<()> {
     match version {
         0 => {
             tx.execute_batch(rows::SCHEMA).map_err(sql_error)?;
+            tx.execute_batch(rows::FEED_SCHEMA).map_err(sql_error)?;
+            tx.pragma_update(None, "user_version", rows::SCHEMA_VERSION)
+                .map_err(sql_error)?;
+        }
+        // Version 1 had no change feed: events stored before it are not fed.
+        1 => {
+            tx.execute_batch(rows::FEED_SCHEMA).map_err(sql_error)?;
             tx.pragma_update(None, "user_version", rows::SCHEMA_VERSION)
                 .map_err(sql_error)?;
         }

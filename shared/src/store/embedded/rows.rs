@@ -27,8 +27,24 @@ pub(super) const SCHEMA: &str = "
     CREATE INDEX items_expiry ON items (expires_at) WHERE expires_at IS NOT NULL;
 ";
 
+/// The change feed (version 2): every new event item, written by a trigger in the same
+/// transaction as the item, read and trimmed by `ChangeFeed` (`store::stream`). An upsert that
+/// replaces an item does not fire `AFTER INSERT`, so only new items are fed, as DynamoDB
+/// Streams' `INSERT` records are. The prefix is `store::stream::STREAMED_PREFIX`.
+pub(super) const FEED_SCHEMA: &str = "
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        body TEXT NOT NULL
+    );
+    CREATE TRIGGER items_feed AFTER INSERT ON items
+    WHEN substr(NEW.sk, 1, 6) = 'EVENT#'
+    BEGIN
+        INSERT INTO changes (body) VALUES (NEW.body);
+    END;
+";
+
 /// The schema version kept in `PRAGMA user_version`.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// The scan segment hash of a partition key. It is stored, so it must stay the same across
 /// builds and platforms: 32-bit FNV-1a, then MurmurHash3's finalizer, because FNV-1a alone
