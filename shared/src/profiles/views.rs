@@ -31,6 +31,10 @@ pub fn full_view(user: &UserRecord) -> Json {
         // Bookkeeping for the throttled activity write, not part of the API.
         fields.remove("last_active_epoch");
         fields.remove("visit_until");
+        // A large account's follows counted in shards are part of its follower count.
+        fields.remove("large_account");
+        fields.remove("large_followers");
+        fields.insert("follower_count".into(), json!(user.followers()));
         fields.insert("full_name".into(), json!(user.full_name()));
         fields.insert("display_name".into(), json!(user.display_name()));
         fields.insert("location".into(), json!(user.location()));

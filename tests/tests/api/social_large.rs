@@ -61,6 +61,10 @@ async fn follows_past_the_threshold_count_in_shards(t: TestTable) {
         "{record:?}"
     );
     assert_eq!(shown_followers(&app, &fans[0], star.id).await, 7);
+    // The owner's own view (every field) shows the same count, and no bookkeeping.
+    let (_, own) = get_json(&app, &star, &format!("/api/profiles/{}/", star.id)).await;
+    assert_eq!(own["follower_count"], 7, "{own}");
+    assert!(own.get("large_followers").is_none(), "{own}");
     let (_, list) = get_json(&app, &star, "/api/follows/?direction=followers").await;
     assert_eq!(list["count"], 7, "{list}");
 
