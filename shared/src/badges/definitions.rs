@@ -14,6 +14,7 @@ use serde_json::{Value as Json, json};
 use super::awards;
 use super::criteria::Criteria;
 use crate::App;
+use crate::access::Admin;
 use crate::error::{Error, FieldErrors};
 use crate::store::{
     Condition, Index, Item, ItemShapeError, Query, StoreError, TxOp, Update, Value, from_item,
@@ -365,9 +366,9 @@ fn name_taken(err: &StoreError, unique_index: usize) -> bool {
         if reasons.get(unique_index) == Some(&crate::store::CancelReason::ConditionFailed))
 }
 
-/// Creates a definition: id from the counter, then one transaction with the unique name item
+/// Creates a definition (administrators: `access::require_admin`): id from the counter, then one transaction with the unique name item
 /// and the aggregates. A taken name (any case) is 400 on `name`.
-pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error> {
+pub async fn create(app: &App, _by: Admin, input: NewBadge) -> Result<BadgeDefinition, Error> {
     let _fresh = Invalidate(app);
     let mut input = input;
     input.name = input.name.trim().to_owned();
@@ -700,6 +701,7 @@ pub async fn list_page(
 /// Points already awarded keep the value they had.
 pub async fn update(
     app: &App,
+    _by: Admin,
     id: BadgeId,
     changes: BadgeChanges,
 ) -> Result<BadgeDefinition, Error> {
@@ -856,7 +858,7 @@ fn item_as_update(item: Item, _old: &BadgeDefinition) -> Result<Update, Error> {
 ///    conditioned on no holder being counted (the definition's own `earned_count`, if it still
 ///    has one, and its count item, deleted with it), so a holder the index had not shown yet
 ///    is not lost: the step repeats, or the request is a 503 that a retry finishes.
-pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
+pub async fn delete(app: &App, _by: Admin, id: BadgeId) -> Result<(), Error> {
     let _fresh = Invalidate(app);
     let def = get_any(app, id, true).await?.ok_or(Error::NotFound)?;
     if !def.deleting {

@@ -303,9 +303,17 @@ async fn privacy(t: TestTable) {
     assert_eq!(f_view["bio"], "hello");
     assert_eq!(o_view["is_private"], true);
     assert_eq!(o_view["date_of_birth"], Json::Null);
-    // In lists, a private profile is its card for everyone else.
+    // Lists answer as the profile does (`access::profile_visibility`): the card to the
+    // stranger, the public view to the follower.
     let (_, list) = get(&app, &stranger, "/api/profiles/?search=owner").await;
     assert!(list["results"][0].get("bio").is_none(), "{list}");
+    let (_, list) = get(&app, &follower, "/api/profiles/?search=owner").await;
+    assert_eq!(list["results"][0]["bio"], "hello", "{list}");
+    assert_eq!(list["results"][0]["email"], "owner1@example.com", "{list}");
+    let (_, list) = get(&app, &stranger, "/api/users/?search=owner").await;
+    assert!(list["results"][0].get("bio").is_none(), "{list}");
+    let (_, list) = get(&app, &follower, "/api/users/?search=owner").await;
+    assert_eq!(list["results"][0]["bio"], "hello", "{list}");
 
     // A pending request is approved when the account turns public again.
     let (s, b) = post(
