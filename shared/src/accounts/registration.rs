@@ -16,7 +16,7 @@ use crate::accounts::{
     CredentialsRecord, SettingsRecord, UserRecord, get_user_consistent, id_by_email,
 };
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
-use crate::auth::bots::refuse_bots;
+use crate::auth::bot_check::refuse_bots;
 use crate::auth::client::ClientInfo;
 use crate::auth::codes::{self, CodePurpose};
 use crate::auth::limits::{self, Limit};

@@ -5,12 +5,7 @@
 //! headless browser. Clients of the API that register or log in on a user's behalf should send
 //! a descriptive user agent of their own (`MyApp/1.2 (+https://example.com)`), which passes.
 
-use serde_json::json;
-
 use super::client::ClientInfo;
-use crate::App;
-use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
-use crate::error::Error;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BotSignal {
@@ -112,29 +107,6 @@ pub fn known_bot(user_agent: &str) -> Option<String> {
                 || BOT_WORDS.iter().any(|w| word.contains(w))
         })
         .map(|word| format!("bot ({word})"))
-}
-
-/// The answer to a request refused as automated (login and registration alike).
-pub const BOT_REJECTED: &str = "Request rejected.";
-
-/// Refuses automated requests (honeypot filled, no or a known-bot user agent) with a 400 and a
-/// `bot_detected` event.
-pub async fn refuse_bots(
-    app: &App,
-    client: &ClientInfo,
-    honeypot: Option<&str>,
-    endpoint: &str,
-) -> Result<(), Error> {
-    let Some(signal) = detect(client, honeypot) else {
-        return Ok(());
-    };
-    let event = NewEvent::new(EventType::BotDetected, None)
-        .client(client)
-        .description(format!("automated {endpoint} refused"))
-        .metadata(json!({ "endpoint": endpoint, "signal": signal.as_str() }))
-        .failed("bot detected");
-    log_event_best_effort(app, event).await;
-    Err(Error::BadRequest(BOT_REJECTED.into()))
 }
 
 #[cfg(test)]

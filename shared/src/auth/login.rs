@@ -22,7 +22,7 @@
 use serde_json::json;
 
 use super::AuthMethod;
-use super::bots::refuse_bots;
+use super::bot_check::refuse_bots;
 use super::client::ClientInfo;
 use super::limits::{self, Limit, LockSubject};
 use super::passwords;
@@ -36,7 +36,7 @@ use crate::model::{EmailAddress, UserId, Username};
 use crate::store::{Condition, StoreError, Update, keys};
 
 pub const INVALID_CREDENTIALS: &str = "Invalid credentials.";
-pub use super::bots::BOT_REJECTED;
+pub use super::bot_check::BOT_REJECTED;
 
 /// What a login form sends.
 #[derive(Clone)]

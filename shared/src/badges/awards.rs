@@ -13,13 +13,14 @@
 //! changed nothing.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::definitions::{self, BadgeDefinition, BadgeId};
+pub use super::retry::{MAX_ATTEMPTS, busy, pause};
+pub use super::score::{BadgeScore, score};
 use crate::App;
 use crate::access::{self, Actor, Admin};
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
@@ -31,8 +32,6 @@ use crate::store::{
     StoreError, TxOp, Update, Value, from_item, keys, to_item,
 };
 
-/// Tries of one award, revoke or definition change before it is answered with 503.
-pub const MAX_ATTEMPTS: u32 = 12;
 /// Most badges a user may feature on their profile.
 pub const MAX_FEATURED: i64 = 6;
 /// Longest notes of an award.
@@ -139,38 +138,6 @@ pub fn parse_id(id: &str) -> Option<(UserId, BadgeId)> {
     Some((UserId(user), badge.parse().ok()?))
 }
 
-/// The user's badge score: the leaderboard entry and the featured count.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct BadgeScore {
-    pub user_id: i64,
-    #[serde(default)]
-    pub points: i64,
-    #[serde(default)]
-    pub badge_count: i64,
-    #[serde(default)]
-    pub featured_count: i64,
-    /// Held badge id → award time (epoch ms): `recent_badges` without reading the badges.
-    #[serde(default)]
-    pub held: BTreeMap<String, i64>,
-}
-
-impl BadgeScore {
-    pub fn from_item(item: &Item) -> Result<BadgeScore, ItemShapeError> {
-        from_item(item)
-    }
-
-    /// Badges earned at or after `since_ms`.
-    pub fn earned_since(&self, since_ms: i64) -> i64 {
-        self.held.values().filter(|at| **at >= since_ms).count() as i64
-    }
-}
-
-/// The user's score as stored (`None`: no badges).
-pub async fn score(app: &App, user: UserId) -> Result<Option<BadgeScore>, Error> {
-    let item = app.table.get(&keys::badge_score(user), true).await?;
-    Ok(item.map(|i| BadgeScore::from_item(&i)).transpose()?)
-}
-
 /// The condition that the score is still what it was read as.
 fn score_unchanged(old: Option<&BadgeScore>) -> Condition {
     match old {
@@ -215,18 +182,6 @@ fn score_op(
         key,
         update,
         condition,
-    }
-}
-
-/// A short, jittered wait before retrying a cancelled transaction.
-pub(crate) async fn pause() {
-    tokio::time::sleep(Duration::from_millis(5 + fastrand::u64(0..=40))).await;
-}
-
-pub(crate) fn busy() -> Error {
-    Error::Unavailable {
-        reason: "badges are busy for this user; try again".into(),
-        retry_after_secs: 1,
     }
 }
 

@@ -298,7 +298,7 @@ pub async fn update(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
 pub async fn destroy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let by = admin(&principal)?;
-    definitions::delete(app, by, badge_id(ctx)?).await?;
+    crate::badges::retire::delete_definition(app, by, badge_id(ctx)?).await?;
     Ok(ApiResponse::no_content())
 }
 
