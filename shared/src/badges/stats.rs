@@ -212,7 +212,7 @@ impl Interaction {
 }
 
 /// How long an activity day item is kept: longer than the longest streak a criterion may ask
-/// for (`criteria::MAX_DAYS`) and the 30-day window, so a user has at most this many.
+/// for ([`MAX_DAYS`]) and the 30-day window, so a user has at most this many.
 pub const DAY_TTL_DAYS: u64 = MAX_DAYS as u64 + 31;
 
 /// The most day items one snapshot reads: the longest streak and a day.
