@@ -257,7 +257,7 @@ pub struct UpdateUserInput {
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// Administrators only (a non-administrator sending a different value gets a 400).
+    /// Administrators only, as `access::may_change_role` says (403 otherwise).
     pub role: Option<String>,
     pub is_verified: Option<bool>,
     /// The owner's current password: required to change the email address.
@@ -316,10 +316,7 @@ fn validate_update(
         None => None,
         Some(raw) => match Role::parse(raw) {
             Some(role) if role == current.role => None,
-            Some(_) if !admin => {
-                errors.add("role", ADMIN_ONLY);
-                None
-            }
+            // Who may give which role is `access::may_change_role`'s to say (a 403).
             Some(role) => Some(role),
             None => {
                 if let Err(Error::Invalid(e)) = parse_role(raw) {
@@ -376,6 +373,9 @@ pub async fn update_user(
     let current = get_user_for(app, actor, target).await?;
     let admin = actor.is_admin();
     let mut changes = validate_update(&input, partial, &current, admin)?;
+    if let Some(role) = changes.role {
+        may_change_role(actor, &current, role)?;
+    }
     if admin && !actor.is(target) && rank(current.role) > actor.rank() {
         return Err(Error::Forbidden(
             "You cannot change an account that outranks yours.".into(),
@@ -448,10 +448,6 @@ async fn apply_update(
     changes: Changes,
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
-    if let Some(role) = changes.role {
-        may_change_role(actor, &current, role)?;
-    }
-
     let now = app.clock.now();
     let stamp = time_value(now)?;
     let mut update = Update::new().set("updated_at", stamp);
