@@ -51,9 +51,13 @@ pub enum Error {
     /// 401.
     #[error("not authenticated: {0}")]
     Unauthenticated(String),
-    /// 403.
+    /// 403 with a reason of its own.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// 403: the caller's role or relation to the object does not allow the action
+    /// (`crate::access`).
+    #[error("permission denied")]
+    PermissionDenied,
     /// 404.
     #[error("not found")]
     NotFound,

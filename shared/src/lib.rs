@@ -4,6 +4,7 @@
 //! the capabilities (plain async functions over [`App`]), and the ports (`store`, `mail`, `bus`,
 //! `clock`) with their engines. Domain code sees no HTTP and no AWS types.
 
+pub mod access;
 pub mod accounts;
 pub mod activity;
 pub mod app;

@@ -148,6 +148,7 @@ async fn award_badge(app: &App, user: i64, badge: &str, reason: &str) -> ExitCod
     };
     let awarded = badges::awards::award_by_name(
         app,
+        accounts::access::Admin::SYSTEM,
         holder.id,
         badge,
         reason,
@@ -290,7 +291,7 @@ async fn run(app: &App, command: Command) -> Result<String, String> {
                 .to_string()
                 .parse()
                 .map_err(|_| format!("{user} is not a user id"))?;
-            let user = users::set_role(app, None, id, role)
+            let user = users::set_role(app, accounts::access::Actor::System, id, role)
                 .await
                 .map_err(describe)?;
             Ok(format!(

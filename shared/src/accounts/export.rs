@@ -77,9 +77,7 @@ pub async fn export_user(
     target: UserId,
     client: &ClientInfo,
 ) -> Result<Json, Error> {
-    if actor.id() != target && !actor.user.role.is_admin() {
-        return Err(Error::NotFound);
-    }
+    crate::access::require_own_or_admin(crate::access::Actor::of(&actor.user), target)?;
     super::password::refuse_api_token(actor)?;
     let partition = keys::user_partition(target);
     let (own, on_gsi1, on_gsi2) = futures::try_join!(

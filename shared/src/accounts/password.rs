@@ -4,12 +4,11 @@
 //! one transaction, then end sessions: a change ends every other session (and so the access
 //! and refresh tokens bound to them), a reset ends them all.
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::App;
 use crate::accounts::registration::{address_subject, email_field, required, user_by_email};
-use crate::accounts::{UserRecord, get_credentials};
+use crate::accounts::{UserRecord, get_credentials, time_value};
 use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effort};
 use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
@@ -18,18 +17,11 @@ use crate::auth::limits::{self, Limit};
 use crate::auth::{api_tokens, passwords, sessions};
 use crate::error::{Error, FieldErrors};
 use crate::model::password_problems;
-use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, keys};
+use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, keys};
 
 /// Django's message for a wrong current password.
 pub const WRONG_CURRENT_PASSWORD: &str =
     "Your old password was entered incorrectly. Please enter it again.";
-
-/// A time as the records store it (chrono's serde form), for single-attribute updates.
-pub(crate) fn time_value(t: DateTime<Utc>) -> Result<Value, Error> {
-    serde_json::to_value(t)
-        .map(Value::from)
-        .map_err(|e| Error::Internal(format!("timestamp: {e}")))
-}
 
 /// The attributes a user's password must not resemble.
 fn attributes(user: &UserRecord) -> [(&'static str, &str); 4] {

@@ -16,7 +16,7 @@ use crate::accounts::{
     CredentialsRecord, SettingsRecord, UserRecord, get_user_consistent, id_by_email,
 };
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
-use crate::auth::bots;
+use crate::auth::bot_check::refuse_bots;
 use crate::auth::client::ClientInfo;
 use crate::auth::codes::{self, CodePurpose};
 use crate::auth::limits::{self, Limit};
@@ -117,26 +117,6 @@ fn validate(input: &RegisterInput) -> Result<ValidRegistration, Error> {
             "registration validation lost an error".into(),
         )),
     }
-}
-
-/// Refuses automated requests (honeypot filled, no or a known-bot user agent) with a 400 and a
-/// `bot_detected` event.
-pub async fn refuse_bots(
-    app: &App,
-    client: &ClientInfo,
-    honeypot: Option<&str>,
-    endpoint: &str,
-) -> Result<(), Error> {
-    let Some(signal) = bots::detect(client, honeypot) else {
-        return Ok(());
-    };
-    let event = NewEvent::new(EventType::BotDetected, None)
-        .client(client)
-        .description(format!("automated {endpoint} refused"))
-        .metadata(json!({ "endpoint": endpoint, "signal": signal.as_str() }))
-        .failed("bot detected");
-    log_event_best_effort(app, event).await;
-    Err(Error::BadRequest(crate::auth::login::BOT_REJECTED.into()))
 }
 
 /// User ids one process reserves from the counter item at a time: one ADD of the counter per
@@ -536,7 +516,7 @@ pub async fn verify_email(
     let now = app.clock.now();
     let update = Update::new()
         .set("is_verified", true)
-        .set("updated_at", crate::accounts::password::time_value(now)?);
+        .set("updated_at", crate::accounts::time_value(now)?);
     let item = app
         .table
         .update(

@@ -19,6 +19,8 @@
 use serde_json::json;
 
 use crate::App;
+use crate::access::{self, Relationship, Visibility, rank};
+pub use crate::access::{Actor, may_change_role};
 use crate::accounts::registration::{
     self, CreateOptions, NAME_MAX_CHARS, RegisterInput, USERNAME_TAKEN,
 };
@@ -33,6 +35,7 @@ use crate::store::{
     CancelReason, Condition, Cursor, Key, Query, SortCondition, StoreError, TxOp, Update, Value,
     from_item, keys,
 };
+use std::collections::BTreeMap;
 
 /// Page size of lists unless the client asks otherwise, and the most it may ask for.
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -48,33 +51,6 @@ const ERASE_MAX_PAGES: usize = 40;
 
 const ADMIN_ONLY: &str = "Only administrators can change this field.";
 
-/// Who acts: the caller's id and role (`None` for the command line, which may do anything).
-#[derive(Clone, Copy, Debug)]
-pub struct Actor {
-    pub id: UserId,
-    pub role: Role,
-}
-
-impl Actor {
-    pub fn of(user: &UserRecord) -> Actor {
-        Actor {
-            id: user.id,
-            role: user.role,
-        }
-    }
-}
-
-/// How much authority a role carries over accounts: an actor acts on accounts of lower rank
-/// only (themselves aside).
-fn rank(role: Role) -> u8 {
-    match role {
-        Role::Owner => 3,
-        Role::Admin => 2,
-        Role::Moderator => 1,
-        Role::Normal | Role::DataProvider | Role::Professional => 0,
-    }
-}
-
 /// What a list asks for.
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
@@ -84,10 +60,11 @@ pub struct ListFilter {
     pub search: Option<String>,
 }
 
-/// One page of users.
+/// One page of users, each with how much of it the viewer sees
+/// ([`access::profile_visibility`]).
 #[derive(Clone, Debug)]
 pub struct UserPage {
-    pub users: Vec<UserRecord>,
+    pub users: Vec<(UserRecord, Visibility)>,
     pub next: Option<Cursor>,
 }
 
@@ -101,7 +78,7 @@ pub async fn list_users(
     page_size: u32,
     cursor: Option<Cursor>,
 ) -> Result<UserPage, Error> {
-    let admin = viewer.role.is_admin();
+    let admin = viewer.is_admin();
     if !admin {
         let mut errors = FieldErrors::new();
         if filter.role.is_some() {
@@ -131,7 +108,8 @@ pub async fn list_users(
         page_size.clamp(1, MAX_PAGE_SIZE),
     )
     .await?;
-    // The profiles, and for non-administrators the block edges both ways, side by side.
+    // The profiles, and for others than staff the edges between viewer and each user (blocks
+    // both ways, the follow), side by side.
     let ids: Vec<UserId> = page.entries.iter().map(|e| e.user).collect();
     let profile_keys: Vec<Key> = ids.iter().map(|id| keys::user(*id)).collect();
     let profiles = async {
@@ -140,24 +118,25 @@ pub async fn list_users(
         }
         app.table.batch_get(&profile_keys).await
     };
-    let blocked = async {
-        if admin {
-            return Ok(Vec::new());
+    let relations = async {
+        match viewer.user_id() {
+            Some(me) if !viewer.is_staff() => relations_among(app, me, &ids).await,
+            _ => Ok(BTreeMap::new()),
         }
-        blocked_among(app, viewer.id, &ids).await
     };
-    let (found, blocked) = tokio::join!(profiles, blocked);
-    let blocked = blocked?;
+    let (found, relations) = tokio::join!(profiles, relations);
+    let relations = relations?;
     let mut users = Vec::with_capacity(ids.len());
     for item in found?.into_iter().flatten() {
         let user: UserRecord = from_item(&item)?;
-        let shown = !user.deleting
-            && !blocked.contains(&user.id)
+        let relationship = relations.get(&user.id).copied().unwrap_or_default();
+        let visibility = access::profile_visibility(viewer, Some(&user), relationship);
+        let shown = visibility != Visibility::NotFound
             && filter.role.is_none_or(|role| user.role == role)
             && filter.is_verified.is_none_or(|v| user.is_verified == v)
             && (admin || (user.is_verified && !user.is_suspended));
         if shown {
-            users.push(user);
+            users.push((user, visibility));
         }
     }
     Ok(UserPage {
@@ -166,33 +145,47 @@ pub async fn list_users(
     })
 }
 
-/// The users that neither block `viewer` nor are blocked by them: the block edges of the
-/// whole page both ways in one batch read (what `social::blocked_either_way` reads for one
-/// pair), rather than a read per user.
-async fn blocked_among(app: &App, viewer: UserId, users: &[UserId]) -> Result<Vec<UserId>, Error> {
+/// The relationship between `viewer` and each of `users` (blocks either way, an active follow)
+/// in one batch read of three edges each, rather than reads per user.
+pub(crate) async fn relations_among(
+    app: &App,
+    viewer: UserId,
+    users: &[UserId],
+) -> Result<BTreeMap<UserId, Relationship>, Error> {
     let others: Vec<UserId> = users.iter().copied().filter(|id| *id != viewer).collect();
     if others.is_empty() {
-        return Ok(Vec::new());
+        return Ok(BTreeMap::new());
     }
     let edges: Vec<Key> = others
         .iter()
-        .flat_map(|id| [keys::block_edge(viewer, *id), keys::block_edge(*id, viewer)])
+        .flat_map(|id| {
+            [
+                keys::block_edge(viewer, *id),
+                keys::block_edge(*id, viewer),
+                keys::follow_edge(viewer, *id),
+            ]
+        })
         .collect();
     let found = app.table.batch_get(&edges).await?;
-    Ok(others
-        .iter()
-        .zip(found.chunks(2))
-        .filter(|(_, pair)| pair.iter().any(Option::is_some))
-        .map(|(id, _)| *id)
-        .collect())
+    let mut relations = BTreeMap::new();
+    for (id, edges) in others.iter().zip(found.chunks(3)) {
+        let follows = match &edges[2] {
+            Some(edge) => crate::social::FollowEdge::from_item(edge)?.is_active(),
+            None => false,
+        };
+        let relationship = Relationship {
+            blocked: edges[0].is_some() || edges[1].is_some(),
+            follows,
+        };
+        relations.insert(*id, relationship);
+    }
+    Ok(relations)
 }
 
 /// The account `target` as `actor` may see it: themselves, or anyone for an administrator.
 /// Anyone else, an unknown id and an account being erased are all `NotFound`.
 pub async fn get_user_for(app: &App, actor: Actor, target: UserId) -> Result<UserRecord, Error> {
-    if actor.id != target && !actor.role.is_admin() {
-        return Err(Error::NotFound);
-    }
+    access::require_own_or_admin(actor, target)?;
     match get_user_consistent(app, target).await? {
         Some(user) if !user.deleting => Ok(user),
         _ => Err(Error::NotFound),
@@ -225,49 +218,6 @@ fn parse_role(raw: &str) -> Result<Role, Error> {
     })
 }
 
-/// The role a caller may hand out: administrators any but `owner`, which only an owner grants.
-fn check_grant(actor: Option<Actor>, role: Role) -> Result<(), Error> {
-    match actor {
-        None => Ok(()),
-        Some(actor) if !actor.role.is_admin() => Err(Error::Forbidden(
-            "Only administrators can change roles.".into(),
-        )),
-        Some(actor) if rank(role) > rank(actor.role) => Err(Error::Forbidden(format!(
-            "Only an owner can grant the role {}.",
-            role.as_str()
-        ))),
-        Some(_) => Ok(()),
-    }
-}
-
-/// Whether `actor` may give `target` the role `role`: the one rule set of every role change
-/// (the users API, the profile API, the command line, which is `None` and may do anything).
-/// Keeping the current role decides nothing. Otherwise only administrators change roles,
-/// nobody their own, never on an account that outranks theirs, and only an owner grants the
-/// owner role; each refusal is a 403. The change is then logged as a `role_change`.
-pub(crate) fn may_change_role(
-    actor: Option<Actor>,
-    target: &UserRecord,
-    role: Role,
-) -> Result<(), Error> {
-    if target.role == role {
-        return Ok(());
-    }
-    if let Some(actor) = actor
-        && actor.role.is_admin()
-    {
-        if actor.id == target.id {
-            return Err(Error::Forbidden("You cannot change your own role.".into()));
-        }
-        if rank(target.role) > rank(actor.role) {
-            return Err(Error::Forbidden(
-                "You cannot change an account that outranks yours.".into(),
-            ));
-        }
-    }
-    check_grant(actor, role)
-}
-
 /// An administrator creates an account with profile and settings, verified or not (an
 /// unverified one is mailed its code).
 pub async fn create_user(
@@ -276,16 +226,12 @@ pub async fn create_user(
     input: CreateUserInput,
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
-    if !actor.role.is_admin() {
-        return Err(Error::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ));
-    }
+    access::require_admin(actor)?;
     let role = match input.role.as_deref() {
         Some(raw) => parse_role(raw)?,
         None => Role::Normal,
     };
-    check_grant(Some(actor), role)?;
+    access::may_create_with_role(actor, role)?;
     let registration = RegisterInput {
         username: input.username,
         email: input.email,
@@ -297,7 +243,7 @@ pub async fn create_user(
     let options = CreateOptions {
         role,
         is_verified: input.is_verified.unwrap_or(false),
-        created_by: Some(actor.id),
+        created_by: actor.user_id(),
     };
     registration::create_account(app, registration, options, client).await
 }
@@ -311,7 +257,7 @@ pub struct UpdateUserInput {
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// Administrators only (a non-administrator sending a different value gets a 400).
+    /// Administrators only, as `access::may_change_role` says (403 otherwise).
     pub role: Option<String>,
     pub is_verified: Option<bool>,
     /// The owner's current password: required to change the email address.
@@ -370,10 +316,7 @@ fn validate_update(
         None => None,
         Some(raw) => match Role::parse(raw) {
             Some(role) if role == current.role => None,
-            Some(_) if !admin => {
-                errors.add("role", ADMIN_ONLY);
-                None
-            }
+            // Who may give which role is `access::may_change_role`'s to say (a 403).
             Some(role) => Some(role),
             None => {
                 if let Err(Error::Invalid(e)) = parse_role(raw) {
@@ -428,9 +371,12 @@ pub async fn update_user(
 ) -> Result<Updated, Error> {
     let actor = Actor::of(&principal.user);
     let current = get_user_for(app, actor, target).await?;
-    let admin = actor.role.is_admin();
+    let admin = actor.is_admin();
     let mut changes = validate_update(&input, partial, &current, admin)?;
-    if admin && actor.id != target && rank(current.role) > rank(actor.role) {
+    if let Some(role) = changes.role {
+        may_change_role(actor, &current, role)?;
+    }
+    if admin && !actor.is(target) && rank(current.role) > actor.rank() {
         return Err(Error::Forbidden(
             "You cannot change an account that outranks yours.".into(),
         ));
@@ -441,7 +387,7 @@ pub async fn update_user(
         .take()
         .filter(|e| e.key() != email_key(&current.email));
     if new_email.is_some() {
-        if actor.id == target {
+        if actor.is(target) {
             password::confirm_current_password(
                 app,
                 principal,
@@ -460,7 +406,7 @@ pub async fn update_user(
     let user = apply_update(app, actor, target, current, changes, client).await?;
     let pending_email = match new_email {
         Some(new) => {
-            let by = (actor.id != target).then_some(actor.id);
+            let by = actor.user_id().filter(|id| *id != target);
             Some(email_change::request_change(app, &user, &new, by, client).await?)
         }
         None => None,
@@ -502,10 +448,6 @@ async fn apply_update(
     changes: Changes,
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
-    if let Some(role) = changes.role {
-        may_change_role(Some(actor), &current, role)?;
-    }
-
     let now = app.clock.now();
     let stamp = time_value(now)?;
     let mut update = Update::new().set("updated_at", stamp);
@@ -627,33 +569,33 @@ async fn apply_update(
         .await?
         .ok_or(Error::NotFound)?;
     for (event_type, metadata) in events {
-        if actor.id == target {
+        if actor.is(target) {
             let event = NewEvent::new(event_type, Some(target))
                 .client(client)
                 .metadata(metadata);
             log_event_best_effort(app, event).await;
         } else {
-            log_staff_action(app, Some(actor), target, event_type, metadata, client).await;
+            log_staff_action(app, actor, target, event_type, metadata, client).await;
         }
     }
     Ok(user)
 }
 
-/// Logs what staff (or the command line, `actor` `None`) did to an account, in two events: the
+/// Logs what staff (or the system: the command line) did to an account, in two events: the
 /// account's own log says what happened and when, with no one's request details; the actor's
 /// log has an `admin_action` with their address and user agent and the target. The target
 /// reads their own log, so nothing about the staff member goes there.
 pub(crate) async fn log_staff_action(
     app: &App,
-    actor: Option<Actor>,
+    actor: Actor,
     target: UserId,
     event_type: EventType,
     metadata: serde_json::Value,
     client: &ClientInfo,
 ) {
     let description = match actor {
-        Some(_) => "changed by staff",
-        None => "changed from the command line",
+        Actor::User { .. } => "changed by staff",
+        Actor::System => "changed from the command line",
     };
     log_event_best_effort(
         app,
@@ -662,7 +604,7 @@ pub(crate) async fn log_staff_action(
             .metadata(metadata.clone()),
     )
     .await;
-    if let Some(actor) = actor {
+    if let Some(actor) = actor.user_id() {
         let mut detail = json!({ "action": event_type.as_str(), "target": target });
         if let (Some(out), Some(extra)) = (detail.as_object_mut(), metadata.as_object()) {
             for (k, v) in extra {
@@ -671,7 +613,7 @@ pub(crate) async fn log_staff_action(
         }
         log_event_best_effort(
             app,
-            NewEvent::new(EventType::AdminAction, Some(actor.id))
+            NewEvent::new(EventType::AdminAction, Some(actor))
                 .client(client)
                 .target(target)
                 .description(format!("{} on user {target}", event_type.as_str()))
@@ -687,11 +629,11 @@ fn time_value(t: chrono::DateTime<chrono::Utc>) -> Result<Value, Error> {
         .map_err(|e| Error::Internal(format!("timestamp: {e}")))
 }
 
-/// Sets a role from the command line (`accounts-admin set-role`), or for an administrator
-/// (`actor`) with the API's rules. Logs `role_change`.
+/// Sets a role from the command line (`accounts-admin set-role`, [`Actor::System`]), or for
+/// an administrator with the API's rules. Logs `role_change`.
 pub async fn set_role(
     app: &App,
-    actor: Option<Actor>,
+    actor: Actor,
     target: UserId,
     role: Role,
 ) -> Result<UserRecord, Error> {
@@ -738,11 +680,7 @@ pub async fn set_suspension(
     reason: Option<&str>,
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
-    if !actor.role.is_staff() {
-        return Err(Error::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ));
-    }
+    access::require_staff(actor)?;
     let reason = match reason {
         Some(raw) => {
             let reason = raw.trim();
@@ -763,10 +701,10 @@ pub async fn set_suspension(
         Some(user) if !user.deleting => user,
         _ => return Err(Error::NotFound),
     };
-    if actor.id == target {
+    if actor.is(target) {
         return Err(Error::Forbidden("You cannot suspend yourself.".into()));
     }
-    if rank(current.role) >= rank(actor.role) {
+    if rank(current.role) >= actor.rank() {
         return Err(Error::Forbidden(
             "You cannot suspend an account of your rank or above.".into(),
         ));
@@ -804,7 +742,7 @@ pub async fn set_suspension(
     };
     log_staff_action(
         app,
-        Some(actor),
+        actor,
         target,
         event_type,
         json!({ "reason": reason, "sessions_ended": ended }),
@@ -825,44 +763,41 @@ pub async fn erase_user_as(
     client: &ClientInfo,
 ) -> Result<(), Error> {
     let actor = Actor::of(&principal.user);
-    if actor.id == target {
+    if actor.is(target) {
         password::confirm_current_password(app, principal, current_password, client).await?;
     } else {
         // Whether the account exists and who may erase it is decided below: an API token is
         // refused only where the answer would not be a 404 anyway.
-        if actor.role.is_admin() {
+        if actor.is_admin() {
             password::refuse_api_token(principal)?;
         }
     }
-    erase_user(app, Some(actor), target, client).await
+    erase_user(app, actor, target, client).await
 }
 
-/// Erases an account completely (the owner, or an administrator on an account of lower rank;
-/// `None` for the command line). Events stay, anonymised. An account already being erased is
+/// Erases an account completely (the owner, an administrator on an account of lower rank, or
+/// the system: the command line). Events stay, anonymised. An account already being erased is
 /// finished by an administrator's call (its owner can no longer sign in).
 pub async fn erase_user(
     app: &App,
-    actor: Option<Actor>,
+    actor: Actor,
     target: UserId,
     client: &ClientInfo,
 ) -> Result<(), Error> {
     let Some(user) = get_user_consistent(app, target).await? else {
         return Err(Error::NotFound);
     };
-    if let Some(actor) = actor {
-        let itself = actor.id == target;
-        let allowed = itself || (actor.role.is_admin() && rank(user.role) <= rank(actor.role));
-        if !allowed {
-            return Err(if actor.role.is_admin() {
-                Error::Forbidden("You cannot delete an account that outranks yours.".into())
-            } else {
-                Error::NotFound
-            });
-        }
+    let allowed = actor.is(target) || (actor.is_admin() && rank(user.role) <= actor.rank());
+    if !allowed {
+        return Err(if actor.is_admin() {
+            Error::Forbidden("You cannot delete an account that outranks yours.".into())
+        } else {
+            Error::NotFound
+        });
     }
     if !user.deleting {
         mark_deleting(app, &user).await?;
-        let by = actor.map(|a| a.id);
+        let by = actor.user_id();
         log_event_best_effort(
             app,
             NewEvent::new(EventType::AccountDeleted, Some(target))

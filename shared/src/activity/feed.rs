@@ -138,6 +138,7 @@ pub async fn list_user_events(
 /// A page of the review queue, newest first (one query on GSI2).
 pub async fn review_queue(
     app: &App,
+    _by: crate::access::Staff,
     page_size: u32,
     cursor: Option<Cursor>,
 ) -> Result<(Vec<EventRecord>, Option<Cursor>), Error> {
@@ -150,18 +151,19 @@ pub async fn review_queue(
     Ok((records(&page.items)?, page.next))
 }
 
-/// Marks an event on the review queue reviewed by `reviewer` (staff; the caller checks) and
-/// logs `event_reviewed` for the reviewer, in one transaction. An event that is not on the
+/// Marks an event on the review queue reviewed by `reviewer` (staff) and logs
+/// `event_reviewed` for the reviewer (none when the system reviews), in one transaction. An event that is not on the
 /// queue (unknown, never needing review) is 404; one reviewed meanwhile is 409.
 pub async fn review_event(
     app: &App,
-    reviewer: UserId,
+    by: crate::access::Staff,
     event_id: &str,
     notes: Option<String>,
 ) -> Result<EventRecord, Error> {
     if ulid::Ulid::from_string(event_id).is_err() {
         return Err(Error::NotFound);
     }
+    let reviewer = by.actor().user_id();
     let (pk, sk) = keys::event_review_index(event_id);
     let query = Query::new(keys::Index::Gsi2, pk).sort(SortCondition::Eq(sk));
     let page = app.table.query(query).await?;
@@ -177,11 +179,14 @@ pub async fn review_event(
     let (severe_pk, severe_sk) = keys::severe_event_index(&event.event_id);
     let update = Update::new()
         .set("reviewed_at", at)
-        .set("reviewed_by", Value::Int(reviewer.0))
+        .set(
+            "reviewed_by",
+            reviewer.map_or(Value::Null, |r| Value::Int(r.0)),
+        )
         .set(keys::attr::GSI2PK, severe_pk)
         .set(keys::attr::GSI2SK, severe_sk);
     let pending = Condition::item_present().and(Condition::NotExists("reviewed_at".into()));
-    let mut log = NewEvent::new(EventType::EventReviewed, Some(reviewer))
+    let mut log = NewEvent::new(EventType::EventReviewed, reviewer)
         .description(format!("Reviewed a {} event", event.event_type.as_str()))
         .metadata(json!({
             "event_id": event.event_id,
@@ -213,7 +218,7 @@ pub async fn review_event(
         Err(e) => return Err(e.into()),
     }
     event.reviewed_at = Some(now);
-    event.reviewed_by = Some(reviewer);
+    event.reviewed_by = reviewer;
     Ok(event)
 }
 

@@ -37,6 +37,7 @@ use crate::App;
 use crate::auth::client::ClientInfo;
 use crate::auth::{AuthMethod, Principal};
 use crate::badges::stats::{self, MAX_POST_LIKES};
+pub use crate::badges::stats::{QUALITY_THRESHOLDS, quality_attribute};
 use crate::bus::DomainEvent;
 use crate::error::{Error, FieldErrors};
 use crate::model::UserId;
@@ -50,9 +51,6 @@ pub const CLIENT_TYPES: [EventType; 4] = [
     EventType::ContentReported,
 ];
 
-/// Quality thresholds counted on `STATS`, in tenths (1.0, 1.5, ... 5.0).
-pub const QUALITY_THRESHOLDS: [u32; 9] = [10, 15, 20, 25, 30, 35, 40, 45, 50];
-
 /// The longest idempotency key.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 256;
 
@@ -62,12 +60,6 @@ pub const DEDUPE_TTL_SECS: i64 = 7 * 24 * 3600;
 /// Services may log the content group and profile views.
 pub fn is_service_type(t: EventType) -> bool {
     t.group() == EventGroup::Content || t == EventType::ProfileView
-}
-
-/// The `STATS` attribute counting events of a type of at least `tenths`/10 quality
-/// (`review_create_quality_40`).
-pub fn quality_attribute(event_type: EventType, tenths: u32) -> String {
-    format!("{}_quality_{tenths}", event_type.as_str())
 }
 
 /// What `POST /api/events/` and bus events carry.

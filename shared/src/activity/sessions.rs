@@ -69,19 +69,13 @@ pub fn subject(
         None => Ok(principal.id()),
         Some(user) if user == principal.id() => Ok(user),
         Some(user) => {
-            let role = principal.user.role;
-            let allowed = if staff_may {
-                role.is_staff()
+            let actor = crate::access::Actor::of(&principal.user);
+            if staff_may {
+                crate::access::require_staff(actor)?;
             } else {
-                role.is_admin()
-            };
-            if allowed {
-                Ok(user)
-            } else {
-                Err(Error::Forbidden(
-                    "You do not have permission to perform this action.".into(),
-                ))
+                crate::access::require_admin(actor)?;
             }
+            Ok(user)
         }
     }
 }
@@ -121,9 +115,10 @@ pub async fn visible_session(
         .await?
         .filter(|s| !s.is_deleted && s.expires_at > app.clock.epoch_seconds())
         .ok_or(Error::NotFound)?;
-    if session.user_id != principal.id() && !principal.user.role.is_admin() {
-        return Err(Error::NotFound);
-    }
+    crate::access::require_own_or_admin(
+        crate::access::Actor::of(&principal.user),
+        session.user_id,
+    )?;
     Ok(session)
 }
 

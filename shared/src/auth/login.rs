@@ -22,13 +22,13 @@
 use serde_json::json;
 
 use super::AuthMethod;
+use super::bot_check::refuse_bots;
 use super::client::ClientInfo;
 use super::limits::{self, Limit, LockSubject};
 use super::passwords;
 use super::principal::suspended_detail;
 use super::sessions::{self, StartedSession};
 use crate::App;
-use crate::accounts::registration::refuse_bots;
 use crate::accounts::{self, UserRecord};
 use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effort};
 use crate::error::Error;
@@ -36,7 +36,7 @@ use crate::model::{EmailAddress, UserId, Username};
 use crate::store::{Condition, StoreError, Update, keys};
 
 pub const INVALID_CREDENTIALS: &str = "Invalid credentials.";
-pub const BOT_REJECTED: &str = "Request rejected.";
+pub use super::bot_check::BOT_REJECTED;
 
 /// What a login form sends.
 #[derive(Clone)]

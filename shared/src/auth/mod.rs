@@ -5,6 +5,7 @@
 //! [`principal::authenticate`] turns those into a [`Principal`]. Nothing here sees HTTP types.
 
 pub mod api_tokens;
+pub mod bot_check;
 pub mod bots;
 pub mod budget;
 pub mod client;

@@ -93,7 +93,7 @@ async fn newest_awards(
 }
 
 /// The analytics document.
-pub async fn analytics(app: &App) -> Result<Json, Error> {
+pub async fn analytics(app: &App, _by: crate::access::Admin) -> Result<Json, Error> {
     // Three independent reads side by side: the aggregates; the definitions and their holder
     // counts; the newest awards and their holders.
     let (stats, defs, newest) = tokio::join!(

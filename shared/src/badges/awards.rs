@@ -13,14 +13,16 @@
 //! changed nothing.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::definitions::{self, BadgeDefinition, BadgeId};
+pub use super::retry::{MAX_ATTEMPTS, busy, pause};
+pub use super::score::{BadgeScore, score};
 use crate::App;
+use crate::access::{self, Actor, Admin};
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
 use crate::bus::DomainEvent;
 use crate::error::Error;
@@ -30,8 +32,6 @@ use crate::store::{
     StoreError, TxOp, Update, Value, from_item, keys, to_item,
 };
 
-/// Tries of one award, revoke or definition change before it is answered with 503.
-pub const MAX_ATTEMPTS: u32 = 12;
 /// Most badges a user may feature on their profile.
 pub const MAX_FEATURED: i64 = 6;
 /// Longest notes of an award.
@@ -138,38 +138,6 @@ pub fn parse_id(id: &str) -> Option<(UserId, BadgeId)> {
     Some((UserId(user), badge.parse().ok()?))
 }
 
-/// The user's badge score: the leaderboard entry and the featured count.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct BadgeScore {
-    pub user_id: i64,
-    #[serde(default)]
-    pub points: i64,
-    #[serde(default)]
-    pub badge_count: i64,
-    #[serde(default)]
-    pub featured_count: i64,
-    /// Held badge id → award time (epoch ms): `recent_badges` without reading the badges.
-    #[serde(default)]
-    pub held: BTreeMap<String, i64>,
-}
-
-impl BadgeScore {
-    pub fn from_item(item: &Item) -> Result<BadgeScore, ItemShapeError> {
-        from_item(item)
-    }
-
-    /// Badges earned at or after `since_ms`.
-    pub fn earned_since(&self, since_ms: i64) -> i64 {
-        self.held.values().filter(|at| **at >= since_ms).count() as i64
-    }
-}
-
-/// The user's score as stored (`None`: no badges).
-pub async fn score(app: &App, user: UserId) -> Result<Option<BadgeScore>, Error> {
-    let item = app.table.get(&keys::badge_score(user), true).await?;
-    Ok(item.map(|i| BadgeScore::from_item(&i)).transpose()?)
-}
-
 /// The condition that the score is still what it was read as.
 fn score_unchanged(old: Option<&BadgeScore>) -> Condition {
     match old {
@@ -217,18 +185,6 @@ fn score_op(
     }
 }
 
-/// A short, jittered wait before retrying a cancelled transaction.
-pub(crate) async fn pause() {
-    tokio::time::sleep(Duration::from_millis(5 + fastrand::u64(0..=40))).await;
-}
-
-pub(crate) fn busy() -> Error {
-    Error::Unavailable {
-        reason: "badges are busy for this user; try again".into(),
-        retry_after_secs: 1,
-    }
-}
-
 fn reason(err: &StoreError, index: usize) -> Option<&CancelReason> {
     match err {
         StoreError::TransactionCanceled { reasons } => reasons.get(index),
@@ -242,6 +198,7 @@ fn reason(err: &StoreError, index: usize) -> Option<&CancelReason> {
 /// A missing user (or one being erased) or a missing or deleted badge is 404.
 pub async fn award(
     app: &App,
+    _by: Admin,
     user: UserId,
     badge: &BadgeDefinition,
     awarded_by: AwardedBy,
@@ -381,6 +338,7 @@ async fn award_from(
 /// `Ok(None)` when the user already holds it.
 pub async fn award_by_name(
     app: &App,
+    by: Admin,
     user: UserId,
     badge_name: &str,
     notes: &str,
@@ -398,7 +356,7 @@ pub async fn award_by_name(
         return Err(Error::NotFound);
     }
     let notes: String = notes.chars().take(NOTES_MAX_CHARS).collect();
-    let held = award(app, user, &def, awarded_by, empty_object(), &notes).await?;
+    let held = award(app, by, user, &def, awarded_by, empty_object(), &notes).await?;
     Ok(held.map(|h| (h, def)))
 }
 
@@ -447,9 +405,10 @@ pub async fn award_reads(app: &App, user: UserId, badge: BadgeId) -> Result<Awar
 
 /// An administrator's award from what [`award_reads`] found: the active badge (400 on `badge`
 /// otherwise) to an existing user (400 on `user`), then [`award`]. `Ok((None, _))` when the
-/// user already holds it. The caller's role is checked before (`require_admin`).
+/// user already holds it.
 pub async fn grant(
     app: &App,
+    _by: Admin,
     reads: AwardReads,
     awarded_by: AwardedBy,
     progress_data: serde_json::Value,
@@ -562,8 +521,8 @@ pub async fn get(app: &App, user: UserId, badge: BadgeId) -> Result<Option<UserB
 /// Why a badge is taken back: logs `badge_revoked` unless the account itself is going.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RevokeCause {
-    /// An administrator revoked it.
-    Admin(UserId),
+    /// An administrator revoked it (`None`: the system did).
+    Admin(Option<UserId>),
     /// Its definition is being deleted.
     DefinitionDeleted,
     /// The holder's account is being erased (no event: the account is going).
@@ -667,7 +626,7 @@ async fn announce_revoke(
     cause: RevokeCause,
 ) {
     let (by, why) = match cause {
-        RevokeCause::Admin(by) => (Some(by), "revoked by an administrator"),
+        RevokeCause::Admin(by) => (by, "revoked by an administrator"),
         RevokeCause::DefinitionDeleted => (None, "badge definition deleted"),
         RevokeCause::Erasure => return,
     };
@@ -734,31 +693,50 @@ pub async fn erase_user_badges(app: &App, user: UserId) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether `viewer` may see `owner`'s badges: the owner and staff always; others not when
-/// either blocks the other, or the account is suspended or being erased (404), nor a private
-/// account they do not follow (403).
-pub async fn check_visible(
-    app: &App,
-    viewer: &crate::accounts::UserRecord,
-    owner: UserId,
-) -> Result<(), Error> {
-    if viewer.id == owner {
+/// Whether `viewer` may see `owner`'s badges: as the account's followers and following
+/// (`access::require_connections_visible`): the owner and staff always; not found through a
+/// block, for a suspended account or one being erased; 403 for a private account the viewer
+/// does not follow.
+pub async fn check_visible(app: &App, viewer: Actor, owner: UserId) -> Result<(), Error> {
+    if viewer.is(owner) {
         return Ok(());
     }
-    let user = crate::accounts::get_user(app, owner)
+    let user = crate::accounts::get_user(app, owner).await?;
+    // Only the edges the answer depends on are read.
+    let relationship = match (viewer.user_id(), &user) {
+        (Some(me), Some(u)) if !viewer.is_staff() && !u.is_suspended && !u.deleting => {
+            let blocked = crate::social::blocked_either_way(app, me, owner).await?;
+            let follows =
+                !blocked && u.is_private && crate::social::is_following(app, me, owner).await?;
+            access::Relationship { blocked, follows }
+        }
+        _ => access::Relationship::default(),
+    };
+    let visibility = access::profile_visibility(viewer, user.as_ref(), relationship);
+    match &user {
+        Some(user) => access::require_connections_visible(visibility, user),
+        None => Err(Error::NotFound),
+    }
+}
+
+/// Who may feature or unfeature `owner`'s badges: the owner only. Anyone else is refused as
+/// [`check_visible`] refuses them, or else with a permission error.
+pub async fn check_feature(app: &App, actor: Actor, owner: UserId) -> Result<(), Error> {
+    if actor.is(owner) {
+        return Ok(());
+    }
+    check_visible(app, actor, owner).await?;
+    Err(Error::PermissionDenied)
+}
+
+/// An administrator's revoke (`DELETE /api/user-badges/{id}/`): 404 when the user does not
+/// hold the badge.
+pub async fn revoke_as(app: &App, by: Admin, user: UserId, badge: BadgeId) -> Result<(), Error> {
+    let cause = RevokeCause::Admin(by.actor().user_id());
+    revoke(app, user, badge, cause)
         .await?
-        .filter(|u| !u.deleting)
-        .ok_or(Error::NotFound)?;
-    if viewer.role.is_staff() {
-        return Ok(());
-    }
-    if user.is_suspended || crate::social::blocked_either_way(app, viewer.id, owner).await? {
-        return Err(Error::NotFound);
-    }
-    if user.is_private && !crate::social::is_following(app, viewer.id, owner).await? {
-        return Err(Error::Forbidden("This account is private.".into()));
-    }
-    Ok(())
+        .ok_or(Error::NotFound)
+        .map(|_| ())
 }
 
 /// Sets whether the owner features a badge on their profile, at most [`MAX_FEATURED`] at a

@@ -430,7 +430,7 @@ pub async fn install(app: &App) -> Result<InstallReport, Error> {
             report.existing.push(name);
             continue;
         }
-        match definitions::create(app, new).await {
+        match definitions::create(app, crate::access::Admin::SYSTEM, new).await {
             Ok(_) => report.created.push(name),
             // Another install created it between the lookup and the create.
             Err(Error::Invalid(errors)) if errors.0.contains_key("name") => {

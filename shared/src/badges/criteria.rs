@@ -17,7 +17,7 @@ use crate::error::{Error, FieldErrors};
 /// Largest threshold or value a criterion may name (beyond any real counter).
 pub const MAX_THRESHOLD: f64 = 1_000_000_000.0;
 /// Longest streak a `consecutive_days` criterion may ask for (ten years).
-pub const MAX_DAYS: u32 = 3650;
+pub use super::stats::MAX_DAYS;
 /// Largest `count` / `min_count`.
 pub const MAX_COUNT: u64 = 1_000_000_000;
 /// Most requirements of one `multi_criteria`.

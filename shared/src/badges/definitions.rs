@@ -5,41 +5,22 @@
 //! and for the evaluator). Names are unique case-insensitively through a unique item written in
 //! the same transaction. Every definition write moves the analytics aggregates
 //! (a shard of `keys::badge_stats`) in that transaction. Deleting a definition revokes its awards first
-//! (see [`delete`]).
+//! (`badges::retire`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-use super::awards;
 use super::criteria::Criteria;
+pub use super::ids::BadgeId;
+use super::retry::{self, MAX_ATTEMPTS};
 use crate::App;
+use crate::access::Admin;
 use crate::error::{Error, FieldErrors};
 use crate::store::{
     Condition, Index, Item, ItemShapeError, Query, StoreError, TxOp, Update, Value, from_item,
     keys, to_item,
 };
-
-/// A badge definition's id: a positive integer allocated in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct BadgeId(pub i64);
-
-impl std::fmt::Display for BadgeId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl std::str::FromStr for BadgeId {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.parse::<i64>() {
-            Ok(n) if n > 0 => Ok(BadgeId(n)),
-            _ => Err(()),
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -276,7 +257,7 @@ pub fn is_hex_color(s: &str) -> bool {
     s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn name_key(name: &str) -> String {
+pub(crate) fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
@@ -347,14 +328,19 @@ impl NewBadge {
 }
 
 /// The stats deltas of a definition existing (`sign` 1) or not (-1).
-fn stats_update(update: Update, def_category: Category, rarity: Rarity, sign: i64) -> Update {
+pub(crate) fn stats_update(
+    update: Update,
+    def_category: Category,
+    rarity: Rarity,
+    sign: i64,
+) -> Update {
     update
         .add("total_definitions", sign)
         .add(&format!("category_{}", def_category.as_str()), sign)
         .add(&format!("rarity_{}", rarity.as_str()), sign)
 }
 
-fn time_value(t: DateTime<Utc>) -> Result<Value, Error> {
+pub(crate) fn time_value(t: DateTime<Utc>) -> Result<Value, Error> {
     serde_json::to_value(t)
         .map(Value::from)
         .map_err(|e| Error::Internal(format!("timestamp: {e}")))
@@ -365,9 +351,9 @@ fn name_taken(err: &StoreError, unique_index: usize) -> bool {
         if reasons.get(unique_index) == Some(&crate::store::CancelReason::ConditionFailed))
 }
 
-/// Creates a definition: id from the counter, then one transaction with the unique name item
+/// Creates a definition (administrators: `access::require_admin`): id from the counter, then one transaction with the unique name item
 /// and the aggregates. A taken name (any case) is 400 on `name`.
-pub async fn create(app: &App, input: NewBadge) -> Result<BadgeDefinition, Error> {
+pub async fn create(app: &App, _by: Admin, input: NewBadge) -> Result<BadgeDefinition, Error> {
     let _fresh = Invalidate(app);
     let mut input = input;
     input.name = input.name.trim().to_owned();
@@ -556,7 +542,7 @@ async fn query_all(app: &App, query: Query) -> Result<Vec<BadgeDefinition>, Erro
 
 /// Drops the process's copy of the active definitions when a definition write ends, however it
 /// ends (an error may come after the write applied).
-struct Invalidate<'a>(&'a App);
+pub(crate) struct Invalidate<'a>(pub(crate) &'a App);
 
 impl Drop for Invalidate<'_> {
     fn drop(&mut self) {
@@ -700,11 +686,12 @@ pub async fn list_page(
 /// Points already awarded keep the value they had.
 pub async fn update(
     app: &App,
+    _by: Admin,
     id: BadgeId,
     changes: BadgeChanges,
 ) -> Result<BadgeDefinition, Error> {
     let _fresh = Invalidate(app);
-    for _ in 0..awards::MAX_ATTEMPTS {
+    for _ in 0..MAX_ATTEMPTS {
         let old = get_any(app, id, true)
             .await?
             .filter(|d| !d.deleting)
@@ -821,12 +808,12 @@ pub async fn update(
                 return Err(Error::field("name", NAME_TAKEN));
             }
             Err(e) if e.failed_condition_index().is_some() || e.calls_for_another_round() => {
-                awards::pause().await;
+                retry::pause().await;
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(awards::busy())
+    Err(retry::busy())
 }
 
 /// An update that sets every attribute of `item` and removes the index attributes it lacks
@@ -844,97 +831,4 @@ fn item_as_update(item: Item, _old: &BadgeDefinition) -> Result<Update, Error> {
         }
     }
     Ok(update)
-}
-
-/// Deletes a definition with its awards and the points they gave, in steps that a repeated
-/// `DELETE` resumes:
-/// 1. the definition is marked `deleting` and deactivated (one transaction with the active
-///    count): it disappears from every list and award transactions refuse it;
-/// 2. its holders (GSI1 `BADGE#<id>`) are revoked page by page, each revoke one transaction
-///    that gives back the points and moves the aggregates;
-/// 3. the definition and its unique name go, with the aggregates, in one transaction
-///    conditioned on no holder being counted (the definition's own `earned_count`, if it still
-///    has one, and its count item, deleted with it), so a holder the index had not shown yet
-///    is not lost: the step repeats, or the request is a 503 that a retry finishes.
-pub async fn delete(app: &App, id: BadgeId) -> Result<(), Error> {
-    let _fresh = Invalidate(app);
-    let def = get_any(app, id, true).await?.ok_or(Error::NotFound)?;
-    if !def.deleting {
-        let update = Update::new()
-            .set("deleting", true)
-            .set("is_active", false)
-            .set("updated_at", time_value(app.clock.now())?)
-            .add("version", 1)
-            .remove(keys::attr::GSI2PK)
-            .remove(keys::attr::GSI2SK);
-        let mut ops = vec![TxOp::Update {
-            key: keys::badge_definition(id.0),
-            update,
-            condition: Some(Condition::eq("version", def.version)),
-        }];
-        if def.is_active {
-            ops.push(TxOp::Update {
-                key: keys::badge_stats(id.0),
-                update: Update::new().add("active_definitions", -1),
-                condition: None,
-            });
-        }
-        match app.table.transact_write(ops).await {
-            Ok(()) => {}
-            // Someone changed it meanwhile: the caller may simply try again.
-            Err(e) if e.failed_condition_index().is_some() => {
-                return Err(Error::Conflict(
-                    "The badge changed while it was being deleted; try again.".into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    for _ in 0..awards::MAX_ATTEMPTS {
-        awards::revoke_all_holders(app, id).await?;
-        let ops = vec![
-            TxOp::Delete {
-                key: keys::badge_definition(id.0),
-                condition: Some(Condition::eq("deleting", true).and(Condition::Or(vec![
-                    Condition::NotExists("earned_count".into()),
-                    Condition::Le("earned_count".into(), Value::Int(0)),
-                ]))),
-            },
-            TxOp::Delete {
-                key: keys::unique_badge_name(&name_key(&def.name)),
-                condition: Some(Condition::Or(vec![
-                    Condition::item_absent(),
-                    Condition::eq("badge_id", id.0),
-                ])),
-            },
-            TxOp::Update {
-                key: keys::badge_stats(id.0),
-                update: stats_update(Update::new(), def.category, def.rarity, -1),
-                condition: None,
-            },
-            TxOp::Delete {
-                key: keys::badge_earned(id.0),
-                condition: Some(Condition::Or(vec![
-                    Condition::item_absent(),
-                    Condition::Le("count".into(), Value::Int(0)),
-                ])),
-            },
-        ];
-        match app.table.transact_write(ops).await {
-            Ok(()) => return Ok(()),
-            Err(e)
-                if matches!(e.failed_condition_index(), Some(0) | Some(3))
-                    || e.calls_for_another_round() =>
-            {
-                // A holder not yet visible on the index, or a concurrent writer.
-                let still = get_any(app, id, true).await?;
-                if still.is_none() {
-                    return Ok(());
-                }
-                awards::pause().await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(awards::busy())
 }

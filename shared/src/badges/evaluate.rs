@@ -431,7 +431,17 @@ async fn award_met(
         loop {
             attempt += 1;
             let data = assessment.data();
-            match awards::award(app, snapshot.user, badge, AwardedBy::System, data, "").await {
+            match awards::award(
+                app,
+                crate::access::Admin::SYSTEM,
+                snapshot.user,
+                badge,
+                AwardedBy::System,
+                data,
+                "",
+            )
+            .await
+            {
                 Ok(Some(_)) => {
                     awarded.push(badge.id);
                     break;

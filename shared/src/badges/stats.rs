@@ -28,19 +28,29 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::awards::BadgeScore;
-use super::criteria::MAX_DAYS;
-use super::definitions::BadgeId;
+use super::ids::BadgeId;
+use super::score::BadgeScore;
 use crate::App;
 use crate::accounts::{SettingsRecord, UserRecord};
 use crate::activity::events::EventType;
-use crate::activity::ingest::{QUALITY_THRESHOLDS, quality_attribute};
 use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::model::{TimeZone, UserId};
 use crate::store::{
     Index, Item, Key, Query, SortCondition, TxOp, Update, Value, from_item, keys, keys::attr,
 };
+
+/// Longest streak a `consecutive_days` criterion may ask for (ten years): the day items kept.
+pub const MAX_DAYS: u32 = 3650;
+
+/// Quality thresholds counted on `STATS`, in tenths (1.0, 1.5, ... 5.0).
+pub const QUALITY_THRESHOLDS: [u32; 9] = [10, 15, 20, 25, 30, 35, 40, 45, 50];
+
+/// The `STATS` attribute counting events of a type of at least `tenths`/10 quality
+/// (`review_create_quality_40`).
+pub fn quality_attribute(event_type: EventType, tenths: u32) -> String {
+    format!("{}_quality_{tenths}", event_type.as_str())
+}
 
 /// A number about a user that `counter` and `multi_criteria` criteria compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -202,7 +212,7 @@ impl Interaction {
 }
 
 /// How long an activity day item is kept: longer than the longest streak a criterion may ask
-/// for (`criteria::MAX_DAYS`) and the 30-day window, so a user has at most this many.
+/// for ([`MAX_DAYS`]) and the 30-day window, so a user has at most this many.
 pub const DAY_TTL_DAYS: u64 = MAX_DAYS as u64 + 31;
 
 /// The most day items one snapshot reads: the longest streak and a day.

@@ -76,6 +76,10 @@ impl From<Error> for ApiResponse {
                     .with_header(http::header::WWW_AUTHENTICATE, "Bearer realm=\"api\"")
             }
             Error::Forbidden(detail) => ApiResponse::detail(StatusCode::FORBIDDEN, &detail),
+            Error::PermissionDenied => ApiResponse::detail(
+                StatusCode::FORBIDDEN,
+                "You do not have permission to perform this action.",
+            ),
             Error::NotFound => ApiResponse::detail(StatusCode::NOT_FOUND, "Not found."),
             Error::MethodNotAllowed { method, allow } => ApiResponse::detail(
                 StatusCode::METHOD_NOT_ALLOWED,

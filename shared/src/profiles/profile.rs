@@ -1,13 +1,14 @@
 //! The profile item through the profiles API: read with privacy, update with field rules,
 //! search by username or display-name prefix, and the admin's create for a user without one.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json, json};
 
 use super::validate;
-use super::views::{full_view, public_card, public_view};
+use super::views::{full_view, view_as};
 use crate::App;
+use crate::access::{self, Actor, Relationship, Visibility};
 use crate::accounts::names::{self, NameIndex};
 use crate::accounts::{self, SettingsRecord, UserRecord};
 use crate::activity::events::{self, EventType, NewEvent};
@@ -82,15 +83,19 @@ pub const CITY_MAX_CHARS: usize = 100;
 pub const NAME_MAX_CHARS: usize = 150;
 pub const COVER_MEDIA_TYPES: [&str; 2] = ["image", "video"];
 
-/// The profile of `id` as `viewer` may see it. Blocked either way, or no such user: 404.
-/// The owner, admins and moderators see every field; others what privacy allows.
+/// The profile of `id` as `viewer` may see it (`access::profile_visibility`): every field for
+/// the owner and staff, the public view or the card for others, 404 through a block.
 pub async fn get_profile(app: &App, viewer: &UserRecord, id: UserId) -> Result<Json, Error> {
+    let actor = Actor::of(viewer);
     if viewer.id == id {
         return Ok(full_view(viewer));
     }
-    if viewer.role.is_staff() {
-        let user = accounts::get_user(app, id).await?.ok_or(Error::NotFound)?;
-        return Ok(full_view(&user));
+    if actor.is_staff() {
+        let user = accounts::get_user(app, id).await?;
+        let visibility = access::profile_visibility(actor, user.as_ref(), Relationship::default());
+        return user
+            .and_then(|u| view_as(visibility, &u))
+            .ok_or(Error::NotFound);
     }
     // The profile and the viewer's edges to it (both blocks, the follow) in one batch read:
     // one round trip after authentication.
@@ -103,46 +108,36 @@ pub async fn get_profile(app: &App, viewer: &UserRecord, id: UserId) -> Result<J
             keys::follow_edge(viewer.id, id),
         ])
         .await?;
-    let user: UserRecord = match &found[0] {
-        Some(item) => from_item(item)?,
-        None => return Err(Error::NotFound),
-    };
-    if found[1].is_some() || found[2].is_some() {
-        return Err(Error::NotFound);
-    }
+    let user: Option<UserRecord> = found[0].as_ref().map(from_item).transpose()?;
     let follows = match &found[3] {
         Some(edge) => social::FollowEdge::from_item(edge)?.is_active(),
         None => false,
     };
-    Ok(view_for_other(&user, follows))
+    let relationship = Relationship {
+        blocked: found[1].is_some() || found[2].is_some(),
+        follows,
+    };
+    let visibility = access::profile_visibility(actor, user.as_ref(), relationship);
+    user.and_then(|u| view_as(visibility, &u))
+        .ok_or(Error::NotFound)
 }
 
-/// A non-staff viewer's view of another user: the card for a private profile they do not
-/// follow and for a suspended account, else the privacy-filtered public view.
-fn view_for_other(user: &UserRecord, follows: bool) -> Json {
-    if user.is_suspended || (user.is_private && !follows) {
-        public_card(user)
-    } else {
-        public_view(user)
-    }
-}
-
-/// Who may write a profile (and the professional profile beside it): its owner and admins. Anyone else gets 404 when they may not see
-/// the user at all (blocked either way) and 403 otherwise.
+/// Who may write a profile (and the professional profile beside it): its owner and admins
+/// (`access::require_self_or_admin`). Anyone else gets 404 when they may not see the user at
+/// all (blocked either way) and 403 otherwise.
 pub(crate) async fn check_write(
     app: &App,
     caller: &UserRecord,
     target: UserId,
 ) -> Result<(), Error> {
-    if caller.id == target || caller.role.is_admin() {
-        return Ok(());
-    }
+    let refused = match access::require_self_or_admin(Actor::of(caller), target) {
+        Ok(()) => return Ok(()),
+        Err(refused) => refused,
+    };
     if social::blocked_either_way(app, caller.id, target).await? {
         return Err(Error::NotFound);
     }
-    Err(Error::Forbidden(
-        "You do not have permission to perform this action.".into(),
-    ))
+    Err(refused)
 }
 
 /// `PUT`/`PATCH`: validates `changes` against the rules of each field, writes the changed
@@ -191,7 +186,7 @@ pub async fn update_profile(
     if current.role != next.role {
         accounts::users::log_staff_action(
             app,
-            Some(accounts::users::Actor::of(caller)),
+            Actor::of(caller),
             id,
             EventType::RoleChange,
             json!({ "from": current.role, "to": next.role }),
@@ -364,14 +359,14 @@ fn role_names() -> Vec<&'static str> {
     Role::ALL.iter().map(|r| r.as_str()).collect()
 }
 
-/// A role change through the profile: the users API's rules (`users::may_change_role`, one
+/// A role change through the profile: the users API's rules (`access::may_change_role`, one
 /// rule set for every path). Sending the current role is always fine (a round trip).
 fn apply_role(caller: &UserRecord, user: &mut UserRecord, value: &Json) -> Result<(), Error> {
     let role = value
         .as_str()
         .and_then(Role::parse)
         .ok_or_else(|| Error::field("role", "invalid"))?;
-    accounts::users::may_change_role(Some(accounts::users::Actor::of(caller)), user, role)?;
+    access::may_change_role(Actor::of(caller), user, role)?;
     user.role = role;
     Ok(())
 }
@@ -448,15 +443,16 @@ pub async fn list_profiles(
         }
         app.table.batch_get(&profile_keys).await
     };
+    let actor = Actor::of(viewer);
     let relations = async {
-        if viewer.role.is_staff() {
-            Ok((BTreeSet::new(), BTreeSet::new()))
+        if actor.is_staff() {
+            Ok(BTreeMap::new())
         } else {
-            relations_among(app, viewer.id, &ids).await
+            accounts::users::relations_among(app, viewer.id, &ids).await
         }
     };
     let (profiles, relations) = tokio::join!(profiles, relations);
-    let (blocked, followed) = relations?;
+    let relations = relations?;
     let users: Vec<UserRecord> = profiles?
         .iter()
         .flatten()
@@ -472,69 +468,28 @@ pub async fn list_profiles(
                 || u.display_name().to_lowercase().starts_with(&prefix)
         })
         .collect();
-    // A private account is found by its (public) username, but not by its display name, the
-    // person's real name, unless the viewer follows it.
-    let hidden_by_privacy = |u: &UserRecord| {
-        u.is_private
-            && u.id != viewer.id
-            && !viewer.role.is_staff()
-            && !followed.contains(&u.id)
-            && !prefix.is_empty()
-            && !u.username.to_lowercase().starts_with(&prefix)
-    };
+    // Each as the viewer sees it (`access::profile_visibility`). A private account the viewer
+    // sees only the card of is found by its (public) username, but not by its display name,
+    // the person's real name.
     let results = users
         .iter()
-        .filter(|u| !blocked.contains(&u.id) && !hidden_by_privacy(u))
-        .map(|u| {
-            if u.id == viewer.id || viewer.role.is_staff() {
-                full_view(u)
-            } else {
-                // A list does not look up follows: private profiles show their card here.
-                view_for_other(u, false)
+        .filter_map(|u| {
+            let relationship = relations.get(&u.id).copied().unwrap_or_default();
+            let visibility = access::profile_visibility(actor, Some(u), relationship);
+            let hidden_by_privacy = visibility == Visibility::Card
+                && u.is_private
+                && !prefix.is_empty()
+                && !u.username.to_lowercase().starts_with(&prefix);
+            if hidden_by_privacy {
+                return None;
             }
+            view_as(visibility, u)
         })
         .collect();
     Ok(ProfilePage {
         results,
         next: next.map(|c| encode_cursor(&c)),
     })
-}
-
-/// Of `users`, those that `viewer` blocks or is blocked by, and those `viewer` actively
-/// follows: one batch read of three edges each.
-async fn relations_among(
-    app: &App,
-    viewer: UserId,
-    users: &[UserId],
-) -> Result<(BTreeSet<UserId>, BTreeSet<UserId>), Error> {
-    let others: Vec<UserId> = users.iter().copied().filter(|id| *id != viewer).collect();
-    if others.is_empty() {
-        return Ok((BTreeSet::new(), BTreeSet::new()));
-    }
-    let edge_keys: Vec<Key> = others
-        .iter()
-        .flat_map(|id| {
-            [
-                keys::block_edge(viewer, *id),
-                keys::block_edge(*id, viewer),
-                keys::follow_edge(viewer, *id),
-            ]
-        })
-        .collect();
-    let found = app.table.batch_get(&edge_keys).await?;
-    let mut blocked = BTreeSet::new();
-    let mut followed = BTreeSet::new();
-    for (id, edges) in others.iter().zip(found.chunks(3)) {
-        if edges[0].is_some() || edges[1].is_some() {
-            blocked.insert(*id);
-        }
-        if let Some(edge) = &edges[2]
-            && crate::social::FollowEdge::from_item(edge)?.is_active()
-        {
-            followed.insert(*id);
-        }
-    }
-    Ok((blocked, followed))
 }
 
 fn encode_cursor(cursor: &SearchCursor) -> String {
@@ -573,11 +528,7 @@ pub async fn create_profile(
             .map(UserId)
             .ok_or_else(|| Error::field("user", "A valid user id is required."))?,
     };
-    if target != caller.id && !caller.role.is_admin() {
-        return Err(Error::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ));
-    }
+    access::require_self_or_admin(Actor::of(caller), target)?;
     if accounts::get_user_consistent(app, target).await?.is_some() {
         return Err(Error::field("user", "This user already has a profile."));
     }

@@ -75,3 +75,14 @@ pub fn public_view(user: &UserRecord) -> Json {
     }
     view
 }
+
+/// The view a visibility answer shows (`access::profile_visibility`); `None` for `NotFound`.
+pub fn view_as(visibility: crate::access::Visibility, user: &UserRecord) -> Option<Json> {
+    use crate::access::Visibility;
+    match visibility {
+        Visibility::Full => Some(full_view(user)),
+        Visibility::Public => Some(public_view(user)),
+        Visibility::Card => Some(public_card(user)),
+        Visibility::NotFound => None,
+    }
+}

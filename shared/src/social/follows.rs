@@ -10,6 +10,7 @@ use super::{
     usable_profile, written_by,
 };
 use crate::App;
+use crate::access;
 use crate::accounts::UserRecord;
 use crate::activity::events::EventType;
 use crate::auth::Principal;
@@ -27,7 +28,7 @@ pub const ALREADY_FOLLOWING: &str = "You are already following this user.";
 pub const ALREADY_REQUESTED: &str = "You have already requested to follow this user.";
 pub const BLOCKED: &str = "You cannot follow this user.";
 pub const NOT_PENDING: &str = "This follow request is not pending.";
-pub const PRIVATE_LISTS: &str = "This account is private.";
+pub const PRIVATE_LISTS: &str = access::PRIVATE_ACCOUNT;
 
 /// Follows `followed` as `follower` (the caller, or anyone when an admin acts for them).
 /// One transaction: the edge (absent before), the counters of both users when the follow is
@@ -495,28 +496,23 @@ pub async fn list_page(
     })
 }
 
-/// The owner of lists the caller asked for, if the caller may see them, from the owner's
-/// profile and the edges between the two ([`ListReads::owner`]).
+/// The owner of lists the caller asked for, if the caller may see them
+/// (`access::require_connections_visible`), from the owner's profile and the edges between
+/// the two ([`ListReads::owner`]).
 fn visible_owner(actor: &Principal, found: &[Option<Item>]) -> Result<UserRecord, Error> {
-    let owner: UserRecord = match &found[0] {
-        Some(item) => from_item(item)?,
-        None => return Err(Error::NotFound),
+    let owner: Option<UserRecord> = found[0].as_ref().map(from_item).transpose()?;
+    let follows = match &found[3] {
+        Some(item) => FollowEdge::from_item(item)?.is_active(),
+        None => false,
     };
-    if actor.user.role.is_staff() {
-        return Ok(owner);
-    }
-    if owner.is_suspended || found[1].is_some() || found[2].is_some() {
-        return Err(Error::NotFound);
-    }
-    if owner.is_private {
-        let follows = match &found[3] {
-            Some(item) => FollowEdge::from_item(item)?.is_active(),
-            None => false,
-        };
-        if !follows {
-            return Err(Error::Forbidden(PRIVATE_LISTS.into()));
-        }
-    }
+    let relationship = access::Relationship {
+        blocked: found[1].is_some() || found[2].is_some(),
+        follows,
+    };
+    let viewer = access::Actor::of(&actor.user);
+    let visibility = access::profile_visibility(viewer, owner.as_ref(), relationship);
+    let owner = owner.ok_or(Error::NotFound)?;
+    access::require_connections_visible(visibility, &owner)?;
     Ok(owner)
 }
 

@@ -155,6 +155,7 @@ fn report_view(item: &Item) -> serde_json::Value {
 /// The report of one day, if generated.
 pub async fn get_report(
     app: &crate::App,
+    _by: crate::access::Admin,
     day: NaiveDate,
 ) -> Result<Option<serde_json::Value>, Error> {
     let item = app
@@ -167,6 +168,7 @@ pub async fn get_report(
 /// The reports, newest day first.
 pub async fn list_reports(
     app: &crate::App,
+    _by: crate::access::Admin,
     page_size: u32,
     cursor: Option<Cursor>,
 ) -> Result<(Vec<serde_json::Value>, Option<Cursor>), Error> {

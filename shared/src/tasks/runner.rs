@@ -587,6 +587,7 @@ async fn walk_lane<T: Task>(
 /// The run records, newest first: every task's (GSI1), or one task's (its partition).
 pub async fn list_runs(
     app: &App,
+    _by: crate::access::Admin,
     task: Option<&str>,
     page_size: u32,
     cursor: Option<Cursor>,

@@ -402,7 +402,7 @@ async fn install_badges_twice_installs_fourteen_once(t: TestTable) {
         is_active: Some(false),
         ..Default::default()
     };
-    let beta = definitions::update(a, installed.id, changes)
+    let beta = definitions::update(a, accounts::access::Admin::SYSTEM, installed.id, changes)
         .await
         .expect("an administrator's change");
     assert_ne!(beta.description, installed.description);

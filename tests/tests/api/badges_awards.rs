@@ -361,32 +361,61 @@ async fn erasure_removes_badges(t: TestTable) {
 /// The domain functions the admin command and the evaluator use: by name, and Ok(None) for a
 /// second award.
 async fn award_by_name(t: TestTable) {
+    use accounts::access::Admin;
     use accounts::badges::awards::{AwardedBy, award_by_name};
     let app = TestApp::new(t).await;
     let root = admin(&app.app, 1).await;
     let user = person(&app.app, 2).await;
     common_badge(&app, &root, "Beta Tester", 20).await;
-    let (held, def) = award_by_name(&app.app, user.id, "beta tester", "beta", AwardedBy::Admin)
-        .await
-        .unwrap()
-        .expect("awarded");
+    let (held, def) = award_by_name(
+        &app.app,
+        Admin::SYSTEM,
+        user.id,
+        "beta tester",
+        "beta",
+        AwardedBy::Admin,
+    )
+    .await
+    .unwrap()
+    .expect("awarded");
     assert_eq!(def.name, "Beta Tester");
     assert_eq!(held.notes, "beta");
     assert!(
-        award_by_name(&app.app, user.id, "Beta Tester", "again", AwardedBy::Admin)
-            .await
-            .unwrap()
-            .is_none()
+        award_by_name(
+            &app.app,
+            Admin::SYSTEM,
+            user.id,
+            "Beta Tester",
+            "again",
+            AwardedBy::Admin
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     assert!(
-        award_by_name(&app.app, user.id, "No Such", "", AwardedBy::Admin)
-            .await
-            .is_err()
+        award_by_name(
+            &app.app,
+            Admin::SYSTEM,
+            user.id,
+            "No Such",
+            "",
+            AwardedBy::Admin
+        )
+        .await
+        .is_err()
     );
     assert!(
-        award_by_name(&app.app, UserId(77), "Beta Tester", "", AwardedBy::Admin)
-            .await
-            .is_err()
+        award_by_name(
+            &app.app,
+            Admin::SYSTEM,
+            UserId(77),
+            "Beta Tester",
+            "",
+            AwardedBy::Admin
+        )
+        .await
+        .is_err()
     );
     assert_eq!(badge_points(&app.app, user.id).await, 20);
 }

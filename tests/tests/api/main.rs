@@ -15,6 +15,7 @@ mod social_support;
 mod tasks_support;
 mod users_support;
 
+mod access_matrix;
 mod account_takeover;
 mod activity_day_counts;
 mod activity_events;

@@ -76,12 +76,22 @@ async fn register_verify_login(t: TestTable) {
 }
 
 async fn award(t: TestTable) {
+    use accounts::access::Admin;
     use accounts::badges::awards::{AwardedBy, award_by_name};
     let app = TestApp::new(t).await;
     let root = admin(&app.app, 1).await;
     let user = person(&app.app, 2).await;
     common_badge(&app, &root, "Beta Tester", 20).await;
-    let award = || award_by_name(&app.app, user.id, "Beta Tester", "", AwardedBy::Admin);
+    let award = || {
+        award_by_name(
+            &app.app,
+            Admin::SYSTEM,
+            user.id,
+            "Beta Tester",
+            "",
+            AwardedBy::Admin,
+        )
+    };
 
     let (held, lines) = captured(award()).await;
     assert!(held.unwrap().is_some(), "awarded");

@@ -170,6 +170,30 @@ async fn role_changes(t: TestTable) {
     let (s, _) = patch(&app, &admin, &path(&owner), json!({"role": "normal"})).await;
     assert_eq!(s, 403, "an admin does not demote an owner");
 
+    // The users API answers each of these refusals alike, status and detail (one rule set,
+    // `access::may_change_role`), and writes nothing either.
+    let refusals = [
+        (&normal, &normal, "admin"),
+        (&admin, &normal, "owner"),
+        (&admin, &admin, "owner"),
+        (&owner, &owner, "admin"),
+        (&admin, &owner, "normal"),
+    ];
+    for (who, whom, role) in refusals {
+        let through_profile = patch(&app, who, &path(whom), json!({ "role": role })).await;
+        let users_path = format!("/api/users/{}/", whom.id);
+        let through_users = patch(&app, who, &users_path, json!({ "role": role })).await;
+        assert_eq!(through_profile.0, 403, "{:?}", through_profile.1);
+        assert_eq!(
+            (through_users.0, &through_users.1["detail"]),
+            (through_profile.0, &through_profile.1["detail"]),
+            "{role} for {} by {}",
+            whom.id,
+            who.id
+        );
+    }
+    assert_eq!(snapshot(&app, normal.id).await, before);
+
     // Sending the current role back is a round trip, not a change.
     let (s, _) = patch(&app, &normal, &path(&normal), json!({"role": "normal"})).await;
     assert_eq!(s, 200);
@@ -303,9 +327,17 @@ async fn privacy(t: TestTable) {
     assert_eq!(f_view["bio"], "hello");
     assert_eq!(o_view["is_private"], true);
     assert_eq!(o_view["date_of_birth"], Json::Null);
-    // In lists, a private profile is its card for everyone else.
+    // Lists answer as the profile does (`access::profile_visibility`): the card to the
+    // stranger, the public view to the follower.
     let (_, list) = get(&app, &stranger, "/api/profiles/?search=owner").await;
     assert!(list["results"][0].get("bio").is_none(), "{list}");
+    let (_, list) = get(&app, &follower, "/api/profiles/?search=owner").await;
+    assert_eq!(list["results"][0]["bio"], "hello", "{list}");
+    assert_eq!(list["results"][0]["email"], "owner1@example.com", "{list}");
+    let (_, list) = get(&app, &stranger, "/api/users/?search=owner").await;
+    assert!(list["results"][0].get("bio").is_none(), "{list}");
+    let (_, list) = get(&app, &follower, "/api/users/?search=owner").await;
+    assert_eq!(list["results"][0]["bio"], "hello", "{list}");
 
     // A pending request is approved when the account turns public again.
     let (s, b) = post(

@@ -29,6 +29,7 @@ both_engines!(
 
         definitions::create(
             &app.app,
+            accounts::access::Admin::SYSTEM,
             NewBadge {
                 name: "First Post".into(),
                 description: "Wrote a post".into(),

@@ -99,6 +99,7 @@ async fn legacy_award(app: &TestApp) -> (Key, Key) {
         .expect("the catalogue badge");
     let held = awards::award(
         &app.app,
+        accounts::access::Admin::SYSTEM,
         UserId(1),
         &def,
         AwardedBy::Admin,

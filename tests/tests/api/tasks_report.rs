@@ -158,6 +158,7 @@ both_engines!(
         let key = keys::daily_report("2030-01-15");
         let whole = report::get_report(
             &app.app,
+            accounts::access::Admin::SYSTEM,
             chrono::NaiveDate::from_ymd_opt(2030, 1, 15).unwrap(),
         )
         .await
@@ -180,6 +181,7 @@ both_engines!(
         assert!(runs >= 2, "the budget stopped it midway ({runs} runs)");
         let pieces = report::get_report(
             &app.app,
+            accounts::access::Admin::SYSTEM,
             chrono::NaiveDate::from_ymd_opt(2030, 1, 15).unwrap(),
         )
         .await

@@ -8,6 +8,7 @@ use serde_json::{Value as Json, json};
 
 use super::sessions::{login_input, set_session_cookies};
 use crate::App;
+use crate::access::{self, Actor};
 use crate::activity::events::{EventType, Severity};
 use crate::activity::feed::{self, EventFilter, event_view};
 use crate::activity::ingest::{self, IngestInput, Writer, ingested_view};
@@ -162,12 +163,8 @@ pub async fn list_events(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Err
     let requested_user = user_param(ctx)?;
     let filter = event_filter(ctx)?;
     if parse_bool(ctx, "requires_review")? == Some(true) {
-        if !principal.user.role.is_staff() {
-            return Err(Error::Forbidden(
-                "You do not have permission to perform this action.".into(),
-            ));
-        }
-        let (events, next) = feed::review_queue(app, page_size, cursor).await?;
+        let by = access::require_staff(Actor::of(&principal.user))?;
+        let (events, next) = feed::review_queue(app, by, page_size, cursor).await?;
         let results = events.iter().map(event_view).collect();
         return Ok(ApiResponse::ok(&page(results, next)));
     }
@@ -203,13 +200,9 @@ struct ReviewBody {
 /// `reviewed_by`.
 pub async fn review_event(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    if !principal.user.role.is_staff() {
-        return Err(Error::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ));
-    }
+    let by = access::require_staff(Actor::of(&principal.user))?;
     let body: ReviewBody = ctx.json()?;
     let notes = body.notes.map(|n| n.chars().take(1000).collect());
-    let event = feed::review_event(app, principal.id(), ctx.param("id"), notes).await?;
+    let event = feed::review_event(app, by, ctx.param("id"), notes).await?;
     Ok(ApiResponse::ok(&event_view(&event)))
 }

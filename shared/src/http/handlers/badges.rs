@@ -3,9 +3,10 @@
 use serde_json::{Map, Value as Json, json};
 
 use crate::App;
+use crate::access::{self, Actor, Admin};
 use crate::auth::Principal;
 use crate::badges::analytics;
-use crate::badges::awards::{self, AwardedBy, RevokeCause};
+use crate::badges::awards::{self, AwardedBy};
 use crate::badges::criteria::parse_criteria;
 use crate::badges::definitions::{
     self, BadgeChanges, BadgeDefinition, BadgeId, Category, ListFilter, NewBadge, Rarity, Tier,
@@ -17,14 +18,9 @@ use crate::http::{ApiResponse, RequestCtx};
 use crate::model::UserId;
 use crate::store::Cursor;
 
-const NOT_ALLOWED: &str = "You do not have permission to perform this action.";
-
-fn require_admin(principal: &Principal) -> Result<(), Error> {
-    if principal.user.role.is_admin() {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(NOT_ALLOWED.into()))
-    }
+/// The caller as an administrator, or a refusal (`access::require_admin`).
+fn admin(principal: &Principal) -> Result<Admin, Error> {
+    access::require_admin(Actor::of(&principal.user))
 }
 
 fn list_view(count: Option<i64>, next: Option<Cursor>, results: Vec<Json>) -> Json {
@@ -187,7 +183,7 @@ fn definition_changes(body: &Map<String, Json>, require_all: bool) -> Result<Bad
 /// everyone (signed in or not), every badge for administrators.
 pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = optional_caller(app, ctx).await?;
-    let admin = principal.as_ref().is_some_and(|p| p.user.role.is_admin());
+    let admin = principal.as_ref().is_some_and(|p| admin(p).is_ok());
     let category = match ctx.query_param("category").filter(|v| !v.is_empty()) {
         None => None,
         Some(v) => Some(Category::parse(v).ok_or_else(|| {
@@ -222,7 +218,7 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
 /// `POST /api/badges/` (administrators) → 201 with the definition.
 pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    require_admin(&principal)?;
+    let by = admin(&principal)?;
     let changes = definition_changes(&body(ctx)?, true)?;
     let (
         Some(name),
@@ -256,6 +252,7 @@ pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     };
     let def = definitions::create(
         app,
+        by,
         NewBadge {
             name,
             description,
@@ -278,7 +275,7 @@ pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
 /// `GET /api/badges/{id}/`: an inactive badge only to administrators (404 otherwise).
 pub async fn retrieve(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = optional_caller(app, ctx).await?;
-    let admin = principal.as_ref().is_some_and(|p| p.user.role.is_admin());
+    let admin = principal.as_ref().is_some_and(|p| admin(p).is_ok());
     let def = definitions::get(app, badge_id(ctx)?)
         .await?
         .filter(|d| admin || d.is_active)
@@ -289,19 +286,19 @@ pub async fn retrieve(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error>
 /// `PUT` (every field without a default) and `PATCH` (some) `/api/badges/{id}/`.
 pub async fn update(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    require_admin(&principal)?;
+    let by = admin(&principal)?;
     let id = badge_id(ctx)?;
     let full = ctx.request.method == http::Method::PUT;
     let changes = definition_changes(&body(ctx)?, full)?;
-    let def = definitions::update(app, id, changes).await?;
+    let def = definitions::update(app, by, id, changes).await?;
     Ok(ApiResponse::ok(&def.view()))
 }
 
 /// `DELETE /api/badges/{id}/` → 204, after its awards and their points are gone.
 pub async fn destroy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    require_admin(&principal)?;
-    definitions::delete(app, badge_id(ctx)?).await?;
+    let by = admin(&principal)?;
+    crate::badges::retire::delete_definition(app, by, badge_id(ctx)?).await?;
     Ok(ApiResponse::no_content())
 }
 
@@ -333,8 +330,8 @@ pub async fn leaderboard(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Err
 /// `GET /api/badges/analytics/` (administrators).
 pub async fn analytics(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    require_admin(&principal)?;
-    Ok(ApiResponse::ok(&analytics::analytics(app).await?))
+    let by = admin(&principal)?;
+    Ok(ApiResponse::ok(&analytics::analytics(app, by).await?))
 }
 
 /// The `{id}` of a user badge (`<user>-<badge>`); anything else is 404.
@@ -362,7 +359,7 @@ pub async fn list_user_badges(app: &App, ctx: &RequestCtx) -> Result<ApiResponse
             .parse::<UserId>()
             .map_err(|_| Error::field("user", "A valid user id is required."))?,
     };
-    awards::check_visible(app, &principal.user, user).await?;
+    awards::check_visible(app, Actor::of(&principal.user), user).await?;
     let featured = bool_param(ctx, "is_featured")? == Some(true);
     // Checked for every request, the showcase's too (which shows everything in one page).
     let (page_size, cursor) = ctx.paging()?;
@@ -397,7 +394,7 @@ use crate::badges::tiers::definitions_of;
 pub async fn retrieve_user_badge(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let (user, badge) = user_badge_id(ctx)?;
-    awards::check_visible(app, &principal.user, user).await?;
+    awards::check_visible(app, Actor::of(&principal.user), user).await?;
     let held = awards::get(app, user, badge)
         .await?
         .ok_or(Error::NotFound)?;
@@ -418,11 +415,12 @@ pub async fn award(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         }
     })
     .await?;
-    require_admin(&principal)?;
+    let by = admin(&principal)?;
     let request = request?;
     let reads = reads.ok_or_else(|| Error::Internal("award read without a request".into()))?;
     let (held, def) = awards::grant(
         app,
+        by,
         reads,
         request.awarded_by,
         request.progress,
@@ -527,10 +525,7 @@ fn award_request(ctx: &RequestCtx) -> Result<AwardRequest, Error> {
 pub async fn update_user_badge(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let (user, badge) = user_badge_id(ctx)?;
-    if principal.id() != user {
-        awards::check_visible(app, &principal.user, user).await?;
-        return Err(Error::Forbidden(NOT_ALLOWED.into()));
-    }
+    awards::check_feature(app, Actor::of(&principal.user), user).await?;
     let body = body(ctx)?;
     let mut errors = FieldErrors::new();
     for key in body.keys() {
@@ -561,10 +556,8 @@ pub async fn update_user_badge(app: &App, ctx: &RequestCtx) -> Result<ApiRespons
 /// `DELETE /api/user-badges/{id}/` (administrators) → 204: revoked, points taken back.
 pub async fn revoke(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
-    require_admin(&principal)?;
+    let by = admin(&principal)?;
     let (user, badge) = user_badge_id(ctx)?;
-    awards::revoke(app, user, badge, RevokeCause::Admin(principal.id()))
-        .await?
-        .ok_or(Error::NotFound)?;
+    awards::revoke_as(app, by, user, badge).await?;
     Ok(ApiResponse::no_content())
 }

@@ -6,6 +6,7 @@ use http::header::CACHE_CONTROL;
 use serde_json::{Value as Json, json};
 
 use crate::App;
+use crate::access::{self, Actor, Admin};
 use crate::error::Error;
 use crate::http::auth::caller;
 use crate::http::{ApiResponse, RequestCtx};
@@ -20,20 +21,15 @@ fn page(results: Vec<Json>, next: Option<Cursor>) -> Json {
     })
 }
 
-/// Administrators (admin, owner) only; anyone else verified gets 403.
-async fn admin(app: &App, ctx: &RequestCtx) -> Result<(), Error> {
+/// The caller as an administrator (`access::require_admin`).
+async fn admin(app: &App, ctx: &RequestCtx) -> Result<Admin, Error> {
     let principal = caller(app, ctx).await?;
-    if !principal.user.role.is_admin() {
-        return Err(Error::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ));
-    }
-    Ok(())
+    access::require_admin(Actor::of(&principal.user))
 }
 
 /// `GET /api/tasks/runs/[?task=<name>]`: run records, newest first.
 pub async fn list_runs(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
-    admin(app, ctx).await?;
+    let by = admin(app, ctx).await?;
     let task = match ctx.query_param("task") {
         None | Some("") => None,
         Some(name) if TASKS.contains(&name) => Some(name),
@@ -48,7 +44,7 @@ pub async fn list_runs(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error
         }
     };
     let (page_size, cursor) = ctx.paging()?;
-    let (runs, next) = runner::list_runs(app, task, page_size, cursor).await?;
+    let (runs, next) = runner::list_runs(app, by, task, page_size, cursor).await?;
     let results = runs
         .iter()
         .map(|r| serde_json::to_value(r).unwrap_or(Json::Null))
@@ -59,17 +55,19 @@ pub async fn list_runs(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error
 /// `GET /api/reports/?date=YYYY-MM-DD`: that day's report (404 until generated); without
 /// `date`, the reports newest day first.
 pub async fn reports(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
-    admin(app, ctx).await?;
+    let by = admin(app, ctx).await?;
     match ctx.query_param("date") {
         None | Some("") => {
             let (page_size, cursor) = ctx.paging()?;
-            let (results, next) = report::list_reports(app, page_size, cursor).await?;
+            let (results, next) = report::list_reports(app, by, page_size, cursor).await?;
             Ok(ApiResponse::ok(&page(results, next)).with_header(CACHE_CONTROL, "no-store"))
         }
         Some(date) => {
             let day = NaiveDate::parse_from_str(date, "%Y-%m-%d")
                 .map_err(|_| Error::field("date", "Enter a date in YYYY-MM-DD form."))?;
-            let report = report::get_report(app, day).await?.ok_or(Error::NotFound)?;
+            let report = report::get_report(app, by, day)
+                .await?
+                .ok_or(Error::NotFound)?;
             Ok(ApiResponse::ok(&report).with_header(CACHE_CONTROL, "no-store"))
         }
     }

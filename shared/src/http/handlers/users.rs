@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::App;
+use crate::access;
 use crate::accounts::UserRecord;
 use crate::accounts::users::{self, Actor, CreateUserInput, ListFilter, UpdateUserInput};
 use crate::error::Error;
@@ -38,9 +39,8 @@ fn bool_param(ctx: &RequestCtx, name: &str) -> Result<Option<bool>, Error> {
     }
 }
 
-/// `GET /api/users/?search=&role=&is_verified=&page_size=&cursor=`. Administrators get every
-/// field; others the public view of a public profile (contact and location only where its
-/// `show_*` flags allow) and the public card of a private one.
+/// `GET /api/users/?search=&role=&is_verified=&page_size=&cursor=`: each user as the viewer
+/// sees them (`access::profile_visibility`).
 pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let role = match ctx.query_param("role").filter(|r| !r.is_empty()) {
@@ -61,20 +61,10 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         .map(Cursor::from_client);
     let actor = Actor::of(&principal.user);
     let page = users::list_users(app, actor, &filter, ctx.page_size()?, cursor).await?;
-    let admin = actor.role.is_admin();
     let results: Vec<Json> = page
         .users
         .iter()
-        .map(|u| {
-            if admin {
-                full_view(u)
-            } else if u.is_private {
-                // Even to followers: whom one follows is no reason to widen a directory.
-                views::public_card(u)
-            } else {
-                views::public_view(u)
-            }
-        })
+        .filter_map(|(user, visibility)| views::view_as(*visibility, user))
         .collect();
     Ok(ApiResponse::ok(&json!({
         "next": page.next.as_ref().map(Cursor::as_str),
@@ -92,11 +82,7 @@ fn user_response(status: StatusCode, user: &UserRecord) -> ApiResponse {
 pub async fn create(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let actor = Actor::of(&principal.user);
-    if !actor.role.is_admin() {
-        return Err(Error::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ));
-    }
+    access::require_admin(actor)?;
     let input: CreateUserInput = ctx.json()?;
     let user = users::create_user(app, actor, input, &client_info(ctx)).await?;
     Ok(user_response(StatusCode::CREATED, &user))
@@ -190,11 +176,8 @@ pub async fn suspend(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> 
     let principal = caller(app, ctx).await?;
     let actor = Actor::of(&principal.user);
     let id = target(ctx)?;
-    if !actor.role.is_staff() {
-        return Err(Error::Forbidden(
-            "You do not have permission to perform this action.".into(),
-        ));
-    }
+    // Staff only, decided before the body is read (`set_suspension` decides it again).
+    access::require_staff(actor)?;
     let body: SuspendBody = ctx.json()?;
     let reason = body.reason.unwrap_or_default();
     let user = users::set_suspension(app, actor, id, Some(&reason), &client_info(ctx)).await?;

@@ -51,6 +51,7 @@ pub async fn badge(app: &App, name: &str, criteria: Json, points: i64) -> BadgeD
         .unwrap_or_else(|e| panic!("criteria of {name} are invalid: {e:?}"));
     definitions::create(
         app,
+        accounts::access::Admin::SYSTEM,
         NewBadge {
             name: name.into(),
             description: format!("{name} (test)"),

@@ -42,7 +42,7 @@ pub async fn create(app: &TestApp, username: &str, role: Role, verified: bool) -
         .await
         .unwrap_or_else(|e| panic!("create {username}: {e}"));
     if role != Role::Normal {
-        users::set_role(&app.app, None, user.id, role)
+        users::set_role(&app.app, accounts::access::Actor::System, user.id, role)
             .await
             .unwrap_or_else(|e| panic!("set the role of {username}: {e}"));
     }

@@ -1,0 +1,104 @@
+//! Retiring a badge definition: its awards go first (each giving back its points), then the
+//! definition itself. Here rather than in `definitions` so that definitions need not know
+//! awards (awards read definitions).
+
+use super::awards;
+use super::definitions::{BadgeId, Invalidate, get_any, name_key, stats_update, time_value};
+use super::retry::{self, MAX_ATTEMPTS};
+use crate::App;
+use crate::access::Admin;
+use crate::error::Error;
+use crate::store::{Condition, TxOp, Update, Value, keys};
+
+/// Deletes a definition with its awards and the points they gave, in steps that a repeated
+/// `DELETE` resumes:
+/// 1. the definition is marked `deleting` and deactivated (one transaction with the active
+///    count): it disappears from every list and award transactions refuse it;
+/// 2. its holders (GSI1 `BADGE#<id>`) are revoked page by page, each revoke one transaction
+///    that gives back the points and moves the aggregates;
+/// 3. the definition and its unique name go, with the aggregates, in one transaction
+///    conditioned on no holder being counted (the definition's own `earned_count`, if it still
+///    has one, and its count item, deleted with it), so a holder the index had not shown yet
+///    is not lost: the step repeats, or the request is a 503 that a retry finishes.
+pub async fn delete_definition(app: &App, _by: Admin, id: BadgeId) -> Result<(), Error> {
+    let _fresh = Invalidate(app);
+    let def = get_any(app, id, true).await?.ok_or(Error::NotFound)?;
+    if !def.deleting {
+        let update = Update::new()
+            .set("deleting", true)
+            .set("is_active", false)
+            .set("updated_at", time_value(app.clock.now())?)
+            .add("version", 1)
+            .remove(keys::attr::GSI2PK)
+            .remove(keys::attr::GSI2SK);
+        let mut ops = vec![TxOp::Update {
+            key: keys::badge_definition(id.0),
+            update,
+            condition: Some(Condition::eq("version", def.version)),
+        }];
+        if def.is_active {
+            ops.push(TxOp::Update {
+                key: keys::badge_stats(id.0),
+                update: Update::new().add("active_definitions", -1),
+                condition: None,
+            });
+        }
+        match app.table.transact_write(ops).await {
+            Ok(()) => {}
+            // Someone changed it meanwhile: the caller may simply try again.
+            Err(e) if e.failed_condition_index().is_some() => {
+                return Err(Error::Conflict(
+                    "The badge changed while it was being deleted; try again.".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        awards::revoke_all_holders(app, id).await?;
+        let ops = vec![
+            TxOp::Delete {
+                key: keys::badge_definition(id.0),
+                condition: Some(Condition::eq("deleting", true).and(Condition::Or(vec![
+                    Condition::NotExists("earned_count".into()),
+                    Condition::Le("earned_count".into(), Value::Int(0)),
+                ]))),
+            },
+            TxOp::Delete {
+                key: keys::unique_badge_name(&name_key(&def.name)),
+                condition: Some(Condition::Or(vec![
+                    Condition::item_absent(),
+                    Condition::eq("badge_id", id.0),
+                ])),
+            },
+            TxOp::Update {
+                key: keys::badge_stats(id.0),
+                update: stats_update(Update::new(), def.category, def.rarity, -1),
+                condition: None,
+            },
+            TxOp::Delete {
+                key: keys::badge_earned(id.0),
+                condition: Some(Condition::Or(vec![
+                    Condition::item_absent(),
+                    Condition::Le("count".into(), Value::Int(0)),
+                ])),
+            },
+        ];
+        match app.table.transact_write(ops).await {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if matches!(e.failed_condition_index(), Some(0) | Some(3))
+                    || e.calls_for_another_round() =>
+            {
+                // A holder not yet visible on the index, or a concurrent writer.
+                let still = get_any(app, id, true).await?;
+                if still.is_none() {
+                    return Ok(());
+                }
+                retry::pause().await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(retry::busy())
+}
