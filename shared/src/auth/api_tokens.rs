@@ -141,6 +141,7 @@ pub async fn create(
         ));
     }
     let name = valid_name(name)?;
+    super::mfa::require_recent_auth(app, principal, super::mfa::Sensitive::Action).await?;
     let owner = principal.id();
     if owned_records(app, owner).await?.len() >= MAX_TOKENS_PER_USER {
         return Err(Error::field(

@@ -76,6 +76,14 @@ impl From<Error> for ApiResponse {
                     .with_header(http::header::WWW_AUTHENTICATE, "Bearer realm=\"api\"")
             }
             Error::Forbidden(detail) => ApiResponse::detail(StatusCode::FORBIDDEN, &detail),
+            Error::StepUpRequired {
+                code,
+                detail,
+                methods,
+            } => ApiResponse::json(
+                StatusCode::FORBIDDEN,
+                &json!({ "detail": detail, "code": code, "methods": methods }),
+            ),
             Error::NotFound => ApiResponse::detail(StatusCode::NOT_FOUND, "Not found."),
             Error::MethodNotAllowed { method, allow } => ApiResponse::detail(
                 StatusCode::METHOD_NOT_ALLOWED,
