@@ -59,10 +59,12 @@ impl std::fmt::Debug for LoginInput {
 
 /// What a password that passed leads to: a session, or (for an account with an active second
 /// factor) a pending sign-in the client completes at `POST /api/auth/mfa/verify/`.
+// Made and moved once per login: boxing the larger variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum LoginOutcome {
     SignedIn(UserRecord, StartedSession),
-    SecondFactorRequired(UserRecord, mfa::PendingSignIn),
+    SecondFactorRequired(mfa::PendingSignIn),
 }
 
 /// Checks the password and starts a session (`via` says whether for a cookie or for tokens),
@@ -167,7 +169,7 @@ pub async fn login(
     if second_factor? {
         // No session yet: the second step makes it (`mfa::complete_sign_in`).
         let pending = mfa::begin_sign_in(app, &user, via).await?;
-        return Ok(LoginOutcome::SecondFactorRequired(user, pending));
+        return Ok(LoginOutcome::SecondFactorRequired(pending));
     }
     // Round trip 3: the session's write and the new-device check (which leaves the new session
     // out of what it compares) side by side.

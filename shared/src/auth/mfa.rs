@@ -859,10 +859,8 @@ pub async fn complete_sign_in(
         Proof::Totp(code) => {
             require_available(app)?;
             let factors = active_factors(app, user.id).await?;
-            match match_code(app, &factors, &typed_code(code))? {
-                Some((factor, step)) => Some(take_step(app, factor, step)),
-                None => None,
-            }
+            match_code(app, &factors, &typed_code(code))?
+                .map(|(factor, step)| take_step(app, factor, step))
         }
         Proof::RecoveryCode(code) => {
             let key = keys::recovery_code(user.id, &recovery_hash(user.id, code));

@@ -75,7 +75,7 @@ pub async fn create_session(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, 
     let client = client_info(ctx);
     let (user, started) = match password_login(app, input, &client, AuthMethod::Session).await? {
         LoginOutcome::SignedIn(user, started) => (user, started),
-        LoginOutcome::SecondFactorRequired(_, pending) => {
+        LoginOutcome::SecondFactorRequired(pending) => {
             return Ok(super::sessions::second_factor_required(&pending));
         }
     };

@@ -111,7 +111,7 @@ pub async fn login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let client = client_info(ctx);
     match password_login(app, input, &client, AuthMethod::Session).await? {
         LoginOutcome::SignedIn(user, started) => Ok(cookie_login_answer(app, ctx, &user, &started)),
-        LoginOutcome::SecondFactorRequired(_, pending) => Ok(second_factor_required(&pending)),
+        LoginOutcome::SecondFactorRequired(pending) => Ok(second_factor_required(&pending)),
     }
 }
 
@@ -134,7 +134,7 @@ pub async fn jwt_login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error
     let client = client_info(ctx);
     match password_login(app, input, &client, AuthMethod::Jwt).await? {
         LoginOutcome::SignedIn(user, started) => jwt_login_answer(app, &user, &started).await,
-        LoginOutcome::SecondFactorRequired(_, pending) => Ok(second_factor_required(&pending)),
+        LoginOutcome::SecondFactorRequired(pending) => Ok(second_factor_required(&pending)),
     }
 }
 
