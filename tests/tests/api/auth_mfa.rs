@@ -855,3 +855,69 @@ both_engines!(
         assert_eq!(done.status, 200, "{}", done.body_json());
     }
 );
+
+// ------------------------------------------------------------------------------- access
+
+both_engines!(
+    async fn who_may_call_the_second_factor_routes(t: TestTable) {
+        let app = TestApp::new(t).await;
+        register(&app, "noor").await;
+        let token = access_token(&app, "noor").await;
+        let created = create_api_token(&app, &token).await;
+        assert_eq!(created.status, 201);
+        let key = created.body_json()["key"].as_str().unwrap().to_owned();
+
+        // Anonymous: 401 on every route of a signed-in user.
+        for (method, path) in [
+            ("GET", "/api/auth/mfa/factors/"),
+            ("POST", "/api/auth/mfa/factors/"),
+            ("POST", "/api/auth/mfa/recovery-codes/"),
+            ("POST", "/api/auth/mfa/step-up/"),
+            ("DELETE", "/api/users/1/mfa/"),
+        ] {
+            let request = match method {
+                "GET" => app.get(path),
+                "DELETE" => app.delete(path),
+                _ => app.post(path).json(json!({})),
+            };
+            assert_eq!(request.send().await.status, 401, "{method} {path}");
+        }
+
+        // An API token lists, but has no session to step up or to enrol with.
+        let listed = app
+            .get("/api/auth/mfa/factors/")
+            .api_token(&key)
+            .send()
+            .await;
+        assert_eq!(listed.status, 200);
+        let enrol = app
+            .post("/api/auth/mfa/factors/")
+            .api_token(&key)
+            .json(json!({}))
+            .send()
+            .await;
+        assert_eq!(enrol.status, 403, "{}", enrol.body_json());
+        let up = app
+            .post("/api/auth/mfa/step-up/")
+            .api_token(&key)
+            .json(json!({ "password": PASSWORD }))
+            .send()
+            .await;
+        assert_eq!(up.status, 400, "{}", up.body_json());
+
+        // An unverified account may not manage factors.
+        let response = app
+            .post("/api/auth/register/")
+            .json(json!({ "username": "newbie", "email": "newbie@example.com", "password": PASSWORD }))
+            .send()
+            .await;
+        assert_eq!(response.status, 201);
+        let unverified = access_token(&app, "newbie").await;
+        let refused = app
+            .get("/api/auth/mfa/factors/")
+            .bearer(&unverified)
+            .send()
+            .await;
+        assert_eq!(refused.status, 403);
+    }
+);
