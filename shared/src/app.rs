@@ -25,6 +25,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The JWT signing keys (the first signs, all verify).
     pub keys: Arc<crate::auth::jwt::KeySet>,
+    /// The keys that seal second-factor secrets (`auth/sealed.rs`).
+    pub seal_keys: Arc<crate::auth::sealed::SealKeys>,
     pub config: Config,
     /// This process's copy of the active badge definitions (`badges::definitions`).
     pub active_badges: Arc<crate::badges::definitions::ActiveCache>,
@@ -44,6 +46,7 @@ pub(crate) struct AppParts {
     bus: std::sync::Weak<InProcessBus>,
     clock: Arc<dyn Clock>,
     keys: Arc<crate::auth::jwt::KeySet>,
+    seal_keys: Arc<crate::auth::sealed::SealKeys>,
     config: Config,
     active_badges: Arc<crate::badges::definitions::ActiveCache>,
     large_accounts: Arc<crate::social::large::LargeAccounts>,
@@ -60,6 +63,7 @@ impl AppParts {
             bus: Arc::downgrade(bus),
             clock: app.clock.clone(),
             keys: app.keys.clone(),
+            seal_keys: app.seal_keys.clone(),
             config: app.config.clone(),
             active_badges: app.active_badges.clone(),
             large_accounts: app.large_accounts.clone(),
@@ -77,6 +81,7 @@ impl AppParts {
             in_process_bus: Some(bus),
             clock: self.clock.clone(),
             keys: self.keys.clone(),
+            seal_keys: self.seal_keys.clone(),
             config: self.config.clone(),
             active_badges: self.active_badges.clone(),
             large_accounts: self.large_accounts.clone(),
@@ -232,6 +237,8 @@ impl App {
 
         let keys = crate::auth::jwt::KeySet::load(&config.auth.signing_keys)
             .map_err(|reason| StartupError::Config(ConfigError::new("JWT_SIGNING_KEYS", reason)))?;
+        let seal_keys = crate::auth::sealed::SealKeys::load(&config.auth.mfa_secret_keys)
+            .map_err(|reason| StartupError::Config(ConfigError::new("MFA_SECRET_KEYS", reason)))?;
 
         let app = App {
             table,
@@ -240,6 +247,7 @@ impl App {
             in_process_bus,
             clock,
             keys: Arc::new(keys),
+            seal_keys: Arc::new(seal_keys),
             config,
             active_badges: Default::default(),
             large_accounts: Default::default(),

@@ -112,6 +112,13 @@ pub struct AuthConfig {
     pub jwt_audience: String,
     /// Where the Ed25519 signing keys come from.
     pub signing_keys: SigningKeysSource,
+    /// Where the keys that seal second-factor secrets come from (`auth/sealed.rs`).
+    pub mfa_secret_keys: SecretKeysSource,
+    /// `MFA_ISSUER`: the issuer authenticator apps show beside a factor, default `Accounts`.
+    pub mfa_issuer: String,
+    /// `MFA_REQUIRED_FOR_STAFF`: staff (moderators and up) must enrol a second factor; until
+    /// they do, a sign-in answers that one is required. Default false.
+    pub mfa_required_for_staff: bool,
     /// `ACCESS_TOKEN_TTL`, default 3600 (1 h).
     pub access_ttl_secs: i64,
     /// `REFRESH_TOKEN_TTL`, default 604800 (7 days).
@@ -158,6 +165,26 @@ impl std::fmt::Debug for SigningKeysSource {
         match self {
             SigningKeysSource::Inline(_) => f.write_str("Inline(<secret>)"),
             SigningKeysSource::File(path) => write!(f, "File({})", path.display()),
+        }
+    }
+}
+
+/// The keys that seal second-factor secrets: `MFA_SECRET_KEYS` (`<kid>:<base64url key>`,
+/// comma-separated; in Lambda from a NoEcho parameter), a file (`MFA_SECRET_KEYS_FILE`;
+/// accounts-local's default, generated on first start), or none (second factors unavailable).
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretKeysSource {
+    Unset,
+    Inline(String),
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for SecretKeysSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretKeysSource::Unset => f.write_str("Unset"),
+            SecretKeysSource::Inline(_) => f.write_str("Inline(<secret>)"),
+            SecretKeysSource::File(path) => write!(f, "File({})", path.display()),
         }
     }
 }
@@ -339,12 +366,21 @@ impl Config {
                 ));
             }
         };
+        let mfa_secret_keys = match (env.var("MFA_SECRET_KEYS"), env.var("MFA_SECRET_KEYS_FILE")) {
+            (Some(text), _) => SecretKeysSource::Inline(text),
+            (None, Some(path)) => SecretKeysSource::File(PathBuf::from(path)),
+            (None, None) if local => SecretKeysSource::File(data_dir()?.join("mfa-secret-keys")),
+            (None, None) => SecretKeysSource::Unset,
+        };
         let auth = AuthConfig {
             jwt_issuer: env.var("JWT_ISSUER").unwrap_or_else(|| "accounts".into()),
             jwt_audience: env
                 .var("JWT_AUDIENCE")
                 .unwrap_or_else(|| "accounts-api".into()),
             signing_keys,
+            mfa_secret_keys,
+            mfa_issuer: env.var("MFA_ISSUER").unwrap_or_else(|| "Accounts".into()),
+            mfa_required_for_staff: parse_bool(env, "MFA_REQUIRED_FOR_STAFF", false)?,
             access_ttl_secs: parse_secs(env, "ACCESS_TOKEN_TTL", 3600)?,
             refresh_ttl_secs: parse_secs(env, "REFRESH_TOKEN_TTL", 7 * 24 * 3600)?,
             renew_before_secs: parse_secs(env, "RENEW_ACCESS_BEFORE", 300)?,

@@ -58,6 +58,15 @@ pub enum Error {
     /// (`crate::access`).
     #[error("permission denied")]
     PermissionDenied,
+    /// 403 with `code`: the action needs a recent strong authentication (`step_up_required`,
+    /// with the `methods` that satisfy it) or a second factor the account has not set up
+    /// (`mfa_enrolment_required`).
+    #[error("step-up required: {code}")]
+    StepUpRequired {
+        code: &'static str,
+        detail: String,
+        methods: Vec<&'static str>,
+    },
     /// 404.
     #[error("not found")]
     NotFound,

@@ -91,9 +91,7 @@ pub async fn token_for(app: &App, id: UserId) -> String {
     let started = sessions::start_session(app, &user, &client(), AuthMethod::Jwt)
         .await
         .unwrap();
-    jwt::issue_pair(app, user.id, &started.record.session_id)
-        .unwrap()
-        .access
+    jwt::issue_pair(app, &started.record).unwrap().access
 }
 
 /// Records the domain events published on the in-process bus.
@@ -172,7 +170,7 @@ pub async fn sign_in(app: &App, user: &UserRecord) -> TokenPair {
     let started = sessions::start_session(app, user, &client(), AuthMethod::Jwt)
         .await
         .unwrap();
-    jwt::issue_pair(app, user.id, &started.record.session_id).unwrap()
+    jwt::issue_pair(app, &started.record).unwrap()
 }
 
 /// Verifies `email` through the API with the newest code mailed to it; panics unless that

@@ -3,9 +3,11 @@
 // the profile; follow a private account and approve it from the other account; earn a badge
 // through the API and see it celebrated and featured; end another session; create and revoke
 // an API token; the staff pages with real data; every flow by keyboard alone; no serious or
-// critical axe-core violation on any page; the profile page's LCP within 1 s.
+// critical axe-core violation on any page; the profile page's LCP within 1 s; the second step of
+// a login for an account with a TOTP factor.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { createHmac } from "node:crypto";
 import { writeFile, mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { ADMIN, admin, api, axeViolations, codeFor, createUser, dismissCelebrations, launch, newContext, ok, runTask, shot, signIn, uniqueName, visit, waitForBadge } from "./helpers.mjs";
@@ -478,5 +480,60 @@ test("the API rejects the console's forms without the CSRF header", async () => 
   await visit(page, "/settings");
   const status = await page.evaluate(() => fetch("/api/settings/", { method: "PATCH", headers: { "Content-Type": "application/json" }, body: "{}" }).then((r) => r.status));
   assert.equal(status, 403);
+  await context.close();
+});
+
+/** RFC 4648 base32 (no padding) to bytes, as authenticator apps read the enrolment secret. */
+function fromBase32(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of text.replace(/=+$/, "").toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The RFC 6238 code (HMAC-SHA-1, 30 s, 6 digits) of `secret` for the step `offset` steps from now. */
+function totp(secret, offset = 0) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + offset));
+  const digest = createHmac("sha1", secret).update(counter).digest();
+  const at = digest[digest.length - 1] & 0x0f;
+  return String((digest.readUInt32BE(at) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+test("an account with a TOTP factor logs in with its code as the second step", async () => {
+  const user = await createUser("totp");
+  const { access } = await ok("POST", "/api/auth/jwt/login/", { body: { username: user.username, password: user.password } });
+  const auth = `Bearer ${access}`;
+  const enrolled = await ok("POST", "/api/auth/mfa/factors/", { body: { name: "e2e" }, auth });
+  const secret = fromBase32(enrolled.secret);
+  await ok("POST", `/api/auth/mfa/factors/${enrolled.factor.id}/confirm/`, { body: { code: totp(secret) }, auth });
+
+  const context = await newContext(browser);
+  const page = await context.newPage();
+  await visit(page, "/login");
+  await page.getByLabel("Username or email").fill(user.username);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
+  assert.equal((await context.cookies()).find((c) => c.name === "sessionid"), undefined, "no session before the code");
+  await page.getByLabel("Code").fill("000000");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByText("Invalid code.").waitFor();
+  // The confirmation took this step's code: the next step's is within the window.
+  await page.getByLabel("Code").fill(totp(secret, 1));
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.waitForURL(`**/u/${user.username}`);
+  const me = await page.evaluate(() => fetch("/api/auth/me/").then((r) => r.json()));
+  assert.equal(me.aal, 2);
+  assert.deepEqual(me.amr, ["pwd", "otp"]);
   await context.close();
 });

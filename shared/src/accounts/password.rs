@@ -177,6 +177,12 @@ pub async fn change_password(
         .await;
         return Err(Error::field("current_password", WRONG_CURRENT_PASSWORD));
     }
+    crate::auth::mfa::require_recent_auth(
+        app,
+        principal,
+        crate::auth::mfa::Sensitive::WithPassword,
+    )
+    .await?;
 
     let new_hash = passwords::hash_password(new).await?;
     if !store_password(app, user, &credentials.password_hash, new_hash).await? {

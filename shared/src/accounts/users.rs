@@ -28,6 +28,7 @@ use crate::accounts::{UserRecord, email_change, email_key, get_user_consistent, 
 use crate::activity::events::{self, EventType, NewEvent, log_event_best_effort};
 use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
+use crate::auth::mfa::{self, Sensitive};
 use crate::auth::{api_tokens, sessions};
 use crate::error::{Error, FieldErrors};
 use crate::model::{EmailAddress, Role, UserId, Username};
@@ -395,9 +396,16 @@ pub async fn update_user(
                 client,
             )
             .await?;
+            mfa::require_recent_auth(app, principal, Sensitive::WithPassword).await?;
         } else {
             password::refuse_api_token(principal)?;
+            mfa::require_recent_auth(app, principal, Sensitive::Action).await?;
         }
+    }
+    // A staff member changing a role confirms it is them (step-up), once the change is
+    // otherwise valid.
+    if changes.role.is_some_and(|role| role != current.role) {
+        mfa::require_recent_auth(app, principal, Sensitive::Action).await?;
     }
     if let Some(new) = &new_email {
         // Refused before anything else is written, so a taken address changes nothing.
@@ -765,11 +773,13 @@ pub async fn erase_user_as(
     let actor = Actor::of(&principal.user);
     if actor.is(target) {
         password::confirm_current_password(app, principal, current_password, client).await?;
+        mfa::require_recent_auth(app, principal, Sensitive::WithPassword).await?;
     } else {
         // Whether the account exists and who may erase it is decided below: an API token is
         // refused only where the answer would not be a 404 anyway.
         if actor.is_admin() {
             password::refuse_api_token(principal)?;
+            mfa::require_recent_auth(app, principal, Sensitive::Action).await?;
         }
     }
     erase_user(app, actor, target, client).await

@@ -144,6 +144,13 @@ event_types! {
         SecurityAlert = "security_alert", High, "An alert raised by the security analysis.";
         SuspiciousActivity = "suspicious_activity", High, "Activity flagged as suspicious.";
         RateLimited = "rate_limited", Low, "A request was refused by a rate limit.";
+        MfaEnabled = "mfa_enabled", Medium, "A second factor (TOTP) was confirmed and is active.";
+        MfaDisabled = "mfa_disabled", Medium, "A second factor was removed by its owner.";
+        MfaReset = "mfa_reset", High, "Staff removed every second factor of the account; the owner was told by mail.";
+        MfaChallengeFailed = "mfa_challenge_failed", Medium, "A second-factor code (sign-in or step-up) was wrong, reused or throttled.";
+        RecoveryCodeUsed = "recovery_code_used", High, "A recovery code was spent; the owner was told by mail.";
+        RecoveryCodesRegenerated = "recovery_codes_regenerated", Medium, "A new set of recovery codes replaced the old one.";
+        StepUp = "step_up", Low, "The session proved a password or a second factor again for a sensitive action.";
     }
     Social {
         Follow = "follow", Low, "The user followed someone.";

@@ -55,6 +55,8 @@ pub fn session_view(session: &SessionRecord, now: DateTime<Utc>, current: Option
         "is_deleted": session.is_deleted,
         "time_spent": time_spent,
         "is_current": current == Some(session.session_id.as_str()),
+        "aal": session.aal,
+        "amr": session.amr,
     })
 }
 

@@ -142,7 +142,13 @@ pub async fn create(
     }
     let name = valid_name(name)?;
     let owner = principal.id();
-    if owned_records(app, owner).await?.len() >= MAX_TOKENS_PER_USER {
+    // A sensitive action (step-up, `auth/mfa.rs`): its factor read goes beside the count.
+    let (recent, owned) = tokio::join!(
+        super::mfa::require_recent_auth(app, principal, super::mfa::Sensitive::Action),
+        owned_records(app, owner)
+    );
+    recent?;
+    if owned?.len() >= MAX_TOKENS_PER_USER {
         return Err(Error::field(
             "name",
             format!("You already have {MAX_TOKENS_PER_USER} API tokens; revoke one first."),

@@ -350,7 +350,7 @@ fn load_or_create_file(path: &Path) -> Result<KeySet, String> {
 /// Writes a file that must not exist yet, readable by its owner only, so that no other
 /// process ever sees it half written: a private temporary file, then a hard link to the final
 /// name (which fails if that name exists).
-fn write_new_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(super) fn write_new_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write as _;
 
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -406,6 +406,13 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub token_type: TokenType,
+    /// The session's assurance level when the token was issued (1 or 2; 0 in tokens issued
+    /// before second factors). Informative: what a request may do is decided from the session.
+    #[serde(default)]
+    pub aal: u8,
+    /// The session's authentication methods when the token was issued (RFC 8176 names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 impl Claims {
@@ -427,7 +434,9 @@ pub struct TokenPair {
     pub refresh_expires_at: DateTime<Utc>,
 }
 
-fn claims(app: &App, user: UserId, session_id: &str, token_type: TokenType) -> Claims {
+fn claims(app: &App, session: &sessions::SessionRecord, token_type: TokenType) -> Claims {
+    let user = session.user_id;
+    let session_id = &session.session_id;
     let now = app.clock.epoch_seconds();
     let ttl = match token_type {
         TokenType::Access => app.config.auth.access_ttl_secs,
@@ -443,13 +452,15 @@ fn claims(app: &App, user: UserId, session_id: &str, token_type: TokenType) -> C
         iss: app.config.auth.jwt_issuer.clone(),
         aud: app.config.auth.jwt_audience.clone(),
         token_type,
+        aal: session.aal,
+        amr: session.amr.clone(),
     }
 }
 
-/// A new access and refresh pair for a session.
-pub fn issue_pair(app: &App, user: UserId, session_id: &str) -> Result<TokenPair, Error> {
-    let access = claims(app, user, session_id, TokenType::Access);
-    let refresh = claims(app, user, session_id, TokenType::Refresh);
+/// A new access and refresh pair for a session, carrying its assurance (`aal`, `amr`).
+pub fn issue_pair(app: &App, session: &sessions::SessionRecord) -> Result<TokenPair, Error> {
+    let access = claims(app, session, TokenType::Access);
+    let refresh = claims(app, session, TokenType::Refresh);
     Ok(TokenPair {
         access: app.keys.sign(&access)?,
         refresh: app.keys.sign(&refresh)?,
@@ -459,9 +470,8 @@ pub fn issue_pair(app: &App, user: UserId, session_id: &str) -> Result<TokenPair
 }
 
 /// A new access token for a session (auto-renewal).
-pub fn issue_access(app: &App, user: UserId, session_id: &str) -> Result<String, Error> {
-    app.keys
-        .sign(&claims(app, user, session_id, TokenType::Access))
+pub fn issue_access(app: &App, session: &sessions::SessionRecord) -> Result<String, Error> {
+    app.keys.sign(&claims(app, session, TokenType::Access))
 }
 
 fn invalid() -> Error {
@@ -576,7 +586,7 @@ pub async fn refresh(
     };
     match app.table.transact_write(vec![rotate, still_active]).await {
         Ok(()) => {
-            let pair = issue_pair(app, user, &claims.sid)?;
+            let pair = issue_pair(app, &session)?;
             let event = NewEvent::new(EventType::TokenRefresh, Some(user))
                 .session(&claims.sid)
                 .client(client)
@@ -596,7 +606,7 @@ pub async fn refresh(
             if failed(1) {
                 Err(invalid())
             } else if failed(0) {
-                reused(app, &claims, user, client, now).await
+                reused(app, &claims, &session, client, now).await
             } else {
                 Err(StoreError::TransactionCanceled { reasons }.into())
             }
@@ -609,10 +619,11 @@ pub async fn refresh(
 async fn reused(
     app: &App,
     claims: &Claims,
-    user: UserId,
+    session: &sessions::SessionRecord,
     client: &ClientInfo,
     now: i64,
 ) -> Result<TokenPair, Error> {
+    let user = session.user_id;
     let revoked = app
         .table
         .get(&keys::revoked_token(&claims.jti), true)
@@ -629,7 +640,7 @@ async fn reused(
         .is_some_and(|reason| reason == "rotated");
 
     if rotated && now.saturating_sub(revoked_at) <= app.config.auth.refresh_reuse_grace_secs {
-        let pair = issue_pair(app, user, &claims.sid)?;
+        let pair = issue_pair(app, session)?;
         let event = NewEvent::new(EventType::TokenRefresh, Some(user))
             .session(&claims.sid)
             .client(client)
@@ -701,6 +712,8 @@ mod tests {
             iss: "iss".into(),
             aud: "aud".into(),
             token_type: TokenType::Access,
+            aal: 1,
+            amr: vec!["pwd".into()],
         }
     }
 

@@ -184,12 +184,17 @@ pub enum LockSubject {
     Account(UserId),
     /// The normalised identifier (lower-case username or address) as submitted.
     UnknownName(String),
+    /// Wrong second-factor codes of an account (sign-in, step-up, enrolment): the same
+    /// backoff as passwords, counted apart so that a code guesser does not lock out the
+    /// password and a password guesser does not lock out the codes.
+    SecondFactor(UserId),
 }
 
 impl LockSubject {
     fn key(&self) -> Key {
         match self {
             LockSubject::Account(user) => keys::login_failures(*user),
+            LockSubject::SecondFactor(user) => keys::mfa_failures(*user),
             LockSubject::UnknownName(name) => {
                 keys::unknown_login_failures(&sha256_hex(&format!("login-name:{name}"))[..32])
             }
@@ -275,6 +280,12 @@ async fn add_failure(app: &App, key: &Key) -> Result<i64, Error> {
         reason: "the login failure counter kept changing".into(),
         retry_after_secs: 1,
     })
+}
+
+/// Forgets the failures of any [`LockSubject`].
+pub async fn clear_failures(app: &App, subject: &LockSubject) -> Result<(), Error> {
+    app.table.delete(&subject.key(), None).await?;
+    Ok(())
 }
 
 /// Forgets the account's failures (after a successful login or a password reset).

@@ -12,12 +12,13 @@
 //! 5. the password (Argon2id); a failure counts for the account and for the IP;
 //! 6. only after the password: suspension (403 with the reason; its sessions end), so the reason
 //!    is shown only to someone who knows the password;
-//! 7. success: the failure counter is cleared, an outdated hash is rehashed, a session starts.
-//!    Unverified accounts log in; endpoints restrict them.
+//! 7. success: the failure counter is cleared, an outdated hash is rehashed, a session starts;
+//!    or, for an account with an active second factor, a pending sign-in (`auth/mfa.rs`) and
+//!    no session until the second step. Unverified accounts log in; endpoints restrict them.
 //!
 //! Four sequential store round trips on the way (docs/benchmarks.md, "Round trips per
-//! request"): the windows with the name's unique item; the profile with its lockout counter and
-//! credentials; the session's write with the new-device check; the event with the login day.
+//! request"): the windows with the name's unique item; the profile with its lockout counter,
+//! credentials and second factors; the session's write with the new-device check; the event with the login day.
 
 use serde_json::json;
 
@@ -25,9 +26,9 @@ use super::AuthMethod;
 use super::bot_check::refuse_bots;
 use super::client::ClientInfo;
 use super::limits::{self, Limit, LockSubject};
-use super::passwords;
 use super::principal::suspended_detail;
 use super::sessions::{self, StartedSession};
+use super::{mfa, passwords};
 use crate::App;
 use crate::accounts::{self, UserRecord};
 use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effort};
@@ -56,13 +57,25 @@ impl std::fmt::Debug for LoginInput {
     }
 }
 
-/// Checks the password and starts a session (`via` says whether for a cookie or for tokens).
+/// What a password that passed leads to: a session, or (for an account with an active second
+/// factor) a pending sign-in the client completes at `POST /api/auth/mfa/verify/`.
+// Made and moved once per login: boxing the larger variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum LoginOutcome {
+    SignedIn(UserRecord, StartedSession),
+    SecondFactorRequired(mfa::PendingSignIn),
+}
+
+/// Checks the password and starts a session (`via` says whether for a cookie or for tokens),
+/// or, when the account has an active second factor, a pending sign-in (no session, no
+/// tokens) that the second step turns into one.
 pub async fn login(
     app: &App,
     input: LoginInput,
     client: &ClientInfo,
     via: AuthMethod,
-) -> Result<(UserRecord, StartedSession), Error> {
+) -> Result<LoginOutcome, Error> {
     refuse_bots(app, client, input.honeypot.as_deref(), "login").await?;
 
     // Failures per address and name, and per address across names (a much higher ceiling):
@@ -85,16 +98,17 @@ pub async fn login(
     // Round trip 2: the profile, its lockout counter and its credentials, side by side.
     let found = match account? {
         Some(id) => {
-            let (user, lock, credentials) = tokio::join!(
+            let (user, lock, credentials, second_factor) = tokio::join!(
                 accounts::get_user_consistent(app, id),
                 limits::check_login_allowed(app, id),
-                accounts::get_credentials(app, id)
+                accounts::get_credentials(app, id),
+                mfa::has_active_factor(app, id)
             );
-            user?.map(|user| (user, lock, credentials))
+            user?.map(|user| (user, lock, (credentials, second_factor)))
         }
         None => None,
     };
-    let Some((user, lock, credentials)) = found else {
+    let Some((user, lock, (credentials, second_factor))) = found else {
         // A name with no account locks exactly as an account does: same reads, same writes,
         // same answers, so neither the lockout nor its absence tells whether it exists.
         let subject = LockSubject::UnknownName(name);
@@ -152,6 +166,11 @@ pub async fn login(
     if check.needs_rehash {
         rehash(app, user.id, &credentials.password_hash, &input.password).await;
     }
+    if second_factor? {
+        // No session yet: the second step makes it (`mfa::complete_sign_in`).
+        let pending = mfa::begin_sign_in(app, &user, via).await?;
+        return Ok(LoginOutcome::SecondFactorRequired(pending));
+    }
     // Round trip 3: the session's write and the new-device check (which leaves the new session
     // out of what it compares) side by side.
     // The user's time zone is read here when today's visit is still to be recorded.
@@ -187,7 +206,7 @@ pub async fn login(
         }
     );
     crate::metrics::emit(crate::metrics::Metric::Login);
-    Ok((user, started))
+    Ok(LoginOutcome::SignedIn(user, started))
 }
 
 /// The id of the account an identifier names, if any. Identifiers that cannot be a username or

@@ -14,10 +14,13 @@ pub mod jwt;
 mod jwt_crypto;
 pub mod limits;
 pub mod login;
+pub mod mfa;
 pub mod passwords;
 pub mod principal;
+pub mod sealed;
 pub mod secrets;
 pub mod sessions;
+pub mod totp;
 
 use crate::accounts::UserRecord;
 
@@ -62,6 +65,43 @@ pub struct Principal {
     pub api_token_id: Option<String>,
     /// A fresh access token when the presented one was close to expiry (`X-Renewed-Access`).
     pub renewed_access: Option<String>,
+    /// How strongly the session behind a cookie or a JWT was authenticated, and when (API
+    /// tokens have none).
+    pub assurance: Option<Assurance>,
+}
+
+/// The assurance of a session: its level (`aal`: 1 after a password, 2 after a second factor
+/// too), the methods used (`amr`: RFC 8176 names, `pwd`, `otp`, and `recovery` for a recovery
+/// code), and when the password and the second factor were last proved (epoch seconds; the
+/// step-up rule reads them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Assurance {
+    pub aal: u8,
+    pub amr: Vec<String>,
+    pub password_at: Option<i64>,
+    pub second_factor_at: Option<i64>,
+}
+
+impl Assurance {
+    /// A password alone, proved at `now`.
+    pub fn password(now: i64) -> Assurance {
+        Assurance {
+            aal: 1,
+            amr: vec!["pwd".into()],
+            password_at: Some(now),
+            second_factor_at: None,
+        }
+    }
+
+    /// A password and then a second factor (`otp` or `recovery`), the latter proved at `now`.
+    pub fn two_factor(password_at: i64, method: &str, now: i64) -> Assurance {
+        Assurance {
+            aal: 2,
+            amr: vec!["pwd".into(), method.into()],
+            password_at: Some(password_at),
+            second_factor_at: Some(now),
+        }
+    }
 }
 
 impl Principal {

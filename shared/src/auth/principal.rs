@@ -98,6 +98,7 @@ pub fn begin<'a>(app: &'a App, credentials: &'a Credentials) -> Authentication<'
                     session_id: None,
                     api_token_id: Some(token_id),
                     renewed_access: None,
+                    assurance: None,
                 };
                 settle(app, principal, None).await
             }),
@@ -124,6 +125,7 @@ pub fn begin<'a>(app: &'a App, credentials: &'a Credentials) -> Authentication<'
                     session_id: Some(session.session_id.clone()),
                     api_token_id: None,
                     renewed_access: None,
+                    assurance: Some(session.assurance()),
                 };
                 settle(app, principal, Some(session)).await
             }),
@@ -218,7 +220,7 @@ async fn by_access_token(
 
     let left = claims.exp - app.clock.epoch_seconds();
     let renewed_access = if left < app.config.auth.renew_before_secs && !user.is_suspended {
-        match jwt::issue_access(app, user.id, &session.session_id) {
+        match jwt::issue_access(app, &session) {
             Ok(token) => Some(token),
             Err(e) => {
                 // Renewal is a convenience: the request itself is authenticated.
@@ -235,6 +237,7 @@ async fn by_access_token(
         session_id: Some(session.session_id.clone()),
         api_token_id: None,
         renewed_access,
+        assurance: Some(session.assurance()),
     };
     Ok((principal, session))
 }

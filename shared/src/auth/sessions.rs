@@ -86,6 +86,23 @@ pub struct SessionRecord {
     pub idle_timeout_secs: i64,
     /// Absolute expiry, epoch seconds; the table's TTL attribute.
     pub expires_at: i64,
+    /// Assurance level: 1 after a password, 2 after a second factor too (sessions stored
+    /// before second factors read as 1).
+    #[serde(default = "one")]
+    pub aal: u8,
+    /// The authentication methods (`pwd`, `otp`, `recovery`).
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// When the password was last proved in this session (sign-in or step-up), epoch seconds.
+    #[serde(default)]
+    pub password_at: Option<i64>,
+    /// When a second factor was last proved in this session, epoch seconds.
+    #[serde(default)]
+    pub second_factor_at: Option<i64>,
+}
+
+fn one() -> u8 {
+    1
 }
 
 impl std::fmt::Debug for SessionRecord {
@@ -101,6 +118,16 @@ impl std::fmt::Debug for SessionRecord {
 }
 
 impl SessionRecord {
+    /// The session's assurance, as a principal carries it.
+    pub fn assurance(&self) -> super::Assurance {
+        super::Assurance {
+            aal: self.aal,
+            amr: self.amr.clone(),
+            password_at: self.password_at,
+            second_factor_at: self.second_factor_at,
+        }
+    }
+
     /// When the session goes idle unless there is activity before (epoch seconds).
     pub fn idle_expires_at(&self) -> i64 {
         self.last_activity_epoch
@@ -154,7 +181,7 @@ impl std::fmt::Debug for StartedSession {
     }
 }
 
-fn method_name(via: AuthMethod) -> &'static str {
+pub(crate) fn method_name(via: AuthMethod) -> &'static str {
     match via {
         AuthMethod::Session => "session",
         AuthMethod::Jwt => "jwt",
@@ -169,7 +196,8 @@ fn chrono_value(at: DateTime<Utc>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Starts a session for a user who just proved who they are (one write).
+/// Starts a session for a user who just proved who they are (one write), at the assurance of
+/// a password.
 pub async fn start_session(
     app: &App,
     user: &UserRecord,
@@ -197,6 +225,18 @@ pub fn new_session(
     user: &UserRecord,
     client: &ClientInfo,
     via: AuthMethod,
+) -> StartedSession {
+    let assurance = super::Assurance::password(app.clock.epoch_seconds());
+    new_session_with(app, user, client, via, assurance)
+}
+
+/// [`new_session`] at a given assurance (a sign-in completed with a second factor).
+pub fn new_session_with(
+    app: &App,
+    user: &UserRecord,
+    client: &ClientInfo,
+    via: AuthMethod,
+    assurance: super::Assurance,
 ) -> StartedSession {
     let now = app.clock.now();
     let epoch = now.timestamp();
@@ -226,6 +266,10 @@ pub fn new_session(
         last_activity_epoch: epoch,
         idle_timeout_secs: app.config.auth.session_idle_secs,
         expires_at: epoch.saturating_add(app.config.auth.session_absolute_secs),
+        aal: assurance.aal,
+        amr: assurance.amr,
+        password_at: assurance.password_at,
+        second_factor_at: assurance.second_factor_at,
     };
     StartedSession {
         cookie: format!("{}-{session_id}.{secret}", user.id),

@@ -80,6 +80,14 @@ impl From<Error> for ApiResponse {
                 StatusCode::FORBIDDEN,
                 "You do not have permission to perform this action.",
             ),
+            Error::StepUpRequired {
+                code,
+                detail,
+                methods,
+            } => ApiResponse::json(
+                StatusCode::FORBIDDEN,
+                &json!({ "detail": detail, "code": code, "methods": methods }),
+            ),
             Error::NotFound => ApiResponse::detail(StatusCode::NOT_FOUND, "Not found."),
             Error::MethodNotAllowed { method, allow } => ApiResponse::detail(
                 StatusCode::METHOD_NOT_ALLOWED,

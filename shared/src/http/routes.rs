@@ -135,6 +135,14 @@ pub static AUTH_ROUTES: &[Route] = routes! { Auth:
     POST "/api/auth/tokens/" => handlers::tokens::create_api_token;
     GET "/api/auth/tokens/" => handlers::tokens::list_api_tokens;
     DELETE "/api/auth/tokens/{id}/" => handlers::tokens::revoke_api_token;
+    GET "/api/auth/mfa/factors/" => handlers::mfa::list_factors;
+    POST "/api/auth/mfa/factors/" => handlers::mfa::enrol;
+    PATCH "/api/auth/mfa/factors/{id}/" => handlers::mfa::rename;
+    DELETE "/api/auth/mfa/factors/{id}/" => handlers::mfa::remove;
+    POST "/api/auth/mfa/factors/{id}/confirm/" => handlers::mfa::confirm;
+    POST "/api/auth/mfa/recovery-codes/" => handlers::mfa::regenerate_recovery_codes;
+    POST "/api/auth/mfa/verify/" => handlers::mfa::verify;
+    POST "/api/auth/mfa/step-up/" => handlers::mfa::step_up;
     GET "/api/schema/" => super::openapi::serve;
 };
 
@@ -150,6 +158,7 @@ pub static USERS_ROUTES: &[Route] = routes! { Users:
     POST "/api/users/{id}/email/confirm/" => handlers::users::confirm_email_change;
     POST "/api/users/{id}/suspend/" => handlers::users::suspend;
     POST "/api/users/{id}/unsuspend/" => handlers::users::unsuspend;
+    DELETE "/api/users/{id}/mfa/" => handlers::mfa::reset;
 };
 
 pub static PROFILES_ROUTES: &[Route] = routes! { Profiles:

@@ -41,6 +41,10 @@
 //! | daily session metrics | `METRICS#SESSIONS#<yyyy-mm-dd>` | `METRICS` | | |
 //! | notification (TTL) | `USER#<id>` | `NOTIF#<ulid>` | `DIGEST#<user id mod 16>` / `<due ms, 15 digits>#<user id>#<ulid>` while its email waits for a digest | |
 //! | notifications read marker | `USER#<id>` | `NOTIFSTATE` | | |
+//! | TOTP factor (TTL while unconfirmed) | `USER#<id>` | `MFA#TOTP#<factor ulid>` | | |
+//! | recovery code (one item per unused code) | `USER#<id>` | `MFA#RECOVERY#<sha256 of user and code>` | | |
+//! | second-factor failures (TTL) | `USER#<id>` | `MFAFAIL` | | |
+//! | pending second-factor sign-in (TTL 5 min) | `MFACHALLENGE#<sha256 of token>` | `MFACHALLENGE` | | |
 //!
 //! Later capabilities add their rows here, and to `docs/architecture.md`.
 
@@ -113,8 +117,9 @@ pub fn health_probe() -> Key {
 
 /// Partition key prefixes of partitions that belong to one user, session, token, address,
 /// name or source event: what one subject's traffic reaches, and no other subject's.
-const ENTITY_PREFIXES: [&str; 12] = [
+const ENTITY_PREFIXES: [&str; 13] = [
     ANON_PREFIX,
+    "MFACHALLENGE#",
     "USER#",
     "SESSION#",
     "UNIQUE#",
@@ -264,6 +269,39 @@ pub fn professional_index_prefix(verified: bool) -> &'static str {
 /// Failed-login counter of an account (throttling), with TTL.
 pub fn login_failures(id: UserId) -> Key {
     Key::new(user_partition(id), "LOGINFAIL")
+}
+
+/// A TOTP factor of the user (pending until confirmed with a code, then active).
+pub fn mfa_factor(id: UserId, factor_id: &str) -> Key {
+    Key::new(
+        user_partition(id),
+        format!("{MFA_FACTOR_PREFIX}{factor_id}"),
+    )
+}
+
+/// Prefix of the user's TOTP factors in their partition.
+pub const MFA_FACTOR_PREFIX: &str = "MFA#TOTP#";
+
+/// One unused recovery code of the user, named by the hash of the user and the code, so a
+/// code is found (and spent) in one read or one conditional delete.
+pub fn recovery_code(id: UserId, code_hash: &str) -> Key {
+    Key::new(
+        user_partition(id),
+        format!("{RECOVERY_CODE_PREFIX}{code_hash}"),
+    )
+}
+
+/// Prefix of the user's recovery codes in their partition.
+pub const RECOVERY_CODE_PREFIX: &str = "MFA#RECOVERY#";
+
+/// Failed second-factor codes of an account (the login backoff, counted apart), with TTL.
+pub fn mfa_failures(id: UserId) -> Key {
+    Key::new(user_partition(id), "MFAFAIL")
+}
+
+/// A sign-in waiting for its second factor, found by the hash of the token the client holds.
+pub fn mfa_challenge(token_hash: &str) -> Key {
+    Key::new(format!("MFACHALLENGE#{token_hash}"), "MFACHALLENGE")
 }
 
 /// A code mailed to the user for one purpose (`verify`, `reset`).

@@ -163,6 +163,10 @@ fn user_items(
         last_activity_epoch: started.timestamp(),
         idle_timeout_secs: 30 * 60,
         expires_at: started.timestamp() + 14 * 24 * 3600,
+        aal: 1,
+        amr: vec!["pwd".into()],
+        password_at: Some(started.timestamp()),
+        second_factor_at: None,
     };
     items.push((session.to_item()?, false));
     Ok(items)

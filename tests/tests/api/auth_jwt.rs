@@ -403,7 +403,11 @@ async fn tokens_expire_on_the_apps_clock(t: TestTable) {
     assert_eq!(user_info(&app, &pair.access).await.status, 200);
     app.clock().advance(Duration::seconds(1));
     assert_refused(&user_info(&app, &pair.access).await, "expired access token");
-    let fresh = jwt::issue_access(&app.app, user.id, &sid).unwrap();
+    let session = accounts::auth::sessions::get_session(&app.app, &sid)
+        .await
+        .unwrap()
+        .unwrap();
+    let fresh = jwt::issue_access(&app.app, &session).unwrap();
     assert_eq!(
         user_info(&app, &fresh).await.status,
         200,
@@ -419,7 +423,7 @@ async fn tokens_expire_on_the_apps_clock(t: TestTable) {
     app.clock().advance(Duration::seconds(1));
     assert_refused(&refresh(&app, &pair.refresh).await, "expired refresh token");
     assert_refused(&verify(&app, &pair.refresh).await, "expired refresh token");
-    let fresh = jwt::issue_pair(&app.app, user.id, &sid).unwrap();
+    let fresh = jwt::issue_pair(&app.app, &session).unwrap();
     assert_eq!(refresh(&app, &fresh.refresh).await.status, 200);
 }
 

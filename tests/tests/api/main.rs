@@ -23,6 +23,7 @@ mod activity_sessions;
 mod auth_abuse;
 mod auth_api_tokens;
 mod auth_jwt;
+mod auth_mfa;
 mod auth_passwords;
 mod auth_registration;
 mod auth_sessions;

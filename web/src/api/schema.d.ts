@@ -199,10 +199,148 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller, with their profile */
+        /** The caller, with their profile and the session's assurance */
         get: operations["get_api_auth_me"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/factors/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's second factors, and how many recovery codes are left
+         * @description Needs a verified email address (403 otherwise).
+         */
+        get: operations["get_api_auth_mfa_factors"];
+        put?: never;
+        /**
+         * Enrol a TOTP factor: the secret, otpauth URI and QR code are shown once
+         * @description Needs a recent strong authentication: a second factor within 10 minutes when the account has one, else a password within 10 minutes; otherwise 403 with `code: step_up_required` and the `methods` that satisfy it (`POST /api/auth/mfa/step-up/`).
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_auth_mfa_factors"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/factors/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one of the caller's factors; the last one takes the recovery codes with it
+         * @description Needs a recent strong authentication: a second factor within 10 minutes when the account has one, else a password within 10 minutes; otherwise 403 with `code: step_up_required` and the `methods` that satisfy it (`POST /api/auth/mfa/step-up/`).
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        delete: operations["delete_api_auth_mfa_factors_id"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename one of the caller's factors
+         * @description Needs a verified email address (403 otherwise).
+         */
+        patch: operations["patch_api_auth_mfa_factors_id"];
+        trace?: never;
+    };
+    "/api/auth/mfa/factors/{id}/confirm/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a pending factor with a code; the first factor brings ten recovery codes
+         * @description 400 on `code` for a wrong code (counted: the login backoff applies, 429).
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_auth_mfa_factors_id_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/recovery-codes/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the recovery codes with a new set of ten (the old ones stop working)
+         * @description Needs a recent strong authentication: a second factor within 10 minutes when the account has one, else a password within 10 minutes; otherwise 403 with `code: step_up_required` and the `methods` that satisfy it (`POST /api/auth/mfa/step-up/`).
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_auth_mfa_recovery_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/step-up/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm it is you (password, TOTP code or recovery code) for the sensitive actions of the next 10 minutes
+         * @description Exactly one proof. 400 for API tokens (no session) and for a wrong password or code.
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_auth_mfa_step_up"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/verify/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Second step of a sign-in: a TOTP code or a recovery code
+         * @description Exactly one of `code` and `recovery_code`. 400 on `mfa_token` when the pending sign-in expired (5 minutes), is unknown or took 5 wrong codes; 400 on the code field for a wrong or reused code (counted: the login backoff applies, 429). A recovery code works once and mails the owner.
+         */
+        post: operations["post_api_auth_mfa_verify"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1311,6 +1449,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{id}/mfa/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove every second factor and recovery code of an account (administrators)
+         * @description Administrators, on accounts of lower rank, never their own; logged on both accounts (`mfa_reset`, `admin_action`) and the owner is told by mail. Needs a recent step-up of the administrator (403 `step_up_required`). 409 when the account has no factor.
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        delete: operations["delete_api_users_id_mfa"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/{id}/suspend/": {
         parameters: {
             query?: never;
@@ -1483,6 +1643,20 @@ export interface components {
             username?: string | null;
             website?: string | null;
         };
+        MfaFactor: {
+            /** Format: date-time */
+            activated_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            id: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            name: string;
+            /** @enum {string} */
+            status: "pending" | "active";
+            /** @enum {string} */
+            type: "totp";
+        };
         NewUser: {
             /** Format: date-time */
             created_at: string;
@@ -1585,7 +1759,23 @@ export interface components {
             requested: boolean;
             requested_by: boolean;
         };
+        SecondFactorRequired: {
+            /** Format: date-time */
+            expires_at: string;
+            methods: ("totp" | "recovery_code")[];
+            /** @enum {boolean} */
+            mfa_required: true;
+            /** @description Send to `POST /api/auth/mfa/verify/` with a code. */
+            mfa_token: string;
+        };
         Session: {
+            /**
+             * @description Assurance level: 2 after a second factor.
+             * @enum {integer}
+             */
+            aal?: 1 | 2;
+            /** @description Authentication methods (`pwd`, `otp`, `recovery`). */
+            amr?: string[];
             auth_method: string;
             device_fingerprint?: string;
             device_info?: {
@@ -1958,6 +2148,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The account has a second factor: no tokens yet; complete the sign-in at `POST /api/auth/mfa/verify/` within 5 minutes. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecondFactorRequired"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
@@ -2143,6 +2342,15 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
+            /** @description The account has a second factor: no session yet; complete the sign-in at `POST /api/auth/mfa/verify/` within 5 minutes. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecondFactorRequired"];
+                };
+            };
             400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
@@ -2183,17 +2391,308 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The caller. */
+            /** @description The caller, with `aal` and `amr` (null for API tokens). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": {
+                        /** @enum {integer|null} */
+                        aal: 1 | 2 | null;
+                        amr: string[] | null;
+                    } & components["schemas"]["User"];
                 };
             };
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    get_api_auth_mfa_factors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every factor (never a secret). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        recovery_codes_remaining: number;
+                    } & {
+                        count: number;
+                        /** @description Pass as `?cursor=` for the next page. */
+                        next: string | null;
+                        previous: null;
+                        results: components["schemas"]["MfaFactor"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_mfa_factors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Phone"
+                 *     }
+                 */
+                "application/json": {
+                    name?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The pending factor (active once confirmed with a code within 15 minutes). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        factor: components["schemas"]["MfaFactor"];
+                        /** @description `otpauth://totp/...`: SHA1, 6 digits, 30 s. */
+                        otpauth_uri: string;
+                        /** @description The URI as a QR code, an SVG document. */
+                        qr_svg: string;
+                        /** @description base32 (RFC 4648), shown this once. */
+                        secret: string;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_api_auth_mfa_factors_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The factor's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    patch_api_auth_mfa_factors_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The factor's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    name?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The factor. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaFactor"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_mfa_factors_id_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The factor's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    code?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The active factor; the session now counts as aal2. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        factor: components["schemas"]["MfaFactor"];
+                        /** @description Shown this once, with the account's first factor. */
+                        recovery_codes: string[] | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_mfa_recovery_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new codes, shown this once. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        recovery_codes: string[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_mfa_step_up: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    code?: string | null;
+                    password?: string | null;
+                    recovery_code?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The session's assurance now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {integer} */
+                        aal: 1 | 2;
+                        amr: string[];
+                        /** Format: date-time */
+                        password_at: string | null;
+                        /** Format: date-time */
+                        second_factor_at: string | null;
+                        valid_for_seconds: number;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_mfa_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    code?: string | null;
+                    mfa_token?: string | null;
+                    recovery_code?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in at aal2: for a session login the user (with the cookies), for a JWT login the token pair and the user. */
+            200: {
+                headers: {
+                    /** @description `sessionid` (HttpOnly) and `csrftoken` (readable: echo it in X-CSRFToken), SameSite=Lax, for SESSION_MAX_AGE seconds. */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"] | {
+                        access: string;
+                        /** Format: date-time */
+                        access_expires_at: string;
+                        refresh: string;
+                        /** Format: date-time */
+                        refresh_expires_at: string;
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -5205,6 +5704,27 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_api_users_id_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -3,6 +3,7 @@
 // fields and its `detail` above the button.
 import { useEffect, useState } from "react";
 import { api, ApiError, must } from "../api/client";
+import type { FullUser } from "../api/types";
 import { Field, FormMessages, PageTitle, useSubmit } from "../components/ui";
 import { Link, useRoute } from "../lib/router";
 import { useSession } from "../lib/session";
@@ -12,16 +13,57 @@ export function LoginPage() {
   const { navigate, search } = useRoute();
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
+  const [mfaToken, setMfaToken] = useState<string | null>(null);
+  const [useRecovery, setUseRecovery] = useState(false);
+  const [code, setCode] = useState("");
   const form = useSubmit(["username", "email", "password"]);
+  const second = useSubmit(["code", "recovery_code", "mfa_token"]);
   const notice = search.get("notice");
 
-  const onSubmit = form.submit(async () => {
-    const body = login.includes("@") ? { email: login, password } : { username: login, password };
-    const user = await must(api.POST("/api/auth/login/", { body }));
+  const signedIn = (user: FullUser) => {
     setUser(user);
     if (!user.is_verified) navigate(`/verify?email=${encodeURIComponent(user.email)}`);
     else navigate(search.get("next") || `/u/${user.username}`);
+  };
+
+  const onSubmit = form.submit(async () => {
+    const body = login.includes("@") ? { email: login, password } : { username: login, password };
+    const answer = await must(api.POST("/api/auth/login/", { body }));
+    if ("mfa_required" in answer) {
+      // The account has a second factor: no session until the code (5 minutes).
+      setMfaToken(answer.mfa_token);
+      return;
+    }
+    signedIn(answer);
   });
+
+  const onSecond = second.submit(async () => {
+    const proof = useRecovery ? { recovery_code: code.trim() } : { code: code.trim() };
+    const answer = await must(api.POST("/api/auth/mfa/verify/", { body: { mfa_token: mfaToken, ...proof } }));
+    signedIn("access" in answer ? answer.user : answer);
+  });
+
+  if (mfaToken) {
+    const field = useRecovery ? "recovery_code" : "code";
+    return (
+      <div className="narrow">
+        <PageTitle>Two-step verification</PageTitle>
+        <p>{useRecovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your authenticator app."}</p>
+        <form onSubmit={onSecond} noValidate>
+          <Field label={useRecovery ? "Recovery code" : "Code"} name={field} inputMode={useRecovery ? "text" : "numeric"} autoComplete="one-time-code" required value={code} onChange={(e) => setCode(e.target.value)} errors={{ ...second.errors, [field]: [...(second.errors[field] ?? []), ...(second.errors.mfa_token ?? [])] }} />
+          <FormMessages messages={second.messages} />
+          <button className="button" type="submit" disabled={second.busy}>
+            {second.busy ? "Checking…" : "Continue"}
+          </button>
+        </form>
+        <p>
+          <button className="button secondary" type="button" onClick={() => { setUseRecovery(!useRecovery); setCode(""); }}>
+            {useRecovery ? "Use a code from your app" : "Use a recovery code"}
+          </button>
+        </p>
+      </div>
+    );
+  }
 
   return (
     <div className="narrow">

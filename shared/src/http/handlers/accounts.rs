@@ -89,7 +89,7 @@ pub async fn jwt_register(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Er
     let client = client_info(ctx);
     let user = registration::register(app, input, &client).await?;
     let started = sessions::start_session(app, &user, &client, AuthMethod::Jwt).await?;
-    let pair = match jwt::issue_pair(app, user.id, &started.record.session_id) {
+    let pair = match jwt::issue_pair(app, &started.record) {
         Ok(pair) => pair,
         Err(e) => {
             // No tokens, no session: the account stays, and a login gets tokens later.

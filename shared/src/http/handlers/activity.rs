@@ -14,7 +14,7 @@ use crate::activity::feed::{self, EventFilter, event_view};
 use crate::activity::ingest::{self, IngestInput, Writer, ingested_view};
 use crate::activity::sessions::{self as activity_sessions, session_view, subject};
 use crate::auth::AuthMethod;
-use crate::auth::login::login as password_login;
+use crate::auth::login::{LoginOutcome, login as password_login};
 use crate::error::Error;
 use crate::http::auth::{caller, caller_allow_unverified, client_info};
 use crate::http::{ApiResponse, RequestCtx};
@@ -74,7 +74,12 @@ pub async fn get_session(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Err
 pub async fn create_session(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let input = login_input(ctx)?;
     let client = client_info(ctx);
-    let (user, started) = password_login(app, input, &client, AuthMethod::Session).await?;
+    let (user, started) = match password_login(app, input, &client, AuthMethod::Session).await? {
+        LoginOutcome::SignedIn(user, started) => (user, started),
+        LoginOutcome::SecondFactorRequired(pending) => {
+            return Ok(super::sessions::second_factor_required(&pending));
+        }
+    };
     set_session_cookies(app, ctx, &started);
     let mut view = session_view(
         &started.record,

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod badge_progress;
 pub mod badges;
 pub mod health;
+pub mod mfa;
 pub mod notifications;
 pub mod profiles;
 pub mod sessions;

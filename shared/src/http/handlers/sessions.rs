@@ -9,7 +9,8 @@ use serde_json::{Value as Json, json};
 
 use crate::App;
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
-use crate::auth::login::{LoginInput, login as password_login};
+use crate::auth::login::{LoginInput, LoginOutcome, login as password_login};
+use crate::auth::mfa::PendingSignIn;
 use crate::auth::sessions::{self, SessionRecord, StartedSession};
 use crate::auth::{AuthMethod, jwt};
 use crate::error::{Error, FieldErrors};
@@ -87,23 +88,63 @@ pub(crate) fn login_input(ctx: &RequestCtx) -> Result<LoginInput, Error> {
     ctx.json::<LoginBody>()?.into_input()
 }
 
+/// The answer to a password that passed for an account with a second factor: 202, no session,
+/// the token of the second step (`POST /api/auth/mfa/verify/`).
+pub(crate) fn second_factor_required(pending: &PendingSignIn) -> ApiResponse {
+    ApiResponse::json(
+        http::StatusCode::ACCEPTED,
+        &json!({
+            "mfa_required": true,
+            "mfa_token": pending.token,
+            "expires_at": pending.expires_at,
+            "methods": pending.methods,
+        }),
+    )
+    .with_header(CACHE_CONTROL, "no-store")
+}
+
 /// `POST /api/auth/login/` `{username or email, password}` → 200 with the user; sets the
-/// `sessionid` and `csrftoken` cookies.
+/// `sessionid` and `csrftoken` cookies. 202 without cookies when the account has a second
+/// factor.
 pub async fn login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let input = ctx.json::<LoginBody>()?.into_input()?;
     let client = client_info(ctx);
-    let (user, started) = password_login(app, input, &client, AuthMethod::Session).await?;
-    set_session_cookies(app, ctx, &started);
-    Ok(ApiResponse::ok(&full_view(&user)).with_header(CACHE_CONTROL, "no-store"))
+    match password_login(app, input, &client, AuthMethod::Session).await? {
+        LoginOutcome::SignedIn(user, started) => Ok(cookie_login_answer(app, ctx, &user, &started)),
+        LoginOutcome::SecondFactorRequired(pending) => Ok(second_factor_required(&pending)),
+    }
+}
+
+/// A cookie sign-in's answer: the cookies and the user.
+pub(crate) fn cookie_login_answer(
+    app: &App,
+    ctx: &RequestCtx,
+    user: &crate::accounts::UserRecord,
+    started: &StartedSession,
+) -> ApiResponse {
+    set_session_cookies(app, ctx, started);
+    ApiResponse::ok(&full_view(user)).with_header(CACHE_CONTROL, "no-store")
 }
 
 /// `POST /api/auth/jwt/login/` `{username or email, password}` → `{access, refresh, user}`,
-/// bound to a new session (no cookies: the tokens carry the session id).
+/// bound to a new session (no cookies: the tokens carry the session id). 202 without tokens
+/// when the account has a second factor.
 pub async fn jwt_login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let input = ctx.json::<LoginBody>()?.into_input()?;
     let client = client_info(ctx);
-    let (user, started) = password_login(app, input, &client, AuthMethod::Jwt).await?;
-    let pair = match jwt::issue_pair(app, user.id, &started.record.session_id) {
+    match password_login(app, input, &client, AuthMethod::Jwt).await? {
+        LoginOutcome::SignedIn(user, started) => jwt_login_answer(app, &user, &started).await,
+        LoginOutcome::SecondFactorRequired(pending) => Ok(second_factor_required(&pending)),
+    }
+}
+
+/// A JWT sign-in's answer: a token pair for the new session, and the user.
+pub(crate) async fn jwt_login_answer(
+    app: &App,
+    user: &crate::accounts::UserRecord,
+    started: &StartedSession,
+) -> Result<ApiResponse, Error> {
+    let pair = match jwt::issue_pair(app, &started.record) {
         Ok(pair) => pair,
         Err(e) => {
             // No tokens, no session: do not leave one behind that nobody can use.
@@ -116,7 +157,7 @@ pub async fn jwt_login(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error
         "refresh": pair.refresh,
         "access_expires_at": pair.access_expires_at,
         "refresh_expires_at": pair.refresh_expires_at,
-        "user": full_view(&user),
+        "user": full_view(user),
     }))
     .with_header(CACHE_CONTROL, "no-store"))
 }
@@ -142,10 +183,17 @@ pub async fn logout(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     ))
 }
 
-/// `GET /api/auth/me/`: the caller with their profile, for any authentication method.
+/// `GET /api/auth/me/`: the caller with their profile, for any authentication method, and the
+/// session's assurance (`aal`, `amr`; null for API tokens).
 pub async fn me(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller_allow_unverified(app, ctx).await?;
-    Ok(ApiResponse::ok(&full_view(&principal.user)).with_header(CACHE_CONTROL, "no-store"))
+    let mut view = full_view(&principal.user);
+    if let Some(fields) = view.as_object_mut() {
+        let assurance = principal.assurance.as_ref();
+        fields.insert("aal".into(), json!(assurance.map(|a| a.aal)));
+        fields.insert("amr".into(), json!(assurance.map(|a| &a.amr)));
+    }
+    Ok(ApiResponse::ok(&view).with_header(CACHE_CONTROL, "no-store"))
 }
 
 fn rfc3339(epoch: i64) -> Json {

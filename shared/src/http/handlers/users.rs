@@ -10,6 +10,7 @@ use crate::App;
 use crate::access;
 use crate::accounts::UserRecord;
 use crate::accounts::users::{self, Actor, CreateUserInput, ListFilter, UpdateUserInput};
+use crate::auth::mfa::{self, Sensitive};
 use crate::error::Error;
 use crate::http::auth::{caller, client_info};
 use crate::http::{ApiResponse, RequestCtx};
@@ -180,6 +181,7 @@ pub async fn suspend(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> 
     access::require_staff(actor)?;
     let body: SuspendBody = ctx.json()?;
     let reason = body.reason.unwrap_or_default();
+    mfa::require_recent_auth(app, &principal, Sensitive::Action).await?;
     let user = users::set_suspension(app, actor, id, Some(&reason), &client_info(ctx)).await?;
     Ok(user_response(StatusCode::OK, &user))
 }
@@ -188,6 +190,10 @@ pub async fn suspend(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> 
 pub async fn unsuspend(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let actor = Actor::of(&principal.user);
-    let user = users::set_suspension(app, actor, target(ctx)?, None, &client_info(ctx)).await?;
+    let id = target(ctx)?;
+    if actor.is_staff() {
+        mfa::require_recent_auth(app, &principal, Sensitive::Action).await?;
+    }
+    let user = users::set_suspension(app, actor, id, None, &client_info(ctx)).await?;
     Ok(user_response(StatusCode::OK, &user))
 }

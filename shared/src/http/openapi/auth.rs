@@ -226,6 +226,7 @@ pub(super) fn operations() -> Vec<Op> {
             .summary("Session login: sets the sessionid and csrftoken cookies")
             .body(r("LoginBody"))
             .respond_with_headers(200, "The user.", r("User"), no_store_cookies())
+            .respond(202, "The account has a second factor: no session yet; complete the sign-in at `POST /api/auth/mfa/verify/` within 5 minutes.", r("SecondFactorRequired"))
             .errors(&[400, 403, 429])
             .describe(
                 "400 for a wrong username or password (one message for both) and for \
@@ -237,9 +238,20 @@ pub(super) fn operations() -> Vec<Op> {
             .access(Access::Optional)
             .respond(200, "Logged out.", r("Detail")),
         op("GET", "/api/auth/me/", "auth")
-            .summary("The caller, with their profile")
+            .summary("The caller, with their profile and the session's assurance")
             .access(Access::Authenticated)
-            .respond(200, "The caller.", r("User")),
+            .respond(
+                200,
+                "The caller, with `aal` and `amr` (null for API tokens).",
+                json!({
+                    "allOf": [r("User")],
+                    "required": ["aal", "amr"],
+                    "properties": {
+                        "aal": { "type": ["integer", "null"], "enum": [1, 2, null] },
+                        "amr": { "type": ["array", "null"], "items": string() },
+                    },
+                }),
+            ),
         op("GET", "/api/auth/session/check/", "auth")
             .summary("Whether the caller's session is live, and until when")
             .access(Access::Optional)
@@ -257,7 +269,8 @@ pub(super) fn operations() -> Vec<Op> {
         op("POST", "/api/auth/jwt/login/", "auth")
             .summary("JWT login: a token pair bound to a new session")
             .body(r("LoginBody"))
-            .respond(200, "The tokens and the user.", login_pair)
+            .respond(200, "The tokens and the user.", login_pair.clone())
+            .respond(202, "The account has a second factor: no tokens yet; complete the sign-in at `POST /api/auth/mfa/verify/` within 5 minutes.", r("SecondFactorRequired"))
             .errors(&[400, 403, 429]),
         op("POST", "/api/auth/jwt/refresh/", "auth")
             .summary("Rotate a refresh token")
@@ -340,5 +353,166 @@ pub(super) fn operations() -> Vec<Op> {
             .no_content()
             .errors(&[404]),
     ]);
+    ops.extend(mfa_operations(login_pair));
     ops
+}
+
+/// The second-factor routes (`auth/mfa.rs`).
+fn mfa_operations(login_pair: Json) -> Vec<Op> {
+    let factor_id = || json!({ "type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$" });
+    let name_body = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": { "name": { "type": ["string", "null"], "maxLength": 64 } },
+    });
+    let codes = json!({ "type": "array", "items": string(), "minItems": 10, "maxItems": 10 });
+    let step_up = "Needs a recent strong authentication: a second factor within 10 minutes when \
+                   the account has one, else a password within 10 minutes; otherwise 403 with \
+                   `code: step_up_required` and the `methods` that satisfy it (`POST \
+                   /api/auth/mfa/step-up/`).";
+    vec![
+        op("GET", "/api/auth/mfa/factors/", "auth")
+            .summary("The caller's second factors, and how many recovery codes are left")
+            .access(Access::Verified)
+            .respond(
+                200,
+                "Every factor (never a secret).",
+                json!({
+                    "allOf": [super::schemas::page(r("MfaFactor"), true)],
+                    "type": "object",
+                    "required": ["recovery_codes_remaining"],
+                    "properties": {
+                        "recovery_codes_remaining": { "type": "integer", "minimum": 0 },
+                    },
+                }),
+            ),
+        op("POST", "/api/auth/mfa/factors/", "auth")
+            .summary("Enrol a TOTP factor: the secret, otpauth URI and QR code are shown once")
+            .access(Access::Verified)
+            .body(name_body.clone())
+            .example(json!({ "name": "Phone" }))
+            .respond(
+                201,
+                "The pending factor (active once confirmed with a code within 15 minutes).",
+                object(
+                    json!({
+                        "factor": r("MfaFactor"),
+                        "secret": { "type": "string", "description": "base32 (RFC 4648), shown this once." },
+                        "otpauth_uri": { "type": "string", "description": "`otpauth://totp/...`: SHA1, 6 digits, 30 s." },
+                        "qr_svg": { "type": "string", "description": "The URI as a QR code, an SVG document." },
+                    }),
+                    &["factor", "secret", "otpauth_uri", "qr_svg"],
+                ),
+            )
+            .errors(&[400])
+            .describe(step_up)
+            .links_to(
+                201,
+                "/api/auth/mfa/factors/{id}/",
+                &["PATCH", "DELETE"],
+                "$response.body#/factor/id",
+            ),
+        op("PATCH", "/api/auth/mfa/factors/{id}/", "auth")
+            .summary("Rename one of the caller's factors")
+            .access(Access::Verified)
+            .path_param("id", factor_id(), "The factor's id.")
+            .body(name_body)
+            .respond(200, "The factor.", r("MfaFactor"))
+            .errors(&[400, 404]),
+        op("DELETE", "/api/auth/mfa/factors/{id}/", "auth")
+            .summary("Remove one of the caller's factors; the last one takes the recovery codes with it")
+            .access(Access::Verified)
+            .path_param("id", factor_id(), "The factor's id.")
+            .no_content()
+            .errors(&[404])
+            .describe(step_up),
+        op("POST", "/api/auth/mfa/factors/{id}/confirm/", "auth")
+            .summary("Confirm a pending factor with a code; the first factor brings ten recovery codes")
+            .access(Access::Verified)
+            .path_param("id", factor_id(), "The factor's id.")
+            .body(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "code": nullable_string() },
+            }))
+            .respond(
+                200,
+                "The active factor; the session now counts as aal2.",
+                object(
+                    json!({
+                        "factor": r("MfaFactor"),
+                        "recovery_codes": {
+                            "anyOf": [codes.clone(), { "type": "null" }],
+                            "description": "Shown this once, with the account's first factor.",
+                        },
+                    }),
+                    &["factor", "recovery_codes"],
+                ),
+            )
+            .errors(&[400, 404, 409, 429])
+            .describe("400 on `code` for a wrong code (counted: the login backoff applies, 429)."),
+        op("POST", "/api/auth/mfa/recovery-codes/", "auth")
+            .summary("Replace the recovery codes with a new set of ten (the old ones stop working)")
+            .access(Access::Verified)
+            .respond(
+                200,
+                "The new codes, shown this once.",
+                object(json!({ "recovery_codes": codes }), &["recovery_codes"]),
+            )
+            .errors(&[400])
+            .describe(step_up),
+        op("POST", "/api/auth/mfa/verify/", "auth")
+            .summary("Second step of a sign-in: a TOTP code or a recovery code")
+            .body(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "mfa_token": nullable_string(),
+                    "code": nullable_string(),
+                    "recovery_code": nullable_string(),
+                },
+            }))
+            .respond_with_headers(
+                200,
+                "Signed in at aal2: for a session login the user (with the cookies), for a JWT \
+                 login the token pair and the user.",
+                json!({ "anyOf": [r("User"), login_pair] }),
+                no_store_cookies(),
+            )
+            .errors(&[400, 403, 429])
+            .describe(
+                "Exactly one of `code` and `recovery_code`. 400 on `mfa_token` when the pending \
+                 sign-in expired (5 minutes), is unknown or took 5 wrong codes; 400 on the code \
+                 field for a wrong or reused code (counted: the login backoff applies, 429). A \
+                 recovery code works once and mails the owner.",
+            ),
+        op("POST", "/api/auth/mfa/step-up/", "auth")
+            .summary("Confirm it is you (password, TOTP code or recovery code) for the sensitive actions of the next 10 minutes")
+            .access(Access::Verified)
+            .body(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "password": nullable_string(),
+                    "code": nullable_string(),
+                    "recovery_code": nullable_string(),
+                },
+            }))
+            .respond(
+                200,
+                "The session's assurance now.",
+                object(
+                    json!({
+                        "aal": { "type": "integer", "enum": [1, 2] },
+                        "amr": { "type": "array", "items": string() },
+                        "password_at": super::schemas::nullable_time(),
+                        "second_factor_at": super::schemas::nullable_time(),
+                        "valid_for_seconds": { "type": "integer" },
+                    }),
+                    &["aal", "amr", "password_at", "second_factor_at", "valid_for_seconds"],
+                ),
+            )
+            .errors(&[400, 429])
+            .describe("Exactly one proof. 400 for API tokens (no session) and for a wrong password or code."),
+    ]
 }

@@ -223,6 +223,8 @@ fn session() -> Json {
             "session_id": string(),
             "user": { "type": "integer", "minimum": 1 },
             "auth_method": string(),
+            "aal": { "type": "integer", "enum": [1, 2], "description": "Assurance level: 2 after a second factor." },
+            "amr": { "type": "array", "items": string(), "description": "Authentication methods (`pwd`, `otp`, `recovery`)." },
             "ip_address": nullable_string(),
             "user_agent": string(),
             "device_info": {
@@ -377,8 +379,41 @@ fn session_status() -> Json {
     })
 }
 
+/// The schemas of the second-factor routes.
+fn mfa_schemas() -> Json {
+    json!({
+        "MfaFactor": {
+            "type": "object",
+            "required": ["id", "type", "name", "status", "created_at", "activated_at", "last_used_at"],
+            "properties": {
+                "id": string(),
+                "type": { "type": "string", "enum": ["totp"] },
+                "name": string(),
+                "status": { "type": "string", "enum": ["pending", "active"] },
+                "created_at": time(),
+                "activated_at": nullable_time(),
+                "last_used_at": nullable_time(),
+            },
+        },
+        "SecondFactorRequired": {
+            "type": "object",
+            "required": ["mfa_required", "mfa_token", "expires_at", "methods"],
+            "properties": {
+                "mfa_required": { "type": "boolean", "enum": [true] },
+                "mfa_token": { "type": "string", "description": "Send to `POST /api/auth/mfa/verify/` with a code." },
+                "expires_at": time(),
+                "methods": { "type": "array", "items": { "type": "string", "enum": ["totp", "recovery_code"] } },
+            },
+        },
+    })
+}
+
 /// Every component schema.
 pub(crate) fn all() -> Json {
+    merge(all_but_mfa(), mfa_schemas())
+}
+
+fn all_but_mfa() -> Json {
     json!({
         "Detail": {
             "type": "object",

@@ -185,5 +185,16 @@ pub(super) fn operations() -> Vec<Op> {
             .access(Access::Verified)
             .respond(200, "The user.", r("User"))
             .errors(&[400, 404, 409]),
+        id(op("DELETE", "/api/users/{id}/mfa/", "users"))
+            .summary("Remove every second factor and recovery code of an account (administrators)")
+            .access(Access::Verified)
+            .no_content()
+            .errors(&[400, 404, 409])
+            .describe(
+                "Administrators, on accounts of lower rank, never their own; logged on both \
+                 accounts (`mfa_reset`, `admin_action`) and the owner is told by mail. Needs a \
+                 recent step-up of the administrator (403 `step_up_required`). 409 when the \
+                 account has no factor.",
+            ),
     ]
 }

@@ -53,9 +53,7 @@ pub async fn user(app: &App, id: i64, name: &str, role: Role) -> TestUser {
     let started = sessions::start_session(app, &record, &client(), AuthMethod::Jwt)
         .await
         .unwrap();
-    let access = jwt::issue_pair(app, record.id, &started.record.session_id)
-        .unwrap()
-        .access;
+    let access = jwt::issue_pair(app, &started.record).unwrap().access;
     TestUser {
         id: UserId(id),
         record,

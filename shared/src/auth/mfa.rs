@@ -1,0 +1,1286 @@
+//! Second factors: TOTP factors and recovery codes, the second step of a sign-in, step-up for
+//! sensitive actions, and staff's reset of an account's factors.
+//!
+//! Rules:
+//! - A TOTP factor is enrolled pending (its secret shown once, with the `otpauth://` URI and a
+//!   QR code) and becomes active only when a correct code confirms it; an unconfirmed factor
+//!   expires after [`PENDING_FACTOR_TTL_SECS`]. The secret is stored sealed
+//!   (`auth/sealed.rs`) and never leaves the service again.
+//! - A code is accepted once: each factor keeps the last step used (`last_step`) and a code is
+//!   taken only for a later step, by a write conditional on exactly that, so two requests with
+//!   the same code cannot both pass.
+//! - Wrong codes count against the account with the login backoff (`limits::LockSubject::
+//!   SecondFactor`: 2^(n-5) s after 5 failures) and are logged as `mfa_challenge_failed`.
+//! - Confirming the first factor hands out ten recovery codes, once; each is an item named by
+//!   its hash, spent by a conditional delete (so once). Regenerating replaces the set in one
+//!   transaction. Spending one is a high-severity `recovery_code_used` and a mail to the owner.
+//! - A password sign-in of an account with an active factor stores a pending sign-in
+//!   ([`CHALLENGE_TTL_SECS`], at most [`CHALLENGE_MAX_ATTEMPTS`] wrong codes) and hands the
+//!   client its token instead of a session; the second step deletes the pending item, spends
+//!   the code and stores the session in one transaction.
+//! - Sensitive actions ([`require_recent_auth`]) need a second factor proved within
+//!   [`STEP_UP_WINDOW_SECS`] when the account has one, otherwise a password proved within it
+//!   (or given with the request); the refusal is `Error::StepUpRequired`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::client::ClientInfo;
+use super::limits::{self, LockSubject};
+use super::secrets::{random_token, sha256_hex};
+use super::sessions::{self, StartedSession};
+use super::{Assurance, AuthMethod, Principal, totp};
+use crate::App;
+use crate::accounts::{self, UserRecord};
+use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effort};
+use crate::error::{Error, FieldErrors};
+use crate::mail::Email;
+use crate::model::UserId;
+use crate::store::{
+    CancelReason, Condition, Item, Key, Query, SortCondition, StoreError, TxOp, Update, Value,
+    from_item, keys, to_item,
+};
+
+/// Factors (pending and active) an account may have.
+pub const MAX_FACTORS: usize = 5;
+/// An enrolled factor not confirmed within this is gone.
+pub const PENDING_FACTOR_TTL_SECS: i64 = 15 * 60;
+/// The second step of a sign-in must come within this.
+pub const CHALLENGE_TTL_SECS: i64 = 5 * 60;
+/// Wrong codes one pending sign-in takes before it is void.
+pub const CHALLENGE_MAX_ATTEMPTS: i64 = 5;
+/// Recovery codes in a set.
+pub const RECOVERY_CODES: usize = 10;
+/// How recent a strong authentication must be for a sensitive action.
+pub const STEP_UP_WINDOW_SECS: i64 = 10 * 60;
+/// Longest factor name.
+pub const NAME_MAX_CHARS: usize = 64;
+
+pub const INVALID_CODE: &str = "Invalid code.";
+pub const SIGN_IN_EXPIRED: &str = "This sign-in has expired or is unknown; sign in again.";
+pub const UNAVAILABLE: &str = "Second factors are not available on this deployment.";
+
+/// The methods a pending sign-in or a step-up with a second factor accepts.
+pub const SECOND_FACTOR_METHODS: [&str; 2] = ["totp", "recovery_code"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorStatus {
+    Pending,
+    Active,
+}
+
+/// A TOTP factor as stored. The sealed secret never leaves the domain (see `Debug`, and
+/// [`FactorView`] for what clients see).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct FactorRecord {
+    pub factor_id: String,
+    pub user_id: UserId,
+    pub name: String,
+    /// The secret, sealed for this user and factor.
+    pub sealed_secret: String,
+    pub status: FactorStatus,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub activated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The last step whose code was accepted (0: none yet).
+    #[serde(default)]
+    pub last_step: i64,
+    /// Pending factors only: when the unconfirmed enrolment lapses (the table's TTL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for FactorRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FactorRecord")
+            .field("factor_id", &self.factor_id)
+            .field("user_id", &self.user_id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FactorRecord {
+    fn key(&self) -> Key {
+        keys::mfa_factor(self.user_id, &self.factor_id)
+    }
+
+    fn to_item(&self) -> Result<Item, Error> {
+        let mut item = to_item(self)?;
+        let key = self.key();
+        item.insert(keys::attr::PK.into(), Value::S(key.pk));
+        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        Ok(item)
+    }
+
+    /// The secret, unsealed.
+    fn secret(&self, app: &App) -> Result<Vec<u8>, Error> {
+        app.seal_keys
+            .open(
+                &self.sealed_secret,
+                &seal_context(self.user_id, &self.factor_id),
+            )
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "the secret of factor {} does not open with the configured keys",
+                    self.factor_id
+                ))
+            })
+    }
+
+    pub fn view(&self) -> FactorView {
+        FactorView {
+            id: self.factor_id.clone(),
+            kind: "totp",
+            name: self.name.clone(),
+            status: self.status,
+            created_at: self.created_at,
+            activated_at: self.activated_at,
+            last_used_at: self.last_used_at,
+        }
+    }
+}
+
+/// What clients see of a factor.
+#[derive(Clone, Debug, Serialize)]
+pub struct FactorView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub name: String,
+    pub status: FactorStatus,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// What the associated data of a sealed secret names: its user and factor.
+fn seal_context(user: UserId, factor_id: &str) -> String {
+    format!("totp:{user}:{factor_id}")
+}
+
+fn require_available(app: &App) -> Result<(), Error> {
+    if app.seal_keys.available() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(UNAVAILABLE.into()))
+    }
+}
+
+fn time_value(at: DateTime<Utc>) -> Value {
+    serde_json::to_value(at)
+        .map(Value::from)
+        .unwrap_or(Value::Null)
+}
+
+// ------------------------------------------------------------------------------- reading
+
+/// Every factor of the user, pending and active (expired enrolments are invisible).
+pub async fn factors(app: &App, user: UserId) -> Result<Vec<FactorRecord>, Error> {
+    let query = Query::new(keys::Index::Primary, keys::user_partition(user))
+        .sort(SortCondition::BeginsWith(keys::MFA_FACTOR_PREFIX.into()))
+        .consistent()
+        .limit(50);
+    let page = app.table.query(query).await?;
+    page.items
+        .iter()
+        .map(|item| from_item(item).map_err(Error::from))
+        .collect()
+}
+
+/// The user's active factors.
+pub async fn active_factors(app: &App, user: UserId) -> Result<Vec<FactorRecord>, Error> {
+    Ok(factors(app, user)
+        .await?
+        .into_iter()
+        .filter(|f| f.status == FactorStatus::Active)
+        .collect())
+}
+
+/// Whether the user has an active second factor (the sign-in and step-up rules read this).
+pub async fn has_active_factor(app: &App, user: UserId) -> Result<bool, Error> {
+    Ok(!active_factors(app, user).await?.is_empty())
+}
+
+/// The keys of the user's unused recovery codes.
+async fn recovery_code_keys(app: &App, user: UserId) -> Result<Vec<Key>, Error> {
+    let query = Query::new(keys::Index::Primary, keys::user_partition(user))
+        .sort(SortCondition::BeginsWith(keys::RECOVERY_CODE_PREFIX.into()))
+        .consistent()
+        .limit(50);
+    let page = app.table.query(query).await?;
+    Ok(page.items.iter().filter_map(Key::of).collect())
+}
+
+/// The factors and how many recovery codes are left: `GET /api/auth/mfa/factors/`.
+pub struct FactorList {
+    pub factors: Vec<FactorView>,
+    pub recovery_codes_remaining: usize,
+}
+
+pub async fn list(app: &App, user: UserId) -> Result<FactorList, Error> {
+    let (factors, codes) = tokio::join!(factors(app, user), recovery_code_keys(app, user));
+    Ok(FactorList {
+        factors: factors?.iter().map(FactorRecord::view).collect(),
+        recovery_codes_remaining: codes?.len(),
+    })
+}
+
+// ------------------------------------------------------------------------------- codes
+
+/// Whether the account may guess a code now (the login backoff, on its own counter).
+async fn check_guess_allowed(app: &App, user: UserId) -> Result<(), Error> {
+    limits::check_lock(app, &LockSubject::SecondFactor(user))
+        .await
+        .map(|_| ())
+}
+
+/// Counts a wrong code and logs it; the answer is a 400 on `field`.
+async fn wrong_code(
+    app: &App,
+    user: UserId,
+    client: &ClientInfo,
+    during: &str,
+    field: &str,
+) -> Error {
+    if let Err(e) = limits::record_failure(app, &LockSubject::SecondFactor(user)).await {
+        return e;
+    }
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::MfaChallengeFailed, Some(user))
+            .client(client)
+            .failed("wrong, reused or expired code")
+            .metadata(json!({ "during": during, "method": field })),
+    )
+    .await;
+    Error::field(field, INVALID_CODE)
+}
+
+/// Forgets the account's wrong codes after a right one (best-effort: the success stands).
+async fn clear_guesses(app: &App, user: UserId) {
+    if let Err(e) = limits::clear_failures(app, &LockSubject::SecondFactor(user)).await {
+        tracing::warn!(error = %e, "second-factor failures not cleared");
+    }
+}
+
+/// The active factor `code` belongs to and its step, for a step later than the factor's last
+/// used one (a code already used, or an older one, matches nothing).
+fn match_code<'a>(
+    app: &App,
+    factors: &'a [FactorRecord],
+    code: &str,
+) -> Result<Option<(&'a FactorRecord, i64)>, Error> {
+    let now = app.clock.epoch_seconds();
+    for factor in factors {
+        let secret = factor.secret(app)?;
+        if let Some(step) = totp::matching_step(&secret, code, now)
+            && step > factor.last_step
+        {
+            return Ok(Some((factor, step)));
+        }
+    }
+    Ok(None)
+}
+
+/// The write that takes step `step` of `factor`: only if no later or equal step was taken.
+fn take_step(app: &App, factor: &FactorRecord, step: i64) -> TxOp {
+    TxOp::Update {
+        key: factor.key(),
+        update: Update::new()
+            .set("last_step", step)
+            .set("last_used_at", time_value(app.clock.now())),
+        condition: Some(
+            Condition::eq("status", "active")
+                .and(Condition::Lt("last_step".into(), Value::Int(step))),
+        ),
+    }
+}
+
+/// A code as typed: digits, spaces and dashes forgiven.
+fn typed_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_digit()).collect()
+}
+
+/// A new recovery code: 80 random bits as 16 base32 letters and digits, in groups of four.
+fn new_recovery_code() -> String {
+    let mut bytes = [0u8; 10];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    let plain = totp::base32(&bytes).to_ascii_lowercase();
+    plain
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The stored name of a recovery code: the hash of the user and the code as typed without
+/// case, spaces or dashes (the code has 80 random bits, so SHA-256 suffices).
+fn recovery_hash(user: UserId, code: &str) -> String {
+    let normalised: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    sha256_hex(&format!("recovery:{user}:{normalised}"))
+}
+
+/// A new set of codes, and the writes that replace `old` with it.
+fn recovery_set(app: &App, user: UserId, old: &[Key]) -> (Vec<String>, Vec<TxOp>) {
+    let now = app.clock.now();
+    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
+    let mut ops: Vec<TxOp> = old
+        .iter()
+        .map(|key| TxOp::Delete {
+            key: key.clone(),
+            condition: None,
+        })
+        .collect();
+    for code in &codes {
+        let mut item = keys::recovery_code(user, &recovery_hash(user, code)).to_item();
+        item.insert("user_id".into(), Value::Int(user.0));
+        item.insert("created_at".into(), time_value(now));
+        ops.push(TxOp::Put {
+            item,
+            condition: Some(Condition::item_absent()),
+        });
+    }
+    (codes, ops)
+}
+
+/// The write that spends a recovery code: it exists, and is deleted by this write only.
+fn spend_recovery_code(user: UserId, code: &str) -> TxOp {
+    TxOp::Delete {
+        key: keys::recovery_code(user, &recovery_hash(user, code)),
+        condition: Some(Condition::item_present()),
+    }
+}
+
+/// The high-severity event and the owner's mail of a spent recovery code.
+async fn recovery_code_used(app: &App, user: &UserRecord, client: &ClientInfo, during: &str) {
+    let remaining = recovery_code_keys(app, user.id)
+        .await
+        .map(|k| k.len())
+        .unwrap_or(0);
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::RecoveryCodeUsed, Some(user.id))
+            .client(client)
+            .severity(Severity::High)
+            .description("A recovery code was used")
+            .metadata(json!({ "during": during, "remaining": remaining })),
+    )
+    .await;
+    let mail = security_mail(
+        user,
+        "A recovery code was used on your account",
+        &format!(
+            "A recovery code of your account was just used to {during}. {remaining} unused \
+             codes are left. If that was not you, sign in, remove your second factors and set them up again, \
+             and change your password."
+        ),
+    );
+    if let Err(e) = app.mailer.send(&mail).await {
+        tracing::warn!(error = %e, "recovery code notice not sent");
+    }
+}
+
+/// A short security notice to the account's address.
+fn security_mail(user: &UserRecord, subject: &str, body: &str) -> Email {
+    let name = user.display_name();
+    let escaped = super::codes::html_escape;
+    Email {
+        to: user.email.clone(),
+        subject: subject.into(),
+        text: format!("Hello {name},\n\n{body}\n"),
+        html: format!(
+            "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif\">\n<p>Hello {}\
+             ,</p>\n<p>{}</p>\n</body></html>\n",
+            escaped(&name),
+            escaped(body)
+        ),
+    }
+}
+
+// ------------------------------------------------------------------------------- enrolment
+
+/// A factor just enrolled: the only answer that carries its secret.
+pub struct Enrolment {
+    pub factor: FactorView,
+    /// base32, as apps take it typed in.
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("factor", &self.factor)
+            .finish_non_exhaustive()
+    }
+}
+
+fn factor_name(name: Option<&str>) -> Result<String, Error> {
+    let name = name.map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Ok("Authenticator app".into());
+    }
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(Error::field(
+            "name",
+            format!("Ensure this field has no more than {NAME_MAX_CHARS} characters."),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Enrols a TOTP factor, pending until [`confirm_totp`].
+pub async fn enrol_totp(
+    app: &App,
+    principal: &Principal,
+    name: Option<&str>,
+) -> Result<Enrolment, Error> {
+    require_available(app)?;
+    let name = factor_name(name)?;
+    require_recent_auth(app, principal, Sensitive::Enrolment).await?;
+    let user = &principal.user;
+    if factors(app, user.id).await?.len() >= MAX_FACTORS {
+        return Err(Error::BadRequest(format!(
+            "At most {MAX_FACTORS} factors: remove one first."
+        )));
+    }
+    let now = app.clock.now();
+    let factor_id = ulid::Ulid::from_datetime(now.into()).to_string();
+    let mut secret = vec![0u8; totp::SECRET_BYTES];
+    getrandom::fill(&mut secret).expect("the OS random source is available");
+    let sealed_secret = app
+        .seal_keys
+        .seal(&secret, &seal_context(user.id, &factor_id))
+        .ok_or_else(|| Error::Internal("sealing a factor secret".into()))?;
+    let record = FactorRecord {
+        factor_id,
+        user_id: user.id,
+        name,
+        sealed_secret,
+        status: FactorStatus::Pending,
+        created_at: now,
+        activated_at: None,
+        last_used_at: None,
+        last_step: 0,
+        expires_at: Some(now.timestamp() + PENDING_FACTOR_TTL_SECS),
+    };
+    app.table
+        .put(record.to_item()?, Some(Condition::item_absent()))
+        .await?;
+    let otpauth_uri = totp::otpauth_uri(&app.config.auth.mfa_issuer, &user.username, &secret);
+    let qr_svg = totp::qr_svg(&otpauth_uri)
+        .ok_or_else(|| Error::Internal("the otpauth URI does not fit a QR code".into()))?;
+    Ok(Enrolment {
+        factor: record.view(),
+        secret: totp::base32(&secret),
+        otpauth_uri,
+        qr_svg,
+    })
+}
+
+/// A factor confirmed; the recovery codes when it is the account's first.
+#[derive(Debug)]
+pub struct Confirmed {
+    pub factor: FactorView,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// The caller's factor `factor_id`, or 404.
+async fn own_factor(app: &App, user: UserId, factor_id: &str) -> Result<FactorRecord, Error> {
+    if ulid::Ulid::from_string(factor_id).is_err() {
+        return Err(Error::NotFound);
+    }
+    let item = app
+        .table
+        .get(&keys::mfa_factor(user, factor_id), true)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(from_item(&item)?)
+}
+
+fn required_code(code: Option<&str>, field: &str) -> Result<String, Error> {
+    match code.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => Ok(code.to_owned()),
+        None => Err(Error::field(field, "This field is required.")),
+    }
+}
+
+/// Confirms a pending factor with a code from the app: the factor turns active, the session
+/// proved a second factor just now (aal2), and the first factor brings the recovery codes.
+/// All in one transaction.
+pub async fn confirm_totp(
+    app: &App,
+    principal: &Principal,
+    factor_id: &str,
+    code: Option<&str>,
+    client: &ClientInfo,
+) -> Result<Confirmed, Error> {
+    require_available(app)?;
+    let code = typed_code(&required_code(code, "code")?);
+    let user = principal.id();
+    let factor = own_factor(app, user, factor_id).await?;
+    if factor.status == FactorStatus::Active {
+        return Err(Error::Conflict("This factor is already active.".into()));
+    }
+    check_guess_allowed(app, user).await?;
+    let now = app.clock.now();
+    let epoch = now.timestamp();
+    let Some(step) = totp::matching_step(&factor.secret(app)?, &code, epoch) else {
+        return Err(wrong_code(app, user, client, "enrolment", "code").await);
+    };
+    let first = !has_active_factor(app, user).await?;
+    let mut ops = vec![TxOp::Update {
+        key: factor.key(),
+        update: Update::new()
+            .set("status", "active")
+            .set("activated_at", time_value(now))
+            .set("last_used_at", time_value(now))
+            .set("last_step", step)
+            .remove(keys::attr::EXPIRES_AT),
+        condition: Some(Condition::eq("status", "pending").and(Condition::Gt(
+            keys::attr::EXPIRES_AT.into(),
+            Value::Int(epoch),
+        ))),
+    }];
+    if let Some(session_id) = &principal.session_id {
+        ops.push(elevate_session(session_id, principal, "otp", epoch));
+    }
+    let codes = if first {
+        let old = recovery_code_keys(app, user).await?;
+        let (codes, writes) = recovery_set(app, user, &old);
+        ops.extend(writes);
+        Some(codes)
+    } else {
+        None
+    };
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            return Err(if reasons.first() == Some(&CancelReason::ConditionFailed) {
+                // Confirmed (or lapsed) meanwhile.
+                Error::Conflict("This factor is no longer pending.".into())
+            } else if reasons.get(1) == Some(&CancelReason::ConditionFailed) {
+                Error::Unauthenticated("Session has expired or ended.".into())
+            } else {
+                StoreError::TransactionCanceled { reasons }.into()
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    clear_guesses(app, user).await;
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::MfaEnabled, Some(user))
+            .client(client)
+            .description("A TOTP factor was confirmed")
+            .metadata(json!({ "factor_id": factor.factor_id, "first": first })),
+    )
+    .await;
+    let mut confirmed = factor.clone();
+    confirmed.status = FactorStatus::Active;
+    confirmed.activated_at = Some(now);
+    confirmed.last_used_at = Some(now);
+    confirmed.expires_at = None;
+    Ok(Confirmed {
+        factor: confirmed.view(),
+        recovery_codes: codes,
+    })
+}
+
+/// The write that records a second factor proved now in a live session (aal2).
+fn elevate_session(session_id: &str, principal: &Principal, method: &str, now: i64) -> TxOp {
+    let password_at = principal
+        .assurance
+        .as_ref()
+        .and_then(|a| a.password_at)
+        .unwrap_or(now);
+    let assurance = Assurance::two_factor(password_at, method, now);
+    TxOp::Update {
+        key: keys::session(session_id),
+        update: assurance_update(&assurance),
+        condition: Some(Condition::eq("is_active", true)),
+    }
+}
+
+fn assurance_update(assurance: &Assurance) -> Update {
+    let amr: Vec<Value> = assurance.amr.iter().map(|m| Value::S(m.clone())).collect();
+    let mut update = Update::new()
+        .set("aal", i64::from(assurance.aal))
+        .set("amr", Value::L(amr));
+    if let Some(at) = assurance.password_at {
+        update = update.set("password_at", at);
+    }
+    if let Some(at) = assurance.second_factor_at {
+        update = update.set("second_factor_at", at);
+    }
+    update
+}
+
+/// Renames one of the caller's factors.
+pub async fn rename_factor(
+    app: &App,
+    principal: &Principal,
+    factor_id: &str,
+    name: Option<&str>,
+) -> Result<FactorView, Error> {
+    let name = match name.map(str::trim) {
+        Some(n) if !n.is_empty() => factor_name(Some(n))?,
+        _ => return Err(Error::field("name", "This field may not be blank.")),
+    };
+    let mut factor = own_factor(app, principal.id(), factor_id).await?;
+    match app
+        .table
+        .update(
+            &factor.key(),
+            Update::new().set("name", name.as_str()),
+            Some(Condition::item_present()),
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::ConditionFailed) => return Err(Error::NotFound),
+        Err(e) => return Err(e.into()),
+    }
+    factor.name = name;
+    Ok(factor.view())
+}
+
+/// Removes one of the caller's factors (a sensitive action: a recent second factor). Removing
+/// the last active one turns second factors off and voids the recovery codes, in the same
+/// transaction.
+pub async fn remove_factor(
+    app: &App,
+    principal: &Principal,
+    factor_id: &str,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    let user = principal.id();
+    let factor = own_factor(app, user, factor_id).await?;
+    require_recent_auth(app, principal, Sensitive::Action).await?;
+    let active = active_factors(app, user).await?;
+    let last = factor.status == FactorStatus::Active
+        && active.iter().all(|f| f.factor_id == factor.factor_id);
+    let mut ops = vec![TxOp::Delete {
+        key: factor.key(),
+        condition: Some(Condition::item_present()),
+    }];
+    if last {
+        ops.extend(
+            recovery_code_keys(app, user)
+                .await?
+                .into_iter()
+                .map(|key| TxOp::Delete {
+                    key,
+                    condition: None,
+                }),
+        );
+    }
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
+        {
+            return Err(Error::NotFound);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if factor.status == FactorStatus::Active {
+        log_event_best_effort(
+            app,
+            NewEvent::new(EventType::MfaDisabled, Some(user))
+                .client(client)
+                .description("A TOTP factor was removed")
+                .metadata(json!({ "factor_id": factor.factor_id, "last": last })),
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// Replaces the caller's recovery codes with a new set (sensitive: a recent second factor).
+pub async fn regenerate_recovery_codes(
+    app: &App,
+    principal: &Principal,
+    client: &ClientInfo,
+) -> Result<Vec<String>, Error> {
+    let user = principal.id();
+    if !has_active_factor(app, user).await? {
+        return Err(Error::BadRequest(
+            "Recovery codes come with a second factor: set one up first.".into(),
+        ));
+    }
+    require_recent_auth(app, principal, Sensitive::Action).await?;
+    let old = recovery_code_keys(app, user).await?;
+    let (codes, ops) = recovery_set(app, user, &old);
+    app.table.transact_write(ops).await?;
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::RecoveryCodesRegenerated, Some(user))
+            .client(client)
+            .description("A new set of recovery codes replaced the old one")
+            .metadata(json!({ "voided": old.len() })),
+    )
+    .await;
+    Ok(codes)
+}
+
+// ------------------------------------------------------------------------------- sign-in
+
+/// A sign-in waiting for its second factor: what the client holds instead of a session.
+pub struct PendingSignIn {
+    /// The token of the second step (shown once; stored as its hash).
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub methods: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for PendingSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSignIn")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stores a pending sign-in for a user whose password just passed.
+pub async fn begin_sign_in(
+    app: &App,
+    user: &UserRecord,
+    via: AuthMethod,
+) -> Result<PendingSignIn, Error> {
+    let now = app.clock.epoch_seconds();
+    let token = random_token(32);
+    let expires_at = now + CHALLENGE_TTL_SECS;
+    let mut item = keys::mfa_challenge(&sha256_hex(&token)).to_item();
+    item.insert("user_id".into(), Value::Int(user.id.0));
+    item.insert("via".into(), Value::S(sessions::method_name(via).into()));
+    item.insert("password_at".into(), Value::Int(now));
+    item.insert("attempts".into(), Value::Int(0));
+    item.insert(keys::attr::EXPIRES_AT.into(), Value::Int(expires_at));
+    app.table.put(item, Some(Condition::item_absent())).await?;
+    Ok(PendingSignIn {
+        token,
+        expires_at: DateTime::from_timestamp(expires_at, 0).unwrap_or_default(),
+        methods: SECOND_FACTOR_METHODS.to_vec(),
+    })
+}
+
+/// What proves the second factor.
+#[derive(Clone, Copy)]
+pub enum Proof<'a> {
+    Totp(&'a str),
+    RecoveryCode(&'a str),
+}
+
+impl Proof<'_> {
+    fn field(self) -> &'static str {
+        match self {
+            Proof::Totp(_) => "code",
+            Proof::RecoveryCode(_) => "recovery_code",
+        }
+    }
+
+    fn amr(self) -> &'static str {
+        match self {
+            Proof::Totp(_) => "otp",
+            Proof::RecoveryCode(_) => "recovery",
+        }
+    }
+}
+
+impl std::fmt::Debug for Proof<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.field())
+    }
+}
+
+/// A sign-in completed with its second factor.
+#[derive(Debug)]
+pub struct CompletedSignIn {
+    pub user: UserRecord,
+    pub session: StartedSession,
+    /// Whether the first step was a cookie login or a JWT login.
+    pub via: AuthMethod,
+}
+
+fn sign_in_expired() -> Error {
+    Error::field("mfa_token", SIGN_IN_EXPIRED)
+}
+
+/// The second step: the pending sign-in, spent with a code, becomes a session at aal2.
+pub async fn complete_sign_in(
+    app: &App,
+    token: &str,
+    proof: Proof<'_>,
+    client: &ClientInfo,
+) -> Result<CompletedSignIn, Error> {
+    let challenge_key = keys::mfa_challenge(&sha256_hex(token.trim()));
+    let challenge = app
+        .table
+        .get(&challenge_key, true)
+        .await?
+        .ok_or_else(sign_in_expired)?;
+    let user_id = challenge
+        .get("user_id")
+        .and_then(Value::as_i64)
+        .map(UserId)
+        .ok_or_else(sign_in_expired)?;
+    let via = match challenge.get("via").and_then(Value::as_str) {
+        Some("jwt") => AuthMethod::Jwt,
+        _ => AuthMethod::Session,
+    };
+    let password_at = challenge
+        .get("password_at")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let user = match accounts::get_user_consistent(app, user_id).await? {
+        Some(user) if !user.deleting => user,
+        _ => return Err(sign_in_expired()),
+    };
+    if user.is_suspended {
+        app.table.delete(&challenge_key, None).await?;
+        return Err(Error::Forbidden(super::principal::suspended_detail(&user)));
+    }
+    check_guess_allowed(app, user.id).await?;
+
+    let now = app.clock.epoch_seconds();
+    let spend = match proof {
+        Proof::Totp(code) => {
+            require_available(app)?;
+            let factors = active_factors(app, user.id).await?;
+            match_code(app, &factors, &typed_code(code))?
+                .map(|(factor, step)| take_step(app, factor, step))
+        }
+        Proof::RecoveryCode(code) => {
+            let key = keys::recovery_code(user.id, &recovery_hash(user.id, code));
+            match app.table.get(&key, true).await? {
+                Some(_) => Some(spend_recovery_code(user.id, code)),
+                None => None,
+            }
+        }
+    };
+    let Some(spend) = spend else {
+        return Err(failed_attempt(app, &challenge_key, &user, client, proof).await);
+    };
+    let assurance = Assurance::two_factor(password_at, proof.amr(), now);
+    let started = sessions::new_session_with(app, &user, client, via, assurance);
+    let ops = vec![
+        TxOp::Delete {
+            key: challenge_key.clone(),
+            condition: Some(Condition::item_present().and(Condition::Gt(
+                keys::attr::EXPIRES_AT.into(),
+                Value::Int(now),
+            ))),
+        },
+        spend,
+        TxOp::Put {
+            item: started.record.to_item()?,
+            condition: Some(Condition::item_absent()),
+        },
+    ];
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
+            return Err(if failed(0) {
+                sign_in_expired()
+            } else if failed(1) {
+                // The code was taken by a concurrent request: a replay.
+                failed_attempt(app, &challenge_key, &user, client, proof).await
+            } else {
+                StoreError::TransactionCanceled { reasons }.into()
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    clear_guesses(app, user.id).await;
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::Login, Some(user.id))
+            .client(client)
+            .session(&started.record.session_id)
+            .description("Logged in with a second factor")
+            .metadata(json!({ "method": via, "amr": started.record.amr })),
+    )
+    .await;
+    if let Proof::RecoveryCode(_) = proof {
+        recovery_code_used(app, &user, client, "sign in").await;
+    }
+    crate::metrics::emit(crate::metrics::Metric::Login);
+    Ok(CompletedSignIn {
+        user,
+        session: started,
+        via,
+    })
+}
+
+/// A wrong code on a pending sign-in: counted for the account (backoff) and for the pending
+/// sign-in, which is void after [`CHALLENGE_MAX_ATTEMPTS`].
+async fn failed_attempt(
+    app: &App,
+    challenge_key: &Key,
+    user: &UserRecord,
+    client: &ClientInfo,
+    proof: Proof<'_>,
+) -> Error {
+    let room = Condition::item_present().and(Condition::Lt(
+        "attempts".into(),
+        Value::Int(CHALLENGE_MAX_ATTEMPTS - 1),
+    ));
+    match app
+        .table
+        .update(challenge_key, Update::new().add("attempts", 1), Some(room))
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::ConditionFailed) => {
+            if let Err(e) = app.table.delete(challenge_key, None).await {
+                return e.into();
+            }
+        }
+        Err(e) => return e.into(),
+    }
+    wrong_code(app, user.id, client, "sign_in", proof.field()).await
+}
+
+// ------------------------------------------------------------------------------- step-up
+
+/// What a sensitive action asks of the caller's session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sensitive {
+    /// Adding a factor: a recent second factor when the account has one, else a recent
+    /// password; the staff requirement does not apply (this is how it is met).
+    Enrolment,
+    /// Any other sensitive action.
+    Action,
+    /// An action that checked the current password itself (password change, own erasure,
+    /// email change): a recent second factor when the account has one.
+    WithPassword,
+}
+
+fn recent(at: Option<i64>, now: i64) -> bool {
+    at.is_some_and(|at| now.saturating_sub(at) <= STEP_UP_WINDOW_SECS)
+}
+
+/// Refuses a sensitive action unless the caller's session authenticated strongly enough,
+/// recently enough (module rules). API tokens have no session to step up: 403.
+pub async fn require_recent_auth(
+    app: &App,
+    principal: &Principal,
+    kind: Sensitive,
+) -> Result<(), Error> {
+    let Some(assurance) = &principal.assurance else {
+        return Err(Error::Forbidden(
+            "This needs a signed-in session; API tokens cannot do it.".into(),
+        ));
+    };
+    let now = app.clock.epoch_seconds();
+    if has_active_factor(app, principal.id()).await? {
+        if recent(assurance.second_factor_at, now) {
+            return Ok(());
+        }
+        return Err(Error::StepUpRequired {
+            code: "step_up_required",
+            detail: "Confirm it is you with a code from your authenticator app (or a recovery \
+                     code) at POST /api/auth/mfa/step-up/, then try again."
+                .into(),
+            methods: SECOND_FACTOR_METHODS.to_vec(),
+        });
+    }
+    if kind != Sensitive::Enrolment
+        && app.config.auth.mfa_required_for_staff
+        && principal.user.role.is_staff()
+    {
+        return Err(Error::StepUpRequired {
+            code: "mfa_enrolment_required",
+            detail: "Staff accounts need a second factor: set one up at POST \
+                     /api/auth/mfa/factors/ first."
+                .into(),
+            methods: vec!["totp"],
+        });
+    }
+    if kind == Sensitive::WithPassword || recent(assurance.password_at, now) {
+        return Ok(());
+    }
+    Err(Error::StepUpRequired {
+        code: "step_up_required",
+        detail: "Confirm it is you with your password at POST /api/auth/mfa/step-up/, then try \
+                 again."
+            .into(),
+        methods: vec!["password"],
+    })
+}
+
+/// What a step-up proves.
+#[derive(Clone, Copy)]
+pub enum StepUpProof<'a> {
+    Password(&'a str),
+    Second(Proof<'a>),
+}
+
+/// Proves the password or a second factor again in the caller's session, for the sensitive
+/// actions of the next [`STEP_UP_WINDOW_SECS`]. Returns the session's new assurance.
+pub async fn step_up(
+    app: &App,
+    principal: &Principal,
+    proof: StepUpProof<'_>,
+    client: &ClientInfo,
+) -> Result<Assurance, Error> {
+    let (Some(session_id), Some(current)) = (&principal.session_id, &principal.assurance) else {
+        return Err(Error::BadRequest(
+            "This authentication method has no session.".into(),
+        ));
+    };
+    let user = principal.id();
+    let now = app.clock.epoch_seconds();
+    let (assurance, spend, method) = match proof {
+        StepUpProof::Password(password) => {
+            crate::accounts::password::confirm_current_password(
+                app,
+                principal,
+                Some(password),
+                client,
+            )
+            .await?;
+            let assurance = Assurance {
+                password_at: Some(now),
+                amr: if current.amr.is_empty() {
+                    vec!["pwd".into()]
+                } else {
+                    current.amr.clone()
+                },
+                aal: current.aal.max(1),
+                ..current.clone()
+            };
+            (assurance, None, "pwd")
+        }
+        StepUpProof::Second(second) => {
+            check_guess_allowed(app, user).await?;
+            let spend = match second {
+                Proof::Totp(code) => {
+                    require_available(app)?;
+                    let factors = active_factors(app, user).await?;
+                    match_code(app, &factors, &typed_code(code))?
+                        .map(|(factor, step)| take_step(app, factor, step))
+                }
+                Proof::RecoveryCode(code) => {
+                    let key = keys::recovery_code(user, &recovery_hash(user, code));
+                    app.table
+                        .get(&key, true)
+                        .await?
+                        .map(|_| spend_recovery_code(user, code))
+                }
+            };
+            let Some(spend) = spend else {
+                return Err(wrong_code(app, user, client, "step_up", second.field()).await);
+            };
+            let password_at = current.password_at.unwrap_or(now);
+            (
+                Assurance::two_factor(password_at, second.amr(), now),
+                Some(spend),
+                second.amr(),
+            )
+        }
+    };
+    let elevate = TxOp::Update {
+        key: keys::session(session_id),
+        update: assurance_update(&assurance),
+        condition: Some(Condition::eq("is_active", true)),
+    };
+    let ops = match spend {
+        Some(spend) => vec![spend, elevate],
+        None => vec![elevate],
+    };
+    let second = ops.len() == 2;
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
+            return Err(if second && failed(0) {
+                let field = match proof {
+                    StepUpProof::Second(p) => p.field(),
+                    StepUpProof::Password(_) => "password",
+                };
+                wrong_code(app, user, client, "step_up", field).await
+            } else if failed(ops_session_index(second)) {
+                Error::Unauthenticated("Session has expired or ended.".into())
+            } else {
+                StoreError::TransactionCanceled { reasons }.into()
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if second {
+        clear_guesses(app, user).await;
+    }
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::StepUp, Some(user))
+            .client(client)
+            .session(session_id)
+            .description("Authentication confirmed for a sensitive action")
+            .metadata(json!({ "method": method })),
+    )
+    .await;
+    if let StepUpProof::Second(Proof::RecoveryCode(_)) = proof {
+        recovery_code_used(app, &principal.user, client, "confirm a sensitive action").await;
+    }
+    Ok(assurance)
+}
+
+/// Where the session's write is in a step-up's transaction.
+fn ops_session_index(with_spend: bool) -> usize {
+    usize::from(with_spend)
+}
+
+// ------------------------------------------------------------------------------- staff
+
+/// An administrator removes every factor and recovery code of an account of lower rank (the
+/// owner lost their device): logged on both accounts, and the owner told by mail.
+pub async fn reset_factors(
+    app: &App,
+    principal: &Principal,
+    target: UserId,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    use crate::access::{self, Actor};
+    use crate::accounts::users::log_staff_action;
+    let actor = Actor::of(&principal.user);
+    // Non-staff are not told the route exists; moderators are refused.
+    if !actor.is_staff() {
+        return Err(Error::NotFound);
+    }
+    access::require_admin(actor)?;
+    if actor.is(target) {
+        return Err(Error::BadRequest(
+            "Remove your own factors from your account's security settings.".into(),
+        ));
+    }
+    let user = match accounts::get_user_consistent(app, target).await? {
+        Some(user) if !user.deleting => user,
+        _ => return Err(Error::NotFound),
+    };
+    if access::rank(user.role) >= actor.rank() {
+        return Err(Error::Forbidden(
+            "You cannot change an account that outranks yours.".into(),
+        ));
+    }
+    require_recent_auth(app, principal, Sensitive::Action).await?;
+    let (factors, codes) = tokio::join!(factors(app, target), recovery_code_keys(app, target));
+    let factors = factors?;
+    let mut ops: Vec<TxOp> = factors
+        .iter()
+        .map(|f| TxOp::Delete {
+            key: f.key(),
+            condition: None,
+        })
+        .collect();
+    ops.extend(codes?.into_iter().map(|key| TxOp::Delete {
+        key,
+        condition: None,
+    }));
+    if ops.is_empty() {
+        return Err(Error::Conflict("This account has no second factor.".into()));
+    }
+    app.table.transact_write(ops).await?;
+    log_staff_action(
+        app,
+        actor,
+        target,
+        EventType::MfaReset,
+        json!({ "factors_removed": factors.len() }),
+        client,
+    )
+    .await;
+    let mail = security_mail(
+        &user,
+        "The second factors of your account were reset",
+        "An administrator removed every second factor and recovery code of your account. You \
+         sign in with your password alone until you set up a factor again. If you did not ask \
+         for this, change your password and contact support.",
+    );
+    if let Err(e) = app.mailer.send(&mail).await {
+        tracing::warn!(error = %e, "factor reset notice not sent");
+    }
+    Ok(())
+}
+
+/// The field errors of a body that names no proof, or more than one.
+pub fn one_proof_of<'a>(
+    fields: &[(&'static str, Option<&'a str>)],
+) -> Result<(&'static str, &'a str), Error> {
+    let given: Vec<(&'static str, &'a str)> = fields
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| (*name, v))
+        })
+        .collect();
+    match given.as_slice() {
+        [one] => Ok(*one),
+        [] => {
+            let mut errors = FieldErrors::new();
+            for (name, _) in fields {
+                errors.add(name, "Give one of these fields.");
+            }
+            Err(Error::Invalid(errors))
+        }
+        more => {
+            let mut errors = FieldErrors::new();
+            for (name, _) in more {
+                errors.add(name, "Give only one of these fields.");
+            }
+            Err(Error::Invalid(errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_codes_are_random_and_hash_as_typed() {
+        let code = new_recovery_code();
+        assert_eq!(code.len(), 19, "{code}");
+        assert_eq!(code.matches('-').count(), 3);
+        assert_ne!(code, new_recovery_code());
+        let user = UserId(7);
+        let hash = recovery_hash(user, &code);
+        assert_eq!(
+            hash,
+            recovery_hash(user, &code.to_uppercase().replace('-', " "))
+        );
+        assert_ne!(hash, recovery_hash(UserId(8), &code), "bound to the user");
+    }
+
+    #[test]
+    fn a_step_up_is_recent_for_ten_minutes() {
+        assert!(recent(Some(1000), 1000 + STEP_UP_WINDOW_SECS));
+        assert!(!recent(Some(1000), 1001 + STEP_UP_WINDOW_SECS));
+        assert!(!recent(None, 0));
+    }
+
+    #[test]
+    fn exactly_one_proof() {
+        assert_eq!(
+            one_proof_of(&[("code", Some("1")), ("recovery_code", None)]).unwrap(),
+            ("code", "1")
+        );
+        assert!(one_proof_of(&[("code", Some(" ")), ("recovery_code", None)]).is_err());
+        assert!(one_proof_of(&[("code", Some("1")), ("recovery_code", Some("2"))]).is_err());
+    }
+}
