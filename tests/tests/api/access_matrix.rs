@@ -99,6 +99,20 @@ const EXPECTED: &[(&str, &str, [u16; 9])] = &[
     ("POST", "/api/auth/login/", [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST", "/api/auth/logout/", [200, 200, 200, 200, 200, 200, 200, 200, 403]),
     ("GET", "/api/auth/me/", [401, 200, 200, 200, 200, 200, 200, 200, 403]),
+    // Second factors: a verified, unsuspended caller's own (the ids asked are nobody's
+    // factor: 404, or 400 for a body the fixture leaves empty); the pending sign-in's token
+    // is its credential, so anyone may try it (400 without one).
+    ("GET", "/api/auth/mfa/factors/", [401, 403, 200, 200, 200, 200, 200, 200, 403]),
+    ("POST", "/api/auth/mfa/factors/", [401, 403, 201, 201, 201, 201, 201, 201, 403]),
+    ("PATCH", "/api/auth/mfa/factors/{id}/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
+    ("DELETE", "/api/auth/mfa/factors/{id}/", [401, 403, 404, 404, 404, 404, 404, 404, 403]),
+    ("POST", "/api/auth/mfa/factors/{id}/confirm/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
+    ("POST", "/api/auth/mfa/recovery-codes/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
+    ("POST", "/api/auth/mfa/verify/", [400, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("POST", "/api/auth/mfa/step-up/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
+    // An administrator resets another account's factors; moderators are refused, others are
+    // not told the route exists.
+    ("DELETE", "/api/users/{id}/mfa/", [401, 403, 404, 404, 404, 404, 403, 204, 403]),
     ("GET", "/api/auth/session/check/", [200, 200, 200, 200, 200, 200, 200, 200, 403]),
     ("POST", "/api/auth/session/refresh/", [401, 200, 200, 200, 200, 200, 200, 200, 403]),
     ("POST", "/api/auth/jwt/login/", [400, 400, 400, 400, 400, 400, 400, 400, 400]),
