@@ -116,6 +116,17 @@ impl RequestCtx {
     }
 
     /// `?cursor=`: the opaque position a previous page handed out as `next`.
+    /// A boolean query parameter (`true`/`false`, `True`/`False`, `1`/`0`; absent or empty is
+    /// `None`); anything else is a field error on `name`. Every boolean filter reads it here.
+    pub fn bool_param(&self, name: &str) -> Result<Option<bool>, Error> {
+        match self.query_param(name) {
+            None | Some("") => Ok(None),
+            Some("true" | "True" | "1") => Ok(Some(true)),
+            Some("false" | "False" | "0") => Ok(Some(false)),
+            Some(_) => Err(Error::field(name, "Must be true or false.")),
+        }
+    }
+
     pub fn cursor(&self) -> Option<Cursor> {
         self.query_param("cursor")
             .filter(|c| !c.is_empty())

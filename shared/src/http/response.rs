@@ -128,3 +128,18 @@ impl From<Error> for ApiResponse {
         }
     }
 }
+
+/// The one page envelope of every list (the `Page` schema of the OpenAPI document): `next` is
+/// the cursor of the following page (`null` on the last), `previous` is always `null` (lists
+/// are walked forwards), and `count` is there only where the list knows its total.
+pub fn page<T: Serialize>(
+    results: &[T],
+    next: Option<&str>,
+    count: Option<i64>,
+) -> serde_json::Value {
+    let mut view = serde_json::json!({ "next": next, "previous": null, "results": results });
+    if let (Some(count), Some(fields)) = (count, view.as_object_mut()) {
+        fields.insert("count".into(), serde_json::json!(count));
+    }
+    view
+}

@@ -17,17 +17,13 @@ use crate::auth::AuthMethod;
 use crate::auth::login::{LoginOutcome, login as password_login};
 use crate::error::Error;
 use crate::http::auth::{caller, caller_allow_unverified, client_info};
-use crate::http::{ApiResponse, RequestCtx};
+use crate::http::{ApiResponse, RequestCtx, response};
 use crate::model::UserId;
 use crate::profiles::views::full_view;
 use crate::store::Cursor;
 
 fn page(results: Vec<Json>, next: Option<Cursor>) -> Json {
-    json!({
-        "next": next.as_ref().map(Cursor::as_str),
-        "previous": null,
-        "results": results,
-    })
+    response::page(&results, next.as_ref().map(Cursor::as_str), None)
 }
 
 /// `?user=<id>`, when given.
@@ -119,15 +115,6 @@ fn parse_time(ctx: &RequestCtx, name: &str) -> Result<Option<DateTime<Utc>>, Err
     }
 }
 
-fn parse_bool(ctx: &RequestCtx, name: &str) -> Result<Option<bool>, Error> {
-    match ctx.query_param(name) {
-        None | Some("") => Ok(None),
-        Some("true" | "True" | "1") => Ok(Some(true)),
-        Some("false" | "False" | "0") => Ok(Some(false)),
-        Some(_) => Err(Error::field(name, "Must be true or false.")),
-    }
-}
-
 fn event_filter(ctx: &RequestCtx) -> Result<EventFilter, Error> {
     let event_type = match ctx.query_param("event_type") {
         None | Some("") => None,
@@ -145,7 +132,7 @@ fn event_filter(ctx: &RequestCtx) -> Result<EventFilter, Error> {
     let filter = EventFilter {
         event_type,
         severity,
-        success: parse_bool(ctx, "success")?,
+        success: ctx.bool_param("success")?,
         since: parse_time(ctx, "since")?,
         until: parse_time(ctx, "until")?,
     };
@@ -167,7 +154,7 @@ pub async fn list_events(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Err
     // malformed value is still a 400, never silently ignored.
     let requested_user = user_param(ctx)?;
     let filter = event_filter(ctx)?;
-    if parse_bool(ctx, "requires_review")? == Some(true) {
+    if ctx.bool_param("requires_review")? == Some(true) {
         let by = access::require_staff(Actor::of(&principal.user))?;
         let (events, next) = feed::review_queue(app, by, page_size, cursor).await?;
         let results = events.iter().map(event_view).collect();

@@ -14,6 +14,7 @@ use crate::badges::definitions::{
 use crate::badges::leaderboard::{self, LeaderboardTimeframe};
 use crate::error::{Error, FieldErrors};
 use crate::http::auth::{caller, caller_with, optional_caller};
+use crate::http::response::page;
 use crate::http::{ApiResponse, RequestCtx};
 use crate::model::UserId;
 use crate::store::Cursor;
@@ -24,24 +25,7 @@ fn admin(principal: &Principal) -> Result<Admin, Error> {
 }
 
 fn list_view(count: Option<i64>, next: Option<Cursor>, results: Vec<Json>) -> Json {
-    let mut view = json!({
-        "next": next.as_ref().map(Cursor::as_str),
-        "previous": null,
-        "results": results,
-    });
-    if let (Some(count), Some(fields)) = (count, view.as_object_mut()) {
-        fields.insert("count".into(), json!(count));
-    }
-    view
-}
-
-fn bool_param(ctx: &RequestCtx, name: &str) -> Result<Option<bool>, Error> {
-    match ctx.query_param(name) {
-        None | Some("") => Ok(None),
-        Some("true" | "True" | "1") => Ok(Some(true)),
-        Some("false" | "False" | "0") => Ok(Some(false)),
-        Some(_) => Err(Error::field(name, "Must be true or false.")),
-    }
+    page(&results, next.as_ref().map(Cursor::as_str), count)
 }
 
 fn badge_id(ctx: &RequestCtx) -> Result<BadgeId, Error> {
@@ -202,7 +186,7 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let filter = ListFilter {
         category,
         rarity,
-        is_active: bool_param(ctx, "is_active")?,
+        is_active: ctx.bool_param("is_active")?,
         include_inactive: admin,
     };
     let (page_size, cursor) = ctx.paging()?;
@@ -360,10 +344,10 @@ pub async fn list_user_badges(app: &App, ctx: &RequestCtx) -> Result<ApiResponse
             .map_err(|_| Error::field("user", "A valid user id is required."))?,
     };
     awards::check_visible(app, Actor::of(&principal.user), user).await?;
-    let featured = bool_param(ctx, "is_featured")? == Some(true);
+    let featured = ctx.bool_param("is_featured")? == Some(true);
     // Checked for every request, the showcase's too (which shows everything in one page).
     let (page_size, cursor) = ctx.paging()?;
-    if bool_param(ctx, "showcase")? == Some(true) {
+    if ctx.bool_param("showcase")? == Some(true) {
         // Of each series only the highest tier held; every badge in one page.
         let shown = crate::badges::tiers::showcase(app, user, featured).await?;
         let results: Vec<Json> = shown.iter().map(|(h, d)| h.view(d.as_ref())).collect();

@@ -1,12 +1,12 @@
 //! Profiles, professional profiles and settings: thin handlers over `crate::profiles`.
 
 use http::StatusCode;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Map, Value as Json};
 
 use crate::App;
 use crate::error::Error;
 use crate::http::auth::{caller, client_info};
-use crate::http::{ApiResponse, RequestCtx};
+use crate::http::{ApiResponse, RequestCtx, response};
 use crate::model::UserId;
 use crate::profiles::{professional, profile, settings};
 
@@ -16,7 +16,7 @@ fn path_id(ctx: &RequestCtx) -> Result<UserId, Error> {
 }
 
 fn page(results: Vec<Json>, next: Option<String>) -> ApiResponse {
-    ApiResponse::ok(&json!({ "next": next, "previous": null, "results": results }))
+    ApiResponse::ok(&response::page(&results, next.as_deref(), None))
 }
 
 fn body(ctx: &RequestCtx) -> Result<Map<String, Json>, Error> {
@@ -67,17 +67,7 @@ pub async fn update_profile(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, 
 pub async fn list_professional(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let size = ctx.page_size()?;
-    let is_verified = match ctx.query_param("is_verified") {
-        None => None,
-        Some("true" | "True" | "1") => Some(true),
-        Some("false" | "False" | "0") => Some(false),
-        Some(_) => {
-            return Err(Error::field(
-                "is_verified",
-                "Must be a valid boolean: true or false.",
-            ));
-        }
-    };
+    let is_verified = ctx.bool_param("is_verified")?;
     let found = professional::list(
         app,
         &principal.user,

@@ -7,6 +7,7 @@ use crate::App;
 use crate::accounts::UserRecord;
 use crate::error::{Error, FieldErrors};
 use crate::http::auth::{caller, caller_with, client_info};
+use crate::http::response::page;
 use crate::http::{ApiResponse, RequestCtx};
 use crate::model::UserId;
 use crate::profiles::views::public_card;
@@ -78,15 +79,7 @@ fn block_view(edge: &BlockEdge, blocked: Option<&UserRecord>) -> Json {
 }
 
 fn list_view(count: Option<i64>, next: Option<Cursor>, results: Vec<Json>) -> Json {
-    let mut view = json!({
-        "next": next.as_ref().map(Cursor::as_str),
-        "previous": null,
-        "results": results,
-    });
-    if let (Some(count), Some(fields)) = (count, view.as_object_mut()) {
-        fields.insert("count".into(), json!(count));
-    }
-    view
+    page(&results, next.as_ref().map(Cursor::as_str), count)
 }
 
 /// `POST /api/follows/` `{following, follower?}` → 201 with the edge (active or pending).

@@ -3,22 +3,18 @@
 
 use chrono::NaiveDate;
 use http::header::CACHE_CONTROL;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use crate::App;
 use crate::access::{self, Actor, Admin};
 use crate::error::Error;
 use crate::http::auth::caller;
-use crate::http::{ApiResponse, RequestCtx};
+use crate::http::{ApiResponse, RequestCtx, response};
 use crate::store::Cursor;
 use crate::tasks::{TASKS, report, runner};
 
 fn page(results: Vec<Json>, next: Option<Cursor>) -> Json {
-    json!({
-        "next": next.as_ref().map(Cursor::as_str),
-        "previous": null,
-        "results": results,
-    })
+    response::page(&results, next.as_ref().map(Cursor::as_str), None)
 }
 
 /// The caller as an administrator (`access::require_admin`).

@@ -9,7 +9,7 @@ use crate::App;
 use crate::auth::{api_tokens, jwt};
 use crate::error::Error;
 use crate::http::auth::{caller, caller_allow_unverified, client_info};
-use crate::http::{ApiResponse, RequestCtx};
+use crate::http::{ApiResponse, RequestCtx, response};
 use crate::profiles::views::full_view;
 
 /// How long clients and caches may keep the key set: short enough that a newly added key is
@@ -87,12 +87,11 @@ pub async fn create_api_token(app: &App, ctx: &RequestCtx) -> Result<ApiResponse
 pub async fn list_api_tokens(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let tokens = api_tokens::list(app, principal.id()).await?;
-    Ok(ApiResponse::ok(&json!({
-        "count": tokens.len(),
-        "next": null,
-        "previous": null,
-        "results": tokens,
-    })))
+    Ok(ApiResponse::ok(&response::page(
+        &tokens,
+        None,
+        Some(tokens.len() as i64),
+    )))
 }
 
 /// `DELETE /api/auth/tokens/{id}/` → 204; someone else's (or no) token → 404.

@@ -13,7 +13,7 @@ use crate::accounts::users::{self, Actor, CreateUserInput, ListFilter, UpdateUse
 use crate::auth::mfa::{self, Sensitive};
 use crate::error::Error;
 use crate::http::auth::{caller, client_info};
-use crate::http::{ApiResponse, RequestCtx};
+use crate::http::{ApiResponse, RequestCtx, response};
 use crate::model::{Role, UserId};
 use crate::profiles::views;
 use crate::profiles::views::full_view;
@@ -31,15 +31,6 @@ fn target(ctx: &RequestCtx) -> Result<UserId, Error> {
     ctx.param("id").parse().map_err(|_| Error::NotFound)
 }
 
-fn bool_param(ctx: &RequestCtx, name: &str) -> Result<Option<bool>, Error> {
-    match ctx.query_param(name) {
-        None | Some("") => Ok(None),
-        Some("true" | "True" | "1") => Ok(Some(true)),
-        Some("false" | "False" | "0") => Ok(Some(false)),
-        Some(_) => Err(Error::field(name, "Must be true or false.")),
-    }
-}
-
 /// `GET /api/users/?search=&role=&is_verified=&page_size=&cursor=`: each user as the viewer
 /// sees them (`access::profile_visibility`).
 pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
@@ -53,7 +44,7 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     };
     let filter = ListFilter {
         role,
-        is_verified: bool_param(ctx, "is_verified")?,
+        is_verified: ctx.bool_param("is_verified")?,
         search: ctx.query_param("search").map(str::to_owned),
     };
     let cursor = ctx
@@ -67,11 +58,11 @@ pub async fn list(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
         .iter()
         .filter_map(|(user, visibility)| views::view_as(*visibility, user))
         .collect();
-    Ok(ApiResponse::ok(&json!({
-        "next": page.next.as_ref().map(Cursor::as_str),
-        "previous": null,
-        "results": results,
-    })))
+    Ok(ApiResponse::ok(&response::page(
+        &results,
+        page.next.as_ref().map(Cursor::as_str),
+        None,
+    )))
 }
 
 fn user_response(status: StatusCode, user: &UserRecord) -> ApiResponse {
