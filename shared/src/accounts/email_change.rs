@@ -55,7 +55,7 @@ pub struct PendingChange {
 }
 
 fn stamp(app: &App) -> Result<Value, Error> {
-    crate::accounts::time_value(app.clock.now())
+    Ok(Value::from(app.clock.now()))
 }
 
 /// A 400 on `email` when another account holds the address (or holds it for a revert).

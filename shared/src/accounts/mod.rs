@@ -18,13 +18,6 @@ use crate::store::{Key, Value, from_item, keys};
 
 pub use records::{CredentialsRecord, SettingsRecord, UserRecord};
 
-/// A timestamp as the accounts items store it (RFC 3339, as `chrono` serialises it).
-pub(crate) fn time_value(t: chrono::DateTime<chrono::Utc>) -> Result<Value, Error> {
-    serde_json::to_value(t)
-        .map(Value::from)
-        .map_err(|e| Error::Internal(format!("timestamp: {e}")))
-}
-
 /// A user by id (`None` when there is no such user).
 pub async fn get_user(app: &App, id: UserId) -> Result<Option<UserRecord>, Error> {
     let item = app.table.get(&keys::user(id), false).await?;

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::App;
 use crate::accounts::registration::{address_subject, email_field, required, user_by_email};
-use crate::accounts::{UserRecord, get_credentials, time_value};
+use crate::accounts::{UserRecord, get_credentials};
 use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effort};
 use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
@@ -17,7 +17,7 @@ use crate::auth::limits::{self, Limit};
 use crate::auth::{api_tokens, passwords, sessions};
 use crate::error::{Error, FieldErrors};
 use crate::model::password_problems;
-use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, keys};
+use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, keys};
 
 /// Django's message for a wrong current password.
 pub const WRONG_CURRENT_PASSWORD: &str =
@@ -43,7 +43,7 @@ async fn store_password(
     new_hash: String,
 ) -> Result<bool, Error> {
     let now = app.clock.now();
-    let stamp = time_value(now)?;
+    let stamp = Value::from(now);
     let ops = vec![
         TxOp::Update {
             key: keys::credentials(user.id),

@@ -516,7 +516,7 @@ pub async fn verify_email(
     let now = app.clock.now();
     let update = Update::new()
         .set("is_verified", true)
-        .set("updated_at", crate::accounts::time_value(now)?);
+        .set("updated_at", crate::accounts::Value::from(now));
     let item = app
         .table
         .update(

@@ -457,7 +457,7 @@ async fn apply_update(
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
     let now = app.clock.now();
-    let stamp = time_value(now)?;
+    let stamp = Value::from(now);
     let mut update = Update::new().set("updated_at", stamp);
     let mut ops = Vec::new();
     let mut condition = Condition::item_present()
@@ -631,12 +631,6 @@ pub(crate) async fn log_staff_action(
     }
 }
 
-fn time_value(t: chrono::DateTime<chrono::Utc>) -> Result<Value, Error> {
-    serde_json::to_value(t)
-        .map(Value::from)
-        .map_err(|e| Error::Internal(format!("timestamp: {e}")))
-}
-
 /// Sets a role from the command line (`accounts-admin set-role`, [`Actor::System`]), or for
 /// an administrator with the API's rules. Logs `role_change`.
 pub async fn set_role(
@@ -655,7 +649,7 @@ pub async fn set_role(
     }
     let update = Update::new()
         .set("role", role.as_str())
-        .set("updated_at", time_value(app.clock.now())?);
+        .set("updated_at", Value::from(app.clock.now()));
     let condition =
         Condition::item_present().and(Condition::Ne("deleting".into(), Value::Bool(true)));
     let item = match app
@@ -721,7 +715,7 @@ pub async fn set_suspension(
     let update = Update::new()
         .set("is_suspended", suspended)
         .set("suspension_reason", reason.clone().unwrap_or_default())
-        .set("updated_at", time_value(app.clock.now())?);
+        .set("updated_at", Value::from(app.clock.now()));
     let condition = Condition::item_present()
         .and(Condition::Ne("deleting".into(), Value::Bool(true)))
         .and(Condition::eq("role", current.role.as_str()));
@@ -835,7 +829,7 @@ async fn mark_deleting(app: &App, user: &UserRecord) -> Result<(), Error> {
         .set("deleting", true)
         .set("is_suspended", true)
         .set("suspension_reason", "Account deleted.")
-        .set("updated_at", time_value(app.clock.now())?)
+        .set("updated_at", Value::from(app.clock.now()))
         .remove(keys::attr::GSI1PK)
         .remove(keys::attr::GSI1SK);
     let ops = vec![

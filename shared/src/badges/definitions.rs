@@ -340,12 +340,6 @@ pub(crate) fn stats_update(
         .add(&format!("rarity_{}", rarity.as_str()), sign)
 }
 
-pub(crate) fn time_value(t: DateTime<Utc>) -> Result<Value, Error> {
-    serde_json::to_value(t)
-        .map(Value::from)
-        .map_err(|e| Error::Internal(format!("timestamp: {e}")))
-}
-
 fn name_taken(err: &StoreError, unique_index: usize) -> bool {
     matches!(err, StoreError::TransactionCanceled { reasons }
         if reasons.get(unique_index) == Some(&crate::store::CancelReason::ConditionFailed))

@@ -3,7 +3,7 @@
 //! awards (awards read definitions).
 
 use super::awards;
-use super::definitions::{BadgeId, Invalidate, get_any, name_key, stats_update, time_value};
+use super::definitions::{BadgeId, Invalidate, get_any, name_key, stats_update};
 use super::retry::{self, MAX_ATTEMPTS};
 use crate::App;
 use crate::access::Admin;
@@ -27,7 +27,7 @@ pub async fn delete_definition(app: &App, _by: Admin, id: BadgeId) -> Result<(),
         let update = Update::new()
             .set("deleting", true)
             .set("is_active", false)
-            .set("updated_at", time_value(app.clock.now())?)
+            .set("updated_at", Value::from(app.clock.now()))
             .add("version", 1)
             .remove(keys::attr::GSI2PK)
             .remove(keys::attr::GSI2SK);

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
-use super::settings::time_value;
 use super::validate;
 use crate::App;
 use crate::accounts::UserRecord;
@@ -243,7 +242,7 @@ async fn write_over(
     current: &ProfessionalRecord,
     next: &ProfessionalRecord,
 ) -> Result<(), Error> {
-    let condition = Condition::eq("updated_at", time_value(current.updated_at));
+    let condition = Condition::eq("updated_at", Value::from(current.updated_at));
     match put_checked(app, next.to_item()?, condition).await? {
         Written::Yes => Ok(()),
         Written::ConditionFailed => Err(Error::Conflict(

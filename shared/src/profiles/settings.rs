@@ -54,7 +54,7 @@ pub async fn update_settings(
         apply_changes(&mut next, changes)?;
         next.updated_at = app.clock.now();
         let condition = if exists {
-            Condition::eq("updated_at", time_value(current.updated_at))
+            Condition::eq("updated_at", Value::from(current.updated_at))
         } else {
             Condition::item_absent()
         };
@@ -70,7 +70,7 @@ pub async fn update_settings(
         if visibility_changed {
             profile_update = profile_update
                 .set("is_private", private)
-                .set("updated_at", time_value(next.updated_at));
+                .set("updated_at", Value::from(next.updated_at));
         }
         ops.push(if visibility_changed {
             TxOp::Update {
@@ -108,11 +108,6 @@ pub async fn update_settings(
     Err(Error::Conflict(
         "The settings changed meanwhile; try again.".into(),
     ))
-}
-
-/// A time as the records store it (serde's RFC 3339 string).
-pub(crate) fn time_value(at: chrono::DateTime<chrono::Utc>) -> Value {
-    Value::from(serde_json::to_value(at).unwrap_or(Json::Null))
 }
 
 /// The event a settings change logs (in the change's own transaction).

@@ -136,6 +136,17 @@ impl From<bool> for Value {
     }
 }
 
+/// A time in the table: the one format, chrono's RFC 3339 in UTC with `Z` (the form serde
+/// writes a `DateTime<Utc>` in, so a record stored whole reads back the same).
+impl From<chrono::DateTime<chrono::Utc>> for Value {
+    fn from(at: chrono::DateTime<chrono::Utc>) -> Self {
+        match serde_json::to_value(at) {
+            Ok(serde_json::Value::String(s)) => Value::S(s),
+            _ => Value::S(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        }
+    }
+}
+
 impl From<serde_json::Value> for Value {
     fn from(json: serde_json::Value) -> Self {
         match json {
@@ -206,6 +217,16 @@ pub fn from_item<T: DeserializeOwned>(item: &Item) -> Result<T, ItemShapeError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_stored_as_serde_writes_them() {
+        use chrono::TimeZone;
+        let at = chrono::Utc.with_ymd_and_hms(2030, 3, 1, 10, 0, 0).unwrap();
+        assert_eq!(Value::from(at), Value::S("2030-03-01T10:00:00Z".into()));
+        let precise = at + chrono::Duration::microseconds(1500);
+        let serde = serde_json::to_value(precise).unwrap();
+        assert_eq!(Value::from(precise), Value::from(serde));
+    }
 
     #[test]
     fn numbers_compare_across_int_and_float() {

@@ -24,8 +24,8 @@ use async_trait::async_trait;
 use serde_json::json;
 use tokio::sync::OnceCell;
 
+use super::event_id_range;
 use super::runner::{LEASE_SECS, Run, Source, Task};
-use super::{event_id_range, time_value};
 use crate::accounts::UserRecord;
 use crate::activity::events::EventRecord;
 use crate::bus::DomainEvent;
@@ -194,7 +194,7 @@ impl EventAlerts {
             Ok(mails) => {
                 let done = Update::new()
                     .set("alert_state", SENT)
-                    .set("alerted_at", time_value(run.app.clock.now()))
+                    .set("alerted_at", Value::from(run.app.clock.now()))
                     .set("alert_mails", mails as i64);
                 set_state(
                     run,

@@ -102,13 +102,6 @@ pub fn event_sk_range(from: DateTime<Utc>, to: DateTime<Utc>) -> SortCondition {
     )
 }
 
-/// A timestamp as the records store it.
-pub fn time_value(at: DateTime<Utc>) -> Value {
-    serde_json::to_value(at)
-        .map(Value::from)
-        .unwrap_or(Value::Null)
-}
-
 /// The user id of a profile, stats or event item (`id` or `user_id`).
 pub fn item_user(item: &crate::store::Item) -> Option<crate::model::UserId> {
     item.get("id")

@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::counters::profiles;
 use super::runner::{Run, Source, Task, for_each};
-use super::{day_bounds, event_sk_range, item_user, time_value};
+use super::{day_bounds, event_sk_range, item_user};
 use crate::activity::day_counts;
 use crate::activity::events::EventType;
 use crate::error::Error;
@@ -132,7 +132,7 @@ impl Task for AnalyticsReport {
         item.insert(keys::attr::SK.into(), Value::S(key.sk));
         let (pk, sk) = keys::daily_report_index(&day);
         keys::set_index_keys(&mut item, Index::Gsi1, pk, sk);
-        item.insert("updated_at".into(), time_value(run.as_of));
+        item.insert("updated_at".into(), Value::from(run.as_of));
         run.app.table.put(item, None).await?;
         run.counts.written(1);
         Ok(())

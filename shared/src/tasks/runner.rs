@@ -245,12 +245,6 @@ struct Progress<S> {
 /// Empty pages skip the checkpoint, but the lease is renewed at least this often.
 const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn time_value(at: DateTime<Utc>) -> Value {
-    serde_json::to_value(at)
-        .map(Value::from)
-        .unwrap_or(Value::Null)
-}
-
 /// Takes the task's lease. `Ok(None)` when another run holds it; otherwise the checkpoint an
 /// earlier run left, if any.
 async fn acquire(app: &App, task: &str, run_id: &str) -> Result<Option<Option<Checkpoint>>, Error> {
@@ -294,7 +288,7 @@ async fn save(app: &App, task: &str, checkpoint: &Checkpoint, release: bool) -> 
     let update = Update::new()
         .set("checkpoint", text)
         .set("lease_until", lease)
-        .set("updated_at", time_value(app.clock.now()));
+        .set("updated_at", Value::from(app.clock.now()));
     app.table
         .update(
             &keys::task_checkpoint(task),

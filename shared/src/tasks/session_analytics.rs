@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::day_bounds;
 use super::runner::{Run, Source, Task, for_each};
-use super::{day_bounds, time_value};
 use crate::auth::sessions::SessionRecord;
 use crate::error::Error;
 use crate::store::{Condition, Item, StoreError, Update, Value, from_item, keys};
@@ -38,7 +38,7 @@ async fn end_idle(run: &Run<'_>, session: &SessionRecord) -> Result<bool, Error>
     let went_idle = DateTime::from_timestamp(session.idle_expires_at(), 0).unwrap_or(run.as_of);
     let update = Update::new()
         .set("is_active", false)
-        .set("ended_at", time_value(went_idle.min(run.as_of)))
+        .set("ended_at", Value::from(went_idle.min(run.as_of)))
         .set("end_reason", "idle");
     let condition = Condition::eq("is_active", true).and(Condition::eq(
         "last_activity_epoch",
@@ -160,7 +160,7 @@ impl Task for SessionAnalytics {
                     .collect(),
             ),
         );
-        item.insert("updated_at".into(), time_value(run.as_of));
+        item.insert("updated_at".into(), Value::from(run.as_of));
         run.app.table.put(item, None).await?;
         run.counts.written(1);
         Ok(())
