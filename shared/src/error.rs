@@ -113,9 +113,7 @@ impl From<StoreError> for Error {
         }
         match err {
             // A cursor the client sent back that does not decode is the client's mistake.
-            StoreError::Validation(msg) if msg.contains("cursor") => {
-                Error::field("cursor", "Invalid cursor.")
-            }
+            StoreError::BadCursor(_) => Error::field("cursor", "Invalid cursor."),
             other => Error::Internal(other.to_string()),
         }
     }

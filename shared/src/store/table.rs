@@ -260,9 +260,9 @@ impl Cursor {
     pub fn key_attrs(&self) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
         let bytes = URL_SAFE_NO_PAD
             .decode(self.0.as_bytes())
-            .map_err(|_| StoreError::Validation("malformed cursor".into()))?;
+            .map_err(|_| StoreError::BadCursor("it does not decode".into()))?;
         serde_json::from_slice(&bytes)
-            .map_err(|_| StoreError::Validation("malformed cursor".into()))
+            .map_err(|_| StoreError::BadCursor("it does not decode".into()))
     }
 
     /// Wraps a cursor string a client sent back.
@@ -439,7 +439,11 @@ pub enum StoreError {
     /// "Ambiguous timeouts"): what it wrote carries its own id, or "already done" is done.
     #[error("store outcome unknown, the write may have applied: {0}")]
     MayHaveApplied(String),
-    /// The request itself is invalid (bad cursor, too many operations, same item twice ...).
+    /// A cursor the client sent back that this query did not make (it does not decode, was
+    /// made for another index, or belongs to another query): the client's mistake.
+    #[error("bad cursor: {0}")]
+    BadCursor(String),
+    /// The request itself is invalid (too many operations, same item twice ...).
     #[error("invalid store request: {0}")]
     Validation(String),
     /// Anything else the engine reported.

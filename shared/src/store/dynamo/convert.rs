@@ -131,15 +131,13 @@ pub(super) fn start_key(
     let (hash, range) = index.key_attrs();
     let expected: BTreeSet<&str> = [attr::PK, attr::SK, hash, range].into_iter().collect();
     if attrs.len() != expected.len() || !attrs.keys().all(|k| expected.contains(k.as_str())) {
-        return Err(StoreError::Validation(
-            "malformed cursor: not made for this index".into(),
-        ));
+        return Err(StoreError::BadCursor("not made for this index".into()));
     }
     if let Some(pk) = partition
         && attrs.get(hash).map(String::as_str) != Some(pk)
     {
-        return Err(StoreError::Validation(
-            "cursor belongs to a different query".into(),
+        return Err(StoreError::BadCursor(
+            "it belongs to a different query".into(),
         ));
     }
     Ok(attrs
@@ -236,21 +234,18 @@ mod tests {
         assert_eq!(back, last);
         // Same cursor, wrong index or partition: rejected as a bad cursor.
         let err = start_key(&cursor, Index::Primary, None).unwrap_err();
-        assert!(matches!(err, StoreError::Validation(m) if m.contains("cursor")));
+        assert!(matches!(err, StoreError::BadCursor(_)));
         let err = start_key(&cursor, Index::Gsi1, Some("USER#3")).unwrap_err();
-        assert!(matches!(err, StoreError::Validation(m) if m.contains("cursor")));
+        assert!(matches!(err, StoreError::BadCursor(_)));
         let err = start_key(&cursor, Index::Gsi2, None).unwrap_err();
-        assert!(matches!(err, StoreError::Validation(m) if m.contains("cursor")));
+        assert!(matches!(err, StoreError::BadCursor(_)));
     }
 
     #[test]
     fn malformed_cursors_are_validation_errors() {
         for raw in ["!!!", "bm90IGpzb24", ""] {
             let err = start_key(&Cursor::from_client(raw), Index::Primary, None).unwrap_err();
-            assert!(
-                matches!(err, StoreError::Validation(m) if m.contains("cursor")),
-                "{raw}"
-            );
+            assert!(matches!(err, StoreError::BadCursor(_)), "{raw}");
         }
     }
 

@@ -33,7 +33,7 @@ pub(super) struct PageSql {
 }
 
 fn malformed(why: &str) -> StoreError {
-    StoreError::Validation(format!("malformed cursor: {why}"))
+    StoreError::BadCursor(why.to_owned())
 }
 
 fn check_limit(limit: Option<u32>) -> StoreResult<()> {
