@@ -48,10 +48,9 @@ fn seeds_and_runs_tasks(store: &str) {
     let out = admin(data_dir.path(), store, &table, &["run-task", "list"]);
     assert!(out.status.success());
     assert_eq!(
-        text(&out.stdout).lines().count(),
-        10,
-        "{}",
-        text(&out.stdout)
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        accounts::tasks::TASKS,
+        "every scheduled task, one a line"
     );
 
     // Seeded counters are right: nothing to fix; the run record comes back as JSON.
