@@ -986,6 +986,11 @@ pub async fn require_recent_auth(
         ));
     };
     let now = app.clock.epoch_seconds();
+    // A passkey sign-in (or any second factor) proved within the window is strong enough
+    // whether or not the account has a TOTP factor.
+    if recent(assurance.second_factor_at, now) && assurance.aal >= 2 {
+        return Ok(());
+    }
     if has_active_factor(app, principal.id()).await? {
         if recent(assurance.second_factor_at, now) {
             return Ok(());
