@@ -201,6 +201,11 @@ async fn own_passkey(app: &App, user: UserId, passkey_id: &str) -> Result<Passke
     Ok(from_item(&item)?)
 }
 
+/// The items of a passkey: itself and its credential id's owner item.
+pub fn keys_of(passkey: &PasskeyRecord) -> [Key; 2] {
+    [passkey.key(), keys::passkey_credential(&passkey.passkey_id)]
+}
+
 // ------------------------------------------------------------------------------- challenges
 
 /// Stores a challenge for `purpose` (of `user` for a registration); returns it, base64url.

@@ -2,11 +2,12 @@
 //! `clientDataJSON`, authenticator data and a `none` attestation object built here): register
 //! a passkey, list and rename it, sign in with it alone (cookies and JWT, aal2 with
 //! `amr: ["webauthn"]`), and the refusals: a replayed challenge, a wrong origin, another RP
-//! id, a sign counter that goes back, a bad signature, an unknown credential; removal.
+//! id, a sign counter that goes back, a bad signature, an unknown credential; removal, by the
+//! owner and by an administrator's reset of the factors.
 
-use accounts::model::UserId;
+use accounts::model::{Role, UserId};
 use api_tests::app::{TestApp, set_cookie};
-use api_tests::fixtures::verify_email;
+use api_tests::fixtures::{person_with, verify_email};
 use api_tests::{TestTable, both_engines};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -471,5 +472,30 @@ both_engines!(
             .send()
             .await;
         assert_eq!(response.status, 401);
+    }
+
+    async fn an_administrators_reset_removes_the_passkeys(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let id = register(&app, "lena").await;
+        let token = access_token(&app, "lena").await;
+        let mut authenticator = Authenticator::new();
+        enrol(&app, &token, &mut authenticator).await;
+
+        let admin = person_with(&app.app, 900, Role::Admin, false).await;
+        let response = app
+            .delete(&format!("/api/users/{}/mfa/", id.0))
+            .bearer(&admin.token)
+            .send()
+            .await;
+        assert_eq!(response.status, 204, "{}", response.body_json());
+        let response = app.get("/api/auth/passkeys/").bearer(&token).send().await;
+        assert_eq!(response.body_json()["count"], 0);
+        let options = begin_sign_in(&app).await;
+        let response =
+            finish_sign_in(&app, &authenticator.get(&options, ORIGIN, RP_ID), "jwt").await;
+        assert_eq!(response.status, 400, "{}", response.body_json());
+
+        // The credential id is free again: the same authenticator registers anew.
+        enrol(&app, &token, &mut authenticator).await;
     }
 );
