@@ -116,6 +116,12 @@ pub struct AuthConfig {
     pub mfa_secret_keys: SecretKeysSource,
     /// `MFA_ISSUER`: the issuer authenticator apps show beside a factor, default `Accounts`.
     pub mfa_issuer: String,
+    /// `WEBAUTHN_RP_ID`: the relying party id passkeys are bound to (a registrable domain of
+    /// the console's origin), default `localhost`.
+    pub webauthn_rp_id: String,
+    /// `WEBAUTHN_ORIGINS`: comma-separated origins a passkey ceremony may come from, default
+    /// `http://localhost:3000,http://127.0.0.1:3000` (the console of `scripts/dev`).
+    pub webauthn_origins: Vec<String>,
     /// `MFA_REQUIRED_FOR_STAFF`: staff (moderators and up) must enrol a second factor; until
     /// they do, a sign-in answers that one is required. Default false.
     pub mfa_required_for_staff: bool,
@@ -380,6 +386,26 @@ impl Config {
             signing_keys,
             mfa_secret_keys,
             mfa_issuer: env.var("MFA_ISSUER").unwrap_or_else(|| "Accounts".into()),
+            webauthn_rp_id: env
+                .var("WEBAUTHN_RP_ID")
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "localhost".into()),
+            webauthn_origins: env
+                .var("WEBAUTHN_ORIGINS")
+                .map(|s| {
+                    s.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect::<Vec<_>>()
+                })
+                .filter(|o| !o.is_empty())
+                .unwrap_or_else(|| {
+                    vec![
+                        "http://localhost:3000".into(),
+                        "http://127.0.0.1:3000".into(),
+                    ]
+                }),
             mfa_required_for_staff: parse_bool(env, "MFA_REQUIRED_FOR_STAFF", false)?,
             access_ttl_secs: parse_secs(env, "ACCESS_TOKEN_TTL", 3600)?,
             refresh_ttl_secs: parse_secs(env, "REFRESH_TOKEN_TTL", 7 * 24 * 3600)?,

@@ -150,6 +150,9 @@ event_types! {
         MfaChallengeFailed = "mfa_challenge_failed", Medium, "A second-factor code (sign-in or step-up) was wrong, reused or throttled.";
         RecoveryCodeUsed = "recovery_code_used", High, "A recovery code was spent; the owner was told by mail.";
         RecoveryCodesRegenerated = "recovery_codes_regenerated", Medium, "A new set of recovery codes replaced the old one.";
+        PasskeyAdded = "passkey_added", Medium, "A passkey (WebAuthn credential) was registered.";
+        PasskeyRemoved = "passkey_removed", Medium, "A passkey was removed by its owner.";
+        PasskeySignIn = "passkey_sign_in", Low, "The user signed in with a passkey alone.";
         StepUp = "step_up", Low, "The session proved a password or a second factor again for a sensitive action.";
     }
     Social {

@@ -986,6 +986,11 @@ pub async fn require_recent_auth(
         ));
     };
     let now = app.clock.epoch_seconds();
+    // A passkey sign-in (or any second factor) proved within the window is strong enough
+    // whether or not the account has a TOTP factor.
+    if recent(assurance.second_factor_at, now) && assurance.aal >= 2 {
+        return Ok(());
+    }
     if has_active_factor(app, principal.id()).await? {
         if recent(assurance.second_factor_at, now) {
             return Ok(());
@@ -1146,7 +1151,7 @@ fn ops_session_index(with_spend: bool) -> usize {
 
 // ------------------------------------------------------------------------------- staff
 
-/// An administrator removes every factor and recovery code of an account of lower rank (the
+/// An administrator removes every factor, passkey and recovery code of an account of lower rank (the
 /// owner lost their device): logged on both accounts, and the owner told by mail.
 pub async fn reset_factors(
     app: &App,
@@ -1177,8 +1182,13 @@ pub async fn reset_factors(
         ));
     }
     require_recent_auth(app, principal, Sensitive::Action).await?;
-    let (factors, codes) = tokio::join!(factors(app, target), recovery_code_keys(app, target));
+    let (factors, codes, passkeys) = tokio::join!(
+        factors(app, target),
+        recovery_code_keys(app, target),
+        super::passkeys::passkeys(app, target)
+    );
     let factors = factors?;
+    let passkeys = passkeys?;
     let mut ops: Vec<TxOp> = factors
         .iter()
         .map(|f| TxOp::Delete {
@@ -1190,6 +1200,14 @@ pub async fn reset_factors(
         key,
         condition: None,
     }));
+    for passkey in &passkeys {
+        for key in super::passkeys::keys_of(passkey) {
+            ops.push(TxOp::Delete {
+                key,
+                condition: None,
+            });
+        }
+    }
     if ops.is_empty() {
         return Err(Error::Conflict("This account has no second factor.".into()));
     }
@@ -1199,7 +1217,7 @@ pub async fn reset_factors(
         actor,
         target,
         EventType::MfaReset,
-        json!({ "factors_removed": factors.len() }),
+        json!({ "factors_removed": factors.len(), "passkeys_removed": passkeys.len() }),
         client,
     )
     .await;

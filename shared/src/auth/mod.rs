@@ -15,12 +15,14 @@ mod jwt_crypto;
 pub mod limits;
 pub mod login;
 pub mod mfa;
+pub mod passkeys;
 pub mod passwords;
 pub mod principal;
 pub mod sealed;
 pub mod secrets;
 pub mod sessions;
 pub mod totp;
+pub mod webauthn;
 
 use crate::accounts::UserRecord;
 

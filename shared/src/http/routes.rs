@@ -143,6 +143,13 @@ pub static AUTH_ROUTES: &[Route] = routes! { Auth:
     POST "/api/auth/mfa/recovery-codes/" => handlers::mfa::regenerate_recovery_codes;
     POST "/api/auth/mfa/verify/" => handlers::mfa::verify;
     POST "/api/auth/mfa/step-up/" => handlers::mfa::step_up;
+    GET "/api/auth/passkeys/" => handlers::passkeys::list;
+    PATCH "/api/auth/passkeys/{id}/" => handlers::passkeys::rename;
+    DELETE "/api/auth/passkeys/{id}/" => handlers::passkeys::remove;
+    POST "/api/auth/passkeys/register/begin/" => handlers::passkeys::begin_registration;
+    POST "/api/auth/passkeys/register/finish/" => handlers::passkeys::finish_registration;
+    POST "/api/auth/passkeys/sign-in/begin/" => handlers::passkeys::begin_sign_in;
+    POST "/api/auth/passkeys/sign-in/finish/" => handlers::passkeys::finish_sign_in;
     GET "/api/schema/" => super::openapi::serve;
 };
 

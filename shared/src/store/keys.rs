@@ -45,6 +45,9 @@
 //! | recovery code (one item per unused code) | `USER#<id>` | `MFA#RECOVERY#<sha256 of user and code>` | | |
 //! | second-factor failures (TTL) | `USER#<id>` | `MFAFAIL` | | |
 //! | pending second-factor sign-in (TTL 5 min) | `MFACHALLENGE#<sha256 of token>` | `MFACHALLENGE` | | |
+//! | passkey (WebAuthn credential) | `USER#<id>` | `PASSKEY#<sha256 of credential id>` | | |
+//! | passkey credential id, taken (its owner) | `PASSKEYCRED#<sha256 of credential id>` | `PASSKEYCRED` | | |
+//! | passkey ceremony challenge (TTL 5 min, single use) | `WEBAUTHN#<sha256 of challenge>` | `WEBAUTHN` | | |
 //!
 //! Later capabilities add their rows here, and to `docs/architecture.md`.
 
@@ -117,9 +120,11 @@ pub fn health_probe() -> Key {
 
 /// Partition key prefixes of partitions that belong to one user, session, token, address,
 /// name or source event: what one subject's traffic reaches, and no other subject's.
-const ENTITY_PREFIXES: [&str; 13] = [
+const ENTITY_PREFIXES: [&str; 15] = [
     ANON_PREFIX,
     "MFACHALLENGE#",
+    "WEBAUTHN#",
+    "PASSKEYCRED#",
     "USER#",
     "SESSION#",
     "UNIQUE#",
@@ -302,6 +307,29 @@ pub fn mfa_failures(id: UserId) -> Key {
 /// A sign-in waiting for its second factor, found by the hash of the token the client holds.
 pub fn mfa_challenge(token_hash: &str) -> Key {
     Key::new(format!("MFACHALLENGE#{token_hash}"), "MFACHALLENGE")
+}
+
+/// A passkey of the user, named by the hash of its credential id (ids reach 1,023 bytes; a sort
+/// key only 1,024).
+pub fn passkey(id: UserId, credential_hash: &str) -> Key {
+    Key::new(
+        user_partition(id),
+        format!("{PASSKEY_PREFIX}{credential_hash}"),
+    )
+}
+
+/// Prefix of the user's passkeys in their partition.
+pub const PASSKEY_PREFIX: &str = "PASSKEY#";
+
+/// A credential id in use, with its owner: keeps ids unique across accounts and finds the
+/// account of a usernameless sign-in.
+pub fn passkey_credential(credential_hash: &str) -> Key {
+    Key::new(format!("PASSKEYCRED#{credential_hash}"), "PASSKEYCRED")
+}
+
+/// A WebAuthn ceremony's challenge, found by its hash; spent by the write that completes it.
+pub fn webauthn_challenge(challenge_hash: &str) -> Key {
+    Key::new(format!("WEBAUTHN#{challenge_hash}"), "WEBAUTHN")
 }
 
 /// A code mailed to the user for one purpose (`verify`, `reset`).

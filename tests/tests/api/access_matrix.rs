@@ -110,6 +110,16 @@ const EXPECTED: &[(&str, &str, [u16; 9])] = &[
     ("POST", "/api/auth/mfa/recovery-codes/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
     ("POST", "/api/auth/mfa/verify/", [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST", "/api/auth/mfa/step-up/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
+    // Passkeys: a verified, unsuspended caller's own (the ids asked are nobody's passkey: 404,
+    // or 400 for a body the fixture leaves empty); the sign-in is open to anyone (its
+    // credential is the assertion: 400 without one).
+    ("GET", "/api/auth/passkeys/", [401, 403, 200, 200, 200, 200, 200, 200, 403]),
+    ("PATCH", "/api/auth/passkeys/{id}/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
+    ("DELETE", "/api/auth/passkeys/{id}/", [401, 403, 404, 404, 404, 404, 404, 404, 403]),
+    ("POST", "/api/auth/passkeys/register/begin/", [401, 403, 200, 200, 200, 200, 200, 200, 403]),
+    ("POST", "/api/auth/passkeys/register/finish/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
+    ("POST", "/api/auth/passkeys/sign-in/begin/", [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST", "/api/auth/passkeys/sign-in/finish/", [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     // An administrator resets another account's factors; moderators are refused, others are
     // not told the route exists.
     ("DELETE", "/api/users/{id}/mfa/", [401, 403, 404, 404, 404, 404, 403, 204, 403]),

@@ -24,6 +24,7 @@ mod auth_abuse;
 mod auth_api_tokens;
 mod auth_jwt;
 mod auth_mfa;
+mod auth_passkeys;
 mod auth_passwords;
 mod auth_registration;
 mod auth_sessions;

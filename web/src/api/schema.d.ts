@@ -347,6 +347,133 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/passkeys/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's passkeys
+         * @description Needs a verified email address (403 otherwise).
+         */
+        get: operations["get_api_auth_passkeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one of the caller's passkeys (a sensitive action)
+         * @description Needs a recent strong authentication, as removing a factor does.
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        delete: operations["delete_api_auth_passkeys_id"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename one of the caller's passkeys
+         * @description Needs a verified email address (403 otherwise).
+         */
+        patch: operations["patch_api_auth_passkeys_id"];
+        trace?: never;
+    };
+    "/api/auth/passkeys/register/begin/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start registering a passkey: the options for navigator.credentials.create
+         * @description Needs a recent strong authentication, as adding a factor does.
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_auth_passkeys_register_begin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/register/finish/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish registering a passkey with the authenticator's answer
+         * @description 400 on `credential` when the ceremony is refused: a wrong type or origin, an unknown, expired or spent challenge (5 minutes, single use; a refused finish spends it too), another RP id, no user presence or verification, a bad signature, a sign counter that did not grow; logged as `mfa_challenge_failed`.
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_auth_passkeys_register_finish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/sign-in/begin/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a usernameless sign-in with a passkey: the options for navigator.credentials.get */
+        post: operations["post_api_auth_passkeys_sign_in_begin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/passkeys/sign-in/finish/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a passkey alone: answers like a login, at aal2 with amr webauthn
+         * @description 400 on `credential` when the ceremony is refused: a wrong type or origin, an unknown, expired or spent challenge (5 minutes, single use; a refused finish spends it too), another RP id, no user presence or verification, a bad signature, a sign counter that did not grow; logged as `mfa_challenge_failed`.
+         */
+        post: operations["post_api_auth_passkeys_sign_in_finish"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/password/change/": {
         parameters: {
             query?: never;
@@ -1686,6 +1813,21 @@ export interface components {
             message: string;
             read: boolean;
         };
+        Passkey: {
+            /** @enum {string} */
+            algorithm: "ES256" | "EdDSA";
+            /** Format: date-time */
+            created_at: string;
+            /** @description base64url. */
+            credential_id: string;
+            /** @description SHA-256 of the credential id, hex. */
+            id: string;
+            /** Format: date-time */
+            last_used_at: string | null;
+            name: string;
+            /** @enum {string} */
+            type: "webauthn";
+        };
         ProfessionalProfile: {
             business_address: string;
             certifications: string[];
@@ -2693,6 +2835,244 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    get_api_auth_passkeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every passkey (never a public key). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        count: number;
+                        /** @description Pass as `?cursor=` for the next page. */
+                        next: string | null;
+                        previous: null;
+                        results: components["schemas"]["Passkey"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    delete_api_auth_passkeys_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The passkey's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["NoContent"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    patch_api_auth_passkeys_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The passkey's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    name?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The passkey. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_passkeys_register_begin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `PublicKeyCredentialCreationOptions` as JSON (ES256 and EdDSA, a discoverable credential, user verification required, attestation none). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        publicKey: Record<string, never>;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_passkeys_register_finish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description base64url */
+                    id?: string | null;
+                    /** @enum {string|null} */
+                    mode?: "session" | "jwt" | null;
+                    name?: string | null;
+                    /** @description base64url */
+                    rawId?: string | null;
+                    response?: {
+                        /** @description base64url */
+                        attestationObject?: string | null;
+                        /** @description base64url */
+                        clientDataJSON?: string | null;
+                        transports?: string[];
+                    } | null;
+                    type?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The passkey. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_passkeys_sign_in_begin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `PublicKeyCredentialRequestOptions` as JSON (no allow list). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        publicKey: Record<string, never>;
+                    };
+                };
+            };
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_passkeys_sign_in_finish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description base64url */
+                    id?: string | null;
+                    /** @enum {string|null} */
+                    mode?: "session" | "jwt" | null;
+                    name?: string | null;
+                    /** @description base64url */
+                    rawId?: string | null;
+                    response?: {
+                        /** @description base64url */
+                        authenticatorData?: string | null;
+                        /** @description base64url */
+                        clientDataJSON?: string | null;
+                        /** @description base64url */
+                        signature?: string | null;
+                        /** @description base64url */
+                        userHandle?: string | null;
+                    } | null;
+                    type?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in: for `mode: session` (the default) the user with the cookies, for `mode: jwt` the token pair and the user. */
+            200: {
+                headers: {
+                    /** @description `sessionid` (HttpOnly) and `csrftoken` (readable: echo it in X-CSRFToken), SameSite=Lax, for SESSION_MAX_AGE seconds. */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"] | {
+                        access: string;
+                        /** Format: date-time */
+                        access_expires_at: string;
+                        refresh: string;
+                        /** Format: date-time */
+                        refresh_expires_at: string;
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -7,6 +7,7 @@ pub mod badges;
 pub mod health;
 pub mod mfa;
 pub mod notifications;
+pub mod passkeys;
 pub mod profiles;
 pub mod sessions;
 pub mod social;

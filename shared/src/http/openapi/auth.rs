@@ -353,8 +353,111 @@ pub(super) fn operations() -> Vec<Op> {
             .no_content()
             .errors(&[404]),
     ]);
-    ops.extend(mfa_operations(login_pair));
+    ops.extend(mfa_operations(login_pair.clone()));
+    ops.extend(passkey_operations(login_pair));
     ops
+}
+
+/// The passkey routes (`auth/passkeys.rs`, `auth/webauthn.rs`).
+fn passkey_operations(login_pair: Json) -> Vec<Op> {
+    let passkey_id = || json!({ "type": "string", "pattern": "^[0-9a-f]{64}$" });
+    let b64 = || json!({ "type": ["string", "null"], "description": "base64url" });
+    let options = || {
+        json!({
+            "type": "object",
+            "required": ["publicKey"],
+            "properties": { "publicKey": { "type": "object" } },
+        })
+    };
+    let credential = |response: Json| {
+        json!({
+            "type": "object",
+            "properties": {
+                "id": b64(),
+                "rawId": b64(),
+                "type": { "type": ["string", "null"] },
+                "response": response,
+                "name": { "type": ["string", "null"], "maxLength": 64 },
+                "mode": { "type": ["string", "null"], "enum": ["session", "jwt", null] },
+            },
+        })
+    };
+    let refusals = "400 on `credential` when the ceremony is refused: a wrong type or origin, \
+                    an unknown, expired or spent challenge (5 minutes, single use; a refused \
+                    finish spends it too), another RP id, no user presence or verification, a \
+                    bad signature, a sign counter that did not grow; logged as \
+                    `mfa_challenge_failed`.";
+    vec![
+        op("GET", "/api/auth/passkeys/", "auth")
+            .summary("The caller's passkeys")
+            .access(Access::Verified)
+            .respond(
+                200,
+                "Every passkey (never a public key).",
+                super::schemas::page(r("Passkey"), true),
+            ),
+        op("PATCH", "/api/auth/passkeys/{id}/", "auth")
+            .summary("Rename one of the caller's passkeys")
+            .access(Access::Verified)
+            .path_param("id", passkey_id(), "The passkey's id.")
+            .body(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "name": { "type": ["string", "null"], "maxLength": 64 } },
+            }))
+            .respond(200, "The passkey.", r("Passkey"))
+            .errors(&[400, 404]),
+        op("DELETE", "/api/auth/passkeys/{id}/", "auth")
+            .summary("Remove one of the caller's passkeys (a sensitive action)")
+            .access(Access::Verified)
+            .path_param("id", passkey_id(), "The passkey's id.")
+            .no_content()
+            .errors(&[404])
+            .describe("Needs a recent strong authentication, as removing a factor does."),
+        op("POST", "/api/auth/passkeys/register/begin/", "auth")
+            .summary("Start registering a passkey: the options for navigator.credentials.create")
+            .access(Access::Verified)
+            .respond(200, "`PublicKeyCredentialCreationOptions` as JSON (ES256 and EdDSA, a discoverable credential, user verification required, attestation none).", options())
+            .errors(&[400])
+            .describe("Needs a recent strong authentication, as adding a factor does."),
+        op("POST", "/api/auth/passkeys/register/finish/", "auth")
+            .summary("Finish registering a passkey with the authenticator's answer")
+            .access(Access::Verified)
+            .body(credential(json!({
+                "type": ["object", "null"],
+                "properties": {
+                    "clientDataJSON": b64(),
+                    "attestationObject": b64(),
+                    "transports": { "type": "array", "items": string() },
+                },
+            })))
+            .respond(201, "The passkey.", r("Passkey"))
+            .errors(&[400, 409])
+            .describe(refusals),
+        op("POST", "/api/auth/passkeys/sign-in/begin/", "auth")
+            .summary("Start a usernameless sign-in with a passkey: the options for navigator.credentials.get")
+            .respond(200, "`PublicKeyCredentialRequestOptions` as JSON (no allow list).", options()),
+        op("POST", "/api/auth/passkeys/sign-in/finish/", "auth")
+            .summary("Sign in with a passkey alone: answers like a login, at aal2 with amr webauthn")
+            .body(credential(json!({
+                "type": ["object", "null"],
+                "properties": {
+                    "clientDataJSON": b64(),
+                    "authenticatorData": b64(),
+                    "signature": b64(),
+                    "userHandle": b64(),
+                },
+            })))
+            .respond_with_headers(
+                200,
+                "Signed in: for `mode: session` (the default) the user with the cookies, for \
+                 `mode: jwt` the token pair and the user.",
+                json!({ "anyOf": [r("User"), login_pair] }),
+                no_store_cookies(),
+            )
+            .errors(&[400, 403])
+            .describe(refusals),
+    ]
 }
 
 /// The second-factor routes (`auth/mfa.rs`).

@@ -395,6 +395,19 @@ fn mfa_schemas() -> Json {
                 "last_used_at": nullable_time(),
             },
         },
+        "Passkey": {
+            "type": "object",
+            "required": ["id", "type", "name", "credential_id", "algorithm", "created_at", "last_used_at"],
+            "properties": {
+                "id": { "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the credential id, hex." },
+                "type": { "type": "string", "enum": ["webauthn"] },
+                "name": string(),
+                "credential_id": { "type": "string", "description": "base64url." },
+                "algorithm": { "type": "string", "enum": ["ES256", "EdDSA"] },
+                "created_at": time(),
+                "last_used_at": nullable_time(),
+            },
+        },
         "SecondFactorRequired": {
             "type": "object",
             "required": ["mfa_required", "mfa_token", "expires_at", "methods"],

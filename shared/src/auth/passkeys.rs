@@ -1,0 +1,659 @@
+//! Passkeys: WebAuthn discoverable credentials registered by a signed-in user, listed, renamed
+//! and removed by them, and a usernameless sign-in with one alone.
+//!
+//! Rules:
+//! - A ceremony starts by storing a challenge (32 random bytes) with a [`CHALLENGE_TTL_SECS`]
+//!   TTL in the table, so any instance can finish it; the write that completes the ceremony
+//!   deletes it on the condition that it still exists and has not expired, so it is used once.
+//!   A refused finish spends it too: a ceremony gets one try.
+//! - Registering is a sensitive action like adding a TOTP factor (`mfa::require_recent_auth`,
+//!   `Sensitive::Enrolment`); removing one is like removing a factor (`Sensitive::Action`).
+//! - Every ceremony checks (`auth/webauthn.rs`): the client data's type, an origin among
+//!   `WEBAUTHN_ORIGINS`, the challenge, the RP id hash of `WEBAUTHN_RP_ID`, user presence and
+//!   user verification (a passkey signs in alone, so it must verify the user), and for a
+//!   sign-in the signature and the sign counter (a non-zero counter must grow; the update is
+//!   conditional on the count read, so two uses of one assertion cannot both pass).
+//! - A credential id belongs to one account: a `PASSKEYCRED#` item names its owner, written
+//!   with the passkey on the condition that it is absent. It also finds the account of a
+//!   usernameless sign-in.
+//! - A passkey sign-in is a session at aal2 with `amr: ["webauthn"]`; refusals are logged as
+//!   `mfa_challenge_failed` against the credential's account when it is known.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use super::client::ClientInfo;
+use super::mfa::{self, Sensitive};
+use super::secrets::{random_token, sha256_hex};
+use super::sessions::{self, StartedSession};
+use super::webauthn::{self, COSE_EDDSA, COSE_ES256, Refusal};
+use super::{Assurance, AuthMethod, Principal};
+use crate::App;
+use crate::accounts::{self, UserRecord};
+use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
+use crate::error::Error;
+use crate::model::UserId;
+use crate::store::{
+    CancelReason, Condition, Item, Key, Query, SortCondition, StoreError, TxOp, Update, Value,
+    from_item, keys, to_item,
+};
+
+/// A ceremony must finish within this.
+pub const CHALLENGE_TTL_SECS: i64 = 5 * 60;
+/// Passkeys an account may have.
+pub const MAX_PASSKEYS: usize = 10;
+/// Longest passkey name.
+pub const NAME_MAX_CHARS: usize = 64;
+
+const REGISTER: &str = "register";
+const SIGN_IN: &str = "sign_in";
+
+/// A passkey as stored. The public key is not secret, but is not shown either.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PasskeyRecord {
+    /// SHA-256 (hex) of the credential id: the passkey's id in URLs and keys.
+    pub passkey_id: String,
+    pub user_id: UserId,
+    /// The credential id, base64url.
+    pub credential_id: String,
+    /// The COSE public key as the authenticator sent it, base64url.
+    pub public_key: String,
+    pub algorithm: i64,
+    pub name: String,
+    pub sign_count: i64,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub transports: Vec<String>,
+}
+
+impl PasskeyRecord {
+    fn key(&self) -> Key {
+        keys::passkey(self.user_id, &self.passkey_id)
+    }
+
+    fn to_item(&self) -> Result<Item, Error> {
+        let mut item = to_item(self)?;
+        let key = self.key();
+        item.insert(keys::attr::PK.into(), Value::S(key.pk));
+        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        Ok(item)
+    }
+
+    pub fn view(&self) -> PasskeyView {
+        PasskeyView {
+            id: self.passkey_id.clone(),
+            kind: "webauthn",
+            name: self.name.clone(),
+            credential_id: self.credential_id.clone(),
+            algorithm: match self.algorithm {
+                COSE_ES256 => "ES256",
+                _ => "EdDSA",
+            },
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+        }
+    }
+}
+
+/// What clients see of a passkey.
+#[derive(Clone, Debug, Serialize)]
+pub struct PasskeyView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub name: String,
+    pub credential_id: String,
+    pub algorithm: &'static str,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The bytes of a registration's `PublicKeyCredential`, base64url as browsers' `toJSON` give.
+#[derive(Debug, Default)]
+pub struct Attestation<'a> {
+    pub raw_id: Option<&'a str>,
+    pub client_data_json: Option<&'a str>,
+    pub attestation_object: Option<&'a str>,
+    pub transports: Vec<String>,
+}
+
+/// The bytes of a sign-in's `PublicKeyCredential`.
+#[derive(Debug, Default)]
+pub struct Assertion<'a> {
+    pub raw_id: Option<&'a str>,
+    pub client_data_json: Option<&'a str>,
+    pub authenticator_data: Option<&'a str>,
+    pub signature: Option<&'a str>,
+    pub user_handle: Option<&'a str>,
+}
+
+fn required<'a>(value: Option<&'a str>, field: &str) -> Result<&'a str, Error> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::field(field, "This field is required."))
+}
+
+fn decode(value: Option<&str>, field: &'static str) -> Result<Vec<u8>, Error> {
+    let text = required(value, field)?;
+    webauthn::from_b64url(text, field).map_err(|_| Error::field(field, "Not valid base64url."))
+}
+
+fn passkey_name(name: Option<&str>) -> Result<String, Error> {
+    let name = name.map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Ok("Passkey".into());
+    }
+    if name.chars().count() > NAME_MAX_CHARS {
+        return Err(Error::field(
+            "name",
+            format!("Ensure this field has no more than {NAME_MAX_CHARS} characters."),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// The user handle of an account's passkeys: its id, as text.
+fn user_handle(user: UserId) -> String {
+    webauthn::b64url(user.0.to_string().as_bytes())
+}
+
+fn credential_hash(raw_id: &[u8]) -> String {
+    webauthn::sha256(raw_id)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn time_value(at: DateTime<Utc>) -> Value {
+    serde_json::to_value(at)
+        .map(Value::from)
+        .unwrap_or(Value::Null)
+}
+
+// ------------------------------------------------------------------------------- reading
+
+/// The user's passkeys.
+pub async fn passkeys(app: &App, user: UserId) -> Result<Vec<PasskeyRecord>, Error> {
+    let query = Query::new(keys::Index::Primary, keys::user_partition(user))
+        .sort(SortCondition::BeginsWith(keys::PASSKEY_PREFIX.into()))
+        .consistent()
+        .limit(50);
+    let page = app.table.query(query).await?;
+    page.items
+        .iter()
+        .map(|item| from_item(item).map_err(Error::from))
+        .collect()
+}
+
+async fn own_passkey(app: &App, user: UserId, passkey_id: &str) -> Result<PasskeyRecord, Error> {
+    if passkey_id.len() != 64 || !passkey_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::NotFound);
+    }
+    let item = app
+        .table
+        .get(&keys::passkey(user, passkey_id), true)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(from_item(&item)?)
+}
+
+/// The items of a passkey: itself and its credential id's owner item.
+pub fn keys_of(passkey: &PasskeyRecord) -> [Key; 2] {
+    [passkey.key(), keys::passkey_credential(&passkey.passkey_id)]
+}
+
+// ------------------------------------------------------------------------------- challenges
+
+/// Stores a challenge for `purpose` (of `user` for a registration); returns it, base64url.
+async fn new_challenge(app: &App, purpose: &str, user: Option<UserId>) -> Result<String, Error> {
+    let challenge = random_token(32);
+    let mut item = keys::webauthn_challenge(&sha256_hex(&challenge)).to_item();
+    item.insert("purpose".into(), Value::S(purpose.into()));
+    if let Some(user) = user {
+        item.insert("user_id".into(), Value::Int(user.0));
+    }
+    item.insert(
+        keys::attr::EXPIRES_AT.into(),
+        Value::Int(app.clock.epoch_seconds() + CHALLENGE_TTL_SECS),
+    );
+    app.table.put(item, Some(Condition::item_absent())).await?;
+    Ok(challenge)
+}
+
+/// The stored challenge the client data echoes, if it is live and for `purpose`.
+async fn live_challenge(
+    app: &App,
+    challenge: &str,
+    purpose: &str,
+) -> Result<Option<(Key, Option<UserId>)>, Error> {
+    let key = keys::webauthn_challenge(&sha256_hex(challenge));
+    let Some(item) = app.table.get(&key, true).await? else {
+        return Ok(None);
+    };
+    let live = item
+        .get(keys::attr::EXPIRES_AT)
+        .and_then(Value::as_i64)
+        .is_some_and(|at| at > app.clock.epoch_seconds());
+    if !live || item.get("purpose").and_then(Value::as_str) != Some(purpose) {
+        return Ok(None);
+    }
+    let user = item.get("user_id").and_then(Value::as_i64).map(UserId);
+    Ok(Some((key, user)))
+}
+
+/// The write that spends a challenge: only while it exists and has not expired.
+fn spend_challenge(app: &App, key: &Key) -> TxOp {
+    TxOp::Delete {
+        key: key.clone(),
+        condition: Some(Condition::item_present().and(Condition::Gt(
+            keys::attr::EXPIRES_AT.into(),
+            Value::Int(app.clock.epoch_seconds()),
+        ))),
+    }
+}
+
+/// A refused ceremony: its challenge spent (best-effort), the refusal logged, a 400.
+async fn refused(
+    app: &App,
+    challenge: Option<&Key>,
+    user: Option<UserId>,
+    client: &ClientInfo,
+    during: &str,
+    why: Refusal,
+) -> Error {
+    if let Some(key) = challenge
+        && let Err(e) = app.table.delete(key, None).await
+    {
+        tracing::warn!(error = %e, "passkey challenge not spent");
+    }
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::MfaChallengeFailed, user)
+            .client(client)
+            .failed("passkey ceremony refused")
+            .metadata(json!({ "during": during, "method": "webauthn", "reason": why.to_string() })),
+    )
+    .await;
+    Error::field("credential", why.to_string())
+}
+
+// ------------------------------------------------------------------------------- registration
+
+/// `PublicKeyCredentialCreationOptions` for a new passkey of the caller.
+pub async fn begin_registration(app: &App, principal: &Principal) -> Result<Json, Error> {
+    mfa::require_recent_auth(app, principal, Sensitive::Enrolment).await?;
+    let user = &principal.user;
+    let existing = passkeys(app, user.id).await?;
+    if existing.len() >= MAX_PASSKEYS {
+        return Err(Error::BadRequest(format!(
+            "At most {MAX_PASSKEYS} passkeys: remove one first."
+        )));
+    }
+    let challenge = new_challenge(app, REGISTER, Some(user.id)).await?;
+    let exclude: Vec<Json> = existing
+        .iter()
+        .map(|p| json!({ "type": "public-key", "id": p.credential_id, "transports": p.transports }))
+        .collect();
+    Ok(json!({
+        "publicKey": {
+            "rp": { "id": app.config.auth.webauthn_rp_id, "name": app.config.auth.mfa_issuer },
+            "user": {
+                "id": user_handle(user.id),
+                "name": user.username,
+                "displayName": user.display_name(),
+            },
+            "challenge": challenge,
+            "pubKeyCredParams": [
+                { "type": "public-key", "alg": COSE_ES256 },
+                { "type": "public-key", "alg": COSE_EDDSA },
+            ],
+            "timeout": CHALLENGE_TTL_SECS * 1000,
+            "attestation": "none",
+            "authenticatorSelection": {
+                "residentKey": "required",
+                "requireResidentKey": true,
+                "userVerification": "required",
+            },
+            "excludeCredentials": exclude,
+        }
+    }))
+}
+
+/// Checks a registration and stores the passkey (module rules).
+pub async fn finish_registration(
+    app: &App,
+    principal: &Principal,
+    credential: &Attestation<'_>,
+    name: Option<&str>,
+    client: &ClientInfo,
+) -> Result<PasskeyView, Error> {
+    let name = passkey_name(name)?;
+    let raw_id = decode(credential.raw_id, "rawId")?;
+    let client_data_json = decode(credential.client_data_json, "clientDataJSON")?;
+    let attestation_object = decode(credential.attestation_object, "attestationObject")?;
+    let user = principal.id();
+    let cfg = &app.config.auth;
+    let fail = |challenge: Option<Key>, why: Refusal| async move {
+        refused(
+            app,
+            challenge.as_ref(),
+            Some(user),
+            client,
+            "registration",
+            why,
+        )
+        .await
+    };
+    let client_data =
+        match webauthn::client_data(&client_data_json, "webauthn.create", &cfg.webauthn_origins) {
+            Ok(data) => data,
+            Err(why) => return Err(fail(None, why).await),
+        };
+    let challenge_key = match live_challenge(app, &client_data.challenge, REGISTER).await? {
+        Some((key, Some(owner))) if owner == user => key,
+        _ => return Err(fail(None, Refusal::Challenge).await),
+    };
+    mfa::require_recent_auth(app, principal, Sensitive::Enrolment).await?;
+    let checked = webauthn::attestation_auth_data(&attestation_object).and_then(|auth_data| {
+        let parsed = webauthn::authenticator_data(&auth_data, &cfg.webauthn_rp_id)?;
+        let (id, key) = parsed.attested.ok_or(Refusal::AuthenticatorData)?;
+        if id != raw_id {
+            return Err(Refusal::CredentialId);
+        }
+        let algorithm = webauthn::key_algorithm(&key)?;
+        Ok((parsed.sign_count, key, algorithm))
+    });
+    let (sign_count, public_key, algorithm) = match checked {
+        Ok(checked) => checked,
+        Err(why) => return Err(fail(Some(challenge_key), why).await),
+    };
+    let now = app.clock.now();
+    let passkey_id = credential_hash(&raw_id);
+    let record = PasskeyRecord {
+        passkey_id: passkey_id.clone(),
+        user_id: user,
+        credential_id: webauthn::b64url(&raw_id),
+        public_key: webauthn::b64url(&public_key),
+        algorithm,
+        name,
+        sign_count: i64::from(sign_count),
+        created_at: now,
+        last_used_at: None,
+        transports: credential
+            .transports
+            .iter()
+            .take(8)
+            .map(|t| t.chars().take(32).collect())
+            .collect(),
+    };
+    let mut owner = keys::passkey_credential(&passkey_id).to_item();
+    owner.insert("user_id".into(), Value::Int(user.0));
+    let ops = vec![
+        spend_challenge(app, &challenge_key),
+        TxOp::Put {
+            item: owner,
+            condition: Some(Condition::item_absent()),
+        },
+        TxOp::Put {
+            item: record.to_item()?,
+            condition: Some(Condition::item_absent()),
+        },
+    ];
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
+            return Err(if failed(0) {
+                fail(None, Refusal::Challenge).await
+            } else if failed(1) || failed(2) {
+                app.table.delete(&challenge_key, None).await?;
+                Error::Conflict("This passkey is already registered.".into())
+            } else {
+                StoreError::TransactionCanceled { reasons }.into()
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::PasskeyAdded, Some(user))
+            .client(client)
+            .description("A passkey was registered")
+            .metadata(json!({ "passkey_id": passkey_id, "algorithm": record.view().algorithm })),
+    )
+    .await;
+    Ok(record.view())
+}
+
+// ------------------------------------------------------------------------------- managing
+
+pub async fn list(app: &App, user: UserId) -> Result<Vec<PasskeyView>, Error> {
+    Ok(passkeys(app, user)
+        .await?
+        .iter()
+        .map(PasskeyRecord::view)
+        .collect())
+}
+
+pub async fn rename(
+    app: &App,
+    principal: &Principal,
+    passkey_id: &str,
+    name: Option<&str>,
+) -> Result<PasskeyView, Error> {
+    let name = match name.map(str::trim) {
+        Some(n) if !n.is_empty() => passkey_name(Some(n))?,
+        _ => return Err(Error::field("name", "This field may not be blank.")),
+    };
+    let mut passkey = own_passkey(app, principal.id(), passkey_id).await?;
+    match app
+        .table
+        .update(
+            &passkey.key(),
+            Update::new().set("name", name.as_str()),
+            Some(Condition::item_present()),
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::ConditionFailed) => return Err(Error::NotFound),
+        Err(e) => return Err(e.into()),
+    }
+    passkey.name = name;
+    Ok(passkey.view())
+}
+
+/// Removes one of the caller's passkeys (a sensitive action, like removing a factor).
+pub async fn remove(
+    app: &App,
+    principal: &Principal,
+    passkey_id: &str,
+    client: &ClientInfo,
+) -> Result<(), Error> {
+    let user = principal.id();
+    let passkey = own_passkey(app, user, passkey_id).await?;
+    mfa::require_recent_auth(app, principal, Sensitive::Action).await?;
+    let ops = vec![
+        TxOp::Delete {
+            key: passkey.key(),
+            condition: Some(Condition::item_present()),
+        },
+        TxOp::Delete {
+            key: keys::passkey_credential(&passkey.passkey_id),
+            condition: None,
+        },
+    ];
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons })
+            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
+        {
+            return Err(Error::NotFound);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::PasskeyRemoved, Some(user))
+            .client(client)
+            .description("A passkey was removed")
+            .metadata(json!({ "passkey_id": passkey.passkey_id })),
+    )
+    .await;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------- sign-in
+
+/// `PublicKeyCredentialRequestOptions` for a usernameless sign-in (no allow list: the
+/// authenticator offers its discoverable credentials for the RP id).
+pub async fn begin_sign_in(app: &App) -> Result<Json, Error> {
+    let challenge = new_challenge(app, SIGN_IN, None).await?;
+    Ok(json!({
+        "publicKey": {
+            "challenge": challenge,
+            "rpId": app.config.auth.webauthn_rp_id,
+            "timeout": CHALLENGE_TTL_SECS * 1000,
+            "userVerification": "required",
+            "allowCredentials": [],
+        }
+    }))
+}
+
+/// A sign-in with a passkey alone.
+#[derive(Debug)]
+pub struct PasskeySignIn {
+    pub user: UserRecord,
+    pub session: StartedSession,
+}
+
+/// Checks an assertion and starts a session at aal2 (module rules).
+pub async fn finish_sign_in(
+    app: &App,
+    credential: &Assertion<'_>,
+    via: AuthMethod,
+    client: &ClientInfo,
+) -> Result<PasskeySignIn, Error> {
+    let raw_id = decode(credential.raw_id, "rawId")?;
+    let client_data_json = decode(credential.client_data_json, "clientDataJSON")?;
+    let auth_data = decode(credential.authenticator_data, "authenticatorData")?;
+    let signature = decode(credential.signature, "signature")?;
+    let user_handle_given = credential
+        .user_handle
+        .map(str::trim)
+        .filter(|h| !h.is_empty());
+    let cfg = &app.config.auth;
+    let fail = |challenge: Option<Key>, user: Option<UserId>, why: Refusal| async move {
+        refused(app, challenge.as_ref(), user, client, "sign_in", why).await
+    };
+    let client_data =
+        match webauthn::client_data(&client_data_json, "webauthn.get", &cfg.webauthn_origins) {
+            Ok(data) => data,
+            Err(why) => return Err(fail(None, None, why).await),
+        };
+    let Some((challenge_key, _)) = live_challenge(app, &client_data.challenge, SIGN_IN).await?
+    else {
+        return Err(fail(None, None, Refusal::Challenge).await);
+    };
+    let passkey_id = credential_hash(&raw_id);
+    let owner = app
+        .table
+        .get(&keys::passkey_credential(&passkey_id), true)
+        .await?
+        .and_then(|item| item.get("user_id").and_then(Value::as_i64))
+        .map(UserId);
+    let passkey = match owner {
+        Some(owner) => app
+            .table
+            .get(&keys::passkey(owner, &passkey_id), true)
+            .await?
+            .map(|item| from_item::<PasskeyRecord>(&item))
+            .transpose()?,
+        None => None,
+    };
+    let Some(passkey) = passkey else {
+        return Err(fail(Some(challenge_key), None, Refusal::Signature).await);
+    };
+    let user_id = passkey.user_id;
+    if user_handle_given.is_some_and(|h| h.trim_end_matches('=') != user_handle(user_id)) {
+        return Err(fail(Some(challenge_key), Some(user_id), Refusal::CredentialId).await);
+    }
+    let stored_count = u32::try_from(passkey.sign_count).unwrap_or(u32::MAX);
+    let checked = webauthn::authenticator_data(&auth_data, &cfg.webauthn_rp_id).and_then(|data| {
+        let key = webauthn::from_b64url(&passkey.public_key, "public key")?;
+        webauthn::verify_assertion(&key, &auth_data, &client_data.hash, &signature)?;
+        if !webauthn::counter_ok(stored_count, data.sign_count) {
+            return Err(Refusal::Counter);
+        }
+        Ok(data.sign_count)
+    });
+    let sign_count = match checked {
+        Ok(count) => count,
+        Err(why) => return Err(fail(Some(challenge_key), Some(user_id), why).await),
+    };
+    let user = match accounts::get_user_consistent(app, user_id).await? {
+        Some(user) if !user.deleting => user,
+        _ => return Err(fail(Some(challenge_key), None, Refusal::Signature).await),
+    };
+    if user.is_suspended {
+        app.table.delete(&challenge_key, None).await?;
+        return Err(Error::Forbidden(super::principal::suspended_detail(&user)));
+    }
+    let now = app.clock.now();
+    let epoch = now.timestamp();
+    let assurance = Assurance {
+        aal: 2,
+        amr: vec!["webauthn".into()],
+        password_at: None,
+        second_factor_at: Some(epoch),
+    };
+    let started = sessions::new_session_with(app, &user, client, via, assurance);
+    let ops = vec![
+        spend_challenge(app, &challenge_key),
+        TxOp::Update {
+            key: passkey.key(),
+            update: Update::new()
+                .set("sign_count", i64::from(sign_count))
+                .set("last_used_at", time_value(now)),
+            condition: Some(Condition::eq("sign_count", passkey.sign_count)),
+        },
+        TxOp::Put {
+            item: started.record.to_item()?,
+            condition: Some(Condition::item_absent()),
+        },
+    ];
+    match app.table.transact_write(ops).await {
+        Ok(()) => {}
+        Err(StoreError::TransactionCanceled { reasons }) => {
+            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
+            return Err(if failed(0) {
+                fail(None, Some(user.id), Refusal::Challenge).await
+            } else if failed(1) {
+                fail(Some(challenge_key), Some(user.id), Refusal::Counter).await
+            } else {
+                StoreError::TransactionCanceled { reasons }.into()
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::PasskeySignIn, Some(user.id))
+            .client(client)
+            .session(&started.record.session_id)
+            .description("Signed in with a passkey")
+            .metadata(
+                json!({ "method": via, "amr": started.record.amr, "passkey_id": passkey_id }),
+            ),
+    )
+    .await;
+    crate::metrics::emit(crate::metrics::Metric::Login);
+    Ok(PasskeySignIn {
+        user,
+        session: started,
+    })
+}
