@@ -888,8 +888,15 @@ async fn delete_partition_rest(app: &App, user: UserId) -> Result<(), Error> {
             if doomed.is_empty() {
                 break;
             }
+            // A passkey's credential id is taken in an item of its own: freed with it.
+            let credentials: Vec<Key> = doomed
+                .iter()
+                .filter_map(|k| k.sk.strip_prefix(keys::PASSKEY_PREFIX))
+                .map(keys::passkey_credential)
+                .collect();
             let ops = doomed
                 .into_iter()
+                .chain(credentials)
                 .map(|key| TxOp::Delete {
                     key,
                     condition: None,

@@ -498,4 +498,24 @@ both_engines!(
         // The credential id is free again: the same authenticator registers anew.
         enrol(&app, &token, &mut authenticator).await;
     }
+
+    async fn erasing_the_account_frees_its_credentials(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let id = register(&app, "mona").await;
+        let token = access_token(&app, "mona").await;
+        let mut authenticator = Authenticator::new();
+        enrol(&app, &token, &mut authenticator).await;
+        let response = app
+            .delete(&format!("/api/users/{}/", id.0))
+            .bearer(&token)
+            .json(json!({ "current_password": PASSWORD }))
+            .send()
+            .await;
+        assert_eq!(response.status, 204, "{}", response.body_json());
+
+        // Another account registers the same authenticator: the credential id is no one's.
+        register(&app, "nina").await;
+        let other = access_token(&app, "nina").await;
+        enrol(&app, &other, &mut authenticator).await;
+    }
 );
