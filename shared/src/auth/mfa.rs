@@ -171,11 +171,6 @@ fn require_available(app: &App) -> Result<(), Error> {
     }
 }
 
-fn time_value(at: DateTime<Utc>) -> Value {
-    serde_json::to_value(at)
-        .map(Value::from)
-        .unwrap_or(Value::Null)
-}
 
 // ------------------------------------------------------------------------------- reading
 
@@ -293,7 +288,7 @@ fn take_step(app: &App, factor: &FactorRecord, step: i64) -> TxOp {
         key: factor.key(),
         update: Update::new()
             .set("last_step", step)
-            .set("last_used_at", time_value(app.clock.now())),
+            .set("last_used_at", Value::from(app.clock.now())),
         condition: Some(
             Condition::eq("status", "active")
                 .and(Condition::Lt("last_step".into(), Value::Int(step))),
@@ -344,7 +339,7 @@ fn recovery_set(app: &App, user: UserId, old: &[Key]) -> (Vec<String>, Vec<TxOp>
     for code in &codes {
         let mut item = keys::recovery_code(user, &recovery_hash(user, code)).to_item();
         item.insert("user_id".into(), Value::Int(user.0));
-        item.insert("created_at".into(), time_value(now));
+        item.insert("created_at".into(), Value::from(now));
         ops.push(TxOp::Put {
             item,
             condition: Some(Condition::item_absent()),
@@ -544,8 +539,8 @@ pub async fn confirm_totp(
         key: factor.key(),
         update: Update::new()
             .set("status", "active")
-            .set("activated_at", time_value(now))
-            .set("last_used_at", time_value(now))
+            .set("activated_at", Value::from(now))
+            .set("last_used_at", Value::from(now))
             .set("last_step", step)
             .remove(keys::attr::EXPIRES_AT),
         condition: Some(Condition::eq("status", "pending").and(Condition::Gt(

@@ -168,11 +168,6 @@ fn credential_hash(raw_id: &[u8]) -> String {
         .collect()
 }
 
-fn time_value(at: DateTime<Utc>) -> Value {
-    serde_json::to_value(at)
-        .map(Value::from)
-        .unwrap_or(Value::Null)
-}
 
 // ------------------------------------------------------------------------------- reading
 
@@ -618,7 +613,7 @@ pub async fn finish_sign_in(
             key: passkey.key(),
             update: Update::new()
                 .set("sign_count", i64::from(sign_count))
-                .set("last_used_at", time_value(now)),
+                .set("last_used_at", Value::from(now)),
             condition: Some(Condition::eq("sign_count", passkey.sign_count)),
         },
         TxOp::Put {
