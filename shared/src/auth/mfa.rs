@@ -171,7 +171,6 @@ fn require_available(app: &App) -> Result<(), Error> {
     }
 }
 
-
 // ------------------------------------------------------------------------------- reading
 
 /// Every factor of the user, pending and active (expired enrolments are invisible).

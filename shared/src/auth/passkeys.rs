@@ -168,7 +168,6 @@ fn credential_hash(raw_id: &[u8]) -> String {
         .collect()
 }
 
-
 // ------------------------------------------------------------------------------- reading
 
 /// The user's passkeys.
