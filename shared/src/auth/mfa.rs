@@ -421,9 +421,15 @@ impl std::fmt::Debug for Enrolment {
 }
 
 fn factor_name(name: Option<&str>) -> Result<String, Error> {
+    credential_name(name, "Authenticator app")
+}
+
+/// The name of a factor or passkey as given (trimmed, at most [`NAME_MAX_CHARS`]), or
+/// `default` when none is.
+pub(crate) fn credential_name(name: Option<&str>, default: &str) -> Result<String, Error> {
     let name = name.map(str::trim).unwrap_or("");
     if name.is_empty() {
-        return Ok("Authenticator app".into());
+        return Ok(default.into());
     }
     if name.chars().count() > NAME_MAX_CHARS {
         return Err(Error::field(
@@ -432,6 +438,36 @@ fn factor_name(name: Option<&str>) -> Result<String, Error> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// A new name for a factor or passkey: a blank one is a field error.
+pub(crate) fn new_credential_name(name: Option<&str>) -> Result<String, Error> {
+    match name.map(str::trim) {
+        Some(n) if !n.is_empty() => credential_name(Some(n), ""),
+        _ => Err(Error::field("name", "This field may not be blank.")),
+    }
+}
+
+/// Stores `name` on the caller's factor or passkey at `key` (read as the caller's just
+/// before); one gone meanwhile is 404.
+pub(crate) async fn rename_credential(
+    app: &App,
+    key: &crate::store::Key,
+    name: &str,
+) -> Result<(), Error> {
+    match app
+        .table
+        .update(
+            key,
+            Update::new().set("name", name),
+            Some(Condition::item_present()),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(StoreError::ConditionFailed) => Err(Error::NotFound),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Enrols a TOTP factor, pending until [`confirm_totp`].
@@ -628,24 +664,9 @@ pub async fn rename_factor(
     factor_id: &str,
     name: Option<&str>,
 ) -> Result<FactorView, Error> {
-    let name = match name.map(str::trim) {
-        Some(n) if !n.is_empty() => factor_name(Some(n))?,
-        _ => return Err(Error::field("name", "This field may not be blank.")),
-    };
+    let name = new_credential_name(name)?;
     let mut factor = own_factor(app, principal.id(), factor_id).await?;
-    match app
-        .table
-        .update(
-            &factor.key(),
-            Update::new().set("name", name.as_str()),
-            Some(Condition::item_present()),
-        )
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::ConditionFailed) => return Err(Error::NotFound),
-        Err(e) => return Err(e.into()),
-    }
+    rename_credential(app, &factor.key(), &name).await?;
     factor.name = name;
     Ok(factor.view())
 }

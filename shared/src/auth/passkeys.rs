@@ -43,8 +43,7 @@ use crate::store::{
 pub const CHALLENGE_TTL_SECS: i64 = 5 * 60;
 /// Passkeys an account may have.
 pub const MAX_PASSKEYS: usize = 10;
-/// Longest passkey name.
-pub const NAME_MAX_CHARS: usize = 64;
+pub use mfa::NAME_MAX_CHARS;
 
 const REGISTER: &str = "register";
 const SIGN_IN: &str = "sign_in";
@@ -143,17 +142,7 @@ fn decode(value: Option<&str>, field: &'static str) -> Result<Vec<u8>, Error> {
 }
 
 fn passkey_name(name: Option<&str>) -> Result<String, Error> {
-    let name = name.map(str::trim).unwrap_or("");
-    if name.is_empty() {
-        return Ok("Passkey".into());
-    }
-    if name.chars().count() > NAME_MAX_CHARS {
-        return Err(Error::field(
-            "name",
-            format!("Ensure this field has no more than {NAME_MAX_CHARS} characters."),
-        ));
-    }
-    Ok(name.to_owned())
+    mfa::credential_name(name, "Passkey")
 }
 
 /// The user handle of an account's passkeys: its id, as text.
@@ -439,24 +428,9 @@ pub async fn rename(
     passkey_id: &str,
     name: Option<&str>,
 ) -> Result<PasskeyView, Error> {
-    let name = match name.map(str::trim) {
-        Some(n) if !n.is_empty() => passkey_name(Some(n))?,
-        _ => return Err(Error::field("name", "This field may not be blank.")),
-    };
+    let name = mfa::new_credential_name(name)?;
     let mut passkey = own_passkey(app, principal.id(), passkey_id).await?;
-    match app
-        .table
-        .update(
-            &passkey.key(),
-            Update::new().set("name", name.as_str()),
-            Some(Condition::item_present()),
-        )
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::ConditionFailed) => return Err(Error::NotFound),
-        Err(e) => return Err(e.into()),
-    }
+    mfa::rename_credential(app, &passkey.key(), &name).await?;
     passkey.name = name;
     Ok(passkey.view())
 }
