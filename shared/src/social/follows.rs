@@ -578,7 +578,7 @@ async fn try_follow(
 ) -> Result<Attempt<FollowEdge>, Error> {
     let large = app.large_accounts.knows(followed);
     if large {
-        match large::read_target(app, followed).await? {
+        match crate::accounts::get_user(app, followed).await? {
             Some(u) if !u.is_suspended && !u.deleting => *private = u.is_private,
             _ => return Err(Error::BadRequest(USER_NOT_FOUND.into())),
         }

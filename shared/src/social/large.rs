@@ -28,10 +28,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use crate::App;
-use crate::accounts::UserRecord;
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{Condition, Item, Query, StoreError, TxOp, Update, Value, from_item, keys};
+use crate::store::{Condition, Item, Query, StoreError, TxOp, Update, Value, keys};
 
 /// The large accounts this process has met. Never forgets: an account stays large.
 #[derive(Default)]
@@ -94,15 +93,7 @@ pub async fn promote(app: &App, user: UserId) -> Result<(), Error> {
 /// Sums a large account's shards into its profile's `large_followers` (one batch read, one
 /// conditional SET). Returns the sum, or `None` when the profile is gone.
 pub async fn fold(app: &App, user: UserId) -> Result<Option<i64>, Error> {
-    let shards: Vec<_> = (0..keys::FOLLOWER_COUNT_SHARDS)
-        .map(|n| keys::follower_count_shard_at(user, n))
-        .collect();
-    let found = app.table.batch_get(&shards).await?;
-    let total: i64 = found
-        .iter()
-        .flatten()
-        .filter_map(|item| item.get(SHARD_COUNT).and_then(Value::as_i64))
-        .sum();
+    let total = shard_total(app, user).await?;
     let update = Update::new()
         .set("large_followers", total)
         .set("large_followers_at", app.clock.now().to_rfc3339());
@@ -117,6 +108,19 @@ pub async fn fold(app: &App, user: UserId) -> Result<Option<i64>, Error> {
     }
 }
 
+/// The sum of a large account's follower-count shards now (one batch read).
+pub async fn shard_total(app: &App, user: UserId) -> Result<i64, Error> {
+    let shards: Vec<_> = (0..keys::FOLLOWER_COUNT_SHARDS)
+        .map(|n| keys::follower_count_shard_at(user, n))
+        .collect();
+    let found = app.table.batch_get(&shards).await?;
+    Ok(found
+        .iter()
+        .flatten()
+        .filter_map(|item| item.get(SHARD_COUNT).and_then(Value::as_i64))
+        .sum())
+}
+
 /// The large accounts of one registry page (the task's walk).
 pub fn registry_query() -> Query {
     Query::new(crate::store::Index::Primary, keys::LARGE_ACCOUNTS)
@@ -125,14 +129,4 @@ pub fn registry_query() -> Query {
 /// The user a registry item names.
 pub fn registry_user(item: &Item) -> Option<UserId> {
     item.get("user_id").and_then(Value::as_i64).map(UserId)
-}
-
-/// Reads a profile as a record (eventually consistent), for a follow of a large account.
-pub(crate) async fn read_target(app: &App, user: UserId) -> Result<Option<UserRecord>, Error> {
-    Ok(app
-        .table
-        .get(&keys::user(user), false)
-        .await?
-        .map(|item| from_item(&item))
-        .transpose()?)
 }

@@ -72,18 +72,7 @@ async fn fix_user(run: &Run<'_>, profile: Item, stats: Option<Item>) -> Result<(
     let mut followers = count(run, followers).await?;
     // A large account's profile holds only the follows not counted in its shards.
     if profile.get("large_account").and_then(Value::as_bool) == Some(true) {
-        let shards: Vec<_> = (0..keys::FOLLOWER_COUNT_SHARDS)
-            .map(|n| keys::follower_count_shard_at(user, n))
-            .collect();
-        let found = run.app.table.batch_get(&shards).await?;
-        followers -= found
-            .iter()
-            .flatten()
-            .filter_map(|i| {
-                i.get(crate::social::large::SHARD_COUNT)
-                    .and_then(Value::as_i64)
-            })
-            .sum::<i64>();
+        followers -= crate::social::large::shard_total(run.app, user).await?;
     }
     let posts = stats
         .as_ref()
