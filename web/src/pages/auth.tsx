@@ -1,12 +1,14 @@
 // Signing up, verifying the address with the emailed code (resend with its cooldown), logging
-// in, and resetting a forgotten password. Every form shows the API's field errors at the
+// in (password, then a second step when the account has a factor; or a passkey alone, from the
+// button or the browser's autofill), and resetting a forgotten password. Every form shows the API's field errors at the
 // fields and its `detail` above the button.
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, must } from "../api/client";
 import type { FullUser } from "../api/types";
 import { Field, FormMessages, PageTitle, useSubmit } from "../components/ui";
 import { Link, useRoute } from "../lib/router";
 import { useSession } from "../lib/session";
+import { assertionJSON, ceremonyMessage, isAbort, requestOptions, webauthnSupported } from "../lib/webauthn";
 
 export function LoginPage() {
   const { setUser } = useSession();
@@ -18,6 +20,7 @@ export function LoginPage() {
   const [code, setCode] = useState("");
   const form = useSubmit(["username", "email", "password"]);
   const second = useSubmit(["code", "recovery_code", "mfa_token"]);
+  const passkey = useSubmit(["credential"]);
   const notice = search.get("notice");
 
   const signedIn = (user: FullUser) => {
@@ -26,9 +29,71 @@ export function LoginPage() {
     else navigate(search.get("next") || `/u/${user.username}`);
   };
 
+  const finishPasskey = async (credential: Credential | null) => {
+    if (!credential) throw new Error("The browser returned no passkey.");
+    const answer = await must(api.POST("/api/auth/passkeys/sign-in/finish/", { body: assertionJSON(credential as PublicKeyCredential) }));
+    signedIn("access" in answer ? answer.user : answer);
+  };
+  // The effect below outlives renders: it calls the newest finishPasskey through this ref.
+  const finishRef = useRef(finishPasskey);
+  finishRef.current = finishPasskey;
+
+  // Conditional UI: the browser offers the account's passkeys in the username field's
+  // autofill, from a request that waits until one is picked. Only one WebAuthn request may be
+  // pending, so the password form and the passkey button abort it first (and start it again
+  // when they fail).
+  const conditional = useRef<AbortController | null>(null);
+  const stopConditional = () => {
+    conditional.current?.abort();
+    conditional.current = null;
+  };
+  const setPasskeyMessages = passkey.setMessages;
+  const startConditional = useCallback(async () => {
+    if (!webauthnSupported() || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return;
+    const controller = new AbortController();
+    conditional.current?.abort();
+    conditional.current = controller;
+    try {
+      if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+      const begun = await must(api.POST("/api/auth/passkeys/sign-in/begin/"));
+      if (controller.signal.aborted) return;
+      const credential = await navigator.credentials.get({ publicKey: requestOptions(begun.publicKey as Record<string, unknown>), mediation: "conditional", signal: controller.signal });
+      if (controller.signal.aborted) return;
+      await finishRef.current(credential);
+    } catch (e) {
+      if (controller.signal.aborted || isAbort(e)) return;
+      setPasskeyMessages([e instanceof ApiError ? [...(e.fields.credential ?? []), ...e.otherMessages(["credential"])].join(" ") : ceremonyMessage(e)]);
+    }
+  }, [setPasskeyMessages]);
+  useEffect(() => {
+    void startConditional();
+    return () => conditional.current?.abort();
+  }, [startConditional]);
+
+  const onPasskey = passkey.submit(async () => {
+    stopConditional();
+    try {
+      const begun = await must(api.POST("/api/auth/passkeys/sign-in/begin/"));
+      let credential: Credential | null;
+      try {
+        credential = await navigator.credentials.get({ publicKey: requestOptions(begun.publicKey as Record<string, unknown>) });
+      } catch (e) {
+        throw new Error(ceremonyMessage(e));
+      }
+      await finishPasskey(credential);
+    } catch (e) {
+      void startConditional();
+      throw e;
+    }
+  });
+
   const onSubmit = form.submit(async () => {
+    stopConditional();
     const body = login.includes("@") ? { email: login, password } : { username: login, password };
-    const answer = await must(api.POST("/api/auth/login/", { body }));
+    const answer = await must(api.POST("/api/auth/login/", { body })).catch((e: unknown) => {
+      void startConditional();
+      throw e;
+    });
     if ("mfa_required" in answer) {
       // The account has a second factor: no session until the code (5 minutes).
       setMfaToken(answer.mfa_token);
@@ -74,13 +139,21 @@ export function LoginPage() {
         </p>
       )}
       <form onSubmit={onSubmit} noValidate>
-        <Field label="Username or email" name="username" autoComplete="username" required value={login} onChange={(e) => setLogin(e.target.value)} errors={{ ...form.errors, username: [...(form.errors.username ?? []), ...(form.errors.email ?? [])] }} />
+        <Field label="Username or email" name="username" autoComplete="username webauthn" required value={login} onChange={(e) => setLogin(e.target.value)} errors={{ ...form.errors, username: [...(form.errors.username ?? []), ...(form.errors.email ?? [])] }} />
         <Field label="Password" name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} errors={form.errors} />
         <FormMessages messages={form.messages} />
         <button className="button" type="submit" disabled={form.busy}>
           {form.busy ? "Logging in…" : "Log in"}
         </button>
       </form>
+      {webauthnSupported() && (
+        <div className="passkey-sign-in">
+          <button className="button secondary" type="button" onClick={(e) => void onPasskey(e)} disabled={passkey.busy}>
+            {passkey.busy ? "Waiting for your passkey…" : "Sign in with a passkey"}
+          </button>
+          <FormMessages messages={[...passkey.messages, ...(passkey.errors.credential ?? [])]} />
+        </div>
+      )}
       <p>
         <Link to="/forgot">Forgot your password?</Link> · <Link to="/signup">Create an account</Link>
       </p>
