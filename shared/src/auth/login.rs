@@ -102,7 +102,7 @@ pub async fn login(
                 accounts::get_user_consistent(app, id),
                 limits::check_login_allowed(app, id),
                 accounts::get_credentials(app, id),
-                mfa::has_active_factor(app, id)
+                mfa::second_factors(app, id)
             );
             user?.map(|user| (user, lock, (credentials, second_factor)))
         }
@@ -166,9 +166,10 @@ pub async fn login(
     if check.needs_rehash {
         rehash(app, user.id, &credentials.password_hash, &input.password).await;
     }
-    if second_factor? {
+    let second_factors = second_factor?;
+    if second_factors.any() {
         // No session yet: the second step makes it (`mfa::complete_sign_in`).
-        let pending = mfa::begin_sign_in(app, &user, via).await?;
+        let pending = mfa::begin_sign_in(app, &user, via, second_factors).await?;
         return Ok(LoginOutcome::SecondFactorRequired(pending));
     }
     // Round trip 3: the session's write and the new-device check (which leaves the new session

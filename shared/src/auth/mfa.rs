@@ -24,12 +24,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use super::client::ClientInfo;
 use super::limits::{self, LockSubject};
+use super::passkeys::{Assertion, Ceremony, Checked};
 use super::secrets::{random_token, sha256_hex};
 use super::sessions::{self, StartedSession};
+use super::webauthn::Refusal;
 use super::{Assurance, AuthMethod, Principal, totp};
 use crate::App;
 use crate::accounts::{self, UserRecord};
@@ -60,9 +62,6 @@ pub const NAME_MAX_CHARS: usize = 64;
 pub const INVALID_CODE: &str = "Invalid code.";
 pub const SIGN_IN_EXPIRED: &str = "This sign-in has expired or is unknown; sign in again.";
 pub const UNAVAILABLE: &str = "Second factors are not available on this deployment.";
-
-/// The methods a pending sign-in or a step-up with a second factor accepts.
-pub const SECOND_FACTOR_METHODS: [&str; 2] = ["totp", "recovery_code"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -195,9 +194,43 @@ pub async fn active_factors(app: &App, user: UserId) -> Result<Vec<FactorRecord>
         .collect())
 }
 
-/// Whether the user has an active second factor (the sign-in and step-up rules read this).
-pub async fn has_active_factor(app: &App, user: UserId) -> Result<bool, Error> {
-    Ok(!active_factors(app, user).await?.is_empty())
+/// The second factors an account has: active TOTP factors and passkeys (a passkey is a
+/// second factor after a password as well as a sign-in of its own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecondFactors {
+    pub totp: bool,
+    pub passkeys: bool,
+}
+
+impl SecondFactors {
+    pub fn any(self) -> bool {
+        self.totp || self.passkeys
+    }
+
+    /// What a pending sign-in or a step-up accepts as the second factor.
+    pub fn methods(self) -> Vec<&'static str> {
+        let mut methods = Vec::with_capacity(3);
+        if self.totp {
+            methods.push("totp");
+        }
+        if self.passkeys {
+            methods.push("webauthn");
+        }
+        methods.push("recovery_code");
+        methods
+    }
+}
+
+/// The user's second factors (the sign-in and step-up rules read this): one round trip.
+pub async fn second_factors(app: &App, user: UserId) -> Result<SecondFactors, Error> {
+    let (totp, passkeys) = tokio::join!(
+        active_factors(app, user),
+        super::passkeys::passkeys(app, user)
+    );
+    Ok(SecondFactors {
+        totp: !totp?.is_empty(),
+        passkeys: !passkeys?.is_empty(),
+    })
 }
 
 /// The keys of the user's unused recovery codes.
@@ -241,18 +274,44 @@ async fn wrong_code(
     during: &str,
     field: &str,
 ) -> Error {
+    wrong_proof(app, user, client, during, field, None).await
+}
+
+/// Counts a refused proof and logs it; the answer is a 400 on `field` saying why (a passkey's
+/// refusal names the check that failed; a code is just invalid).
+async fn wrong_proof(
+    app: &App,
+    user: UserId,
+    client: &ClientInfo,
+    during: &str,
+    field: &str,
+    refusal: Option<Refusal>,
+) -> Error {
     if let Err(e) = limits::record_failure(app, &LockSubject::SecondFactor(user)).await {
         return e;
     }
+    let (failure, metadata) = match &refusal {
+        None => (
+            "wrong, reused or expired code",
+            json!({ "during": during, "method": field }),
+        ),
+        Some(why) => (
+            "passkey ceremony refused",
+            json!({ "during": during, "method": "webauthn", "reason": why.to_string() }),
+        ),
+    };
     log_event_best_effort(
         app,
         NewEvent::new(EventType::MfaChallengeFailed, Some(user))
             .client(client)
-            .failed("wrong, reused or expired code")
-            .metadata(json!({ "during": during, "method": field })),
+            .failed(failure)
+            .metadata(metadata),
     )
     .await;
-    Error::field(field, INVALID_CODE)
+    match refusal {
+        None => Error::field(field, INVALID_CODE),
+        Some(why) => Error::field(field, why.to_string()),
+    }
 }
 
 /// Forgets the account's wrong codes after a right one (best-effort: the success stands).
@@ -345,6 +404,28 @@ fn recovery_set(app: &App, user: UserId, old: &[Key]) -> (Vec<String>, Vec<TxOp>
         });
     }
     (codes, ops)
+}
+
+/// The recovery codes that come with an account's first second factor (any left from an
+/// earlier factor are replaced): the codes to show once and the writes that store them.
+pub(super) async fn first_factor_recovery_set(
+    app: &App,
+    user: UserId,
+) -> Result<(Vec<String>, Vec<TxOp>), Error> {
+    let old = recovery_code_keys(app, user).await?;
+    Ok(recovery_set(app, user, &old))
+}
+
+/// The writes that void an account's recovery codes (its last second factor is going).
+pub(super) async fn void_recovery_codes(app: &App, user: UserId) -> Result<Vec<TxOp>, Error> {
+    Ok(recovery_code_keys(app, user)
+        .await?
+        .into_iter()
+        .map(|key| TxOp::Delete {
+            key,
+            condition: None,
+        })
+        .collect())
 }
 
 /// The write that spends a recovery code: it exists, and is deleted by this write only.
@@ -569,7 +650,7 @@ pub async fn confirm_totp(
     let Some(step) = totp::matching_step(&factor.secret(app)?, &code, epoch) else {
         return Err(wrong_code(app, user, client, "enrolment", "code").await);
     };
-    let first = !has_active_factor(app, user).await?;
+    let first = !second_factors(app, user).await?.any();
     let mut ops = vec![TxOp::Update {
         key: factor.key(),
         update: Update::new()
@@ -683,23 +764,19 @@ pub async fn remove_factor(
     let user = principal.id();
     let factor = own_factor(app, user, factor_id).await?;
     require_recent_auth(app, principal, Sensitive::Action).await?;
-    let active = active_factors(app, user).await?;
+    let (active, passkeys) = tokio::join!(
+        active_factors(app, user),
+        super::passkeys::passkeys(app, user)
+    );
     let last = factor.status == FactorStatus::Active
-        && active.iter().all(|f| f.factor_id == factor.factor_id);
+        && active?.iter().all(|f| f.factor_id == factor.factor_id)
+        && passkeys?.is_empty();
     let mut ops = vec![TxOp::Delete {
         key: factor.key(),
         condition: Some(Condition::item_present()),
     }];
     if last {
-        ops.extend(
-            recovery_code_keys(app, user)
-                .await?
-                .into_iter()
-                .map(|key| TxOp::Delete {
-                    key,
-                    condition: None,
-                }),
-        );
+        ops.extend(void_recovery_codes(app, user).await?);
     }
     match app.table.transact_write(ops).await {
         Ok(()) => {}
@@ -730,7 +807,7 @@ pub async fn regenerate_recovery_codes(
     client: &ClientInfo,
 ) -> Result<Vec<String>, Error> {
     let user = principal.id();
-    if !has_active_factor(app, user).await? {
+    if !second_factors(app, user).await?.any() {
         return Err(Error::BadRequest(
             "Recovery codes come with a second factor: set one up first.".into(),
         ));
@@ -773,6 +850,7 @@ pub async fn begin_sign_in(
     app: &App,
     user: &UserRecord,
     via: AuthMethod,
+    factors: SecondFactors,
 ) -> Result<PendingSignIn, Error> {
     let now = app.clock.epoch_seconds();
     let token = random_token(32);
@@ -787,7 +865,7 @@ pub async fn begin_sign_in(
     Ok(PendingSignIn {
         token,
         expires_at: DateTime::from_timestamp(expires_at, 0).unwrap_or_default(),
-        methods: SECOND_FACTOR_METHODS.to_vec(),
+        methods: factors.methods(),
     })
 }
 
@@ -796,6 +874,9 @@ pub async fn begin_sign_in(
 pub enum Proof<'a> {
     Totp(&'a str),
     RecoveryCode(&'a str),
+    /// An assertion of one of the account's passkeys, for a challenge from
+    /// [`passkey_options_for_sign_in`] or [`passkey_options_for_step_up`].
+    Passkey(&'a Assertion<'a>),
 }
 
 impl Proof<'_> {
@@ -803,6 +884,7 @@ impl Proof<'_> {
         match self {
             Proof::Totp(_) => "code",
             Proof::RecoveryCode(_) => "recovery_code",
+            Proof::Passkey(_) => "passkey",
         }
     }
 
@@ -810,8 +892,92 @@ impl Proof<'_> {
         match self {
             Proof::Totp(_) => "otp",
             Proof::RecoveryCode(_) => "recovery",
+            Proof::Passkey(_) => "webauthn",
         }
     }
+}
+
+/// What checking a second-factor proof found.
+enum ProofCheck {
+    /// The writes that spend it, for the transaction that uses it.
+    Spend(Vec<TxOp>),
+    /// Wrong; a passkey's refusal says which check failed.
+    Wrong(Option<Refusal>),
+}
+
+/// Checks a second-factor proof of `user` without writing anything (a refused passkey
+/// ceremony spends its challenge: one try each).
+async fn check_proof(
+    app: &App,
+    user: UserId,
+    proof: Proof<'_>,
+    ceremony: Ceremony<'_>,
+) -> Result<ProofCheck, Error> {
+    Ok(match proof {
+        Proof::Totp(code) => {
+            require_available(app)?;
+            let factors = active_factors(app, user).await?;
+            match match_code(app, &factors, &typed_code(code))? {
+                Some((factor, step)) => ProofCheck::Spend(vec![take_step(app, factor, step)]),
+                None => ProofCheck::Wrong(None),
+            }
+        }
+        Proof::RecoveryCode(code) => {
+            let key = keys::recovery_code(user, &recovery_hash(user, code));
+            match app.table.get(&key, true).await? {
+                Some(_) => ProofCheck::Spend(vec![spend_recovery_code(user, code)]),
+                None => ProofCheck::Wrong(None),
+            }
+        }
+        Proof::Passkey(assertion) => {
+            match super::passkeys::check_assertion(app, assertion, ceremony).await? {
+                Checked::Passed(checked) => ProofCheck::Spend(checked.writes(app)),
+                Checked::Refused { why, challenge, .. } => {
+                    super::passkeys::spend_refused(app, challenge.as_ref()).await;
+                    ProofCheck::Wrong(Some(why))
+                }
+            }
+        }
+    })
+}
+
+/// The request options of a passkey as the second step of the pending sign-in `token`.
+pub async fn passkey_options_for_sign_in(app: &App, token: &str) -> Result<Json, Error> {
+    let token_hash = sha256_hex(token.trim());
+    let pending = app
+        .table
+        .get(&keys::mfa_challenge(&token_hash), true)
+        .await?
+        .filter(|item| {
+            item.get(keys::attr::EXPIRES_AT)
+                .and_then(Value::as_i64)
+                .is_some_and(|at| at > app.clock.epoch_seconds())
+        })
+        .ok_or_else(sign_in_expired)?;
+    let user = pending
+        .get("user_id")
+        .and_then(Value::as_i64)
+        .map(UserId)
+        .ok_or_else(sign_in_expired)?;
+    let ceremony = Ceremony::SecondStep {
+        user,
+        pending: &token_hash,
+    };
+    super::passkeys::request_options(app, ceremony).await
+}
+
+/// The request options of a passkey as a step-up in the caller's session.
+pub async fn passkey_options_for_step_up(app: &App, principal: &Principal) -> Result<Json, Error> {
+    let Some(session_id) = &principal.session_id else {
+        return Err(Error::BadRequest(
+            "This authentication method has no session.".into(),
+        ));
+    };
+    let ceremony = Ceremony::StepUp {
+        user: principal.id(),
+        session: session_id,
+    };
+    super::passkeys::request_options(app, ceremony).await
 }
 
 impl std::fmt::Debug for Proof<'_> {
@@ -840,7 +1006,8 @@ pub async fn complete_sign_in(
     proof: Proof<'_>,
     client: &ClientInfo,
 ) -> Result<CompletedSignIn, Error> {
-    let challenge_key = keys::mfa_challenge(&sha256_hex(token.trim()));
+    let token_hash = sha256_hex(token.trim());
+    let challenge_key = keys::mfa_challenge(&token_hash);
     let challenge = app
         .table
         .get(&challenge_key, true)
@@ -870,49 +1037,41 @@ pub async fn complete_sign_in(
     check_guess_allowed(app, user.id).await?;
 
     let now = app.clock.epoch_seconds();
-    let spend = match proof {
-        Proof::Totp(code) => {
-            require_available(app)?;
-            let factors = active_factors(app, user.id).await?;
-            match_code(app, &factors, &typed_code(code))?
-                .map(|(factor, step)| take_step(app, factor, step))
-        }
-        Proof::RecoveryCode(code) => {
-            let key = keys::recovery_code(user.id, &recovery_hash(user.id, code));
-            match app.table.get(&key, true).await? {
-                Some(_) => Some(spend_recovery_code(user.id, code)),
-                None => None,
-            }
+    let ceremony = Ceremony::SecondStep {
+        user: user.id,
+        pending: &token_hash,
+    };
+    let spend = match check_proof(app, user.id, proof, ceremony).await? {
+        ProofCheck::Spend(writes) => writes,
+        ProofCheck::Wrong(refusal) => {
+            return Err(failed_attempt(app, &challenge_key, &user, client, proof, refusal).await);
         }
     };
-    let Some(spend) = spend else {
-        return Err(failed_attempt(app, &challenge_key, &user, client, proof).await);
-    };
+    let spent = 1..=spend.len();
     let assurance = Assurance::two_factor(password_at, proof.amr(), now);
     let started = sessions::new_session_with(app, &user, client, via, assurance);
-    let ops = vec![
-        TxOp::Delete {
-            key: challenge_key.clone(),
-            condition: Some(Condition::item_present().and(Condition::Gt(
-                keys::attr::EXPIRES_AT.into(),
-                Value::Int(now),
-            ))),
-        },
-        spend,
-        TxOp::Put {
-            item: started.record.to_item()?,
-            condition: Some(Condition::item_absent()),
-        },
-    ];
+    let mut ops = vec![TxOp::Delete {
+        key: challenge_key.clone(),
+        condition: Some(Condition::item_present().and(Condition::Gt(
+            keys::attr::EXPIRES_AT.into(),
+            Value::Int(now),
+        ))),
+    }];
+    ops.extend(spend);
+    ops.push(TxOp::Put {
+        item: started.record.to_item()?,
+        condition: Some(Condition::item_absent()),
+    });
     match app.table.transact_write(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
             return Err(if failed(0) {
                 sign_in_expired()
-            } else if failed(1) {
-                // The code was taken by a concurrent request: a replay.
-                failed_attempt(app, &challenge_key, &user, client, proof).await
+            } else if spent.clone().any(failed) {
+                // The code or the assertion was used by a concurrent request: a replay.
+                let refusal = matches!(proof, Proof::Passkey(_)).then_some(Refusal::Challenge);
+                failed_attempt(app, &challenge_key, &user, client, proof, refusal).await
             } else {
                 StoreError::TransactionCanceled { reasons }.into()
             });
@@ -948,6 +1107,7 @@ async fn failed_attempt(
     user: &UserRecord,
     client: &ClientInfo,
     proof: Proof<'_>,
+    refusal: Option<Refusal>,
 ) -> Error {
     let room = Condition::item_present().and(Condition::Lt(
         "attempts".into(),
@@ -966,7 +1126,7 @@ async fn failed_attempt(
         }
         Err(e) => return e.into(),
     }
-    wrong_code(app, user.id, client, "sign_in", proof.field()).await
+    wrong_proof(app, user.id, client, "sign_in", proof.field(), refusal).await
 }
 
 // ------------------------------------------------------------------------------- step-up
@@ -1006,16 +1166,18 @@ pub async fn require_recent_auth(
     if recent(assurance.second_factor_at, now) && assurance.aal >= 2 {
         return Ok(());
     }
-    if has_active_factor(app, principal.id()).await? {
+    let factors = second_factors(app, principal.id()).await?;
+    if factors.any() {
         if recent(assurance.second_factor_at, now) {
             return Ok(());
         }
         return Err(Error::StepUpRequired {
             code: "step_up_required",
-            detail: "Confirm it is you with a code from your authenticator app (or a recovery \
-                     code) at POST /api/auth/mfa/step-up/, then try again."
+            detail: "Confirm it is you with a second factor (a code from your authenticator \
+                     app, a passkey or a recovery code) at POST /api/auth/mfa/step-up/, then \
+                     try again."
                 .into(),
-            methods: SECOND_FACTOR_METHODS.to_vec(),
+            methods: factors.methods(),
         });
     }
     if kind != Sensitive::Enrolment
@@ -1083,57 +1245,53 @@ pub async fn step_up(
                 aal: current.aal.max(1),
                 ..current.clone()
             };
-            (assurance, None, "pwd")
+            (assurance, Vec::new(), "pwd")
         }
         StepUpProof::Second(second) => {
             check_guess_allowed(app, user).await?;
-            let spend = match second {
-                Proof::Totp(code) => {
-                    require_available(app)?;
-                    let factors = active_factors(app, user).await?;
-                    match_code(app, &factors, &typed_code(code))?
-                        .map(|(factor, step)| take_step(app, factor, step))
-                }
-                Proof::RecoveryCode(code) => {
-                    let key = keys::recovery_code(user, &recovery_hash(user, code));
-                    app.table
-                        .get(&key, true)
-                        .await?
-                        .map(|_| spend_recovery_code(user, code))
-                }
+            let ceremony = Ceremony::StepUp {
+                user,
+                session: session_id,
             };
-            let Some(spend) = spend else {
-                return Err(wrong_code(app, user, client, "step_up", second.field()).await);
+            let spend = match check_proof(app, user, second, ceremony).await? {
+                ProofCheck::Spend(writes) => writes,
+                ProofCheck::Wrong(refusal) => {
+                    return Err(
+                        wrong_proof(app, user, client, "step_up", second.field(), refusal).await,
+                    );
+                }
             };
             let password_at = current.password_at.unwrap_or(now);
             (
                 Assurance::two_factor(password_at, second.amr(), now),
-                Some(spend),
+                spend,
                 second.amr(),
             )
         }
     };
-    let elevate = TxOp::Update {
+    // The proof's writes first, the session's last.
+    let session_index = spend.len();
+    let second = !spend.is_empty();
+    let mut ops = spend;
+    ops.push(TxOp::Update {
         key: keys::session(session_id),
         update: assurance_update(&assurance),
         condition: Some(Condition::eq("is_active", true)),
-    };
-    let ops = match spend {
-        Some(spend) => vec![spend, elevate],
-        None => vec![elevate],
-    };
-    let second = ops.len() == 2;
+    });
     match app.table.transact_write(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionCanceled { reasons }) => {
             let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            return Err(if second && failed(0) {
-                let field = match proof {
-                    StepUpProof::Second(p) => p.field(),
-                    StepUpProof::Password(_) => "password",
+            return Err(if (0..session_index).any(failed) {
+                let (field, refusal) = match proof {
+                    StepUpProof::Second(p @ Proof::Passkey(_)) => {
+                        (p.field(), Some(Refusal::Challenge))
+                    }
+                    StepUpProof::Second(p) => (p.field(), None),
+                    StepUpProof::Password(_) => ("password", None),
                 };
-                wrong_code(app, user, client, "step_up", field).await
-            } else if failed(ops_session_index(second)) {
+                wrong_proof(app, user, client, "step_up", field, refusal).await
+            } else if failed(session_index) {
                 Error::Unauthenticated("Session has expired or ended.".into())
             } else {
                 StoreError::TransactionCanceled { reasons }.into()
@@ -1157,11 +1315,6 @@ pub async fn step_up(
         recovery_code_used(app, &principal.user, client, "confirm a sensitive action").await;
     }
     Ok(assurance)
-}
-
-/// Where the session's write is in a step-up's transaction.
-fn ops_session_index(with_spend: bool) -> usize {
-    usize::from(with_spend)
 }
 
 // ------------------------------------------------------------------------------- staff
@@ -1298,6 +1451,22 @@ mod tests {
             recovery_hash(user, &code.to_uppercase().replace('-', " "))
         );
         assert_ne!(hash, recovery_hash(UserId(8), &code), "bound to the user");
+    }
+
+    #[test]
+    fn the_methods_offered_follow_the_factors() {
+        let both = SecondFactors {
+            totp: true,
+            passkeys: true,
+        };
+        assert_eq!(both.methods(), ["totp", "webauthn", "recovery_code"]);
+        let passkeys_only = SecondFactors {
+            totp: false,
+            passkeys: true,
+        };
+        assert!(passkeys_only.any());
+        assert_eq!(passkeys_only.methods(), ["webauthn", "recovery_code"]);
+        assert!(!SecondFactors::default().any());
     }
 
     #[test]

@@ -47,6 +47,45 @@ pub use mfa::NAME_MAX_CHARS;
 
 const REGISTER: &str = "register";
 const SIGN_IN: &str = "sign_in";
+const SECOND_STEP: &str = "second_step";
+const STEP_UP: &str = "step_up";
+
+/// What an assertion is asked for: who it must come from, and what its challenge is bound to.
+#[derive(Clone, Copy, Debug)]
+pub enum Ceremony<'a> {
+    /// A usernameless sign-in: any account's passkey.
+    SignIn,
+    /// The second step of the pending sign-in whose token hashes to `pending`.
+    SecondStep { user: UserId, pending: &'a str },
+    /// A step-up in the session `session`.
+    StepUp { user: UserId, session: &'a str },
+}
+
+impl Ceremony<'_> {
+    fn purpose(self) -> &'static str {
+        match self {
+            Ceremony::SignIn => SIGN_IN,
+            Ceremony::SecondStep { .. } => SECOND_STEP,
+            Ceremony::StepUp { .. } => STEP_UP,
+        }
+    }
+
+    fn user(self) -> Option<UserId> {
+        match self {
+            Ceremony::SignIn => None,
+            Ceremony::SecondStep { user, .. } | Ceremony::StepUp { user, .. } => Some(user),
+        }
+    }
+
+    /// What the challenge is bound to besides its user: a pending sign-in or a session.
+    fn bound_to(self) -> Option<String> {
+        match self {
+            Ceremony::SignIn => None,
+            Ceremony::SecondStep { pending, .. } => Some(pending.to_owned()),
+            Ceremony::StepUp { session, .. } => Some(session.to_owned()),
+        }
+    }
+}
 
 /// A passkey as stored. The public key is not secret, but is not shown either.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -191,13 +230,22 @@ pub fn keys_of(passkey: &PasskeyRecord) -> [Key; 2] {
 
 // ------------------------------------------------------------------------------- challenges
 
-/// Stores a challenge for `purpose` (of `user` for a registration); returns it, base64url.
-async fn new_challenge(app: &App, purpose: &str, user: Option<UserId>) -> Result<String, Error> {
+/// Stores a challenge for `purpose` (of `user` for a registration or a bound ceremony, and
+/// bound to `bound_to` for a second step or a step-up); returns it, base64url.
+async fn new_challenge(
+    app: &App,
+    purpose: &str,
+    user: Option<UserId>,
+    bound_to: Option<String>,
+) -> Result<String, Error> {
     let challenge = random_token(32);
     let mut item = keys::webauthn_challenge(&sha256_hex(&challenge)).to_item();
     item.insert("purpose".into(), Value::S(purpose.into()));
     if let Some(user) = user {
         item.insert("user_id".into(), Value::Int(user.0));
+    }
+    if let Some(bound_to) = bound_to {
+        item.insert("bound_to".into(), Value::S(bound_to));
     }
     item.insert(
         keys::attr::EXPIRES_AT.into(),
@@ -207,12 +255,19 @@ async fn new_challenge(app: &App, purpose: &str, user: Option<UserId>) -> Result
     Ok(challenge)
 }
 
+/// A stored challenge that is live and was made for the purpose asked.
+struct LiveChallenge {
+    key: Key,
+    user: Option<UserId>,
+    bound_to: Option<String>,
+}
+
 /// The stored challenge the client data echoes, if it is live and for `purpose`.
 async fn live_challenge(
     app: &App,
     challenge: &str,
     purpose: &str,
-) -> Result<Option<(Key, Option<UserId>)>, Error> {
+) -> Result<Option<LiveChallenge>, Error> {
     let key = keys::webauthn_challenge(&sha256_hex(challenge));
     let Some(item) = app.table.get(&key, true).await? else {
         return Ok(None);
@@ -224,8 +279,14 @@ async fn live_challenge(
     if !live || item.get("purpose").and_then(Value::as_str) != Some(purpose) {
         return Ok(None);
     }
-    let user = item.get("user_id").and_then(Value::as_i64).map(UserId);
-    Ok(Some((key, user)))
+    Ok(Some(LiveChallenge {
+        key,
+        user: item.get("user_id").and_then(Value::as_i64).map(UserId),
+        bound_to: item
+            .get("bound_to")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    }))
 }
 
 /// The write that spends a challenge: only while it exists and has not expired.
@@ -239,6 +300,15 @@ fn spend_challenge(app: &App, key: &Key) -> TxOp {
     }
 }
 
+/// Spends the challenge of a refused ceremony (best-effort: it expires anyway).
+pub async fn spend_refused(app: &App, challenge: Option<&Key>) {
+    if let Some(key) = challenge
+        && let Err(e) = app.table.delete(key, None).await
+    {
+        tracing::warn!(error = %e, "passkey challenge not spent");
+    }
+}
+
 /// A refused ceremony: its challenge spent (best-effort), the refusal logged, a 400.
 async fn refused(
     app: &App,
@@ -248,11 +318,7 @@ async fn refused(
     during: &str,
     why: Refusal,
 ) -> Error {
-    if let Some(key) = challenge
-        && let Err(e) = app.table.delete(key, None).await
-    {
-        tracing::warn!(error = %e, "passkey challenge not spent");
-    }
+    spend_refused(app, challenge).await;
     log_event_best_effort(
         app,
         NewEvent::new(EventType::MfaChallengeFailed, user)
@@ -276,7 +342,7 @@ pub async fn begin_registration(app: &App, principal: &Principal) -> Result<Json
             "At most {MAX_PASSKEYS} passkeys: remove one first."
         )));
     }
-    let challenge = new_challenge(app, REGISTER, Some(user.id)).await?;
+    let challenge = new_challenge(app, REGISTER, Some(user.id), None).await?;
     let exclude: Vec<Json> = existing
         .iter()
         .map(|p| json!({ "type": "public-key", "id": p.credential_id, "transports": p.transports }))
@@ -306,6 +372,16 @@ pub async fn begin_registration(app: &App, principal: &Principal) -> Result<Json
     }))
 }
 
+/// A passkey registered; the recovery codes (shown once) when it is the account's first
+/// second factor.
+#[derive(Debug, Serialize)]
+pub struct Registered {
+    #[serde(flatten)]
+    pub passkey: PasskeyView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
 /// Checks a registration and stores the passkey (module rules).
 pub async fn finish_registration(
     app: &App,
@@ -313,7 +389,7 @@ pub async fn finish_registration(
     credential: &Attestation<'_>,
     name: Option<&str>,
     client: &ClientInfo,
-) -> Result<PasskeyView, Error> {
+) -> Result<Registered, Error> {
     let name = passkey_name(name)?;
     let raw_id = decode(credential.raw_id, "rawId")?;
     let client_data_json = decode(credential.client_data_json, "clientDataJSON")?;
@@ -337,7 +413,7 @@ pub async fn finish_registration(
             Err(why) => return Err(fail(None, why).await),
         };
     let challenge_key = match live_challenge(app, &client_data.challenge, REGISTER).await? {
-        Some((key, Some(owner))) if owner == user => key,
+        Some(live) if live.user == Some(user) => live.key,
         _ => return Err(fail(None, Refusal::Challenge).await),
     };
     mfa::require_recent_auth(app, principal, Sensitive::Enrolment).await?;
@@ -375,7 +451,7 @@ pub async fn finish_registration(
     };
     let mut owner = keys::passkey_credential(&passkey_id).to_item();
     owner.insert("user_id".into(), Value::Int(user.0));
-    let ops = vec![
+    let mut ops = vec![
         spend_challenge(app, &challenge_key),
         TxOp::Put {
             item: owner,
@@ -386,6 +462,15 @@ pub async fn finish_registration(
             condition: Some(Condition::item_absent()),
         },
     ];
+    // The first second factor brings the recovery codes, as a first TOTP factor does: an
+    // account whose only factor is a passkey must not be lost with the device.
+    let recovery_codes = if mfa::second_factors(app, user).await?.any() {
+        None
+    } else {
+        let (codes, writes) = mfa::first_factor_recovery_set(app, user).await?;
+        ops.extend(writes);
+        Some(codes)
+    };
     match app.table.transact_write(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionCanceled { reasons }) => {
@@ -409,7 +494,10 @@ pub async fn finish_registration(
             .metadata(json!({ "passkey_id": passkey_id, "algorithm": record.view().algorithm })),
     )
     .await;
-    Ok(record.view())
+    Ok(Registered {
+        passkey: record.view(),
+        recovery_codes,
+    })
 }
 
 // ------------------------------------------------------------------------------- managing
@@ -445,7 +533,13 @@ pub async fn remove(
     let user = principal.id();
     let passkey = own_passkey(app, user, passkey_id).await?;
     mfa::require_recent_auth(app, principal, Sensitive::Action).await?;
-    let ops = vec![
+    let (totp, registered) = tokio::join!(mfa::active_factors(app, user), passkeys(app, user));
+    // The account's last second factor: its recovery codes go with it.
+    let last = totp?.is_empty()
+        && registered?
+            .iter()
+            .all(|p| p.passkey_id == passkey.passkey_id);
+    let mut ops = vec![
         TxOp::Delete {
             key: passkey.key(),
             condition: Some(Condition::item_present()),
@@ -455,6 +549,9 @@ pub async fn remove(
             condition: None,
         },
     ];
+    if last {
+        ops.extend(mfa::void_recovery_codes(app, user).await?);
+    }
     match app.table.transact_write(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionCanceled { reasons })
@@ -469,7 +566,7 @@ pub async fn remove(
         NewEvent::new(EventType::PasskeyRemoved, Some(user))
             .client(client)
             .description("A passkey was removed")
-            .metadata(json!({ "passkey_id": passkey.passkey_id })),
+            .metadata(json!({ "passkey_id": passkey.passkey_id, "last": last })),
     )
     .await;
     Ok(())
@@ -477,19 +574,163 @@ pub async fn remove(
 
 // ------------------------------------------------------------------------------- sign-in
 
-/// `PublicKeyCredentialRequestOptions` for a usernameless sign-in (no allow list: the
-/// authenticator offers its discoverable credentials for the RP id).
-pub async fn begin_sign_in(app: &App) -> Result<Json, Error> {
-    let challenge = new_challenge(app, SIGN_IN, None).await?;
+/// `PublicKeyCredentialRequestOptions` for `ceremony`: a usernameless sign-in has no allow
+/// list (the authenticator offers its discoverable credentials for the RP id); a second step
+/// or a step-up lists the account's passkeys, and an account without one is refused.
+pub async fn request_options(app: &App, ceremony: Ceremony<'_>) -> Result<Json, Error> {
+    let allow: Vec<Json> = match ceremony.user() {
+        None => Vec::new(),
+        Some(user) => {
+            let registered = passkeys(app, user).await?;
+            if registered.is_empty() {
+                return Err(Error::BadRequest("This account has no passkey.".into()));
+            }
+            registered
+                .iter()
+                .map(|p| json!({ "type": "public-key", "id": p.credential_id, "transports": p.transports }))
+                .collect()
+        }
+    };
+    let challenge = new_challenge(
+        app,
+        ceremony.purpose(),
+        ceremony.user(),
+        ceremony.bound_to(),
+    )
+    .await?;
     Ok(json!({
         "publicKey": {
             "challenge": challenge,
             "rpId": app.config.auth.webauthn_rp_id,
             "timeout": CHALLENGE_TTL_SECS * 1000,
             "userVerification": "required",
-            "allowCredentials": [],
+            "allowCredentials": allow,
         }
     }))
+}
+
+/// An assertion that passed every check, not yet spent.
+#[derive(Debug)]
+pub struct CheckedAssertion {
+    pub passkey: PasskeyRecord,
+    sign_count: u32,
+    challenge: Key,
+}
+
+impl CheckedAssertion {
+    /// The writes that spend it, for the caller's transaction: the challenge (once, while
+    /// live) and the sign counter (conditional on the count read, so one assertion is used
+    /// once even where the authenticator keeps no counter).
+    pub fn writes(&self, app: &App) -> Vec<TxOp> {
+        vec![
+            spend_challenge(app, &self.challenge),
+            TxOp::Update {
+                key: self.passkey.key(),
+                update: Update::new()
+                    .set("sign_count", i64::from(self.sign_count))
+                    .set("last_used_at", Value::from(app.clock.now())),
+                condition: Some(Condition::eq("sign_count", self.passkey.sign_count)),
+            },
+        ]
+    }
+}
+
+/// What checking an assertion found.
+#[derive(Debug)]
+pub enum Checked {
+    Passed(CheckedAssertion),
+    /// Refused: why, the challenge to spend (when it was found) and the account the
+    /// credential belongs to (when it is known).
+    Refused {
+        why: Refusal,
+        challenge: Option<Key>,
+        user: Option<UserId>,
+    },
+}
+
+/// Checks an assertion for `ceremony` (module rules) without writing anything. Malformed
+/// input is an `Err` on its field; a failed check is `Ok(Checked::Refused)`.
+pub async fn check_assertion(
+    app: &App,
+    credential: &Assertion<'_>,
+    ceremony: Ceremony<'_>,
+) -> Result<Checked, Error> {
+    let raw_id = decode(credential.raw_id, "rawId")?;
+    let client_data_json = decode(credential.client_data_json, "clientDataJSON")?;
+    let auth_data = decode(credential.authenticator_data, "authenticatorData")?;
+    let signature = decode(credential.signature, "signature")?;
+    let user_handle_given = credential
+        .user_handle
+        .map(str::trim)
+        .filter(|h| !h.is_empty());
+    let cfg = &app.config.auth;
+    let refuse = |why: Refusal, challenge: Option<&Key>, user: Option<UserId>| {
+        Ok(Checked::Refused {
+            why,
+            challenge: challenge.cloned(),
+            user,
+        })
+    };
+    let client_data =
+        match webauthn::client_data(&client_data_json, "webauthn.get", &cfg.webauthn_origins) {
+            Ok(data) => data,
+            Err(why) => return refuse(why, None, ceremony.user()),
+        };
+    let challenge = match live_challenge(app, &client_data.challenge, ceremony.purpose()).await? {
+        // A bound ceremony's challenge was made for this account and this sign-in or session.
+        Some(live) if live.user == ceremony.user() && live.bound_to == ceremony.bound_to() => {
+            live.key
+        }
+        _ => return refuse(Refusal::Challenge, None, ceremony.user()),
+    };
+    let passkey_id = credential_hash(&raw_id);
+    let owner = match ceremony.user() {
+        Some(user) => Some(user),
+        None => app
+            .table
+            .get(&keys::passkey_credential(&passkey_id), true)
+            .await?
+            .and_then(|item| item.get("user_id").and_then(Value::as_i64))
+            .map(UserId),
+    };
+    let passkey = match owner {
+        Some(owner) => app
+            .table
+            .get(&keys::passkey(owner, &passkey_id), true)
+            .await?
+            .map(|item| from_item::<PasskeyRecord>(&item))
+            .transpose()?,
+        None => None,
+    };
+    let Some(passkey) = passkey else {
+        // Not a passkey of this service, or (for a bound ceremony) not one of this account's.
+        let why = match ceremony.user() {
+            Some(_) => Refusal::CredentialId,
+            None => Refusal::Signature,
+        };
+        return refuse(why, Some(&challenge), ceremony.user());
+    };
+    let user_id = passkey.user_id;
+    if user_handle_given.is_some_and(|h| h.trim_end_matches('=') != user_handle(user_id)) {
+        return refuse(Refusal::CredentialId, Some(&challenge), Some(user_id));
+    }
+    let stored_count = u32::try_from(passkey.sign_count).unwrap_or(u32::MAX);
+    let checked = webauthn::authenticator_data(&auth_data, &cfg.webauthn_rp_id).and_then(|data| {
+        let key = webauthn::from_b64url(&passkey.public_key, "public key")?;
+        webauthn::verify_assertion(&key, &auth_data, &client_data.hash, &signature)?;
+        if !webauthn::counter_ok(stored_count, data.sign_count) {
+            return Err(Refusal::Counter);
+        }
+        Ok(data.sign_count)
+    });
+    match checked {
+        Ok(sign_count) => Ok(Checked::Passed(CheckedAssertion {
+            passkey,
+            sign_count,
+            challenge,
+        })),
+        Err(why) => refuse(why, Some(&challenge), Some(user_id)),
+    }
 }
 
 /// A sign-in with a passkey alone.
@@ -506,94 +747,37 @@ pub async fn finish_sign_in(
     via: AuthMethod,
     client: &ClientInfo,
 ) -> Result<PasskeySignIn, Error> {
-    let raw_id = decode(credential.raw_id, "rawId")?;
-    let client_data_json = decode(credential.client_data_json, "clientDataJSON")?;
-    let auth_data = decode(credential.authenticator_data, "authenticatorData")?;
-    let signature = decode(credential.signature, "signature")?;
-    let user_handle_given = credential
-        .user_handle
-        .map(str::trim)
-        .filter(|h| !h.is_empty());
-    let cfg = &app.config.auth;
     let fail = |challenge: Option<Key>, user: Option<UserId>, why: Refusal| async move {
         refused(app, challenge.as_ref(), user, client, "sign_in", why).await
     };
-    let client_data =
-        match webauthn::client_data(&client_data_json, "webauthn.get", &cfg.webauthn_origins) {
-            Ok(data) => data,
-            Err(why) => return Err(fail(None, None, why).await),
-        };
-    let Some((challenge_key, _)) = live_challenge(app, &client_data.challenge, SIGN_IN).await?
-    else {
-        return Err(fail(None, None, Refusal::Challenge).await);
+    let checked = match check_assertion(app, credential, Ceremony::SignIn).await? {
+        Checked::Passed(checked) => checked,
+        Checked::Refused {
+            why,
+            challenge,
+            user,
+        } => return Err(fail(challenge, user, why).await),
     };
-    let passkey_id = credential_hash(&raw_id);
-    let owner = app
-        .table
-        .get(&keys::passkey_credential(&passkey_id), true)
-        .await?
-        .and_then(|item| item.get("user_id").and_then(Value::as_i64))
-        .map(UserId);
-    let passkey = match owner {
-        Some(owner) => app
-            .table
-            .get(&keys::passkey(owner, &passkey_id), true)
-            .await?
-            .map(|item| from_item::<PasskeyRecord>(&item))
-            .transpose()?,
-        None => None,
-    };
-    let Some(passkey) = passkey else {
-        return Err(fail(Some(challenge_key), None, Refusal::Signature).await);
-    };
-    let user_id = passkey.user_id;
-    if user_handle_given.is_some_and(|h| h.trim_end_matches('=') != user_handle(user_id)) {
-        return Err(fail(Some(challenge_key), Some(user_id), Refusal::CredentialId).await);
-    }
-    let stored_count = u32::try_from(passkey.sign_count).unwrap_or(u32::MAX);
-    let checked = webauthn::authenticator_data(&auth_data, &cfg.webauthn_rp_id).and_then(|data| {
-        let key = webauthn::from_b64url(&passkey.public_key, "public key")?;
-        webauthn::verify_assertion(&key, &auth_data, &client_data.hash, &signature)?;
-        if !webauthn::counter_ok(stored_count, data.sign_count) {
-            return Err(Refusal::Counter);
-        }
-        Ok(data.sign_count)
-    });
-    let sign_count = match checked {
-        Ok(count) => count,
-        Err(why) => return Err(fail(Some(challenge_key), Some(user_id), why).await),
-    };
-    let user = match accounts::get_user_consistent(app, user_id).await? {
+    let user = match accounts::get_user_consistent(app, checked.passkey.user_id).await? {
         Some(user) if !user.deleting => user,
-        _ => return Err(fail(Some(challenge_key), None, Refusal::Signature).await),
+        _ => return Err(fail(Some(checked.challenge), None, Refusal::Signature).await),
     };
     if user.is_suspended {
-        app.table.delete(&challenge_key, None).await?;
+        app.table.delete(&checked.challenge, None).await?;
         return Err(Error::Forbidden(super::principal::suspended_detail(&user)));
     }
-    let now = app.clock.now();
-    let epoch = now.timestamp();
     let assurance = Assurance {
         aal: 2,
         amr: vec!["webauthn".into()],
         password_at: None,
-        second_factor_at: Some(epoch),
+        second_factor_at: Some(app.clock.epoch_seconds()),
     };
     let started = sessions::new_session_with(app, &user, client, via, assurance);
-    let ops = vec![
-        spend_challenge(app, &challenge_key),
-        TxOp::Update {
-            key: passkey.key(),
-            update: Update::new()
-                .set("sign_count", i64::from(sign_count))
-                .set("last_used_at", Value::from(now)),
-            condition: Some(Condition::eq("sign_count", passkey.sign_count)),
-        },
-        TxOp::Put {
-            item: started.record.to_item()?,
-            condition: Some(Condition::item_absent()),
-        },
-    ];
+    let mut ops = checked.writes(app);
+    ops.push(TxOp::Put {
+        item: started.record.to_item()?,
+        condition: Some(Condition::item_absent()),
+    });
     match app.table.transact_write(ops).await {
         Ok(()) => {}
         Err(StoreError::TransactionCanceled { reasons }) => {
@@ -601,13 +785,14 @@ pub async fn finish_sign_in(
             return Err(if failed(0) {
                 fail(None, Some(user.id), Refusal::Challenge).await
             } else if failed(1) {
-                fail(Some(challenge_key), Some(user.id), Refusal::Counter).await
+                fail(Some(checked.challenge), Some(user.id), Refusal::Counter).await
             } else {
                 StoreError::TransactionCanceled { reasons }.into()
             });
         }
         Err(e) => return Err(e.into()),
     }
+    let passkey_id = &checked.passkey.passkey_id;
     log_event_best_effort(
         app,
         NewEvent::new(EventType::PasskeySignIn, Some(user.id))

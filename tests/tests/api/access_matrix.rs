@@ -109,7 +109,10 @@ const EXPECTED: &[(&str, &str, [u16; 9])] = &[
     ("POST", "/api/auth/mfa/factors/{id}/confirm/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
     ("POST", "/api/auth/mfa/recovery-codes/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
     ("POST", "/api/auth/mfa/verify/", [400, 400, 400, 400, 400, 400, 400, 400, 400]),
+    ("POST", "/api/auth/mfa/verify/passkey/", [400, 400, 400, 400, 400, 400, 400, 400, 400]),
     ("POST", "/api/auth/mfa/step-up/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
+    // No caller here has a passkey: 400 for the verified ones.
+    ("POST", "/api/auth/mfa/step-up/passkey/", [401, 403, 400, 400, 400, 400, 400, 400, 403]),
     // Passkeys: a verified, unsuspended caller's own (the ids asked are nobody's passkey: 404,
     // or 400 for a body the fixture leaves empty); the sign-in is open to anyone (its
     // credential is the assertion: 400 without one).

@@ -233,9 +233,66 @@ async fn finish_sign_in(
         .await
 }
 
+/// Steps the session of `token` up with `authenticator`'s passkey; the step-up's answer.
+async fn step_up_with_passkey(
+    app: &TestApp,
+    token: &str,
+    authenticator: &mut Authenticator,
+) -> accounts::http::ApiResponse {
+    let response = app
+        .post("/api/auth/mfa/step-up/passkey/")
+        .bearer(token)
+        .json(json!({}))
+        .send()
+        .await;
+    assert_eq!(response.status, 200, "options: {}", response.body_json());
+    assert_eq!(response.headers.get("cache-control").unwrap(), "no-store");
+    let options = response.body_json();
+    let assertion = authenticator.get(&options, ORIGIN, RP_ID);
+    app.post("/api/auth/mfa/step-up/")
+        .bearer(token)
+        .json(json!({ "passkey": assertion }))
+        .send()
+        .await
+}
+
+/// A password login of an account with a second factor: the pending sign-in's answer.
+async fn pending_sign_in(app: &TestApp, username: &str) -> Json {
+    let response = app
+        .post("/api/auth/jwt/login/")
+        .json(json!({ "username": username, "password": PASSWORD }))
+        .send()
+        .await;
+    assert_eq!(response.status, 202, "{}", response.body_json());
+    response.body_json()
+}
+
+/// The request options of a passkey as the second step of `mfa_token`'s sign-in.
+async fn second_step_options(app: &TestApp, mfa_token: &Json) -> accounts::http::ApiResponse {
+    app.post("/api/auth/mfa/verify/passkey/")
+        .json(json!({ "mfa_token": mfa_token }))
+        .send()
+        .await
+}
+
+async fn verify_with_passkey(
+    app: &TestApp,
+    mfa_token: &Json,
+    assertion: &Json,
+) -> accounts::http::ApiResponse {
+    app.post("/api/auth/mfa/verify/")
+        .json(json!({ "mfa_token": mfa_token, "passkey": assertion }))
+        .send()
+        .await
+}
+
 fn claims_of(token: &str) -> Json {
     let payload = token.split('.').nth(1).expect("a JWT has three parts");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn body_codes(body: &Json) -> usize {
+    body["recovery_codes"].as_array().map_or(0, Vec::len)
 }
 
 fn field_error(body: &Json, field: &str) -> String {
@@ -261,6 +318,7 @@ both_engines!(
         credential["name"] = json!("Laptop");
         let (status, body) = finish_registration(&app, &token, credential.clone()).await;
         assert_eq!(status, 201, "{body}");
+        let first_body = body.clone();
         assert_eq!(body["name"], "Laptop");
         assert_eq!(body["algorithm"], "ES256");
         let passkey_id = body["id"].as_str().unwrap().to_owned();
@@ -272,6 +330,26 @@ both_engines!(
             field_error(&body, "credential").contains("challenge"),
             "{body}"
         );
+
+        // The first second factor brought the recovery codes, shown once.
+        assert_eq!(body_codes(&first_body), 10, "{first_body}");
+
+        // Adding another passkey now needs the first one (a second factor is on the account).
+        let response = app
+            .post("/api/auth/passkeys/register/begin/")
+            .bearer(&token)
+            .json(json!({}))
+            .send()
+            .await;
+        assert_eq!(response.status, 403, "{}", response.body_json());
+        assert_eq!(response.body_json()["code"], "step_up_required");
+        assert_eq!(
+            response.body_json()["methods"],
+            json!(["webauthn", "recovery_code"])
+        );
+        let response = step_up_with_passkey(&app, &token, &mut authenticator).await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+        assert_eq!(response.body_json()["aal"], 2);
 
         // The same credential again, on a fresh challenge: taken.
         let options = begin_registration(&app, &token).await;
@@ -505,6 +583,16 @@ both_engines!(
         let token = access_token(&app, "mona").await;
         let mut authenticator = Authenticator::new();
         enrol(&app, &token, &mut authenticator).await;
+        // Erasure is sensitive: with a passkey on the account, it needs the passkey too.
+        let response = app
+            .delete(&format!("/api/users/{}/", id.0))
+            .bearer(&token)
+            .json(json!({ "current_password": PASSWORD }))
+            .send()
+            .await;
+        assert_eq!(response.status, 403, "{}", response.body_json());
+        let response = step_up_with_passkey(&app, &token, &mut authenticator).await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
         let response = app
             .delete(&format!("/api/users/{}/", id.0))
             .bearer(&token)
@@ -517,5 +605,172 @@ both_engines!(
         register(&app, "nina").await;
         let other = access_token(&app, "nina").await;
         enrol(&app, &other, &mut authenticator).await;
+    }
+
+    async fn a_passkey_is_the_second_step_of_a_password_sign_in(t: TestTable) {
+        let app = TestApp::new(t).await;
+        register(&app, "rosa").await;
+        let token = access_token(&app, "rosa").await;
+        let mut authenticator = Authenticator::new();
+        let passkey_id = enrol(&app, &token, &mut authenticator).await;
+
+        // The password alone no longer signs in: a pending sign-in naming the passkey.
+        let pending = pending_sign_in(&app, "rosa").await;
+        assert_eq!(pending["methods"], json!(["webauthn", "recovery_code"]));
+        let mfa_token = &pending["mfa_token"];
+        let response = second_step_options(&app, mfa_token).await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+        let options = response.body_json();
+        assert_eq!(
+            options["publicKey"]["allowCredentials"][0]["id"],
+            b64(&authenticator.credential_id)
+        );
+        let assertion = authenticator.get(&options, ORIGIN, RP_ID);
+        let response = verify_with_passkey(&app, mfa_token, &assertion).await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+        let claims = claims_of(response.body_json()["access"].as_str().unwrap());
+        assert_eq!(claims["aal"], 2, "{claims}");
+        assert_eq!(claims["amr"], json!(["pwd", "webauthn"]));
+        let listed = app.get("/api/auth/passkeys/").bearer(&token).send().await;
+        assert!(
+            listed.body_json()["results"][0]["last_used_at"].is_string(),
+            "{}",
+            listed.body_json()
+        );
+
+        // The pending sign-in is spent with it.
+        let response = verify_with_passkey(&app, mfa_token, &assertion).await;
+        assert_eq!(response.status, 400);
+        assert!(response.body_json().get("mfa_token").is_some());
+
+        // A challenge is bound to its pending sign-in: another sign-in's assertion is refused
+        // (and counts as a wrong proof of this one).
+        let first = pending_sign_in(&app, "rosa").await;
+        let second = pending_sign_in(&app, "rosa").await;
+        let options = second_step_options(&app, &first["mfa_token"])
+            .await
+            .body_json();
+        let assertion = authenticator.get(&options, ORIGIN, RP_ID);
+        let response = verify_with_passkey(&app, &second["mfa_token"], &assertion).await;
+        assert_eq!(response.status, 400, "{}", response.body_json());
+        assert!(
+            field_error(&response.body_json(), "passkey").contains("challenge"),
+            "{}",
+            response.body_json()
+        );
+        // ...while it still completes the sign-in its challenge was made for.
+        let response = verify_with_passkey(&app, &first["mfa_token"], &assertion).await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+
+        // Another account's passkey is not this account's second factor.
+        register(&app, "sven").await;
+        let sven = access_token(&app, "sven").await;
+        let mut other = Authenticator::new();
+        enrol(&app, &sven, &mut other).await;
+        let pending = pending_sign_in(&app, "rosa").await;
+        let options = second_step_options(&app, &pending["mfa_token"])
+            .await
+            .body_json();
+        let response = verify_with_passkey(
+            &app,
+            &pending["mfa_token"],
+            &other.get(&options, ORIGIN, RP_ID),
+        )
+        .await;
+        assert_eq!(response.status, 400, "{}", response.body_json());
+        assert!(response.body_json().get("passkey").is_some());
+
+        // Options for an unknown or spent pending sign-in: 400 on the token.
+        let response = second_step_options(&app, &json!("not-a-pending-sign-in")).await;
+        assert_eq!(response.status, 400);
+        assert!(response.body_json().get("mfa_token").is_some());
+
+        // The last second factor removed (with the passkey's own step-up): the recovery codes
+        // go too, and the password alone signs in again.
+        let response = step_up_with_passkey(&app, &token, &mut authenticator).await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+        let response = app
+            .delete(&format!("/api/auth/passkeys/{passkey_id}/"))
+            .bearer(&token)
+            .send()
+            .await;
+        assert_eq!(response.status, 204, "{}", response.body_json());
+        let factors = app
+            .get("/api/auth/mfa/factors/")
+            .bearer(&token)
+            .send()
+            .await;
+        assert_eq!(factors.body_json()["recovery_codes_remaining"], 0);
+        access_token(&app, "rosa").await;
+    }
+
+    async fn a_passkey_steps_a_session_up(t: TestTable) {
+        let app = TestApp::new(t).await;
+        register(&app, "tove").await;
+        let token = access_token(&app, "tove").await;
+        let mut authenticator = Authenticator::new();
+        enrol(&app, &token, &mut authenticator).await;
+
+        // Creating an API token is sensitive: with a passkey on the account, the password
+        // session must step up with it.
+        let response = app
+            .post("/api/auth/tokens/")
+            .bearer(&token)
+            .json(json!({ "name": "ci" }))
+            .send()
+            .await;
+        assert_eq!(response.status, 403, "{}", response.body_json());
+        assert_eq!(response.body_json()["code"], "step_up_required");
+
+        // A challenge is bound to its session: another session's assertion is refused.
+        let options = begin_sign_in(&app).await;
+        let other_session =
+            finish_sign_in(&app, &authenticator.get(&options, ORIGIN, RP_ID), "jwt")
+                .await
+                .body_json()["access"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let response = app
+            .post("/api/auth/mfa/step-up/passkey/")
+            .bearer(&other_session)
+            .json(json!({}))
+            .send()
+            .await;
+        let foreign = authenticator.get(&response.body_json(), ORIGIN, RP_ID);
+        let response = app
+            .post("/api/auth/mfa/step-up/")
+            .bearer(&token)
+            .json(json!({ "passkey": foreign }))
+            .send()
+            .await;
+        assert_eq!(response.status, 400, "{}", response.body_json());
+        assert!(
+            field_error(&response.body_json(), "passkey").contains("challenge"),
+            "{}",
+            response.body_json()
+        );
+
+        // With its own challenge the session is at aal2, and the action passes.
+        let response = step_up_with_passkey(&app, &token, &mut authenticator).await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+        assert_eq!(response.body_json()["amr"], json!(["pwd", "webauthn"]));
+        let response = app
+            .post("/api/auth/tokens/")
+            .bearer(&token)
+            .json(json!({ "name": "ci" }))
+            .send()
+            .await;
+        assert_eq!(response.status, 201, "{}", response.body_json());
+
+        // A proof and a password together are refused on both fields.
+        let response = app
+            .post("/api/auth/mfa/step-up/")
+            .bearer(&token)
+            .json(json!({ "password": PASSWORD, "passkey": {} }))
+            .send()
+            .await;
+        assert_eq!(response.status, 400);
+        assert!(response.body_json().get("passkey").is_some());
     }
 );

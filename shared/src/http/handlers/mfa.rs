@@ -5,6 +5,7 @@ use http::header::CACHE_CONTROL;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::passkeys::CredentialBody;
 use super::sessions::{cookie_login_answer, jwt_login_answer};
 use crate::App;
 use crate::auth::AuthMethod;
@@ -37,6 +38,10 @@ struct VerifyBody {
     code: Option<String>,
     #[serde(default)]
     recovery_code: Option<String>,
+    /// A passkey's assertion (`PublicKeyCredential` JSON) for the challenge of
+    /// `POST /api/auth/mfa/verify/passkey/`.
+    #[serde(default)]
+    passkey: Option<CredentialBody>,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +53,21 @@ struct StepUpBody {
     code: Option<String>,
     #[serde(default)]
     recovery_code: Option<String>,
+    /// A passkey's assertion for the challenge of `POST /api/auth/mfa/step-up/passkey/`.
+    #[serde(default)]
+    passkey: Option<CredentialBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PendingBody {
+    #[serde(default)]
+    mfa_token: Option<String>,
+}
+
+/// A passkey given in a body counts as one proof among the code fields.
+fn passkey_given(passkey: &Option<CredentialBody>) -> Option<&'static str> {
+    passkey.as_ref().map(|_| "passkey")
 }
 
 fn no_store(response: ApiResponse) -> ApiResponse {
@@ -136,13 +156,19 @@ pub async fn verify(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let proof = mfa::one_proof_of(&[
         ("code", body.code.as_deref()),
         ("recovery_code", body.recovery_code.as_deref()),
+        ("passkey", passkey_given(&body.passkey)),
     ]);
     let Some(token) = token else {
         return Err(Error::field("mfa_token", "This field is required."));
     };
-    let proof = match proof? {
-        ("code", code) => Proof::Totp(code),
-        (_, code) => Proof::RecoveryCode(code),
+    let assertion = match (&proof, &body.passkey) {
+        (Ok(("passkey", _)), Some(passkey)) => Some(passkey.assertion()?),
+        _ => None,
+    };
+    let proof = match (proof?, &assertion) {
+        (("passkey", _), Some(assertion)) => Proof::Passkey(assertion),
+        (("code", code), _) => Proof::Totp(code),
+        ((_, code), _) => Proof::RecoveryCode(code),
     };
     let done = mfa::complete_sign_in(app, token, proof, &client_info(ctx)).await?;
     match done.via {
@@ -156,14 +182,21 @@ pub async fn verify(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
 pub async fn step_up(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let principal = caller(app, ctx).await?;
     let body: StepUpBody = ctx.json()?;
-    let proof = match mfa::one_proof_of(&[
+    let given = mfa::one_proof_of(&[
         ("password", body.password.as_deref()),
         ("code", body.code.as_deref()),
         ("recovery_code", body.recovery_code.as_deref()),
-    ])? {
-        ("password", password) => StepUpProof::Password(password),
-        ("code", code) => StepUpProof::Second(Proof::Totp(code)),
-        (_, code) => StepUpProof::Second(Proof::RecoveryCode(code)),
+        ("passkey", passkey_given(&body.passkey)),
+    ])?;
+    let assertion = match (given, &body.passkey) {
+        (("passkey", _), Some(passkey)) => Some(passkey.assertion()?),
+        _ => None,
+    };
+    let proof = match (given, &assertion) {
+        (("passkey", _), Some(assertion)) => StepUpProof::Second(Proof::Passkey(assertion)),
+        (("password", password), _) => StepUpProof::Password(password),
+        (("code", code), _) => StepUpProof::Second(Proof::Totp(code)),
+        ((_, code), _) => StepUpProof::Second(Proof::RecoveryCode(code)),
     };
     let assurance = mfa::step_up(app, &principal, proof, &client_info(ctx)).await?;
     Ok(no_store(ApiResponse::ok(&json!({
@@ -184,4 +217,32 @@ pub async fn reset(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
     let target: UserId = ctx.param("id").parse().map_err(|_| Error::NotFound)?;
     mfa::reset_factors(app, &principal, target, &client_info(ctx)).await?;
     Ok(ApiResponse::no_content())
+}
+
+/// `POST /api/auth/mfa/verify/passkey/` `{mfa_token}` → the request options for a passkey as
+/// the second step of that pending sign-in (the account's passkeys allowed).
+pub async fn passkey_options_for_sign_in(
+    app: &App,
+    ctx: &RequestCtx,
+) -> Result<ApiResponse, Error> {
+    let body: PendingBody = ctx.json()?;
+    let token = body
+        .mfa_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::field("mfa_token", "This field is required."))?;
+    let options = mfa::passkey_options_for_sign_in(app, token).await?;
+    Ok(no_store(ApiResponse::ok(&options)))
+}
+
+/// `POST /api/auth/mfa/step-up/passkey/` → the request options for a passkey as a step-up in
+/// the caller's session.
+pub async fn passkey_options_for_step_up(
+    app: &App,
+    ctx: &RequestCtx,
+) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let options = mfa::passkey_options_for_step_up(app, &principal).await?;
+    Ok(no_store(ApiResponse::ok(&options)))
 }

@@ -38,7 +38,7 @@ struct CredentialResponse {
 /// A `PublicKeyCredential` as JSON, and what this service adds to it.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CredentialBody {
+pub(super) struct CredentialBody {
     #[serde(default)]
     #[allow(dead_code)]
     id: Option<String>,
@@ -68,6 +68,20 @@ fn response_of(body: &CredentialBody) -> Result<&CredentialResponse, Error> {
     body.response
         .as_ref()
         .ok_or_else(|| Error::field("response", "This field is required."))
+}
+
+impl CredentialBody {
+    /// The assertion of a sign-in, a second step or a step-up.
+    pub(super) fn assertion(&self) -> Result<Assertion<'_>, Error> {
+        let response = response_of(self)?;
+        Ok(Assertion {
+            raw_id: self.raw_id.as_deref(),
+            client_data_json: response.client_data_json.as_deref(),
+            authenticator_data: response.authenticator_data.as_deref(),
+            signature: response.signature.as_deref(),
+            user_handle: response.user_handle.as_deref(),
+        })
+    }
 }
 
 /// `GET /api/auth/passkeys/` → the caller's passkeys.
@@ -102,7 +116,7 @@ pub async fn finish_registration(app: &App, ctx: &RequestCtx) -> Result<ApiRespo
         attestation_object: response.attestation_object.as_deref(),
         transports: response.transports.clone(),
     };
-    let passkey = passkeys::finish_registration(
+    let registered = passkeys::finish_registration(
         app,
         &principal,
         &attestation,
@@ -110,7 +124,7 @@ pub async fn finish_registration(app: &App, ctx: &RequestCtx) -> Result<ApiRespo
         &client_info(ctx),
     )
     .await?;
-    Ok(no_store(ApiResponse::created(&passkey)))
+    Ok(no_store(ApiResponse::created(&registered)))
 }
 
 /// `PATCH /api/auth/passkeys/{id}/` `{name}` → the passkey.
@@ -131,7 +145,7 @@ pub async fn remove(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
 /// `POST /api/auth/passkeys/sign-in/begin/` → the request options for
 /// `navigator.credentials.get` (usernameless).
 pub async fn begin_sign_in(app: &App, _ctx: &RequestCtx) -> Result<ApiResponse, Error> {
-    let options = passkeys::begin_sign_in(app).await?;
+    let options = passkeys::request_options(app, passkeys::Ceremony::SignIn).await?;
     Ok(no_store(ApiResponse::ok(&options)))
 }
 
@@ -145,14 +159,7 @@ pub async fn finish_sign_in(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, 
         Some("jwt") => AuthMethod::Jwt,
         Some(_) => return Err(Error::field("mode", "Give \"session\" or \"jwt\".")),
     };
-    let response = response_of(&body)?;
-    let assertion = Assertion {
-        raw_id: body.raw_id.as_deref(),
-        client_data_json: response.client_data_json.as_deref(),
-        authenticator_data: response.authenticator_data.as_deref(),
-        signature: response.signature.as_deref(),
-        user_handle: response.user_handle.as_deref(),
-    };
+    let assertion = body.assertion()?;
     let done = passkeys::finish_sign_in(app, &assertion, via, &client_info(ctx)).await?;
     match via {
         AuthMethod::Jwt => jwt_login_answer(app, &done.user, &done.session).await,

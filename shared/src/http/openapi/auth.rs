@@ -358,17 +358,50 @@ pub(super) fn operations() -> Vec<Op> {
     ops
 }
 
+fn b64() -> Json {
+    json!({ "type": ["string", "null"], "description": "base64url" })
+}
+
+/// `{publicKey: PublicKeyCredentialCreationOptions | PublicKeyCredentialRequestOptions}`.
+fn ceremony_options() -> Json {
+    json!({
+        "type": "object",
+        "required": ["publicKey"],
+        "properties": { "publicKey": { "type": "object" } },
+    })
+}
+
+/// The `response` of a `PublicKeyCredential` from `navigator.credentials.get`.
+fn assertion_response() -> Json {
+    json!({
+        "type": ["object", "null"],
+        "properties": {
+            "clientDataJSON": b64(),
+            "authenticatorData": b64(),
+            "signature": b64(),
+            "userHandle": b64(),
+        },
+    })
+}
+
+/// A passkey's assertion as the proof of a second step or a step-up.
+fn passkey_proof() -> Json {
+    json!({
+        "type": ["object", "null"],
+        "description": "A `PublicKeyCredential` from `navigator.credentials.get` (bytes base64url) for the challenge of the matching `passkey/` route.",
+        "properties": {
+            "id": b64(),
+            "rawId": b64(),
+            "type": { "type": ["string", "null"] },
+            "response": assertion_response(),
+        },
+    })
+}
+
 /// The passkey routes (`auth/passkeys.rs`, `auth/webauthn.rs`).
 fn passkey_operations(login_pair: Json) -> Vec<Op> {
     let passkey_id = || json!({ "type": "string", "pattern": "^[0-9a-f]{64}$" });
-    let b64 = || json!({ "type": ["string", "null"], "description": "base64url" });
-    let options = || {
-        json!({
-            "type": "object",
-            "required": ["publicKey"],
-            "properties": { "publicKey": { "type": "object" } },
-        })
-    };
+    let options = ceremony_options;
     let credential = |response: Json| {
         json!({
             "type": "object",
@@ -431,7 +464,14 @@ fn passkey_operations(login_pair: Json) -> Vec<Op> {
                     "transports": { "type": "array", "items": string() },
                 },
             })))
-            .respond(201, "The passkey.", r("Passkey"))
+            .respond(
+                201,
+                "The passkey; with `recovery_codes` (ten, shown this once) when it is the account's first second factor.",
+                json!({ "allOf": [r("Passkey"), {
+                    "type": "object",
+                    "properties": { "recovery_codes": { "type": "array", "items": string() } },
+                }] }),
+            )
             .errors(&[400, 409])
             .describe(refusals),
         op("POST", "/api/auth/passkeys/sign-in/begin/", "auth")
@@ -439,15 +479,7 @@ fn passkey_operations(login_pair: Json) -> Vec<Op> {
             .respond(200, "`PublicKeyCredentialRequestOptions` as JSON (no allow list).", options()),
         op("POST", "/api/auth/passkeys/sign-in/finish/", "auth")
             .summary("Sign in with a passkey alone: answers like a login, at aal2 with amr webauthn")
-            .body(credential(json!({
-                "type": ["object", "null"],
-                "properties": {
-                    "clientDataJSON": b64(),
-                    "authenticatorData": b64(),
-                    "signature": b64(),
-                    "userHandle": b64(),
-                },
-            })))
+            .body(credential(assertion_response()))
             .respond_with_headers(
                 200,
                 "Signed in: for `mode: session` (the default) the user with the cookies, for \
@@ -564,8 +596,18 @@ fn mfa_operations(login_pair: Json) -> Vec<Op> {
             )
             .errors(&[400])
             .describe(step_up),
+        op("POST", "/api/auth/mfa/verify/passkey/", "auth")
+            .summary("Second step of a sign-in with a passkey: the options for navigator.credentials.get")
+            .body(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "mfa_token": nullable_string() },
+            }))
+            .respond(200, "`PublicKeyCredentialRequestOptions` as JSON, the account's passkeys allowed; the challenge is bound to this pending sign-in (5 minutes, one try).", ceremony_options())
+            .errors(&[400])
+            .describe("400 on `mfa_token` when the pending sign-in expired or is unknown; 400 when the account has no passkey."),
         op("POST", "/api/auth/mfa/verify/", "auth")
-            .summary("Second step of a sign-in: a TOTP code or a recovery code")
+            .summary("Second step of a sign-in: a TOTP code, a passkey or a recovery code")
             .body(json!({
                 "type": "object",
                 "additionalProperties": false,
@@ -573,6 +615,7 @@ fn mfa_operations(login_pair: Json) -> Vec<Op> {
                     "mfa_token": nullable_string(),
                     "code": nullable_string(),
                     "recovery_code": nullable_string(),
+                    "passkey": passkey_proof(),
                 },
             }))
             .respond_with_headers(
@@ -584,13 +627,14 @@ fn mfa_operations(login_pair: Json) -> Vec<Op> {
             )
             .errors(&[400, 403, 429])
             .describe(
-                "Exactly one of `code` and `recovery_code`. 400 on `mfa_token` when the pending \
-                 sign-in expired (5 minutes), is unknown or took 5 wrong codes; 400 on the code \
-                 field for a wrong or reused code (counted: the login backoff applies, 429). A \
-                 recovery code works once and mails the owner.",
+                "Exactly one of `code`, `recovery_code` and `passkey`. 400 on `mfa_token` when \
+                 the pending sign-in expired (5 minutes), is unknown or took 5 wrong proofs; 400 \
+                 on the proof's field for a wrong or reused code or a refused passkey assertion \
+                 (saying which check failed; counted: the login backoff applies, 429). A recovery \
+                 code works once and mails the owner.",
             ),
         op("POST", "/api/auth/mfa/step-up/", "auth")
-            .summary("Confirm it is you (password, TOTP code or recovery code) for the sensitive actions of the next 10 minutes")
+            .summary("Confirm it is you (password, TOTP code, passkey or recovery code) for the sensitive actions of the next 10 minutes")
             .access(Access::Verified)
             .body(json!({
                 "type": "object",
@@ -599,6 +643,7 @@ fn mfa_operations(login_pair: Json) -> Vec<Op> {
                     "password": nullable_string(),
                     "code": nullable_string(),
                     "recovery_code": nullable_string(),
+                    "passkey": passkey_proof(),
                 },
             }))
             .respond(
@@ -616,6 +661,12 @@ fn mfa_operations(login_pair: Json) -> Vec<Op> {
                 ),
             )
             .errors(&[400, 429])
-            .describe("Exactly one proof. 400 for API tokens (no session) and for a wrong password or code."),
+            .describe("Exactly one proof. 400 for API tokens (no session) and for a wrong password or code or a refused passkey assertion."),
+        op("POST", "/api/auth/mfa/step-up/passkey/", "auth")
+            .summary("Step up with a passkey: the options for navigator.credentials.get")
+            .access(Access::Verified)
+            .respond(200, "`PublicKeyCredentialRequestOptions` as JSON, the caller's passkeys allowed; the challenge is bound to this session (5 minutes, one try).", ceremony_options())
+            .errors(&[400])
+            .describe("400 for API tokens (no session) and when the account has no passkey."),
     ]
 }

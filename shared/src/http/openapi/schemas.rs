@@ -224,7 +224,7 @@ fn session() -> Json {
             "user": { "type": "integer", "minimum": 1 },
             "auth_method": string(),
             "aal": { "type": "integer", "enum": [1, 2], "description": "Assurance level: 2 after a second factor." },
-            "amr": { "type": "array", "items": string(), "description": "Authentication methods (`pwd`, `otp`, `recovery`)." },
+            "amr": { "type": "array", "items": string(), "description": "Authentication methods (`pwd`, `otp`, `recovery`, `webauthn`)." },
             "ip_address": nullable_string(),
             "user_agent": string(),
             "device_info": {
@@ -413,9 +413,9 @@ fn mfa_schemas() -> Json {
             "required": ["mfa_required", "mfa_token", "expires_at", "methods"],
             "properties": {
                 "mfa_required": { "type": "boolean", "enum": [true] },
-                "mfa_token": { "type": "string", "description": "Send to `POST /api/auth/mfa/verify/` with a code." },
+                "mfa_token": { "type": "string", "description": "Send to `POST /api/auth/mfa/verify/` with a code or a passkey's assertion." },
                 "expires_at": time(),
-                "methods": { "type": "array", "items": { "type": "string", "enum": ["totp", "recovery_code"] } },
+                "methods": { "type": "array", "items": { "type": "string", "enum": ["totp", "webauthn", "recovery_code"] } },
             },
         },
     })
