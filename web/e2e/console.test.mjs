@@ -5,8 +5,8 @@
 // an API token; the staff pages with real data; every flow by keyboard alone; no serious or
 // critical axe-core violation on any page; the profile page's LCP within 1 s; the second step of
 // a login for an account with a TOTP factor; the Second factors page (an authenticator app with
-// its recovery codes, a passkey after a step-up, renamed) and a sign-in with the passkey alone,
-// with Chromium's virtual authenticator.
+// its recovery codes, a passkey after a step-up, renamed), a sign-in with the passkey alone and
+// a password sign-in whose second step is the passkey, with Chromium's virtual authenticator.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createHmac } from "node:crypto";
@@ -660,6 +660,23 @@ test("after logging out, the passkey alone signs in from the login page: autofil
   assert.equal(await page.getByLabel("Username or email").getAttribute("autocomplete"), "username webauthn");
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
   await signedInWithPasskey();
+});
+
+test("a password sign-in of the account completes its second step with the passkey", async () => {
+  const page = keys.page;
+  // This page's login has no autofill request (the init script above): the password form.
+  await keys.other.clearCookies();
+  await visit(page, "/login");
+  await page.getByLabel("Username or email").fill(keys.user.username);
+  await page.getByLabel("Password").fill(keys.user.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
+  assert.equal((await keys.other.cookies()).find((c) => c.name === "sessionid"), undefined, "no session before the second step");
+  await page.getByRole("button", { name: "Use your passkey" }).click();
+  await page.waitForURL(`**/u/${keys.user.username}`);
+  const me = await page.evaluate(() => fetch("/api/auth/me/").then((r) => r.json()));
+  assert.equal(me.aal, 2);
+  assert.deepEqual(me.amr, ["pwd", "webauthn"]);
 });
 
 after(async () => {

@@ -81,6 +81,21 @@ export function assertionJSON(credential: PublicKeyCredential) {
   };
 }
 
+/**
+ * navigator.credentials.get (modal) for the API's `{publicKey}`, as the assertion the API
+ * takes; the browser's refusals become Errors with a sentence for the person.
+ */
+export async function getAssertion(publicKey: unknown) {
+  let credential: Credential | null;
+  try {
+    credential = await navigator.credentials.get({ publicKey: requestOptions(publicKey as Json) });
+  } catch (e) {
+    throw new Error(ceremonyMessage(e));
+  }
+  if (!credential) throw new Error("The browser returned no passkey.");
+  return assertionJSON(credential as PublicKeyCredential);
+}
+
 /** Whether this browser can make and use passkeys at all (not whether it has one). */
 export function webauthnSupported(): boolean {
   return typeof window !== "undefined" && typeof window.PublicKeyCredential === "function" && !!navigator.credentials;

@@ -8,7 +8,7 @@ import type { FullUser } from "../api/types";
 import { Field, FormMessages, PageTitle, useSubmit } from "../components/ui";
 import { Link, useRoute } from "../lib/router";
 import { useSession } from "../lib/session";
-import { assertionJSON, ceremonyMessage, isAbort, requestOptions, webauthnSupported } from "../lib/webauthn";
+import { assertionJSON, ceremonyMessage, getAssertion, isAbort, requestOptions, webauthnSupported } from "../lib/webauthn";
 
 export function LoginPage() {
   const { setUser } = useSession();
@@ -16,10 +16,12 @@ export function LoginPage() {
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
   const [mfaToken, setMfaToken] = useState<string | null>(null);
+  const [methods, setMethods] = useState<string[]>([]);
   const [useRecovery, setUseRecovery] = useState(false);
   const [code, setCode] = useState("");
   const form = useSubmit(["username", "email", "password"]);
   const second = useSubmit(["code", "recovery_code", "mfa_token"]);
+  const secondPasskey = useSubmit(["passkey"]);
   const passkey = useSubmit(["credential"]);
   const notice = search.get("notice");
 
@@ -97,35 +99,59 @@ export function LoginPage() {
     if ("mfa_required" in answer) {
       // The account has a second factor: no session until the code (5 minutes).
       setMfaToken(answer.mfa_token);
+      setMethods(answer.methods);
       return;
     }
     signedIn(answer);
   });
 
   const onSecond = second.submit(async () => {
-    const proof = useRecovery ? { recovery_code: code.trim() } : { code: code.trim() };
+    const proof = useRecovery || !(methods.length === 0 || methods.includes("totp")) ? { recovery_code: code.trim() } : { code: code.trim() };
     const answer = await must(api.POST("/api/auth/mfa/verify/", { body: { mfa_token: mfaToken, ...proof } }));
     signedIn("access" in answer ? answer.user : answer);
   });
 
+  // The second step with a passkey: request options bound to this pending sign-in.
+  const onSecondPasskey = secondPasskey.submit(async () => {
+    const begun = await must(api.POST("/api/auth/mfa/verify/passkey/", { body: { mfa_token: mfaToken } }));
+    const passkey = await getAssertion(begun.publicKey);
+    const answer = await must(api.POST("/api/auth/mfa/verify/", { body: { mfa_token: mfaToken, passkey } }));
+    signedIn("access" in answer ? answer.user : answer);
+  });
+
   if (mfaToken) {
-    const field = useRecovery ? "recovery_code" : "code";
+    // An account with passkeys and no app: the recovery code is the other way in.
+    const hasTotp = methods.length === 0 || methods.includes("totp");
+    const recovery = useRecovery || !hasTotp;
+    const field = recovery ? "recovery_code" : "code";
+    const withPasskey = methods.includes("webauthn") && webauthnSupported();
     return (
       <div className="narrow">
         <PageTitle>Two-step verification</PageTitle>
-        <p>{useRecovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your authenticator app."}</p>
+        {withPasskey && (
+          <div className="passkey-step">
+            <button className="button" type="button" onClick={(e) => void onSecondPasskey(e)} disabled={secondPasskey.busy}>
+              {secondPasskey.busy ? "Waiting for your passkey…" : "Use your passkey"}
+            </button>
+            <FormMessages messages={[...secondPasskey.messages, ...(secondPasskey.errors.passkey ?? [])]} />
+            <p>Or:</p>
+          </div>
+        )}
+        <p>{recovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your authenticator app."}</p>
         <form onSubmit={onSecond} noValidate>
-          <Field label={useRecovery ? "Recovery code" : "Code"} name={field} inputMode={useRecovery ? "text" : "numeric"} autoComplete="one-time-code" required value={code} onChange={(e) => setCode(e.target.value)} errors={{ ...second.errors, [field]: [...(second.errors[field] ?? []), ...(second.errors.mfa_token ?? [])] }} />
+          <Field label={recovery ? "Recovery code" : "Code"} name={field} inputMode={recovery ? "text" : "numeric"} autoComplete="one-time-code" required value={code} onChange={(e) => setCode(e.target.value)} errors={{ ...second.errors, [field]: [...(second.errors[field] ?? []), ...(second.errors.mfa_token ?? [])] }} />
           <FormMessages messages={second.messages} />
           <button className="button" type="submit" disabled={second.busy}>
             {second.busy ? "Checking…" : "Continue"}
           </button>
         </form>
-        <p>
-          <button className="button secondary" type="button" onClick={() => { setUseRecovery(!useRecovery); setCode(""); }}>
-            {useRecovery ? "Use a code from your app" : "Use a recovery code"}
-          </button>
-        </p>
+        {hasTotp && (
+          <p>
+            <button className="button secondary" type="button" onClick={() => { setUseRecovery(!useRecovery); setCode(""); }}>
+              {recovery ? "Use a code from your app" : "Use a recovery code"}
+            </button>
+          </p>
+        )}
       </div>
     );
   }

@@ -122,4 +122,51 @@ describe("second factors", () => {
     });
     Object.defineProperty(navigator, "credentials", { value: undefined, configurable: true });
   });
+
+  it("steps up with a passkey when the API offers one, then retries", async () => {
+    emptyLists();
+    const get = vi.fn().mockResolvedValue({
+      rawId: new Uint8Array([1, 2, 3]).buffer,
+      response: { clientDataJSON: new Uint8Array([0x7b]).buffer, authenticatorData: new Uint8Array([0x49]).buffer, signature: new Uint8Array([0x30]).buffer, userHandle: null },
+    });
+    vi.stubGlobal("PublicKeyCredential", function PublicKeyCredential() {});
+    Object.defineProperty(navigator, "credentials", { value: { get }, configurable: true });
+    answer("POST", "/api/auth/mfa/factors/", 403, { detail: "Confirm it is you.", code: "step_up_required", methods: ["webauthn", "recovery_code"] });
+    renderPage(<FactorsPage />, me(), "/security/factors");
+    await userEvent.click(await screen.findByRole("button", { name: "Add an authenticator app" }));
+    const stepUp = await screen.findByRole("region", { name: "Confirm it is you" });
+    expect(within(stepUp).getByLabelText("Recovery code")).toBeInTheDocument();
+
+    answer("POST", "/api/auth/mfa/step-up/passkey/", 200, { publicKey: { challenge: "AAEC", allowCredentials: [{ type: "public-key", id: "AQID" }] } });
+    answer("POST", "/api/auth/mfa/step-up/", 200, { aal: 2, amr: ["pwd", "webauthn"], password_at: null, second_factor_at: null, valid_for_seconds: 600 });
+    answer("POST", "/api/auth/mfa/factors/", 201, { factor, secret: "JBSWY3DPEHPK3PXP", otpauth_uri: "otpauth://totp/x", qr_svg: "<svg/>" });
+    await userEvent.click(within(stepUp).getByRole("button", { name: "Use a passkey" }));
+    expect(await screen.findByLabelText("Secret key")).toBeInTheDocument();
+    expect(Array.from(new Uint8Array(get.mock.calls[0][0].publicKey.allowCredentials[0].id))).toEqual([1, 2, 3]);
+    expect(seen.find((r) => r.path === "/api/auth/mfa/step-up/")?.body).toEqual({
+      passkey: { rawId: "AQID", response: { clientDataJSON: "ew", authenticatorData: "SQ", signature: "MA", userHandle: null } },
+    });
+    Object.defineProperty(navigator, "credentials", { value: undefined, configurable: true });
+  });
+
+  it("shows the recovery codes that come with the account's first passkey", async () => {
+    emptyLists();
+    const create = vi.fn().mockResolvedValue({
+      rawId: new Uint8Array([1, 2, 3]).buffer,
+      response: { clientDataJSON: new Uint8Array([0x7b]).buffer, attestationObject: new Uint8Array([0xa3]).buffer },
+    });
+    vi.stubGlobal("PublicKeyCredential", function PublicKeyCredential() {});
+    Object.defineProperty(navigator, "credentials", { value: { create }, configurable: true });
+    answer("POST", "/api/auth/passkeys/register/begin/", 200, { publicKey: { challenge: "AAEC", user: { id: "BwA", name: "jane", displayName: "jane" } } });
+    answer("POST", "/api/auth/passkeys/register/finish/", 201, {
+      id: "ab", name: "Passkey", type: "webauthn", algorithm: "ES256", credential_id: "AQID", created_at: "2026-01-01T00:00:00Z", last_used_at: null,
+      recovery_codes: ["aaaa-bbbb", "cccc-dddd"],
+    });
+    renderPage(<FactorsPage />, me(), "/security/factors");
+    await userEvent.click(await screen.findByRole("button", { name: "Add a passkey" }));
+    const codes = await screen.findByRole("list", { name: "Recovery codes" });
+    expect(within(codes).getAllByRole("listitem").map((li) => li.textContent)).toEqual(["aaaa-bbbb", "cccc-dddd"]);
+    expect(seen.find((r) => r.path === "/api/auth/passkeys/register/finish/")?.body).toMatchObject({ response: { transports: [] }, name: null });
+    Object.defineProperty(navigator, "credentials", { value: undefined, configurable: true });
+  });
 });

@@ -9,8 +9,8 @@ import { api, ApiError, must } from "../api/client";
 import type { components } from "../api/schema";
 import { Empty, Field, FormMessages, Load, useSubmit } from "../components/ui";
 import { formatDateTime } from "../lib/format";
-import { useApi } from "../lib/useApi";
-import { attestationJSON, ceremonyMessage, creationOptions, webauthnSupported } from "../lib/webauthn";
+import { useApi, type Loaded } from "../lib/useApi";
+import { attestationJSON, ceremonyMessage, creationOptions, getAssertion, webauthnSupported } from "../lib/webauthn";
 
 type Factor = components["schemas"]["MfaFactor"];
 type Passkey = components["schemas"]["Passkey"];
@@ -70,10 +70,29 @@ export function StepUpForm({ need, onClose }: { need: StepUpNeed; onClose: () =>
     await need.retry();
     onClose();
   });
+  // A passkey as the proof: the options bound to this session, the browser's assertion.
+  const viaPasskey = useSubmit(["passkey"]);
+  const passkeyOffered = need.methods.includes("webauthn") && webauthnSupported();
+  const onPasskey = viaPasskey.submit(async () => {
+    const begun = await must(api.POST("/api/auth/mfa/step-up/passkey/"));
+    const passkey = await getAssertion(begun.publicKey);
+    await must(api.POST("/api/auth/mfa/step-up/", { body: { passkey } }));
+    await need.retry();
+    onClose();
+  });
+
   const label = proof === "password" ? "Password" : proof === "code" ? "Authenticator code" : "Recovery code";
   return (
     <section className="notice step-up" aria-labelledby={titleId} ref={first}>
       <h2 id={titleId}>Confirm it is you</h2>
+      {passkeyOffered && (
+        <div className="passkey-step">
+          <button className="button" type="button" onClick={(e) => void onPasskey(e)} disabled={viaPasskey.busy}>
+            {viaPasskey.busy ? "Waiting for your passkey…" : "Use a passkey"}
+          </button>
+          <FormMessages messages={[...viaPasskey.messages, ...(viaPasskey.errors.passkey ?? [])]} />
+        </div>
+      )}
       <p>{proof === "password" ? "Enter your password to continue." : proof === "code" ? "Enter the 6-digit code from your authenticator app to continue." : "Enter one of your recovery codes to continue."}</p>
       <form onSubmit={onSubmit} noValidate>
         <Field
@@ -206,9 +225,12 @@ function CredentialTable({ what, rows, rename, remove }: { what: string; rows: R
 }
 
 function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void }) {
+  const box = useRef<HTMLDivElement>(null);
+  // Shown at the top of the page whichever form brought them: take the focus (and the eye) there.
+  useEffect(() => box.current?.focus(), [codes]);
   return (
-    <div className="notice recovery-codes" role="status">
-      <h3>Save your recovery codes</h3>
+    <div className="notice recovery-codes" role="status" tabIndex={-1} ref={box}>
+      <h2>Save your recovery codes</h2>
       <p>
         <strong>Save these codes somewhere safe now: they are shown this once.</strong> Each one signs you in once in place of a code from your app, if you lose it. Any earlier codes no longer work.
       </p>
@@ -232,23 +254,25 @@ interface Enrolment {
   qr_svg: string;
 }
 
-function AuthenticatorApps({ guard }: { guard: (action: () => Promise<void>) => Promise<void> }) {
-  const state = useApi(() => must(api.GET("/api/auth/mfa/factors/")), []);
+type Guard = (action: () => Promise<void>) => Promise<void>;
+type FactorList = Awaited<ReturnType<typeof loadFactors>>;
+type PasskeyList = Awaited<ReturnType<typeof loadPasskeys>>;
+const loadFactors = () => must(api.GET("/api/auth/mfa/factors/"));
+const loadPasskeys = () => must(api.GET("/api/auth/passkeys/"));
+
+function AuthenticatorApps({ state, guard, showCodes, changed }: { state: Loaded<FactorList>; guard: Guard; showCodes: (codes: string[]) => void; changed: () => void }) {
   const [name, setName] = useState("");
   const [enrolment, setEnrolment] = useState<Enrolment | null>(null);
   const [code, setCode] = useState("");
-  const [codes, setCodes] = useState<string[] | null>(null);
   const add = useSubmit(["name"]);
   const confirm = useSubmit(["code"]);
-  const regenerate = useSubmit([]);
 
   const onAdd = add.submit(() =>
     guard(async () => {
       const started = await must(api.POST("/api/auth/mfa/factors/", { body: { name: name.trim() || null } }));
       setEnrolment(started);
       setName("");
-      setCodes(null);
-      state.reload();
+      changed();
     }),
   );
   const onConfirm = confirm.submit(async () => {
@@ -256,63 +280,37 @@ function AuthenticatorApps({ guard }: { guard: (action: () => Promise<void>) => 
     const done = await must(api.POST("/api/auth/mfa/factors/{id}/confirm/", { params: { path: { id: enrolment.factor.id } }, body: { code: code.trim() } }));
     setEnrolment(null);
     setCode("");
-    if (done.recovery_codes) setCodes(done.recovery_codes);
-    state.reload();
+    if (done.recovery_codes) showCodes(done.recovery_codes);
+    changed();
     return `${done.factor.name} is set up: sign-ins now ask for its code.`;
   });
-  const onRegenerate = regenerate.submit(() =>
-    guard(async () => {
-      const answer = await must(api.POST("/api/auth/mfa/recovery-codes/"));
-      setCodes(answer.recovery_codes);
-      state.reload();
-    }),
-  );
 
   return (
     <section aria-labelledby="apps-title">
       <h2 id="apps-title">Authenticator apps</h2>
       <Load state={state}>
-        {(list) => {
-          const active = list.results.some((f) => f.status === "active");
-          return (
-            <>
-              {list.results.length === 0 ? (
-                <Empty>No authenticator app yet. Add one and sign-ins will ask for its 6-digit code after your password.</Empty>
-              ) : (
-                <CredentialTable
-                  what="authenticator app"
-                  rows={list.results}
-                  rename={async (id, newName) => {
-                    await must(api.PATCH("/api/auth/mfa/factors/{id}/", { params: { path: { id } }, body: { name: newName } }));
-                    state.reload();
-                  }}
-                  remove={(id) =>
-                    guard(async () => {
-                      await must(api.DELETE("/api/auth/mfa/factors/{id}/", { params: { path: { id } } }));
-                      if (enrolment?.factor.id === id) setEnrolment(null);
-                      state.reload();
-                    })
-                  }
-                />
-              )}
-              {active && (
-                <div className="toolbar recovery">
-                  <p>
-                    {list.recovery_codes_remaining} recovery code{list.recovery_codes_remaining === 1 ? "" : "s"} left.
-                  </p>
-                  <form onSubmit={onRegenerate}>
-                    <button type="submit" className="button secondary" disabled={regenerate.busy}>
-                      Regenerate recovery codes
-                    </button>
-                  </form>
-                </div>
-              )}
-              <FormMessages messages={regenerate.messages} />
-            </>
-          );
-        }}
+        {(list) =>
+          list.results.length === 0 ? (
+            <Empty>No authenticator app yet. Add one and sign-ins will ask for its 6-digit code after your password.</Empty>
+          ) : (
+            <CredentialTable
+              what="authenticator app"
+              rows={list.results}
+              rename={async (id, newName) => {
+                await must(api.PATCH("/api/auth/mfa/factors/{id}/", { params: { path: { id } }, body: { name: newName } }));
+                changed();
+              }}
+              remove={(id) =>
+                guard(async () => {
+                  await must(api.DELETE("/api/auth/mfa/factors/{id}/", { params: { path: { id } } }));
+                  if (enrolment?.factor.id === id) setEnrolment(null);
+                  changed();
+                })
+              }
+            />
+          )
+        }
       </Load>
-      {codes && <RecoveryCodes codes={codes} onDone={() => setCodes(null)} />}
       {enrolment ? (
         <div className="enrolment">
           <h3>Scan the code with your authenticator app</h3>
@@ -343,8 +341,38 @@ function AuthenticatorApps({ guard }: { guard: (action: () => Promise<void>) => 
   );
 }
 
-function Passkeys({ guard }: { guard: (action: () => Promise<void>) => Promise<void> }) {
-  const state = useApi(() => must(api.GET("/api/auth/passkeys/")), []);
+/** How many recovery codes are left and a new set, once the account has a second factor. */
+function Recovery({ factors, passkeys, guard, showCodes, changed }: { factors: FactorList; passkeys: PasskeyList; guard: Guard; showCodes: (codes: string[]) => void; changed: () => void }) {
+  const regenerate = useSubmit([]);
+  const onRegenerate = regenerate.submit(() =>
+    guard(async () => {
+      const answer = await must(api.POST("/api/auth/mfa/recovery-codes/"));
+      showCodes(answer.recovery_codes);
+      changed();
+    }),
+  );
+  // Recovery codes exist while the account has a second factor: an active app or a passkey.
+  if (!factors.results.some((f) => f.status === "active") && passkeys.results.length === 0) return null;
+  const left = factors.recovery_codes_remaining;
+  return (
+    <section aria-labelledby="recovery-title">
+      <h2 id="recovery-title">Recovery codes</h2>
+      <div className="toolbar recovery">
+        <p>
+          {left} recovery code{left === 1 ? "" : "s"} left.
+        </p>
+        <form onSubmit={onRegenerate}>
+          <button type="submit" className="button secondary" disabled={regenerate.busy}>
+            Regenerate recovery codes
+          </button>
+        </form>
+      </div>
+      <FormMessages messages={regenerate.messages} />
+    </section>
+  );
+}
+
+function Passkeys({ state, guard, showCodes, changed }: { state: Loaded<PasskeyList>; guard: Guard; showCodes: (codes: string[]) => void; changed: () => void }) {
   const [name, setName] = useState("");
   const add = useSubmit(["name", "credential"]);
   const supported = webauthnSupported();
@@ -360,9 +388,12 @@ function Passkeys({ guard }: { guard: (action: () => Promise<void>) => Promise<v
         throw new Error(ceremonyMessage(e));
       }
       if (!credential) throw new Error("The browser returned no passkey.");
-      result.added = await must(api.POST("/api/auth/passkeys/register/finish/", { body: { ...attestationJSON(credential as PublicKeyCredential), name: name.trim() || null } }));
+      const added = await must(api.POST("/api/auth/passkeys/register/finish/", { body: { ...attestationJSON(credential as PublicKeyCredential), name: name.trim() || null } }));
+      result.added = added;
       setName("");
-      state.reload();
+      // The account's first second factor brings the recovery codes, shown this once.
+      if (added.recovery_codes?.length) showCodes(added.recovery_codes);
+      changed();
     });
     // After a step-up the action runs from the step-up form: the list shows the new passkey.
     return result.added ? `Passkey ${result.added.name} added.` : null;
@@ -371,7 +402,7 @@ function Passkeys({ guard }: { guard: (action: () => Promise<void>) => Promise<v
   return (
     <section aria-labelledby="passkeys-title">
       <h2 id="passkeys-title">Passkeys</h2>
-      <p className="muted">A passkey signs you in without a password, with your device's screen lock or a security key, and counts as a second factor.</p>
+      <p className="muted">A passkey signs you in without a password, with your device's screen lock or a security key, and is a second factor after your password.</p>
       <Load state={state}>
         {(list) =>
           list.results.length === 0 ? (
@@ -382,12 +413,12 @@ function Passkeys({ guard }: { guard: (action: () => Promise<void>) => Promise<v
               rows={list.results}
               rename={async (id, newName) => {
                 await must(api.PATCH("/api/auth/passkeys/{id}/", { params: { path: { id } }, body: { name: newName } }));
-                state.reload();
+                changed();
               }}
               remove={(id) =>
                 guard(async () => {
                   await must(api.DELETE("/api/auth/passkeys/{id}/", { params: { path: { id } } }));
-                  state.reload();
+                  changed();
                 })
               }
             />
@@ -411,11 +442,20 @@ function Passkeys({ guard }: { guard: (action: () => Promise<void>) => Promise<v
 
 export function FactorsPage() {
   const stepUp = useStepUp();
+  // One version for both lists: a factor or passkey added or removed changes the recovery
+  // codes' count and whether there are any.
+  const [version, setVersion] = useState(0);
+  const changed = useCallback(() => setVersion((v) => v + 1), []);
+  const factors = useApi(loadFactors, [version]);
+  const passkeys = useApi(loadPasskeys, [version]);
+  const [codes, setCodes] = useState<string[] | null>(null);
   return (
     <div className="factors">
       {stepUp.need && <StepUpForm need={stepUp.need} onClose={stepUp.close} />}
-      <AuthenticatorApps guard={stepUp.guard} />
-      <Passkeys guard={stepUp.guard} />
+      {codes && <RecoveryCodes codes={codes} onDone={() => setCodes(null)} />}
+      <AuthenticatorApps state={factors} guard={stepUp.guard} showCodes={setCodes} changed={changed} />
+      {factors.data && passkeys.data && <Recovery factors={factors.data} passkeys={passkeys.data} guard={stepUp.guard} showCodes={setCodes} changed={changed} />}
+      <Passkeys state={passkeys} guard={stepUp.guard} showCodes={setCodes} changed={changed} />
     </div>
   );
 }

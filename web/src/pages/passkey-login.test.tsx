@@ -1,6 +1,6 @@
 // The login page with passkeys: the button's usernameless sign-in (begin, credentials.get,
-// finish), and the conditional request for the browser's autofill, aborted when the password
-// form is sent.
+// finish), the conditional request for the browser's autofill, aborted when the password form
+// is sent, and a passkey as the second step of a password sign-in.
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -73,5 +73,27 @@ describe("passkey sign-in", () => {
     await waitFor(() => expect(window.location.pathname).toBe("/u/jane"));
     expect(signal?.aborted).toBe(true);
     expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+  });
+
+  it("completes a password sign-in's second step with a passkey when the account has one", async () => {
+    const get = browserWithPasskeys(() => Promise.resolve(assertion), false);
+    answer("POST", "/api/auth/login/", 202, { mfa_required: true, mfa_token: "tok", expires_at: "2026-01-01T00:05:00Z", methods: ["webauthn", "recovery_code"] });
+    answer("POST", "/api/auth/mfa/verify/passkey/", 200, { publicKey: { challenge: "AAEC", allowCredentials: [{ type: "public-key", id: "AQID" }] } });
+    answer("POST", "/api/auth/mfa/verify/", 200, me());
+    renderPage(<LoginPage />, null, "/login");
+    await userEvent.type(screen.getByLabelText("Username or email"), "jane");
+    await userEvent.type(screen.getByLabelText("Password"), "secret-password");
+    await userEvent.click(screen.getByRole("button", { name: "Log in" }));
+    // No authenticator app on this account: the recovery code is the field, without a switch.
+    expect(await screen.findByLabelText("Recovery code")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Use a code from your app" })).not.toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Use your passkey" }));
+    await waitFor(() => expect(window.location.pathname).toBe("/u/jane"));
+    expect(seen.find((r) => r.path === "/api/auth/mfa/verify/passkey/")?.body).toEqual({ mfa_token: "tok" });
+    expect(seen.find((r) => r.path === "/api/auth/mfa/verify/")?.body).toEqual({
+      mfa_token: "tok",
+      passkey: { rawId: "AQID", response: { clientDataJSON: "ew", authenticatorData: "SQ", signature: "MA", userHandle: "Bw" } },
+    });
+    expect(get.mock.calls[0][0].mediation).toBeUndefined();
   });
 });
