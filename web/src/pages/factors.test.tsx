@@ -111,7 +111,7 @@ describe("second factors", () => {
     renderPage(<FactorsPage />, me(), "/security/factors");
     await userEvent.type(await screen.findByLabelText("Passkey name (optional)"), "Laptop");
     await userEvent.click(screen.getByRole("button", { name: "Add a passkey" }));
-    expect(await screen.findByText("Passkey Laptop added.")).toBeInTheDocument();
+    expect(await screen.findByText("Added the passkey “Laptop”.")).toBeInTheDocument();
     const options = create.mock.calls[0][0].publicKey;
     expect(Array.from(new Uint8Array(options.challenge))).toEqual([0, 1, 2]);
     expect(Array.from(new Uint8Array(options.user.id))).toEqual([7, 0]);

@@ -60,7 +60,8 @@ export function StepUpForm({ need, onClose }: { need: StepUpNeed; onClose: () =>
   const first = useRef<HTMLElement>(null);
   useEffect(() => {
     // The form appears in place of what the person clicked: take the focus there.
-    first.current?.querySelector("input")?.focus();
+    const box = first.current;
+    (box?.querySelector("input") ?? box?.querySelector("button"))?.focus();
   }, [proof]);
 
   const onSubmit = form.submit(async () => {
@@ -93,36 +94,47 @@ export function StepUpForm({ need, onClose }: { need: StepUpNeed; onClose: () =>
           <FormMessages messages={[...viaPasskey.messages, ...(viaPasskey.errors.passkey ?? [])]} />
         </div>
       )}
-      <p>{proof === "password" ? "Enter your password to continue." : proof === "code" ? "Enter the 6-digit code from your authenticator app to continue." : "Enter one of your recovery codes to continue."}</p>
-      <form onSubmit={onSubmit} noValidate>
-        <Field
-          label={label}
-          name={proof}
-          type={proof === "password" ? "password" : "text"}
-          inputMode={proof === "code" ? "numeric" : undefined}
-          autoComplete={proof === "password" ? "current-password" : "one-time-code"}
-          required
-          value={value}
-          onChange={(e) => setValue(e.target.value)}
-          errors={form.errors}
-        />
-        <FormMessages messages={form.messages} />
-        <div className="inline-form">
-          <button className="button" type="submit" disabled={form.busy}>
-            {form.busy ? "Checking…" : "Confirm"}
-          </button>
-          {offered
-            .filter((p) => p !== proof)
-            .map((p) => (
-              <button key={p} className="button secondary" type="button" onClick={() => { setProof(p); setValue(""); }}>
-                {p === "password" ? "Use your password" : p === "code" ? "Use a code from your app" : "Use a recovery code"}
+      {offered.length === 0 ? (
+        <button className="button ghost" type="button" onClick={onClose}>
+          Cancel
+        </button>
+      ) : (
+        <>
+          <p>
+            {passkeyOffered && "Or: "}
+            {proof === "password" ? "Enter your password to continue." : proof === "code" ? "Enter the 6-digit code from your authenticator app to continue." : "Enter one of your recovery codes to continue."}
+          </p>
+          <form onSubmit={onSubmit} noValidate>
+            <Field
+              label={label}
+              name={proof}
+              type={proof === "password" ? "password" : "text"}
+              inputMode={proof === "code" ? "numeric" : undefined}
+              autoComplete={proof === "password" ? "current-password" : "one-time-code"}
+              required
+              value={value}
+              onChange={(e) => setValue(e.target.value)}
+              errors={form.errors}
+            />
+            <FormMessages messages={form.messages} />
+            <div className="inline-form">
+              <button className="button" type="submit" disabled={form.busy}>
+                {form.busy ? "Checking…" : "Confirm"}
               </button>
-            ))}
-          <button className="button ghost" type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
-      </form>
+              {offered
+                .filter((p) => p !== proof)
+                .map((p) => (
+                  <button key={p} className="button secondary" type="button" onClick={() => { setProof(p); setValue(""); }}>
+                    {p === "password" ? "Use your password" : p === "code" ? "Use a code from your app" : "Use a recovery code"}
+                  </button>
+                ))}
+              <button className="button ghost" type="button" onClick={onClose}>
+                Cancel
+              </button>
+            </div>
+          </form>
+        </>
+      )}
     </section>
   );
 }
@@ -232,7 +244,7 @@ function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void 
     <div className="notice recovery-codes" role="status" tabIndex={-1} ref={box}>
       <h2>Save your recovery codes</h2>
       <p>
-        <strong>Save these codes somewhere safe now: they are shown this once.</strong> Each one signs you in once in place of a code from your app, if you lose it. Any earlier codes no longer work.
+        <strong>Save these codes somewhere safe now: they are shown this once.</strong> Each one works once in place of your authenticator app or passkey, if you lose it. Any earlier codes no longer work.
       </p>
       <ul className="codes" aria-label="Recovery codes">
         {codes.map((c) => (
@@ -396,7 +408,7 @@ function Passkeys({ state, guard, showCodes, changed }: { state: Loaded<PasskeyL
       changed();
     });
     // After a step-up the action runs from the step-up form: the list shows the new passkey.
-    return result.added ? `Passkey ${result.added.name} added.` : null;
+    return result.added ? `Added the passkey “${result.added.name}”.` : null;
   });
 
   return (
