@@ -6,7 +6,8 @@
 // critical axe-core violation on any page; the profile page's LCP within 1 s; the second step of
 // a login for an account with a TOTP factor; the Second factors page (an authenticator app with
 // its recovery codes, a passkey after a step-up, renamed), a sign-in with the passkey alone and
-// a password sign-in whose second step is the passkey, with Chromium's virtual authenticator.
+// a password sign-in whose second step is the passkey; the first passkey's recovery codes and a
+// step-up with the passkey, all with Chromium's virtual authenticator.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createHmac } from "node:crypto";
@@ -681,6 +682,38 @@ test("a password sign-in of the account completes its second step with the passk
   const me = await page.evaluate(() => fetch("/api/auth/me/").then((r) => r.json()));
   assert.equal(me.aal, 2);
   assert.deepEqual(me.amr, ["pwd", "webauthn"]);
+});
+
+test("an account's first passkey brings the recovery codes, and a later step-up takes the passkey", async () => {
+  const user = await createUser("solo");
+  const context = await newContext(browser, { baseURL: NAMED_BASE });
+  await signIn(context, user);
+  await waitForBadge(user.id, "Early Adopter");
+  const seen = { ids: (await ok("GET", `/api/user-badges/?user=${user.id}&page_size=100`, { auth: await admin() })).results.map((b) => b.badge.id) };
+  await context.addInitScript(([key, value]) => localStorage.setItem(key, value), [`celebrated:${user.id}`, JSON.stringify(seen)]);
+  const page = await context.newPage();
+  await addAuthenticator(page);
+  await visit(page, "/security/factors");
+  await dismissCelebrations(page);
+  // A fresh password sign-in is recent enough to add the first factor: no step-up.
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await page.getByRole("heading", { name: "Save your recovery codes" }).waitFor();
+  assert.equal((await page.getByRole("list", { name: "Recovery codes" }).locator("code").allTextContents()).length, 10);
+  await page.getByText("Added the passkey").waitFor();
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await page.getByText("10 recovery codes left.").waitFor();
+
+  // The passkey is now a second factor the password session has not proved: adding an app asks
+  // for it, and the passkey answers.
+  await page.getByRole("button", { name: "Add an authenticator app" }).click();
+  const stepUp = page.getByRole("region", { name: "Confirm it is you" });
+  await stepUp.getByRole("button", { name: "Use a passkey" }).click();
+  await page.getByRole("img", { name: /^QR code/ }).waitFor();
+  await stepUp.waitFor({ state: "detached" });
+  const me = await page.evaluate(() => fetch("/api/auth/me/").then((r) => r.json()));
+  assert.equal(me.aal, 2);
+  assert.ok(me.amr.includes("webauthn"), `amr ${me.amr}`);
+  await context.close();
 });
 
 after(async () => {
