@@ -315,12 +315,34 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Confirm it is you (password, TOTP code or recovery code) for the sensitive actions of the next 10 minutes
-         * @description Exactly one proof. 400 for API tokens (no session) and for a wrong password or code.
+         * Confirm it is you (password, TOTP code, passkey or recovery code) for the sensitive actions of the next 10 minutes
+         * @description Exactly one proof. 400 for API tokens (no session) and for a wrong password or code or a refused passkey assertion.
          *
          *     Needs a verified email address (403 otherwise).
          */
         post: operations["post_api_auth_mfa_step_up"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/step-up/passkey/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Step up with a passkey: the options for navigator.credentials.get
+         * @description 400 for API tokens (no session) and when the account has no passkey.
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        post: operations["post_api_auth_mfa_step_up_passkey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -337,10 +359,30 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Second step of a sign-in: a TOTP code or a recovery code
-         * @description Exactly one of `code` and `recovery_code`. 400 on `mfa_token` when the pending sign-in expired (5 minutes), is unknown or took 5 wrong codes; 400 on the code field for a wrong or reused code (counted: the login backoff applies, 429). A recovery code works once and mails the owner.
+         * Second step of a sign-in: a TOTP code, a passkey or a recovery code
+         * @description Exactly one of `code`, `recovery_code` and `passkey`. 400 on `mfa_token` when the pending sign-in expired (5 minutes), is unknown or took 5 wrong proofs; 400 on the proof's field for a wrong or reused code or a refused passkey assertion (saying which check failed; counted: the login backoff applies, 429). A recovery code works once and mails the owner.
          */
         post: operations["post_api_auth_mfa_verify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/mfa/verify/passkey/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Second step of a sign-in with a passkey: the options for navigator.credentials.get
+         * @description 400 on `mfa_token` when the pending sign-in expired or is unknown; 400 when the account has no passkey.
+         */
+        post: operations["post_api_auth_mfa_verify_passkey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1904,10 +1946,10 @@ export interface components {
         SecondFactorRequired: {
             /** Format: date-time */
             expires_at: string;
-            methods: ("totp" | "recovery_code")[];
+            methods: ("totp" | "webauthn" | "recovery_code")[];
             /** @enum {boolean} */
             mfa_required: true;
-            /** @description Send to `POST /api/auth/mfa/verify/` with a code. */
+            /** @description Send to `POST /api/auth/mfa/verify/` with a code or a passkey's assertion. */
             mfa_token: string;
         };
         Session: {
@@ -1916,7 +1958,7 @@ export interface components {
              * @enum {integer}
              */
             aal?: 1 | 2;
-            /** @description Authentication methods (`pwd`, `otp`, `recovery`). */
+            /** @description Authentication methods (`pwd`, `otp`, `recovery`, `webauthn`). */
             amr?: string[];
             auth_method: string;
             device_fingerprint?: string;
@@ -2761,6 +2803,24 @@ export interface operations {
             content: {
                 "application/json": {
                     code?: string | null;
+                    /** @description A `PublicKeyCredential` from `navigator.credentials.get` (bytes base64url) for the challenge of the matching `passkey/` route. */
+                    passkey?: {
+                        /** @description base64url */
+                        id?: string | null;
+                        /** @description base64url */
+                        rawId?: string | null;
+                        response?: {
+                            /** @description base64url */
+                            authenticatorData?: string | null;
+                            /** @description base64url */
+                            clientDataJSON?: string | null;
+                            /** @description base64url */
+                            signature?: string | null;
+                            /** @description base64url */
+                            userHandle?: string | null;
+                        } | null;
+                        type?: string | null;
+                    } | null;
                     password?: string | null;
                     recovery_code?: string | null;
                 };
@@ -2794,6 +2854,32 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    post_api_auth_mfa_step_up_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `PublicKeyCredentialRequestOptions` as JSON, the caller's passkeys allowed; the challenge is bound to this session (5 minutes, one try). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        publicKey: Record<string, never>;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     post_api_auth_mfa_verify: {
         parameters: {
             query?: never;
@@ -2806,6 +2892,24 @@ export interface operations {
                 "application/json": {
                     code?: string | null;
                     mfa_token?: string | null;
+                    /** @description A `PublicKeyCredential` from `navigator.credentials.get` (bytes base64url) for the challenge of the matching `passkey/` route. */
+                    passkey?: {
+                        /** @description base64url */
+                        id?: string | null;
+                        /** @description base64url */
+                        rawId?: string | null;
+                        response?: {
+                            /** @description base64url */
+                            authenticatorData?: string | null;
+                            /** @description base64url */
+                            clientDataJSON?: string | null;
+                            /** @description base64url */
+                            signature?: string | null;
+                            /** @description base64url */
+                            userHandle?: string | null;
+                        } | null;
+                        type?: string | null;
+                    } | null;
                     recovery_code?: string | null;
                 };
             };
@@ -2835,6 +2939,38 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    post_api_auth_mfa_verify_passkey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    mfa_token?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description `PublicKeyCredentialRequestOptions` as JSON, the account's passkeys allowed; the challenge is bound to this pending sign-in (5 minutes, one try). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        publicKey: Record<string, never>;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -2977,13 +3113,15 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The passkey. */
+            /** @description The passkey; with `recovery_codes` (ten, shown this once) when it is the account's first second factor. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Passkey"];
+                    "application/json": components["schemas"]["Passkey"] & {
+                        recovery_codes?: string[];
+                    };
                 };
             };
             400: components["responses"]["BadRequest"];
