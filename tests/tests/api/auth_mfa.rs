@@ -959,6 +959,46 @@ both_engines!(
     }
 );
 
+both_engines!(
+    async fn the_export_lists_factors_without_their_secrets(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let id = register(&app, "vera").await;
+        let token = access_token(&app, "vera").await;
+        let enrolled = enrol_and_confirm(&app, &token).await;
+        let wrong = app
+            .post("/api/auth/mfa/step-up/")
+            .bearer(&token)
+            .json(json!({ "code": "000000" }))
+            .send()
+            .await;
+        assert_eq!(wrong.status, 400);
+
+        let response = app
+            .get(&format!("/api/users/{}/export/", id.0))
+            .bearer(&token)
+            .send()
+            .await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+        let export = response.body_json();
+        assert_eq!(
+            export["second_factors"][0]["id"],
+            enrolled.factor_id.as_str()
+        );
+        assert_eq!(export["second_factors"][0]["status"], "active");
+        assert_eq!(export["recovery_codes_remaining"], 10);
+        assert_eq!(export["passkeys"], json!([]));
+        assert!(export["second_factor_failures"].is_object(), "{export}");
+        // No secret in any form: not the sealed secret, not a recovery code's hash.
+        let text = export.to_string();
+        assert!(!text.contains("sealed_secret"), "{text}");
+        // Every item of the account has its section: nothing falls through to `other`.
+        assert!(export.get("other").is_none(), "{}", export["other"]);
+        for code in &enrolled.recovery_codes {
+            assert!(!text.contains(code.as_str()));
+        }
+    }
+);
+
 // ------------------------------------------------------------------------------- access
 
 both_engines!(
