@@ -4,8 +4,9 @@
 //! end), the user's partition (profile, settings, professional profile, follows made, blocks
 //! made, events, badges and the badge score, activity counters and days, notifications) and the
 //! user's entries on GSI1 (followers, sessions, API tokens) and GSI2 (follow requests
-//! received). Secrets never leave: the password hash, emailed codes, session secrets, API token
-//! hashes and keys. Who blocks the user is theirs, not the user's, and stays out. Each export
+//! received). Second factors appear as the API shows them (TOTP factors and passkeys, and how many
+//! recovery codes are left). Secrets never leave: the password hash, emailed codes, session
+//! secrets, API token hashes and keys, TOTP secrets, recovery code hashes. Who blocks the user is theirs, not the user's, and stays out. Each export
 //! is logged as a `data_export` event.
 
 use serde_json::{Map, Value as Json, json};
@@ -103,6 +104,7 @@ pub async fn export_user(
         };
     };
     let mut single = Map::new();
+    let mut recovery_codes = 0_usize;
     for item in &own {
         let key = sk(item);
         match key {
@@ -125,9 +127,23 @@ pub async fn export_user(
             "LOGINFAIL" => {
                 single.insert("login_failures".into(), clean(item)?);
             }
+            "MFAFAIL" => {
+                single.insert("second_factor_failures".into(), clean(item)?);
+            }
             // Secrets: the password hash, emailed codes.
             "CREDENTIALS" => {}
             _ if key.starts_with("CODE#") => {}
+            // Second factors as their owner sees them in the API: never a TOTP secret (sealed
+            // or not), never a recovery code's hash, only how many codes are left.
+            _ if key.starts_with(keys::MFA_FACTOR_PREFIX) => {
+                let factor: crate::auth::mfa::FactorRecord = from_item(item)?;
+                list("second_factors", json!(factor.view()));
+            }
+            _ if key.starts_with(keys::PASSKEY_PREFIX) => {
+                let passkey: crate::auth::passkeys::PasskeyRecord = from_item(item)?;
+                list("passkeys", json!(passkey.view()));
+            }
+            _ if key.starts_with(keys::RECOVERY_CODE_PREFIX) => recovery_codes += 1,
             _ if key.starts_with(keys::FOLLOWS_PREFIX) => list("following", clean(item)?),
             _ if key.starts_with(keys::BLOCKS_PREFIX) => list("blocks", clean(item)?),
             _ if key.starts_with(keys::EVENT_PREFIX) => list("events", clean(item)?),
@@ -175,9 +191,12 @@ pub async fn export_user(
         "badges",
         "notifications",
         "activity_days",
+        "second_factors",
+        "passkeys",
     ] {
         doc.entry(name).or_insert_with(|| Json::Array(Vec::new()));
     }
+    doc.insert("recovery_codes_remaining".into(), json!(recovery_codes));
     for name in [
         "settings",
         "professional_profile",

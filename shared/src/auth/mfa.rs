@@ -1180,16 +1180,17 @@ pub async fn require_recent_auth(
             methods: factors.methods(),
         });
     }
+    // The policy is read only for staff without a factor: nobody else's request reaches it.
     if kind != Sensitive::Enrolment
-        && app.config.auth.mfa_required_for_staff
         && principal.user.role.is_staff()
+        && super::policy::current(app).await?.mfa_required_for_staff
     {
         return Err(Error::StepUpRequired {
             code: "mfa_enrolment_required",
             detail: "Staff accounts need a second factor: set one up at POST \
-                     /api/auth/mfa/factors/ first."
+                     /api/auth/mfa/factors/ or /api/auth/passkeys/register/begin/ first."
                 .into(),
-            methods: vec!["totp"],
+            methods: vec!["totp", "webauthn"],
         });
     }
     if kind == Sensitive::WithPassword || recent(assurance.password_at, now) {

@@ -17,6 +17,7 @@ pub mod login;
 pub mod mfa;
 pub mod passkeys;
 pub mod passwords;
+pub mod policy;
 pub mod principal;
 pub mod sealed;
 pub mod secrets;

@@ -168,6 +168,8 @@ pub static USERS_ROUTES: &[Route] = routes! { Users:
     POST "/api/users/{id}/suspend/" => handlers::users::suspend;
     POST "/api/users/{id}/unsuspend/" => handlers::users::unsuspend;
     DELETE "/api/users/{id}/mfa/" => handlers::mfa::reset;
+    GET "/api/security-policy/" => handlers::users::security_policy;
+    PATCH "/api/security-policy/" => handlers::users::update_security_policy;
 };
 
 pub static PROFILES_ROUTES: &[Route] = routes! { Profiles:

@@ -48,6 +48,7 @@
 //! | passkey (WebAuthn credential) | `USER#<id>` | `PASSKEY#<sha256 of credential id>` | | |
 //! | passkey credential id, taken (its owner) | `PASSKEYCRED#<sha256 of credential id>` | `PASSKEYCRED` | | |
 //! | passkey ceremony challenge (TTL 5 min, single use) | `WEBAUTHN#<sha256 of challenge>` | `WEBAUTHN` | | |
+//! | the platform's security policy (one item) | `POLICY#SECURITY` | `POLICY` | | |
 //!
 //! Later capabilities add their rows here, and to `docs/architecture.md`.
 
@@ -347,6 +348,12 @@ pub fn email_revert(token_hash: &str) -> Key {
 /// normalised username or address), so that unknown names lock exactly as known ones do.
 pub fn unknown_login_failures(identifier_hash: &str) -> Key {
     Key::new(format!("LOGINFAIL#{identifier_hash}"), "LOGINFAIL")
+}
+
+/// The platform's security policy (`auth/policy.rs`): one item, read by staff's sensitive
+/// actions only.
+pub fn security_policy() -> Key {
+    Key::new("POLICY#SECURITY", "POLICY")
 }
 
 /// The counter that allocates user ids, a block of them per process at a time.

@@ -126,6 +126,9 @@ const EXPECTED: &[(&str, &str, [u16; 9])] = &[
     // An administrator resets another account's factors; moderators are refused, others are
     // not told the route exists.
     ("DELETE", "/api/users/{id}/mfa/", [401, 403, 404, 404, 404, 404, 403, 204, 403]),
+    // The security policy: staff read it; administrators change it (an empty body: 400).
+    ("GET", "/api/security-policy/", [401, 403, 404, 404, 404, 404, 200, 200, 403]),
+    ("PATCH", "/api/security-policy/", [401, 403, 404, 404, 404, 404, 403, 400, 403]),
     ("GET", "/api/auth/session/check/", [200, 200, 200, 200, 200, 200, 200, 200, 403]),
     ("POST", "/api/auth/session/refresh/", [401, 200, 200, 200, 200, 200, 200, 200, 403]),
     ("POST", "/api/auth/jwt/login/", [400, 400, 400, 400, 400, 400, 400, 400, 400]),

@@ -856,6 +856,149 @@ both_engines!(
     }
 );
 
+both_engines!(
+    async fn administrators_set_the_staff_requirement_at_run_time(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let target = register(&app, "tess").await;
+        register(&app, "ugo").await;
+        let moderator = person_with(&app.app, 903, Role::Moderator, false).await;
+        let admin = person_with(&app.app, 904, Role::Admin, false).await;
+
+        // The deployment's default (MFA_REQUIRED_FOR_STAFF unset): off, never changed.
+        let read = app
+            .get("/api/security-policy/")
+            .bearer(&moderator.token)
+            .send()
+            .await;
+        assert_eq!(read.status, 200, "{}", read.body_json());
+        assert_eq!(read.headers.get("cache-control").unwrap(), "no-store");
+        assert_eq!(
+            read.body_json(),
+            json!({ "mfa_required_for_staff": false, "updated_at": null, "updated_by": null })
+        );
+
+        // Only administrators change it; a bad body is a field error.
+        let refused = app
+            .patch("/api/security-policy/")
+            .bearer(&moderator.token)
+            .json(json!({ "mfa_required_for_staff": true }))
+            .send()
+            .await;
+        assert_eq!(refused.status, 403);
+        let bad = app
+            .patch("/api/security-policy/")
+            .bearer(&admin.token)
+            .json(json!({ "mfa_required_for_staff": "yes" }))
+            .send()
+            .await;
+        assert_eq!(bad.status, 400, "{}", bad.body_json());
+        let changed = app
+            .patch("/api/security-policy/")
+            .bearer(&admin.token)
+            .json(json!({ "mfa_required_for_staff": true }))
+            .send()
+            .await;
+        assert_eq!(changed.status, 200, "{}", changed.body_json());
+        assert_eq!(changed.body_json()["mfa_required_for_staff"], true);
+        assert_eq!(changed.body_json()["updated_by"], 904);
+        let logged = events_of(&app.app, UserId(904), EventType::AdminAction)
+            .await
+            .pop()
+            .expect("the change is logged");
+        assert_eq!(logged.severity, Severity::High);
+        assert_eq!(
+            logged.metadata["mfa_required_for_staff"],
+            json!({ "from": false, "to": true })
+        );
+
+        // It applies at once: the moderator without a factor is refused a sensitive action.
+        let path = format!("/api/users/{}/suspend/", target.0);
+        let refused = app
+            .post(&path)
+            .bearer(&moderator.token)
+            .json(json!({ "reason": "spam" }))
+            .send()
+            .await;
+        assert_eq!(refused.status, 403, "{}", refused.body_json());
+        assert_eq!(refused.body_json()["code"], "mfa_enrolment_required");
+
+        // Turned off again, the same request passes.
+        let off = app
+            .patch("/api/security-policy/")
+            .bearer(&admin.token)
+            .json(json!({ "mfa_required_for_staff": false }))
+            .send()
+            .await;
+        assert_eq!(
+            off.status,
+            403,
+            "the administrator has no factor now: {}",
+            off.body_json()
+        );
+        assert_eq!(off.body_json()["code"], "mfa_enrolment_required");
+        enrol_and_confirm(&app, &admin.token).await;
+        let off = app
+            .patch("/api/security-policy/")
+            .bearer(&admin.token)
+            .json(json!({ "mfa_required_for_staff": false }))
+            .send()
+            .await;
+        assert_eq!(off.status, 200, "{}", off.body_json());
+        let done = app
+            .post(&path)
+            .bearer(&moderator.token)
+            .json(json!({ "reason": "spam" }))
+            .send()
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body_json());
+
+        // Not staff: the setting does not exist for them.
+        let user = access_token(&app, "ugo").await;
+        let hidden = app.get("/api/security-policy/").bearer(&user).send().await;
+        assert_eq!(hidden.status, 404);
+    }
+);
+
+both_engines!(
+    async fn the_export_lists_factors_without_their_secrets(t: TestTable) {
+        let app = TestApp::new(t).await;
+        let id = register(&app, "vera").await;
+        let token = access_token(&app, "vera").await;
+        let enrolled = enrol_and_confirm(&app, &token).await;
+        let wrong = app
+            .post("/api/auth/mfa/step-up/")
+            .bearer(&token)
+            .json(json!({ "code": "000000" }))
+            .send()
+            .await;
+        assert_eq!(wrong.status, 400);
+
+        let response = app
+            .get(&format!("/api/users/{}/export/", id.0))
+            .bearer(&token)
+            .send()
+            .await;
+        assert_eq!(response.status, 200, "{}", response.body_json());
+        let export = response.body_json();
+        assert_eq!(
+            export["second_factors"][0]["id"],
+            enrolled.factor_id.as_str()
+        );
+        assert_eq!(export["second_factors"][0]["status"], "active");
+        assert_eq!(export["recovery_codes_remaining"], 10);
+        assert_eq!(export["passkeys"], json!([]));
+        assert!(export["second_factor_failures"].is_object(), "{export}");
+        // No secret in any form: not the sealed secret, not a recovery code's hash.
+        let text = export.to_string();
+        assert!(!text.contains("sealed_secret"), "{text}");
+        // Every item of the account has its section: nothing falls through to `other`.
+        assert!(export.get("other").is_none(), "{}", export["other"]);
+        for code in &enrolled.recovery_codes {
+            assert!(!text.contains(code.as_str()));
+        }
+    }
+);
+
 // ------------------------------------------------------------------------------- access
 
 both_engines!(

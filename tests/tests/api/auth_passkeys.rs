@@ -609,10 +609,21 @@ both_engines!(
 
     async fn a_passkey_is_the_second_step_of_a_password_sign_in(t: TestTable) {
         let app = TestApp::new(t).await;
-        register(&app, "rosa").await;
+        let rosa = register(&app, "rosa").await;
         let token = access_token(&app, "rosa").await;
         let mut authenticator = Authenticator::new();
         let passkey_id = enrol(&app, &token, &mut authenticator).await;
+
+        // The export lists the passkey as the API shows it (no public key) and the codes left.
+        let export = app
+            .get(&format!("/api/users/{}/export/", rosa.0))
+            .bearer(&token)
+            .send()
+            .await
+            .body_json();
+        assert_eq!(export["passkeys"][0]["id"], passkey_id.as_str(), "{export}");
+        assert!(export["passkeys"][0].get("public_key").is_none());
+        assert_eq!(export["recovery_codes_remaining"], 10);
 
         // The password alone no longer signs in: a pending sign-in naming the passkey.
         let pending = pending_sign_in(&app, "rosa").await;

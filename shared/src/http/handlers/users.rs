@@ -11,6 +11,7 @@ use crate::access;
 use crate::accounts::UserRecord;
 use crate::accounts::users::{self, Actor, CreateUserInput, ListFilter, UpdateUserInput};
 use crate::auth::mfa::{self, Sensitive};
+use crate::auth::policy::{self, PolicyChange};
 use crate::error::Error;
 use crate::http::auth::{caller, client_info};
 use crate::http::{ApiResponse, RequestCtx, response};
@@ -187,4 +188,29 @@ pub async fn unsuspend(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error
     }
     let user = users::set_suspension(app, actor, id, None, &client_info(ctx)).await?;
     Ok(user_response(StatusCode::OK, &user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyBody {
+    #[serde(default)]
+    mfa_required_for_staff: Option<bool>,
+}
+
+/// `GET /api/security-policy/` (staff) → the platform's security policy.
+pub async fn security_policy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let current = policy::read(app, &principal).await?;
+    Ok(ApiResponse::ok(&current).with_header(CACHE_CONTROL, "no-store"))
+}
+
+/// `PATCH /api/security-policy/` `{mfa_required_for_staff}` (administrators, after a step-up).
+pub async fn update_security_policy(app: &App, ctx: &RequestCtx) -> Result<ApiResponse, Error> {
+    let principal = caller(app, ctx).await?;
+    let body: PolicyBody = ctx.json()?;
+    let change = PolicyChange {
+        mfa_required_for_staff: body.mfa_required_for_staff,
+    };
+    let updated = policy::update(app, &principal, change, &client_info(ctx)).await?;
+    Ok(ApiResponse::ok(&updated).with_header(CACHE_CONTROL, "no-store"))
 }

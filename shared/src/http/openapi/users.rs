@@ -5,6 +5,19 @@ use serde_json::{Value as Json, json};
 use super::schemas::{ROLES, nullable_string, page, r, string};
 use super::{Access, Op, bool_query, int_id, op, or_empty};
 
+/// `auth::policy::SecurityPolicy`.
+fn policy() -> Json {
+    json!({
+        "type": "object",
+        "required": ["mfa_required_for_staff", "updated_at", "updated_by"],
+        "properties": {
+            "mfa_required_for_staff": super::schemas::boolean(),
+            "updated_at": super::schemas::nullable_time(),
+            "updated_by": { "type": ["integer", "null"] },
+        },
+    })
+}
+
 fn user_body(required: &[&str], with_password: bool) -> Json {
     // Every field is optional to serde (null reads as absent); the domain checks what is
     // required.
@@ -195,6 +208,29 @@ pub(super) fn operations() -> Vec<Op> {
                  accounts (`mfa_reset`, `admin_action`) and the owner is told by mail. Needs a \
                  recent step-up of the administrator (403 `step_up_required`). 409 when the \
                  account has no factor.",
+            ),
+        op("GET", "/api/security-policy/", "users")
+            .summary("The platform's security policy (staff)")
+            .access(Access::Verified)
+            .respond(200, "The policy in force.", policy())
+            .errors(&[404])
+            .describe("Staff only; others 404."),
+        op("PATCH", "/api/security-policy/", "users")
+            .summary("Change the platform's security policy (administrators)")
+            .access(Access::Verified)
+            .body(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": { "mfa_required_for_staff": { "type": ["boolean", "null"] } },
+            }))
+            .respond(200, "The policy now.", policy())
+            .errors(&[400, 404])
+            .describe(
+                "Administrators, after a recent step-up (403 `step_up_required`); moderators \
+                 403, others 404. `mfa_required_for_staff: true` makes moderators, \
+                 administrators and owners without a second factor refused every sensitive \
+                 action with `code: mfa_enrolment_required` until they enrol one. Logged as a \
+                 high-severity `admin_action` (`metadata.action: security_policy_change`).",
             ),
     ]
 }
