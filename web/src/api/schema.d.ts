@@ -1361,6 +1361,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/security-policy/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The platform's security policy (staff)
+         * @description Staff only; others 404.
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        get: operations["get_api_security_policy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the platform's security policy (administrators)
+         * @description Administrators, after a recent step-up (403 `step_up_required`); moderators 403, others 404. `mfa_required_for_staff: true` makes moderators, administrators and owners without a second factor refused every sensitive action with `code: mfa_enrolment_required` until they enrol one. Logged as a high-severity `admin_action` (`metadata.action: security_policy_change`).
+         *
+         *     Needs a verified email address (403 otherwise).
+         */
+        patch: operations["patch_api_security_policy"];
+        trace?: never;
+    };
     "/api/sessions/": {
         parameters: {
             query?: never;
@@ -5370,6 +5398,73 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    get_api_security_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy in force. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        mfa_required_for_staff: boolean;
+                        /** Format: date-time */
+                        updated_at: string | null;
+                        updated_by: number | null;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    patch_api_security_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    mfa_required_for_staff?: boolean | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The policy now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        mfa_required_for_staff: boolean;
+                        /** Format: date-time */
+                        updated_at: string | null;
+                        updated_by: number | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     get_api_sessions: {
         parameters: {
             query?: {
@@ -6189,7 +6284,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The export: the user, settings, professional profile, follows, blocks, sessions, API token names, events, badges, notifications and activity; no secrets. */
+            /** @description The export: the user, settings, professional profile, follows, blocks, sessions, API token names, events, badges, notifications, activity and second factors; no secrets. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6212,7 +6307,11 @@ export interface operations {
                         followers: Record<string, never>[];
                         following: Record<string, never>[];
                         notifications: Record<string, never>[];
+                        passkeys: components["schemas"]["Passkey"][];
                         professional_profile: Record<string, never> | null;
+                        recovery_codes_remaining: number;
+                        second_factor_failures?: Record<string, never>;
+                        second_factors: components["schemas"]["MfaFactor"][];
                         sessions: Record<string, never>[];
                         settings: Record<string, never> | null;
                         user: components["schemas"]["User"];
