@@ -16,7 +16,7 @@
 //! | API token | `APITOKEN#<sha256 of key>` | `APITOKEN` | `USER#<id>` / `APITOKEN#<token id>` | |
 //! | follow edge (a follows b) | `USER#<a>` | `FOLLOWS#<b>` | `USER#<b>` / `FOLLOWER#<a>` while active | `USER#<b>` / `REQUEST#<a>` while pending |
 //! | block edge | `USER#<a>` | `BLOCKS#<b>` | `USER#<b>` / `BLOCKER#<a>` | |
-//! | session | `SESSION#<sid>` | `SESSION` | `USER#<id>` / `SESSION#<started>` | |
+//! | session | `SESSION#<session ulid>` | `SESSION` | `USER#<id>` / `SESSION#<session ulid>` (a ULID sorts by its start) | |
 //! | revoked token | `REVOKED#<jti>` | `REVOKED` | | |
 //! | event | `USER#<id>` | `EVENT#<ulid>` | `EVENTS#<type>#<shard>` / `<ulid>` | |
 //! | event about no known account | `ADDR#<sha256 of the address, 16 hex>` | `EVENT#<ulid>` | `EVENTS#<type>#<shard>` / `<ulid>` | |

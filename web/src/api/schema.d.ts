@@ -6284,7 +6284,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The export: the user, settings, professional profile, follows, blocks, sessions, API token names, events, badges, notifications and activity; no secrets. */
+            /** @description The export: the user, settings, professional profile, follows, blocks, sessions, API token names, events, badges, notifications, activity and second factors; no secrets. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6307,7 +6307,11 @@ export interface operations {
                         followers: Record<string, never>[];
                         following: Record<string, never>[];
                         notifications: Record<string, never>[];
+                        passkeys: components["schemas"]["Passkey"][];
                         professional_profile: Record<string, never> | null;
+                        recovery_codes_remaining: number;
+                        second_factor_failures?: Record<string, never>;
+                        second_factors: components["schemas"]["MfaFactor"][];
                         sessions: Record<string, never>[];
                         settings: Record<string, never> | null;
                         user: components["schemas"]["User"];

@@ -140,12 +140,13 @@ pub(super) fn operations() -> Vec<Op> {
             .access(Access::Verified)
             .respond(
                 200,
-                "The export: the user, settings, professional profile, follows, blocks, sessions, API token names, events, badges, notifications and activity; no secrets.",
+                "The export: the user, settings, professional profile, follows, blocks, sessions, API token names, events, badges, notifications, activity and second factors; no secrets.",
                 json!({
                     "type": "object",
                     "required": ["exported_at", "user", "settings", "professional_profile", "following", "followers",
                                  "follow_requests_received", "blocks", "sessions", "api_tokens", "events", "badges",
-                                 "notifications", "activity_counters", "activity_days", "badge_score"],
+                                 "notifications", "activity_counters", "activity_days", "badge_score",
+                                 "second_factors", "passkeys", "recovery_codes_remaining"],
                     "properties": {
                         "exported_at": { "type": "string", "format": "date-time" },
                         "user": r("User"),
@@ -170,6 +171,10 @@ pub(super) fn operations() -> Vec<Op> {
                         "activity_counters": { "type": ["object", "null"] },
                         "activity_days": { "type": "array", "items": { "type": "object" } },
                         "badge_score": { "type": ["object", "null"] },
+                        "second_factors": { "type": "array", "items": r("MfaFactor") },
+                        "passkeys": { "type": "array", "items": r("Passkey") },
+                        "recovery_codes_remaining": { "type": "integer", "minimum": 0 },
+                        "second_factor_failures": { "type": "object" },
                     },
                 }),
             )
