@@ -4,13 +4,16 @@
 // through the API and see it celebrated and featured; end another session; create and revoke
 // an API token; the staff pages with real data; every flow by keyboard alone; no serious or
 // critical axe-core violation on any page; the profile page's LCP within 1 s; the second step of
-// a login for an account with a TOTP factor.
+// a login for an account with a TOTP factor; the Second factors page (an authenticator app with
+// its recovery codes, a passkey after a step-up, renamed), a sign-in with the passkey alone and
+// a password sign-in whose second step is the passkey; the first passkey's recovery codes and a
+// step-up with the passkey, all with Chromium's virtual authenticator.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createHmac } from "node:crypto";
 import { writeFile, mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { ADMIN, admin, api, axeViolations, codeFor, createUser, dismissCelebrations, launch, newContext, ok, runTask, shot, signIn, uniqueName, visit, waitForBadge } from "./helpers.mjs";
+import { ADMIN, addAuthenticator, admin, api, axeViolations, codeFor, createUser, dismissCelebrations, launch, NAMED_BASE, newContext, ok, runTask, shot, signIn, uniqueName, visit, waitForBadge } from "./helpers.mjs";
 
 let browser;
 const alice = { username: uniqueName("alice"), password: "Violet-Harbour-Evening-42" };
@@ -369,6 +372,15 @@ test("every flow works by keyboard alone", async () => {
   await tabTo((f) => f.text === "Unfollow");
   await page.keyboard.press("Enter");
   await page.getByRole("button", { name: "Request to follow" }).waitFor();
+  // Second factors: start adding an authenticator app, then cancel (the factor stays pending).
+  await visit(page, "/security/factors");
+  await tabTo((f) => f.text === "Add an authenticator app");
+  await page.keyboard.press("Enter");
+  await page.getByRole("img", { name: /^QR code/ }).waitFor();
+  await tabTo((f) => f.name === "code");
+  await tabTo((f) => f.text === "Cancel");
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "Add an authenticator app" }).waitFor();
   await context.close();
 });
 
@@ -386,6 +398,7 @@ const PAGES = [
   "/settings/profile",
   "/settings/professional",
   "/security",
+  "/security/factors",
   "/security/sessions",
   "/security/tokens",
   "/security/events",
@@ -401,6 +414,10 @@ const PAGES = [
 
 test("no serious or critical axe-core violation on any page, in either theme", async () => {
   const context = await newContext(browser);
+  // This browser has celebrated alice's badges already: a dialog that came up late would be
+  // checked mid-animation over a later page (seen once over /security/sessions).
+  const seen = { ids: (await ok("GET", `/api/user-badges/?user=${alice.id}&page_size=100`, { auth: await admin() })).results.map((b) => b.badge.id) };
+  await context.addInitScript(([key, value]) => localStorage.setItem(key, value), [`celebrated:${alice.id}`, JSON.stringify(seen)]);
   const page = await context.newPage();
   const problems = [];
   for (const theme of ["light", "dark"]) {
@@ -536,4 +553,170 @@ test("an account with a TOTP factor logs in with its code as the second step", a
   assert.equal(me.aal, 2);
   assert.deepEqual(me.amr, ["pwd", "otp"]);
   await context.close();
+});
+
+// The Second factors page and passkeys, as one member: `keys` carries the account, its TOTP
+// secret and the browser with the passkey from one test to the next.
+const keys = {};
+
+/** A code for a step after `keys.usedStep` (a TOTP code works once per step). */
+function freshCode() {
+  const step = Math.floor(Date.now() / 1000 / 30);
+  return step > keys.usedStep ? totp(keys.secret) : totp(keys.secret, keys.usedStep + 1 - step);
+}
+
+test("the Second factors page adds an authenticator app and shows the recovery codes once", async () => {
+  keys.user = await createUser("keys");
+  // Two browsers on the passkey origin, both signed in with the password before any factor: the
+  // second one's session then has no second factor, so its sensitive actions ask for a step-up.
+  keys.context = await newContext(browser, { baseURL: NAMED_BASE });
+  keys.other = await newContext(browser, { baseURL: NAMED_BASE });
+  await signIn(keys.context, keys.user);
+  await signIn(keys.other, keys.user);
+  await waitForBadge(keys.user.id, "Early Adopter");
+  // These browsers have celebrated the sign-in's badge already: no dialog over the forms.
+  const seen = { ids: (await ok("GET", `/api/user-badges/?user=${keys.user.id}&page_size=100`, { auth: await admin() })).results.map((b) => b.badge.id) };
+  for (const context of [keys.context, keys.other]) {
+    await context.addInitScript(([key, value]) => localStorage.setItem(key, value), [`celebrated:${keys.user.id}`, JSON.stringify(seen)]);
+  }
+  const page = await keys.context.newPage();
+  await visit(page, "/security/factors");
+  await dismissCelebrations(page);
+  await page.getByRole("heading", { name: "Second factors and passkeys", level: 1 }).waitFor();
+  await page.getByText("No authenticator app yet.").waitFor();
+  await page.getByText("No passkeys yet.").waitFor();
+
+  await page.getByLabel("Authenticator app name (optional)").fill("Phone");
+  await page.getByRole("button", { name: "Add an authenticator app" }).click();
+  await page.getByRole("img", { name: "QR code to add Phone to an authenticator app" }).waitFor();
+  keys.secret = fromBase32(await page.getByLabel("Secret key").inputValue());
+  const code = page.getByLabel("Code from the app");
+  await code.fill("000000");
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await page.waitForFunction((id) => document.getElementById(id)?.getAttribute("aria-invalid") === "true", await code.getAttribute("id"));
+  keys.usedStep = Math.floor(Date.now() / 1000 / 30);
+  await code.fill(totp(keys.secret));
+  await page.getByRole("button", { name: "Confirm" }).click();
+  await page.getByRole("heading", { name: "Save your recovery codes" }).waitFor();
+  await page.getByText("Save these codes somewhere safe now: they are shown this once.").waitFor();
+  const codes = await page.getByRole("list", { name: "Recovery codes" }).locator("code").allTextContents();
+  assert.equal(codes.length, 10);
+  assert.equal(new Set(codes).size, 10);
+  await page.getByText("Phone is set up").waitFor();
+  await page.getByText("10 recovery codes left.").waitFor();
+  await shot(page, "second-factors");
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await page.getByRole("heading", { name: "Save your recovery codes" }).waitFor({ state: "detached" });
+});
+
+test("a passkey is added after the step-up the page asks for, listed and renamed", async () => {
+  const page = (keys.page = await keys.other.newPage());
+  const authenticator = await addAuthenticator(page);
+  await visit(page, "/security/factors");
+  await dismissCelebrations(page);
+  await page.getByLabel("Passkey name (optional)").fill("Laptop");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  // This session signed in with the password alone before the factor existed: the API asks
+  // for the factor's code, and the page runs the registration again once it is given.
+  const stepUp = page.getByRole("region", { name: "Confirm it is you" });
+  await stepUp.getByLabel("Authenticator code").fill("000000");
+  await stepUp.getByRole("button", { name: "Confirm" }).click();
+  await stepUp.getByText("Invalid code.").waitFor();
+  await stepUp.getByLabel("Authenticator code").fill(freshCode());
+  await stepUp.getByRole("button", { name: "Confirm" }).click();
+  await stepUp.waitFor({ state: "detached" });
+  await page.getByRole("cell", { name: "Laptop", exact: true }).waitFor();
+  const stored = await authenticator.credentials();
+  assert.equal(stored.length, 1);
+  assert.ok(stored[0].isResidentCredential, "a discoverable credential");
+
+  await page.getByRole("button", { name: "Rename passkey Laptop" }).click();
+  await page.getByLabel("New name for passkey Laptop").fill("");
+  await page.getByRole("button", { name: "Save" }).click();
+  const field = page.getByLabel("New name for passkey Laptop");
+  await page.waitForFunction((id) => document.getElementById(id)?.getAttribute("aria-invalid") === "true", await field.getAttribute("id"));
+  await field.fill("Work laptop");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("cell", { name: "Work laptop", exact: true }).waitFor();
+  const listed = await page.evaluate(() => fetch("/api/auth/passkeys/").then((r) => r.json()));
+  assert.deepEqual(listed.results.map((p) => p.name), ["Work laptop"]);
+});
+
+test("after logging out, the passkey alone signs in from the login page: autofill, then the button", async () => {
+  const page = keys.page;
+  const signedInWithPasskey = async () => {
+    await page.waitForURL(`**/u/${keys.user.username}`);
+    const me = await page.evaluate(() => fetch("/api/auth/me/").then((r) => r.json()));
+    assert.equal(me.username, keys.user.username);
+    assert.equal(me.aal, 2);
+    assert.deepEqual(me.amr, ["webauthn"]);
+  };
+  // The login page's conditional request: Chromium's virtual authenticator answers it at once,
+  // as a person picking the passkey from the username field's autofill would.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await signedInWithPasskey();
+
+  // A browser without passkey autofill: the button, on a login page opened afresh.
+  await page.addInitScript(() => {
+    if (window.PublicKeyCredential) window.PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);
+  });
+  await keys.other.clearCookies();
+  await visit(page, "/login");
+  assert.equal(await page.getByLabel("Username or email").getAttribute("autocomplete"), "username webauthn");
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await signedInWithPasskey();
+});
+
+test("a password sign-in of the account completes its second step with the passkey", async () => {
+  const page = keys.page;
+  // This page's login has no autofill request (the init script above): the password form.
+  await keys.other.clearCookies();
+  await visit(page, "/login");
+  await page.getByLabel("Username or email").fill(keys.user.username);
+  await page.getByLabel("Password").fill(keys.user.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
+  assert.equal((await keys.other.cookies()).find((c) => c.name === "sessionid"), undefined, "no session before the second step");
+  await page.getByRole("button", { name: "Use your passkey" }).click();
+  await page.waitForURL(`**/u/${keys.user.username}`);
+  const me = await page.evaluate(() => fetch("/api/auth/me/").then((r) => r.json()));
+  assert.equal(me.aal, 2);
+  assert.deepEqual(me.amr, ["pwd", "webauthn"]);
+});
+
+test("an account's first passkey brings the recovery codes, and a later step-up takes the passkey", async () => {
+  const user = await createUser("solo");
+  const context = await newContext(browser, { baseURL: NAMED_BASE });
+  await signIn(context, user);
+  await waitForBadge(user.id, "Early Adopter");
+  const seen = { ids: (await ok("GET", `/api/user-badges/?user=${user.id}&page_size=100`, { auth: await admin() })).results.map((b) => b.badge.id) };
+  await context.addInitScript(([key, value]) => localStorage.setItem(key, value), [`celebrated:${user.id}`, JSON.stringify(seen)]);
+  const page = await context.newPage();
+  await addAuthenticator(page);
+  await visit(page, "/security/factors");
+  await dismissCelebrations(page);
+  // A fresh password sign-in is recent enough to add the first factor: no step-up.
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await page.getByRole("heading", { name: "Save your recovery codes" }).waitFor();
+  assert.equal((await page.getByRole("list", { name: "Recovery codes" }).locator("code").allTextContents()).length, 10);
+  await page.getByText("Added the passkey").waitFor();
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await page.getByText("10 recovery codes left.").waitFor();
+
+  // The passkey is now a second factor the password session has not proved: adding an app asks
+  // for it, and the passkey answers.
+  await page.getByRole("button", { name: "Add an authenticator app" }).click();
+  const stepUp = page.getByRole("region", { name: "Confirm it is you" });
+  await stepUp.getByRole("button", { name: "Use a passkey" }).click();
+  await page.getByRole("img", { name: /^QR code/ }).waitFor();
+  await stepUp.waitFor({ state: "detached" });
+  const me = await page.evaluate(() => fetch("/api/auth/me/").then((r) => r.json()));
+  assert.equal(me.aal, 2);
+  assert.ok(me.amr.includes("webauthn"), `amr ${me.amr}`);
+  await context.close();
+});
+
+after(async () => {
+  await keys.context?.close();
+  await keys.other?.close();
 });

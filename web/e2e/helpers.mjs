@@ -10,6 +10,10 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 
 export const BASE = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
+// The same server by name: WebAuthn refuses IP addresses as relying party ids, so the passkey
+// tests browse http://localhost:<port> (a secure context over http), the RP id `localhost`
+// that scripts/test-web gives accounts-local with this origin in WEBAUTHN_ORIGINS.
+export const NAMED_BASE = BASE.replace("://127.0.0.1:", "://localhost:");
 export const DATA = process.env.E2E_DATA_DIR ?? ".local";
 export const BIN = process.env.E2E_BIN ?? "target/debug";
 export const ADMIN = { username: process.env.E2E_ADMIN_USER ?? "console_admin", password: process.env.E2E_ADMIN_PASSWORD ?? "" };
@@ -104,6 +108,19 @@ export async function launch() {
 
 export async function newContext(browser, options = {}) {
   return browser.newContext({ baseURL: BASE, userAgent: USER_AGENT, viewport: { width: 1100, height: 780 }, ...options });
+}
+
+/**
+ * A platform authenticator for `page` (Chromium's virtual authenticator over the DevTools
+ * protocol): makes discoverable credentials, verifies the user and answers at once, no UI.
+ */
+export async function addAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return { credentials: async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials };
 }
 
 /** Signs the context in through the API (cookies land in the context's jar). */

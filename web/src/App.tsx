@@ -42,6 +42,7 @@ const ROUTES: RouteDef[] = [
   { pattern: "/settings/professional", render: () => <Account page="professional" />, auth: "user", title: "Professional profile" },
   { pattern: "/settings", render: () => <Account page="settings" />, auth: "user", title: "Settings" },
   { pattern: "/security", render: () => <Security page="password" />, auth: "user", title: "Password" },
+  { pattern: "/security/factors", render: () => <Security page="factors" />, auth: "user", title: "Second factors" },
   { pattern: "/security/sessions", render: () => <Security page="sessions" />, auth: "user", title: "Sessions" },
   { pattern: "/security/tokens", render: () => <Security page="tokens" />, auth: "user", title: "API tokens" },
   { pattern: "/security/events", render: () => <Security page="events" />, auth: "user", title: "My events" },

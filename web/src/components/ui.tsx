@@ -163,7 +163,7 @@ export function useSubmit(fields: readonly string[]) {
           setErrors(e.fields);
           setMessages(e.otherMessages(fields));
         } else {
-          setMessages([String(e)]);
+          setMessages([e instanceof Error ? e.message : String(e)]);
         }
       } finally {
         setBusy(false);

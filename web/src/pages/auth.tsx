@@ -1,12 +1,14 @@
 // Signing up, verifying the address with the emailed code (resend with its cooldown), logging
-// in, and resetting a forgotten password. Every form shows the API's field errors at the
+// in (password, then a second step when the account has a factor; or a passkey alone, from the
+// button or the browser's autofill), and resetting a forgotten password. Every form shows the API's field errors at the
 // fields and its `detail` above the button.
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, must } from "../api/client";
 import type { FullUser } from "../api/types";
 import { Field, FormMessages, PageTitle, useSubmit } from "../components/ui";
 import { Link, useRoute } from "../lib/router";
 import { useSession } from "../lib/session";
+import { assertionJSON, ceremonyMessage, getAssertion, isAbort, requestOptions, webauthnSupported } from "../lib/webauthn";
 
 export function LoginPage() {
   const { setUser } = useSession();
@@ -14,10 +16,13 @@ export function LoginPage() {
   const [login, setLogin] = useState("");
   const [password, setPassword] = useState("");
   const [mfaToken, setMfaToken] = useState<string | null>(null);
+  const [methods, setMethods] = useState<string[]>([]);
   const [useRecovery, setUseRecovery] = useState(false);
   const [code, setCode] = useState("");
   const form = useSubmit(["username", "email", "password"]);
   const second = useSubmit(["code", "recovery_code", "mfa_token"]);
+  const secondPasskey = useSubmit(["passkey"]);
+  const passkey = useSubmit(["credential"]);
   const notice = search.get("notice");
 
   const signedIn = (user: FullUser) => {
@@ -26,41 +31,127 @@ export function LoginPage() {
     else navigate(search.get("next") || `/u/${user.username}`);
   };
 
+  const finishPasskey = async (credential: Credential | null) => {
+    if (!credential) throw new Error("The browser returned no passkey.");
+    const answer = await must(api.POST("/api/auth/passkeys/sign-in/finish/", { body: assertionJSON(credential as PublicKeyCredential) }));
+    signedIn("access" in answer ? answer.user : answer);
+  };
+  // The effect below outlives renders: it calls the newest finishPasskey through this ref.
+  const finishRef = useRef(finishPasskey);
+  finishRef.current = finishPasskey;
+
+  // Conditional UI: the browser offers the account's passkeys in the username field's
+  // autofill, from a request that waits until one is picked. Only one WebAuthn request may be
+  // pending, so the password form and the passkey button abort it first (and start it again
+  // when they fail).
+  const conditional = useRef<AbortController | null>(null);
+  const stopConditional = () => {
+    conditional.current?.abort();
+    conditional.current = null;
+  };
+  const setPasskeyMessages = passkey.setMessages;
+  const startConditional = useCallback(async () => {
+    if (!webauthnSupported() || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return;
+    const controller = new AbortController();
+    conditional.current?.abort();
+    conditional.current = controller;
+    try {
+      if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+      const begun = await must(api.POST("/api/auth/passkeys/sign-in/begin/"));
+      if (controller.signal.aborted) return;
+      const credential = await navigator.credentials.get({ publicKey: requestOptions(begun.publicKey as Record<string, unknown>), mediation: "conditional", signal: controller.signal });
+      if (controller.signal.aborted) return;
+      await finishRef.current(credential);
+    } catch (e) {
+      if (controller.signal.aborted || isAbort(e)) return;
+      setPasskeyMessages([e instanceof ApiError ? [...(e.fields.credential ?? []), ...e.otherMessages(["credential"])].join(" ") : ceremonyMessage(e)]);
+    }
+  }, [setPasskeyMessages]);
+  useEffect(() => {
+    void startConditional();
+    return () => conditional.current?.abort();
+  }, [startConditional]);
+
+  const onPasskey = passkey.submit(async () => {
+    stopConditional();
+    try {
+      const begun = await must(api.POST("/api/auth/passkeys/sign-in/begin/"));
+      let credential: Credential | null;
+      try {
+        credential = await navigator.credentials.get({ publicKey: requestOptions(begun.publicKey as Record<string, unknown>) });
+      } catch (e) {
+        throw new Error(ceremonyMessage(e));
+      }
+      await finishPasskey(credential);
+    } catch (e) {
+      void startConditional();
+      throw e;
+    }
+  });
+
   const onSubmit = form.submit(async () => {
+    stopConditional();
     const body = login.includes("@") ? { email: login, password } : { username: login, password };
-    const answer = await must(api.POST("/api/auth/login/", { body }));
+    const answer = await must(api.POST("/api/auth/login/", { body })).catch((e: unknown) => {
+      void startConditional();
+      throw e;
+    });
     if ("mfa_required" in answer) {
       // The account has a second factor: no session until the code (5 minutes).
       setMfaToken(answer.mfa_token);
+      setMethods(answer.methods);
       return;
     }
     signedIn(answer);
   });
 
   const onSecond = second.submit(async () => {
-    const proof = useRecovery ? { recovery_code: code.trim() } : { code: code.trim() };
+    const proof = useRecovery || !(methods.length === 0 || methods.includes("totp")) ? { recovery_code: code.trim() } : { code: code.trim() };
     const answer = await must(api.POST("/api/auth/mfa/verify/", { body: { mfa_token: mfaToken, ...proof } }));
     signedIn("access" in answer ? answer.user : answer);
   });
 
+  // The second step with a passkey: request options bound to this pending sign-in.
+  const onSecondPasskey = secondPasskey.submit(async () => {
+    const begun = await must(api.POST("/api/auth/mfa/verify/passkey/", { body: { mfa_token: mfaToken } }));
+    const passkey = await getAssertion(begun.publicKey);
+    const answer = await must(api.POST("/api/auth/mfa/verify/", { body: { mfa_token: mfaToken, passkey } }));
+    signedIn("access" in answer ? answer.user : answer);
+  });
+
   if (mfaToken) {
-    const field = useRecovery ? "recovery_code" : "code";
+    // An account with passkeys and no app: the recovery code is the other way in.
+    const hasTotp = methods.length === 0 || methods.includes("totp");
+    const recovery = useRecovery || !hasTotp;
+    const field = recovery ? "recovery_code" : "code";
+    const withPasskey = methods.includes("webauthn") && webauthnSupported();
     return (
       <div className="narrow">
         <PageTitle>Two-step verification</PageTitle>
-        <p>{useRecovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your authenticator app."}</p>
+        {withPasskey && (
+          <div className="passkey-step">
+            <button className="button" type="button" onClick={(e) => void onSecondPasskey(e)} disabled={secondPasskey.busy}>
+              {secondPasskey.busy ? "Waiting for your passkey…" : "Use your passkey"}
+            </button>
+            <FormMessages messages={[...secondPasskey.messages, ...(secondPasskey.errors.passkey ?? [])]} />
+            <p>Or:</p>
+          </div>
+        )}
+        <p>{recovery ? "Enter one of your recovery codes." : "Enter the 6-digit code from your authenticator app."}</p>
         <form onSubmit={onSecond} noValidate>
-          <Field label={useRecovery ? "Recovery code" : "Code"} name={field} inputMode={useRecovery ? "text" : "numeric"} autoComplete="one-time-code" required value={code} onChange={(e) => setCode(e.target.value)} errors={{ ...second.errors, [field]: [...(second.errors[field] ?? []), ...(second.errors.mfa_token ?? [])] }} />
+          <Field label={recovery ? "Recovery code" : "Code"} name={field} inputMode={recovery ? "text" : "numeric"} autoComplete="one-time-code" required value={code} onChange={(e) => setCode(e.target.value)} errors={{ ...second.errors, [field]: [...(second.errors[field] ?? []), ...(second.errors.mfa_token ?? [])] }} />
           <FormMessages messages={second.messages} />
           <button className="button" type="submit" disabled={second.busy}>
             {second.busy ? "Checking…" : "Continue"}
           </button>
         </form>
-        <p>
-          <button className="button secondary" type="button" onClick={() => { setUseRecovery(!useRecovery); setCode(""); }}>
-            {useRecovery ? "Use a code from your app" : "Use a recovery code"}
-          </button>
-        </p>
+        {hasTotp && (
+          <p>
+            <button className="button secondary" type="button" onClick={() => { setUseRecovery(!useRecovery); setCode(""); }}>
+              {recovery ? "Use a code from your app" : "Use a recovery code"}
+            </button>
+          </p>
+        )}
       </div>
     );
   }
@@ -74,13 +165,21 @@ export function LoginPage() {
         </p>
       )}
       <form onSubmit={onSubmit} noValidate>
-        <Field label="Username or email" name="username" autoComplete="username" required value={login} onChange={(e) => setLogin(e.target.value)} errors={{ ...form.errors, username: [...(form.errors.username ?? []), ...(form.errors.email ?? [])] }} />
+        <Field label="Username or email" name="username" autoComplete="username webauthn" required value={login} onChange={(e) => setLogin(e.target.value)} errors={{ ...form.errors, username: [...(form.errors.username ?? []), ...(form.errors.email ?? [])] }} />
         <Field label="Password" name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} errors={form.errors} />
         <FormMessages messages={form.messages} />
         <button className="button" type="submit" disabled={form.busy}>
           {form.busy ? "Logging in…" : "Log in"}
         </button>
       </form>
+      {webauthnSupported() && (
+        <div className="passkey-sign-in">
+          <button className="button secondary" type="button" onClick={(e) => void onPasskey(e)} disabled={passkey.busy}>
+            {passkey.busy ? "Waiting for your passkey…" : "Sign in with a passkey"}
+          </button>
+          <FormMessages messages={[...passkey.messages, ...(passkey.errors.credential ?? [])]} />
+        </div>
+      )}
       <p>
         <Link to="/forgot">Forgot your password?</Link> · <Link to="/signup">Create an account</Link>
       </p>

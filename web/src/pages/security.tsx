@@ -1,5 +1,5 @@
-// Security, loaded on demand: change the password, sessions and devices (the current one
-// marked, end one, end all others), API tokens (the key shown once at creation, revoke), the
+// Security, loaded on demand: change the password, second factors and passkeys (factors.tsx),
+// sessions and devices (the current one marked, end one, end all others), API tokens (the key shown once at creation, revoke), the
 // account's own event log, follow requests to approve or reject, and blocks.
 import { useState } from "react";
 import { api, ApiError, must } from "../api/client";
@@ -8,12 +8,14 @@ import { Empty, ErrorState, Field, FormMessages, Load, Loading, PageTitle, Selec
 import { formatDateTime } from "../lib/format";
 import { Link } from "../lib/router";
 import { useApi } from "../lib/useApi";
+import { FactorsPage } from "./factors";
 import { PersonRow } from "./profile";
 
 function SecurityNav() {
   return (
     <nav aria-label="Security" className="subnav">
       <Link to="/security">Password</Link>
+      <Link to="/security/factors">Second factors</Link>
       <Link to="/security/sessions">Sessions</Link>
       <Link to="/security/tokens">API tokens</Link>
       <Link to="/security/events">My events</Link>
@@ -388,7 +390,7 @@ function BlocksPage() {
   );
 }
 
-const TITLES = { password: "Change password", sessions: "Sessions and devices", tokens: "API tokens", events: "My events", requests: "Follow requests", blocks: "Blocks" } as const;
+const TITLES = { password: "Change password", factors: "Second factors and passkeys", sessions: "Sessions and devices", tokens: "API tokens", events: "My events", requests: "Follow requests", blocks: "Blocks" } as const;
 
 export default function Security({ page }: { page: keyof typeof TITLES }) {
   return (
@@ -396,6 +398,7 @@ export default function Security({ page }: { page: keyof typeof TITLES }) {
       <SecurityNav />
       <PageTitle>{TITLES[page]}</PageTitle>
       {page === "password" && <PasswordPage />}
+      {page === "factors" && <FactorsPage />}
       {page === "sessions" && <SessionsPage />}
       {page === "tokens" && <TokensPage />}
       {page === "events" && <EventsPage />}
