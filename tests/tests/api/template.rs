@@ -734,6 +734,16 @@ fn every_function_has_least_privilege() {
             dead_letters.iter().collect::<Vec<_>>(),
             "{id}: sqs:SendMessage"
         );
+        // The environment's secrets are encrypted with the stack's key; each function may
+        // decrypt with that key and no other.
+        let (secrets_key, _) = only_resource_of_type(&t, "AWS::KMS::Key");
+        let secrets_key = json!({ "Fn::GetAtt": [secrets_key, "Arn"] });
+        assert_eq!(on("kms:Decrypt"), vec![&secrets_key], "{id}: kms:Decrypt");
+        let key_arn = match &f.resource["Properties"]["KmsKeyArn"] {
+            Json::Null => &t["Globals"]["Function"]["KmsKeyArn"],
+            own => own,
+        };
+        assert_eq!(key_arn, &secrets_key, "{id}: KmsKeyArn");
         let mails = MAILING_BINARIES.contains(&f.binary);
         assert_eq!(
             grants.contains_key("ses:SendEmail"),
@@ -747,6 +757,7 @@ fn every_function_has_least_privilege() {
                 "dynamodb:Query",
                 "dynamodb:Scan",
                 "events:PutEvents",
+                "kms:Decrypt",
                 "lambda:InvokeFunction",
                 "ses:SendEmail",
                 "sqs:SendMessage",
