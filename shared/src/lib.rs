@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod notifications;
 pub mod profiles;
+pub mod retry;
 pub mod social;
 pub mod store;
 pub mod tasks;

@@ -32,7 +32,7 @@ use crate::auth::{api_tokens, sessions};
 use crate::error::Error;
 use crate::mail::Email;
 use crate::model::{EmailAddress, UserId};
-use crate::store::{CancelReason, Condition, Item, StoreError, TxOp, Update, Value, keys};
+use crate::store::{Condition, Item, StoreError, Transaction, TxOp, Update, Value, keys};
 
 /// How long after a change completes the old address can still revert it.
 pub const REVERT_WINDOW_SECS: i64 = 7 * 24 * 3600;
@@ -165,53 +165,63 @@ pub async fn confirm_change(
     let now = app.clock.now();
     let held_until = (now + Duration::seconds(REVERT_WINDOW_SECS)).timestamp();
     let mine = || Some(Condition::eq("user_id", user.id.0));
-    let ops = vec![
-        TxOp::Update {
-            key: keys::user(user.id),
-            update: Update::new()
-                .set("email", new_email.as_str())
-                .set("is_verified", true)
-                .set("updated_at", stamp(app)?),
-            condition: Some(
-                Condition::item_present()
-                    .and(Condition::Ne("deleting".into(), Value::Bool(true)))
-                    .and(Condition::eq("email", user.email.as_str())),
-            ),
-        },
-        TxOp::Put {
-            item: unique_item(
-                keys::unique_email(&new_email.key()),
-                user.id,
-                &now.to_rfc3339(),
-            ),
-            condition: Some(Condition::item_absent()),
-        },
-        TxOp::Update {
-            key: keys::unique_email(&email_key(&user.email)),
-            update: Update::new()
-                .set(HELD_FOR_REVERT, true)
-                .set(keys::attr::EXPIRES_AT, held_until),
-            condition: mine(),
-        },
-        TxOp::Update {
-            key: keys::email_revert(&revert_hash),
-            update: Update::new()
-                .set("state", STATE_COMPLETED)
-                .set("completed_at", Value::S(now.to_rfc3339()))
-                .set(keys::attr::EXPIRES_AT, held_until),
-            condition: Some(
-                Condition::eq("state", STATE_PENDING).and(Condition::eq("user_id", user.id.0)),
-            ),
-        },
-    ];
-    match app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            ConfirmOp::Profile,
+            TxOp::Update {
+                key: keys::user(user.id),
+                update: Update::new()
+                    .set("email", new_email.as_str())
+                    .set("is_verified", true)
+                    .set("updated_at", stamp(app)?),
+                condition: Some(
+                    Condition::item_present()
+                        .and(Condition::Ne("deleting".into(), Value::Bool(true)))
+                        .and(Condition::eq("email", user.email.as_str())),
+                ),
+            },
+        )
+        .with(
+            ConfirmOp::NewEmail,
+            TxOp::Put {
+                item: unique_item(
+                    keys::unique_email(&new_email.key()),
+                    user.id,
+                    &now.to_rfc3339(),
+                ),
+                condition: Some(Condition::item_absent()),
+            },
+        )
+        .with(
+            ConfirmOp::OldEmail,
+            TxOp::Update {
+                key: keys::unique_email(&email_key(&user.email)),
+                update: Update::new()
+                    .set(HELD_FOR_REVERT, true)
+                    .set(keys::attr::EXPIRES_AT, held_until),
+                condition: mine(),
+            },
+        )
+        .with(
+            ConfirmOp::Revert,
+            TxOp::Update {
+                key: keys::email_revert(&revert_hash),
+                update: Update::new()
+                    .set("state", STATE_COMPLETED)
+                    .set("completed_at", Value::S(now.to_rfc3339()))
+                    .set(keys::attr::EXPIRES_AT, held_until),
+                condition: Some(
+                    Condition::eq("state", STATE_PENDING).and(Condition::eq("user_id", user.id.0)),
+                ),
+            },
+        );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            if failed(1) {
+        Err(e) if e.is_cancelled() => {
+            if e.condition_failed(ConfirmOp::NewEmail) {
                 return Err(Error::field("email", EMAIL_TAKEN));
             }
-            if failed(3) {
+            if e.condition_failed(ConfirmOp::Revert) {
                 // Cancelled from the old address after the code was sent.
                 return Err(Error::field("code", codes::INVALID_CODE));
             }
@@ -231,6 +241,19 @@ pub async fn confirm_change(
     get_user_consistent(app, user.id)
         .await?
         .ok_or(Error::NotFound)
+}
+
+/// The operations of confirming an email change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConfirmOp {
+    /// The profile, still at the old address and not being erased.
+    Profile,
+    /// The new address's unique item, put if absent: a taken address fails here.
+    NewEmail,
+    /// The old address's unique item, held for the revert window.
+    OldEmail,
+    /// The revert token, still pending (not cancelled from the old address).
+    Revert,
 }
 
 /// What a cancel token did.

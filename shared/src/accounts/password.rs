@@ -17,7 +17,7 @@ use crate::auth::limits::{self, Limit};
 use crate::auth::{api_tokens, passwords, sessions};
 use crate::error::{Error, FieldErrors};
 use crate::model::password_problems;
-use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, keys};
+use crate::store::{Condition, Transaction, TxOp, Update, Value, keys};
 
 /// Django's message for a wrong current password.
 pub const WRONG_CURRENT_PASSWORD: &str =
@@ -44,31 +44,42 @@ async fn store_password(
 ) -> Result<bool, Error> {
     let now = app.clock.now();
     let stamp = Value::from(now);
-    let ops = vec![
-        TxOp::Update {
-            key: keys::credentials(user.id),
-            update: Update::new()
-                .set("password_hash", new_hash)
-                .set("password_changed_at", stamp.clone()),
-            condition: Some(
-                Condition::item_present().and(Condition::eq("password_hash", old_hash)),
-            ),
-        },
-        TxOp::Update {
-            key: keys::user(user.id),
-            update: Update::new().set("updated_at", stamp),
-            condition: Some(Condition::item_present()),
-        },
-    ];
-    match app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            PasswordOp::Credentials,
+            TxOp::Update {
+                key: keys::credentials(user.id),
+                update: Update::new()
+                    .set("password_hash", new_hash)
+                    .set("password_changed_at", stamp.clone()),
+                condition: Some(
+                    Condition::item_present().and(Condition::eq("password_hash", old_hash)),
+                ),
+            },
+        )
+        .with(
+            PasswordOp::Profile,
+            TxOp::Update {
+                key: keys::user(user.id),
+                update: Update::new().set("updated_at", stamp),
+                condition: Some(Condition::item_present()),
+            },
+        );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => Ok(true),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.contains(&CancelReason::ConditionFailed) =>
-        {
-            Ok(false)
-        }
+        // The password changed meanwhile, or the account is gone.
+        Err(e) if e.any_condition_failed() => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The operations of a password change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PasswordOp {
+    /// The credentials, still with the hash the current password was checked against.
+    Credentials,
+    /// The profile's `updated_at`.
+    Profile,
 }
 
 /// The answer to an API token asking for what only its owner, signed in, may do.

@@ -24,7 +24,7 @@ use crate::auth::passwords;
 use crate::error::{Error, FieldErrors};
 use crate::model::{EmailAddress, Role, UserId, Username, password_problems};
 use crate::profiles::professional::{self, ProfessionalRecord};
-use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, from_item, keys};
+use crate::store::{Condition, StoreError, Transaction, TxOp, Update, Value, from_item, keys};
 
 /// The longest first or last name, as Django's `User` has it.
 pub const NAME_MAX_CHARS: usize = 150;
@@ -310,28 +310,42 @@ async fn insert_account(
     let stamp = now.to_rfc3339();
 
     let absent = || Some(Condition::item_absent());
-    let mut ops = vec![
-        TxOp::Put {
-            item: user.to_item()?,
-            condition: absent(),
-        },
-        TxOp::Put {
-            item: credentials.to_item()?,
-            condition: absent(),
-        },
-        TxOp::Put {
-            item: SettingsRecord::defaults(id, now).to_item()?,
-            condition: absent(),
-        },
-        TxOp::Put {
-            item: user.name_item(&stamp),
-            condition: absent(),
-        },
-        TxOp::Put {
-            item: unique_item(keys::unique_email(&valid.email.key()), id, &stamp),
-            condition: absent(),
-        },
-    ];
+    let mut tx = Transaction::new()
+        .with(
+            RegistrationOp::Profile,
+            TxOp::Put {
+                item: user.to_item()?,
+                condition: absent(),
+            },
+        )
+        .with(
+            RegistrationOp::Credentials,
+            TxOp::Put {
+                item: credentials.to_item()?,
+                condition: absent(),
+            },
+        )
+        .with(
+            RegistrationOp::Settings,
+            TxOp::Put {
+                item: SettingsRecord::defaults(id, now).to_item()?,
+                condition: absent(),
+            },
+        )
+        .with(
+            RegistrationOp::Username,
+            TxOp::Put {
+                item: user.name_item(&stamp),
+                condition: absent(),
+            },
+        )
+        .with(
+            RegistrationOp::Email,
+            TxOp::Put {
+                item: unique_item(keys::unique_email(&valid.email.key()), id, &stamp),
+                condition: absent(),
+            },
+        );
     if let Some(record) = professional {
         let record = ProfessionalRecord {
             user_id: id,
@@ -339,24 +353,22 @@ async fn insert_account(
             updated_at: now,
             ..record
         };
-        ops.push(TxOp::Put {
-            item: record.to_item()?,
-            condition: absent(),
-        });
+        tx.push(
+            RegistrationOp::Professional,
+            TxOp::Put {
+                item: record.to_item()?,
+                condition: absent(),
+            },
+        );
     }
-    const USERNAME_OP: usize = 3;
-    const EMAIL_OP: usize = 4;
-    match app.table.transact_write(ops).await {
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.contains(&CancelReason::ConditionFailed) =>
-        {
-            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
+        Err(e) if e.any_condition_failed() => {
             let mut errors = FieldErrors::new();
-            if failed(USERNAME_OP) {
+            if e.condition_failed(RegistrationOp::Username) {
                 errors.add("username", USERNAME_TAKEN);
             }
-            if failed(EMAIL_OP) {
+            if e.condition_failed(RegistrationOp::Email) {
                 errors.add("email", EMAIL_TAKEN);
             }
             errors.into_result()?;
@@ -366,7 +378,7 @@ async fn insert_account(
         // No answer, or a retry after no answer that failed its conditions: the transaction
         // may have applied. The id is this request's alone, so an account under it with this
         // username is this request's own write.
-        Err(e) if e.may_have_applied() => {
+        Err(e) if e.store_error().may_have_applied() => {
             let ours = get_user_consistent(app, id)
                 .await?
                 .is_some_and(|stored| stored.username == user.username);
@@ -382,6 +394,20 @@ async fn insert_account(
     }
     crate::metrics::emit(crate::metrics::Metric::Registration);
     Ok(user)
+}
+
+/// The operations of a registration: every item of the new account, each put if absent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RegistrationOp {
+    Profile,
+    Credentials,
+    Settings,
+    /// The username's name item: a taken username fails here.
+    Username,
+    /// The unique email item: a taken email fails here.
+    Email,
+    /// The professional profile, when the registration has one.
+    Professional,
 }
 
 /// How [`create_account`] makes an account: by an administrator (the API) or an operator (the

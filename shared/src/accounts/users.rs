@@ -33,7 +33,7 @@ use crate::auth::{api_tokens, sessions};
 use crate::error::{Error, FieldErrors};
 use crate::model::{EmailAddress, Role, UserId, Username};
 use crate::store::{
-    CancelReason, Condition, Cursor, Key, Query, SortCondition, StoreError, TxOp, Update, Value,
+    Condition, Cursor, Key, Query, SortCondition, StoreError, Transaction, TxOp, Update, Value,
     from_item, keys,
 };
 use std::collections::BTreeMap;
@@ -459,13 +459,12 @@ async fn apply_update(
     let now = app.clock.now();
     let stamp = Value::from(now);
     let mut update = Update::new().set("updated_at", stamp);
-    let mut ops = Vec::new();
+    let mut tx = Transaction::new();
     let mut condition = Condition::item_present()
         .and(Condition::Ne("deleting".into(), Value::Bool(true)))
         .and(Condition::eq("username", current.username.as_str()))
         .and(Condition::eq("email", current.email.as_str()));
 
-    let mut new_username_op = None;
     let mut events = Vec::new();
 
     // The record as it will be: the name item (unique username, name indexes) follows it.
@@ -489,15 +488,20 @@ async fn apply_update(
     {
         update = update.set("username", username.as_str());
         if renamed {
-            ops.push(TxOp::Delete {
-                key: keys::unique_username(&old_key),
-                condition: Some(Condition::eq("user_id", target.0)),
-            });
-            new_username_op = Some(ops.len());
-            ops.push(TxOp::Put {
-                item: next.name_item(&now.to_rfc3339()),
-                condition: Some(Condition::item_absent()),
-            });
+            tx.push(
+                AccountUpdateOp::OldUsername,
+                TxOp::Delete {
+                    key: keys::unique_username(&old_key),
+                    condition: Some(Condition::eq("user_id", target.0)),
+                },
+            );
+            tx.push(
+                AccountUpdateOp::NewUsername,
+                TxOp::Put {
+                    item: next.name_item(&now.to_rfc3339()),
+                    condition: Some(Condition::item_absent()),
+                },
+            );
         }
         events.push((
             EventType::UsernameChange,
@@ -517,7 +521,7 @@ async fn apply_update(
     // The display name (full name, else username) is the name item's GSI2 search key: keep it
     // in step (a rename writes a whole new name item above).
     if !renamed && next.display_name() != current.display_name() {
-        ops.push(name_index_op(&next));
+        tx.push(AccountUpdateOp::NameIndex, name_index_op(&next));
     }
     if let Some(role) = changes.role.filter(|r| *r != current.role) {
         update = update.set("role", role.as_str());
@@ -544,26 +548,25 @@ async fn apply_update(
         return Ok(current);
     }
 
-    let profile_op = ops.len();
-    ops.push(TxOp::Update {
-        key: keys::user(target),
-        update,
-        condition: Some(condition),
-    });
-    match app.table.transact_write(ops).await {
+    tx.push(
+        AccountUpdateOp::Profile,
+        TxOp::Update {
+            key: keys::user(target),
+            update,
+            condition: Some(condition),
+        },
+    );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.contains(&CancelReason::ConditionFailed) =>
-        {
-            let failed = |i: Option<usize>| {
-                i.and_then(|i| reasons.get(i)) == Some(&CancelReason::ConditionFailed)
-            };
+        Err(e) if e.any_condition_failed() => {
             let mut errors = FieldErrors::new();
-            if failed(new_username_op) {
+            if e.condition_failed(AccountUpdateOp::NewUsername) {
                 errors.add("username", USERNAME_TAKEN);
             }
             errors.into_result()?;
-            if failed(Some(profile_op)) && get_user_consistent(app, target).await?.is_none() {
+            if e.condition_failed(AccountUpdateOp::Profile)
+                && get_user_consistent(app, target).await?.is_none()
+            {
                 return Err(Error::NotFound);
             }
             return Err(Error::Conflict(
@@ -587,6 +590,19 @@ async fn apply_update(
         }
     }
     Ok(user)
+}
+
+/// The operations of an account update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AccountUpdateOp {
+    /// A rename's old name item, still this user's.
+    OldUsername,
+    /// A rename's new name item, put if absent: a taken username fails here.
+    NewUsername,
+    /// The name item's search key, when the display name changes without a rename.
+    NameIndex,
+    /// The profile, as read (username, email, role) and not being erased.
+    Profile,
 }
 
 /// Logs what staff (or the system: the command line) did to an account, in two events: the
@@ -832,26 +848,39 @@ async fn mark_deleting(app: &App, user: &UserRecord) -> Result<(), Error> {
         .set("updated_at", Value::from(app.clock.now()))
         .remove(keys::attr::GSI1PK)
         .remove(keys::attr::GSI1SK);
-    let ops = vec![
-        TxOp::Update {
-            key: keys::user(user.id),
-            update,
-            condition: Some(Condition::item_present()),
-        },
-        TxOp::Delete {
-            key: keys::credentials(user.id),
-            condition: None,
-        },
-    ];
-    match app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            ErasureOp::Profile,
+            TxOp::Update {
+                key: keys::user(user.id),
+                update,
+                condition: Some(Condition::item_present()),
+            },
+        )
+        .with(
+            ErasureOp::Credentials,
+            TxOp::Delete {
+                key: keys::credentials(user.id),
+                condition: None,
+            },
+        );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => Ok(()),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.contains(&CancelReason::ConditionFailed) =>
-        {
-            Err(Error::NotFound)
-        }
+        Err(e) if e.condition_failed(ErasureOp::Profile) => Err(Error::NotFound),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The operations of the erasure's first and last steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ErasureOp {
+    /// The profile: marked `deleting` (it exists), or deleted (while marked).
+    Profile,
+    Credentials,
+    /// The unique username item, unless someone else's now.
+    Username,
+    /// The unique email item, unless someone else's now.
+    Email,
 }
 
 /// The sort key just past every event of a partition: `EVENT#` with its last byte raised.
@@ -917,24 +946,31 @@ async fn remove_identity(app: &App, user: &UserRecord) -> Result<(), Error> {
             Condition::eq("user_id", user.id.0),
         ]))
     };
-    let mut ops = vec![TxOp::Delete {
-        key: keys::unique_username(&user.username.to_ascii_lowercase()),
-        condition: owned(),
-    }];
-    let email = keys::unique_email(&email_key(&user.email));
-    ops.push(TxOp::Delete {
-        key: email,
-        condition: owned(),
-    });
-    ops.push(TxOp::Delete {
-        key: keys::user(user.id),
-        condition: Some(Condition::eq("deleting", true)),
-    });
-    match app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            ErasureOp::Username,
+            TxOp::Delete {
+                key: keys::unique_username(&user.username.to_ascii_lowercase()),
+                condition: owned(),
+            },
+        )
+        .with(
+            ErasureOp::Email,
+            TxOp::Delete {
+                key: keys::unique_email(&email_key(&user.email)),
+                condition: owned(),
+            },
+        )
+        .with(
+            ErasureOp::Profile,
+            TxOp::Delete {
+                key: keys::user(user.id),
+                condition: Some(Condition::eq("deleting", true)),
+            },
+        );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => Ok(()),
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.contains(&CancelReason::ConditionFailed) =>
-        {
+        Err(e) if e.any_condition_failed() => {
             // A unique item now belongs to someone else, or the profile is gone already (a
             // concurrent erasure finished first): delete only what is still ours.
             for key in [

@@ -18,8 +18,7 @@ use crate::App;
 use crate::activity::events::EventRecord;
 use crate::error::Error;
 use crate::store::stream::{StreamRecord, batch_id};
-use crate::store::table::CancelReason;
-use crate::store::{Condition, Item, StoreError, TxOp, Update, Value, keys};
+use crate::store::{Condition, Item, StoreError, Transaction, TxOp, Update, Value, keys};
 
 /// How long a batch's marker is kept: longer than DynamoDB Streams keeps a record (24 h).
 pub const MARKER_TTL_SECS: i64 = 2 * 24 * 3600;
@@ -69,22 +68,28 @@ pub async fn apply(app: &App, records: &[StreamRecord]) -> Result<Applied, Error
         keys::attr::EXPIRES_AT.into(),
         Value::Int(app.clock.epoch_seconds() + MARKER_TTL_SECS),
     );
-    let mut ops = vec![TxOp::Put {
-        item: marker,
-        condition: Some(Condition::item_absent()),
-    }];
-    for (day, types) in &days {
+    let mut tx = Transaction::new().with(
+        BatchOp::Marker,
+        TxOp::Put {
+            item: marker,
+            condition: Some(Condition::item_absent()),
+        },
+    );
+    for (nth, (day, types)) in days.iter().enumerate() {
         let mut update = Update::new().set("day", day.to_string());
         for (event_type, n) in types {
             update = update.add(event_type, *n);
         }
-        ops.push(TxOp::Update {
-            key: keys::day_count(&day.to_string(), slot),
-            update,
-            condition: None,
-        });
+        tx.push(
+            BatchOp::DayCount(nth),
+            TxOp::Update {
+                key: keys::day_count(&day.to_string(), slot),
+                update,
+                condition: None,
+            },
+        );
     }
-    match app.table.transact_write(ops).await {
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => Ok(Applied {
             counted,
             redelivered_through: None,
@@ -92,14 +97,21 @@ pub async fn apply(app: &App, records: &[StreamRecord]) -> Result<Applied, Error
         // The marker is there: a batch starting here was applied before. (After an unanswered
         // try, `MayHaveApplied`: by that try, or before.) A conflict or any other error fails
         // the batch, which is delivered again, and its marker decides.
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
-        {
+        Err(e) if e.condition_failed(BatchOp::Marker) => redelivered(app, &batch).await,
+        Err(e) if matches!(e.store_error(), StoreError::MayHaveApplied(_)) => {
             redelivered(app, &batch).await
         }
-        Err(StoreError::MayHaveApplied(_)) => redelivered(app, &batch).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// The operations of a batch's transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BatchOp {
+    /// The batch's marker, put if absent: a redelivered batch fails here.
+    Marker,
+    /// The counts of the batch's `n`-th day.
+    DayCount(usize),
 }
 
 async fn redelivered(app: &App, batch: &str) -> Result<Applied, Error> {

@@ -17,8 +17,8 @@ use crate::App;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{
-    CancelReason, Condition, Cursor, Item, Key, Query, SortCondition, StoreError, TxOp, Update,
-    Value, from_item, keys,
+    Condition, Cursor, Item, Key, Query, SortCondition, Transaction, TxOp, Update, Value,
+    from_item, keys,
 };
 
 /// A filtered page is filled with at most this many queries.
@@ -197,22 +197,25 @@ pub async fn review_event(
         log = log.target(owner);
     }
     let reviewed = prepare_event(app, log).await?;
-    let ops = vec![
-        TxOp::Update {
-            key,
-            update,
-            condition: Some(pending),
-        },
-        TxOp::Put {
-            item: reviewed.to_item()?,
-            condition: Some(Condition::item_absent()),
-        },
-    ];
-    match app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            ReviewOp::Event,
+            TxOp::Update {
+                key,
+                update,
+                condition: Some(pending),
+            },
+        )
+        .with(
+            ReviewOp::ReviewerEvent,
+            TxOp::Put {
+                item: reviewed.to_item()?,
+                condition: Some(Condition::item_absent()),
+            },
+        );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
-        {
+        Err(e) if e.condition_failed(ReviewOp::Event) => {
             return Err(Error::Conflict("This event was already reviewed.".into()));
         }
         Err(e) => return Err(e.into()),
@@ -220,6 +223,15 @@ pub async fn review_event(
     event.reviewed_at = Some(now);
     event.reviewed_by = reviewer;
     Ok(event)
+}
+
+/// The operations of a review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReviewOp {
+    /// The reviewed event, still pending review.
+    Event,
+    /// The reviewer's `event_reviewed` event.
+    ReviewerEvent,
 }
 
 /// One event of the user by id (for tests and detail views); `None` when unknown or expired.

@@ -41,7 +41,7 @@ pub use crate::badges::stats::{QUALITY_THRESHOLDS, quality_attribute};
 use crate::bus::DomainEvent;
 use crate::error::{Error, FieldErrors};
 use crate::model::UserId;
-use crate::store::{CancelReason, Condition, StoreError, TxOp, Update, Value, keys};
+use crate::store::{Condition, StoreError, Transaction, TxOp, Update, Value, keys};
 
 /// The types an ordinary user may log about themselves: what only the client sees.
 pub const CLIENT_TYPES: [EventType; 4] = [
@@ -337,7 +337,7 @@ async fn counted_write(
             decrement_posts && !floor_reached,
             post.as_ref().filter(|_| !post_at_zero),
         )?;
-        match app.table.transact_write(plan.ops).await {
+        match plan.tx.commit(app.table.as_ref()).await {
             Ok(()) => {
                 if let Some((author, post_id)) = &post
                     && record.event_type == EventType::LikeGiven
@@ -351,18 +351,15 @@ async fn counted_write(
                     counted: true,
                 });
             }
-            Err(StoreError::TransactionCanceled { reasons }) => {
-                let failed = |i: Option<usize>| {
-                    i.is_some_and(|i| reasons.get(i) == Some(&CancelReason::ConditionFailed))
-                };
-                if failed(plan.dedupe) {
+            Err(e) if e.is_cancelled() => {
+                if e.condition_failed(IngestOp::Dedupe) {
                     return Ok(Ingested {
                         event: record.clone(),
                         duplicate: true,
                         counted: false,
                     });
                 }
-                if failed(Some(plan.profile)) {
+                if e.condition_failed(IngestOp::Profile) {
                     if plan.decrements && !floor_reached {
                         // posts_count is 0 (or the user is gone): try once without the −1.
                         floor_reached = true;
@@ -370,15 +367,15 @@ async fn counted_write(
                     }
                     return Err(Error::field("user", "No such user."));
                 }
-                if failed(plan.target) {
+                if e.condition_failed(IngestOp::Target) {
                     return Err(Error::field("target_user", "No such user."));
                 }
-                if failed(plan.post) && !post_at_zero {
+                if e.condition_failed(IngestOp::PostLikes) && !post_at_zero {
                     // An unlike of a post at 0: count the rest without it.
                     post_at_zero = true;
                     continue;
                 }
-                return Err(StoreError::TransactionCanceled { reasons }.into());
+                return Err(e.into());
             }
             Err(e) => return Err(e.into()),
         }
@@ -386,12 +383,29 @@ async fn counted_write(
 }
 
 struct Plan {
-    ops: Vec<TxOp>,
-    profile: usize,
-    target: Option<usize>,
-    post: Option<usize>,
-    dedupe: Option<usize>,
+    tx: Transaction<IngestOp>,
     decrements: bool,
+}
+
+/// The operations of an ingestion's transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IngestOp {
+    /// The event, put if absent.
+    Event,
+    /// The user's stats.
+    Stats,
+    /// The day's count of the event type.
+    DayCount,
+    /// The user's profile exists (and its `posts_count`, above 0 for a decrement).
+    Profile,
+    /// The target user's profile exists.
+    Target,
+    /// The target user's stats.
+    TargetStats,
+    /// A liked (or unliked) post's count; an unlike needs it above 0.
+    PostLikes,
+    /// The idempotency key's item, absent or expired: a duplicate fails here.
+    Dedupe,
 }
 
 fn plan(
@@ -408,10 +422,13 @@ fn plan(
         .map(Value::from)
         .unwrap_or(Value::Null);
     let type_name = record.event_type.as_str();
-    let mut ops = vec![TxOp::Put {
-        item: record.to_item()?,
-        condition: Some(Condition::item_absent()),
-    }];
+    let mut tx = Transaction::new().with(
+        IngestOp::Event,
+        TxOp::Put {
+            item: record.to_item()?,
+            condition: Some(Condition::item_absent()),
+        },
+    );
 
     let mut stats = Update::new()
         .add(type_name, 1)
@@ -423,20 +440,21 @@ fn plan(
             stats = stats.add(&quality_attribute(record.event_type, threshold), 1);
         }
     }
-    ops.push(TxOp::Update {
-        key: keys::user_stats(user),
-        update: stats,
-        condition: None,
-    });
-    ops.push(stats::count_on_day(
-        user,
-        record.created_at,
-        record.event_type,
-    ));
+    tx.push(
+        IngestOp::Stats,
+        TxOp::Update {
+            key: keys::user_stats(user),
+            update: stats,
+            condition: None,
+        },
+    );
+    tx.push(
+        IngestOp::DayCount,
+        stats::count_on_day(user, record.created_at, record.event_type),
+    );
 
-    let profile = ops.len();
     let exists = Condition::item_present();
-    ops.push(match record.event_type {
+    let profile = match record.event_type {
         EventType::PostCreate if record.success => TxOp::Update {
             key: keys::user(user),
             update: Update::new().add("posts_count", 1),
@@ -451,51 +469,54 @@ fn plan(
             key: keys::user(user),
             condition: exists,
         },
-    });
+    };
+    tx.push(IngestOp::Profile, profile);
 
-    let mut target = None;
-    let mut post = None;
     if let Some(other) = record.target_user.filter(|t| *t != user) {
-        target = Some(ops.len());
-        ops.push(TxOp::Check {
-            key: keys::user(other),
-            condition: Condition::item_present(),
-        });
+        tx.push(
+            IngestOp::Target,
+            TxOp::Check {
+                key: keys::user(other),
+                condition: Condition::item_present(),
+            },
+        );
         let update = Update::new()
             .add(&format!("received_{type_name}"), 1)
             .set_if_missing("user_id", Value::Int(other.0))
             .set("updated_at", at);
-        ops.push(TxOp::Update {
-            key: keys::user_stats(other),
-            update,
-            condition: None,
-        });
+        tx.push(
+            IngestOp::TargetStats,
+            TxOp::Update {
+                key: keys::user_stats(other),
+                update,
+                condition: None,
+            },
+        );
         if let Some((author, post_id)) = liked.filter(|(author, _)| *author == other) {
-            post = Some(ops.len());
-            ops.push(post_likes_op(record.event_type, *author, post_id));
+            tx.push(
+                IngestOp::PostLikes,
+                post_likes_op(record.event_type, *author, post_id),
+            );
         }
     }
 
-    let mut dedupe_at = None;
     if let Some(source) = dedupe {
-        dedupe_at = Some(ops.len());
         let mut item = keys::ingested_event(source).to_item();
         item.insert("event_id".into(), Value::S(record.event_id.clone()));
         item.insert(
             keys::attr::EXPIRES_AT.into(),
             Value::Int(now.timestamp() + DEDUPE_TTL_SECS),
         );
-        ops.push(TxOp::Put {
-            item,
-            condition: Some(Condition::absent_or_expired(now.timestamp())),
-        });
+        tx.push(
+            IngestOp::Dedupe,
+            TxOp::Put {
+                item,
+                condition: Some(Condition::absent_or_expired(now.timestamp())),
+            },
+        );
     }
     Ok(Plan {
-        ops,
-        profile,
-        target,
-        post,
-        dedupe: dedupe_at,
+        tx,
         decrements: decrement_posts,
     })
 }

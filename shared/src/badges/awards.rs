@@ -9,8 +9,8 @@
 //! Award and revoke are each ONE transaction: the user badge, the profile's `badge_points`,
 //! the score (conditioned on the totals it was computed from, so its sort key is exact), the
 //! analytics aggregates and the definition's `earned_count`. A cancelled transaction is re-read
-//! and retried with jittered backoff; after [`MAX_ATTEMPTS`] tries the request is a 503 that
-//! changed nothing.
+//! and retried with jittered backoff; after [`Loop::BADGES`]' tries the request is a 503 that
+//! changed nothing (`crate::retry`).
 
 use std::collections::BTreeMap;
 
@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use super::definitions::{self, BadgeDefinition, BadgeId};
-pub use super::retry::{MAX_ATTEMPTS, busy, pause};
 pub use super::score::{BadgeScore, score};
 use crate::App;
 use crate::access::{self, Actor, Admin};
@@ -27,9 +26,10 @@ use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
 use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::model::UserId;
+use crate::retry::{Loop, Tries};
 use crate::store::{
-    CancelReason, Condition, Cursor, Index, Item, ItemShapeError, Key, Query, SortCondition,
-    StoreError, TxOp, Update, Value, from_item, keys, to_item,
+    Condition, Cursor, Index, Item, ItemShapeError, Key, Query, SortCondition, Transaction, TxOp,
+    Update, Value, from_item, keys, to_item,
 };
 
 /// Most badges a user may feature on their profile.
@@ -185,13 +185,6 @@ fn score_op(
     }
 }
 
-fn reason(err: &StoreError, index: usize) -> Option<&CancelReason> {
-    match err {
-        StoreError::TransactionCanceled { reasons } => reasons.get(index),
-        _ => None,
-    }
-}
-
 /// Awards `badge` to `user` in ONE transaction (user badge put-if-absent, profile
 /// badge_points, leaderboard and analytics aggregates), then the badge_earned UserEvent and
 /// the BadgeEarned bus event. Ok(None) when the user already holds it (nothing changes).
@@ -245,7 +238,8 @@ async fn award_from(
         _ => None,
     };
     let bid = badge.id.0.to_string();
-    for _ in 0..MAX_ATTEMPTS {
+    let mut tries = Tries::new(Loop::BADGES);
+    loop {
         let old = match read_score.take() {
             Some(read) if !read.as_ref().is_some_and(|s| s.held.contains_key(&bid)) => read,
             _ => score(app, user).await?,
@@ -264,52 +258,71 @@ async fn award_from(
             None => (0, 0, BTreeMap::new()),
         };
         held.insert(bid.clone(), now.timestamp_millis());
-        let ops = vec![
-            TxOp::Put {
-                item: held_badge.to_item()?,
-                condition: Some(Condition::item_absent()),
-            },
-            TxOp::Update {
-                key: keys::user(user),
-                update: Update::new().add("badge_points", badge.points),
-                condition: Some(
-                    Condition::item_present().and(Condition::Ne("deleting".into(), true.into())),
+        let tx = Transaction::new()
+            .with(
+                AwardOp::UserBadge,
+                TxOp::Put {
+                    item: held_badge.to_item()?,
+                    condition: Some(Condition::item_absent()),
+                },
+            )
+            .with(
+                AwardOp::Profile,
+                TxOp::Update {
+                    key: keys::user(user),
+                    update: Update::new().add("badge_points", badge.points),
+                    condition: Some(
+                        Condition::item_present()
+                            .and(Condition::Ne("deleting".into(), true.into())),
+                    ),
+                },
+            )
+            .with(
+                AwardOp::Score,
+                score_op(
+                    user,
+                    old.as_ref(),
+                    points + badge.points,
+                    count + 1,
+                    &held,
+                    0,
                 ),
-            },
-            score_op(
-                user,
-                old.as_ref(),
-                points + badge.points,
-                count + 1,
-                &held,
-                0,
-            ),
-            TxOp::Update {
-                key: keys::badge_stats(user.0),
-                update: Update::new()
-                    .add("total_awards", 1)
-                    .add("unique_holders", i64::from(count == 0)),
-                condition: None,
-            },
-            TxOp::Check {
-                key: keys::badge_definition(badge.id.0),
-                condition: Condition::item_present().and(Condition::NotExists("deleting".into())),
-            },
+            )
+            .with(
+                AwardOp::Stats,
+                TxOp::Update {
+                    key: keys::badge_stats(user.0),
+                    update: Update::new()
+                        .add("total_awards", 1)
+                        .add("unique_holders", i64::from(count == 0)),
+                    condition: None,
+                },
+            )
+            .with(
+                AwardOp::Definition,
+                TxOp::Check {
+                    key: keys::badge_definition(badge.id.0),
+                    condition: Condition::item_present()
+                        .and(Condition::NotExists("deleting".into())),
+                },
+            )
             // The holder count has an item of its own: on the definition it rewrote the
             // definition's index entries with every award (`docs/scale.md`).
-            TxOp::Update {
-                key: keys::badge_earned(badge.id.0),
-                update: Update::new().add("count", 1),
-                condition: None,
-            },
-        ];
-        match app.table.transact_write(ops).await {
+            .with(
+                AwardOp::EarnedCount,
+                TxOp::Update {
+                    key: keys::badge_earned(badge.id.0),
+                    update: Update::new().add("count", 1),
+                    condition: None,
+                },
+            );
+        match tx.commit(app.table.as_ref()).await {
             Ok(()) => {
                 announce_award(app, &held_badge, badge).await;
                 return Ok(Some(held_badge));
             }
             Err(e) => {
-                if reason(&e, 0) == Some(&CancelReason::ConditionFailed) {
+                if e.condition_failed(AwardOp::UserBadge) {
                     return match held_by(get(app, user, badge.id).await?) {
                         Some(ours) => {
                             announce_award(app, &ours, badge).await;
@@ -318,19 +331,32 @@ async fn award_from(
                         None => Ok(None),
                     };
                 }
-                if reason(&e, 1) == Some(&CancelReason::ConditionFailed)
-                    || reason(&e, 4) == Some(&CancelReason::ConditionFailed)
-                {
+                if e.condition_failed(AwardOp::Profile) || e.condition_failed(AwardOp::Definition) {
                     return Err(Error::NotFound);
                 }
-                if e.failed_condition_index().is_none() && !e.calls_for_another_round() {
+                // The score moved: read again.
+                if !e.any_condition_failed() && !e.store_error().calls_for_another_round() {
                     return Err(e.into());
                 }
-                pause().await;
+                tries.retry().await?;
             }
         }
     }
-    Err(busy())
+}
+
+/// The operations of an award's (or a revoke's) transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AwardOp {
+    /// The user badge, put if absent.
+    UserBadge,
+    /// The profile's `badge_points`; the profile exists and is not being erased.
+    Profile,
+    /// The badge score, conditioned on the totals it was computed from.
+    Score,
+    Stats,
+    /// The definition exists and is not being deleted.
+    Definition,
+    EarnedCount,
 }
 
 /// The seed's `award_badge(user, badge_name, notes, awarded_by)`: the active badge of that
@@ -540,7 +566,8 @@ pub async fn revoke(
     // The badge (and its definition) as read by a try of ours that went unanswered: if the
     // badge is gone afterwards, that try revoked it (`docs/faults.md`, "Ambiguous timeouts").
     let mut unanswered: Option<(UserBadge, Option<BadgeDefinition>)> = None;
-    for _ in 0..MAX_ATTEMPTS {
+    let mut tries = Tries::new(Loop::BADGES);
+    loop {
         let Some(held_badge) = get(app, user, badge).await? else {
             let Some((revoked, def)) = unanswered else {
                 return Ok(None);
@@ -561,62 +588,79 @@ pub async fn revoke(
         } else {
             0
         };
-        let mut ops = vec![
-            TxOp::Delete {
-                key: held_badge.key(),
-                condition: Some(Condition::item_present()),
-            },
-            TxOp::Update {
-                key: keys::user(user),
-                update: Update::new().add("badge_points", -held_badge.points),
-                condition: Some(Condition::item_present()),
-            },
-            score_op(
-                user,
-                old.as_ref(),
-                (points - held_badge.points).max(0),
-                new_count,
-                &held,
-                featured_delta,
-            ),
-            TxOp::Update {
-                key: keys::badge_stats(user.0),
-                update: Update::new()
-                    .add("total_awards", -1)
-                    .add("unique_holders", -i64::from(new_count == 0)),
-                condition: None,
-            },
-        ];
+        let mut tx = Transaction::new()
+            .with(
+                AwardOp::UserBadge,
+                TxOp::Delete {
+                    key: held_badge.key(),
+                    condition: Some(Condition::item_present()),
+                },
+            )
+            .with(
+                AwardOp::Profile,
+                TxOp::Update {
+                    key: keys::user(user),
+                    update: Update::new().add("badge_points", -held_badge.points),
+                    condition: Some(Condition::item_present()),
+                },
+            )
+            .with(
+                AwardOp::Score,
+                score_op(
+                    user,
+                    old.as_ref(),
+                    (points - held_badge.points).max(0),
+                    new_count,
+                    &held,
+                    featured_delta,
+                ),
+            )
+            .with(
+                AwardOp::Stats,
+                TxOp::Update {
+                    key: keys::badge_stats(user.0),
+                    update: Update::new()
+                        .add("total_awards", -1)
+                        .add("unique_holders", -i64::from(new_count == 0)),
+                    condition: None,
+                },
+            );
         if def.is_some() {
-            ops.push(TxOp::Check {
-                key: keys::badge_definition(badge.0),
-                condition: Condition::item_present(),
-            });
+            tx.push(
+                AwardOp::Definition,
+                TxOp::Check {
+                    key: keys::badge_definition(badge.0),
+                    condition: Condition::item_present(),
+                },
+            );
             // A count that goes below zero here means the definition still carries part of it
             // (stored before the count item): the two add up.
-            ops.push(TxOp::Update {
-                key: keys::badge_earned(badge.0),
-                update: Update::new().add("count", -1),
-                condition: None,
-            });
+            tx.push(
+                AwardOp::EarnedCount,
+                TxOp::Update {
+                    key: keys::badge_earned(badge.0),
+                    update: Update::new().add("count", -1),
+                    condition: None,
+                },
+            );
         }
-        match app.table.transact_write(ops).await {
+        match tx.commit(app.table.as_ref()).await {
             Ok(()) => {
                 announce_revoke(app, &held_badge, def.as_ref(), cause).await;
                 return Ok(Some(held_badge));
             }
             Err(e) => {
-                if e.failed_condition_index().is_none() && !e.calls_for_another_round() {
+                // Whichever condition failed, the badge or the score moved: read again.
+                if !e.any_condition_failed() && !e.store_error().calls_for_another_round() {
                     return Err(e.into());
                 }
-                if e.may_have_applied() {
+                if e.store_error().may_have_applied() {
                     unanswered = Some((held_badge, def));
                 }
-                pause().await;
+                tries.retry().await?;
             }
         }
     }
-    Err(busy())
 }
 
 async fn announce_revoke(
@@ -747,7 +791,8 @@ pub async fn set_featured(
     badge: BadgeId,
     featured: bool,
 ) -> Result<UserBadge, Error> {
-    for _ in 0..MAX_ATTEMPTS {
+    let mut tries = Tries::new(Loop::BADGES);
+    loop {
         let mut held = get(app, user, badge).await?.ok_or(Error::NotFound)?;
         if held.is_featured == featured {
             return Ok(held);
@@ -761,36 +806,49 @@ pub async fn set_featured(
         } else {
             Condition::item_present()
         };
-        let ops = vec![
-            TxOp::Update {
-                key: held.key(),
-                update: Update::new().set("is_featured", featured),
-                condition: Some(Condition::eq("is_featured", held.is_featured)),
-            },
-            TxOp::Update {
-                key: keys::badge_score(user),
-                update: Update::new().add("featured_count", delta),
-                condition: Some(Condition::item_present().and(count_ok)),
-            },
-        ];
-        match app.table.transact_write(ops).await {
+        let tx = Transaction::new()
+            .with(
+                FeatureOp::UserBadge,
+                TxOp::Update {
+                    key: held.key(),
+                    update: Update::new().set("is_featured", featured),
+                    condition: Some(Condition::eq("is_featured", held.is_featured)),
+                },
+            )
+            .with(
+                FeatureOp::FeaturedCount,
+                TxOp::Update {
+                    key: keys::badge_score(user),
+                    update: Update::new().add("featured_count", delta),
+                    condition: Some(Condition::item_present().and(count_ok)),
+                },
+            );
+        match tx.commit(app.table.as_ref()).await {
             Ok(()) => {
                 held.is_featured = featured;
                 return Ok(held);
             }
             Err(e) => {
-                if featured && reason(&e, 1) == Some(&CancelReason::ConditionFailed) {
+                if featured && e.condition_failed(FeatureOp::FeaturedCount) {
                     return Err(Error::field(
                         "is_featured",
                         format!("At most {MAX_FEATURED} badges can be featured."),
                     ));
                 }
-                if e.failed_condition_index().is_none() && !e.calls_for_another_round() {
+                if !e.any_condition_failed() && !e.store_error().calls_for_another_round() {
                     return Err(e.into());
                 }
-                pause().await;
+                tries.retry().await?;
             }
         }
     }
-    Err(busy())
+}
+
+/// The operations of featuring (or unfeaturing) a badge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FeatureOp {
+    /// The user badge's `is_featured`, still as read.
+    UserBadge,
+    /// The score's `featured_count`, under [`MAX_FEATURED`] when featuring.
+    FeaturedCount,
 }

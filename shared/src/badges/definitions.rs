@@ -13,12 +13,12 @@ use serde_json::{Value as Json, json};
 
 use super::criteria::Criteria;
 pub use super::ids::BadgeId;
-use super::retry::{self, MAX_ATTEMPTS};
 use crate::App;
 use crate::access::Admin;
 use crate::error::{Error, FieldErrors};
+use crate::retry::{Loop, Tries};
 use crate::store::{
-    Condition, Index, Item, ItemShapeError, Query, StoreError, TxOp, Update, Value, from_item,
+    Condition, Index, Item, ItemShapeError, Query, Transaction, TxOp, Update, Value, from_item,
     keys, to_item,
 };
 
@@ -340,11 +340,6 @@ pub(crate) fn stats_update(
         .add(&format!("rarity_{}", rarity.as_str()), sign)
 }
 
-fn name_taken(err: &StoreError, unique_index: usize) -> bool {
-    matches!(err, StoreError::TransactionCanceled { reasons }
-        if reasons.get(unique_index) == Some(&crate::store::CancelReason::ConditionFailed))
-}
-
 /// Creates a definition (administrators: `access::require_admin`): id from the counter, then one transaction with the unique name item
 /// and the aggregates. A taken name (any case) is 400 on `name`.
 pub async fn create(app: &App, _by: Admin, input: NewBadge) -> Result<BadgeDefinition, Error> {
@@ -391,27 +386,37 @@ pub async fn create(app: &App, _by: Admin, input: NewBadge) -> Result<BadgeDefin
     unique.insert("badge_id".into(), Value::Int(id));
     let stats = stats_update(Update::new(), def.category, def.rarity, 1)
         .add("active_definitions", i64::from(def.is_active));
-    let ops = vec![
-        TxOp::Put {
-            item: def.to_item()?,
-            condition: Some(Condition::item_absent()),
-        },
-        TxOp::Put {
-            item: unique,
-            condition: Some(Condition::item_absent()),
-        },
-        TxOp::Update {
-            key: keys::badge_stats(id),
-            update: stats,
-            condition: None,
-        },
-    ];
-    match app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            DefinitionOp::Definition,
+            TxOp::Put {
+                item: def.to_item()?,
+                condition: Some(Condition::item_absent()),
+            },
+        )
+        .with(
+            DefinitionOp::NewName,
+            TxOp::Put {
+                item: unique,
+                condition: Some(Condition::item_absent()),
+            },
+        )
+        .with(
+            DefinitionOp::Stats,
+            TxOp::Update {
+                key: keys::badge_stats(id),
+                update: stats,
+                condition: None,
+            },
+        );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => Ok(def),
-        Err(e) if name_taken(&e, 1) => Err(Error::field("name", NAME_TAKEN)),
+        Err(e) if e.condition_failed(DefinitionOp::NewName) => {
+            Err(Error::field("name", NAME_TAKEN))
+        }
         // No answer, or a retry after none that met its own write: the id is this request's
         // alone, so a definition under it is this request's.
-        Err(e) if e.may_have_applied() => match get_any(app, def.id, true).await? {
+        Err(e) if e.store_error().may_have_applied() => match get_any(app, def.id, true).await? {
             Some(stored) if stored.name == def.name => Ok(def),
             _ => Err(e.into()),
         },
@@ -685,7 +690,8 @@ pub async fn update(
     changes: BadgeChanges,
 ) -> Result<BadgeDefinition, Error> {
     let _fresh = Invalidate(app);
-    for _ in 0..MAX_ATTEMPTS {
+    let mut tries = Tries::new(Loop::BADGES);
+    loop {
         let old = get_any(app, id, true)
             .await?
             .filter(|d| !d.deleting)
@@ -742,27 +748,35 @@ pub async fn update(
         if (&new.series, new.tier) != (&old.series, old.tier) {
             check_tier_free(app, &new).await?;
         }
-        let mut ops = Vec::new();
         // `earned_count` is not the definition's to write (`to_item` leaves it out): what an
         // older definition still carries stays as stored.
         let update = item_as_update(new.to_item()?, &old)?;
-        ops.push(TxOp::Update {
-            key: keys::badge_definition(id.0),
-            update,
-            condition: Some(Condition::eq("version", old.version)),
-        });
+        let mut tx = Transaction::new().with(
+            DefinitionOp::Definition,
+            TxOp::Update {
+                key: keys::badge_definition(id.0),
+                update,
+                condition: Some(Condition::eq("version", old.version)),
+            },
+        );
         let renamed = name_key(&new.name) != name_key(&old.name);
         if renamed {
-            ops.push(TxOp::Delete {
-                key: keys::unique_badge_name(&name_key(&old.name)),
-                condition: Some(Condition::eq("badge_id", id.0)),
-            });
+            tx.push(
+                DefinitionOp::OldName,
+                TxOp::Delete {
+                    key: keys::unique_badge_name(&name_key(&old.name)),
+                    condition: Some(Condition::eq("badge_id", id.0)),
+                },
+            );
             let mut unique = keys::unique_badge_name(&name_key(&new.name)).to_item();
             unique.insert("badge_id".into(), Value::Int(id.0));
-            ops.push(TxOp::Put {
-                item: unique,
-                condition: Some(Condition::item_absent()),
-            });
+            tx.push(
+                DefinitionOp::NewName,
+                TxOp::Put {
+                    item: unique,
+                    condition: Some(Condition::item_absent()),
+                },
+            );
         }
         // One ADD per attribute: an update may not name a path twice.
         let mut deltas: Vec<(String, i64)> = Vec::new();
@@ -784,13 +798,16 @@ pub async fn update(
             .iter()
             .fold(Update::new(), |u, (attr, delta)| u.add(attr, *delta));
         if !stats.is_empty() {
-            ops.push(TxOp::Update {
-                key: keys::badge_stats(id.0),
-                update: stats,
-                condition: None,
-            });
+            tx.push(
+                DefinitionOp::Stats,
+                TxOp::Update {
+                    key: keys::badge_stats(id.0),
+                    update: stats,
+                    condition: None,
+                },
+            );
         }
-        match app.table.transact_write(ops).await {
+        match tx.commit(app.table.as_ref()).await {
             Ok(()) => {
                 let earned_count = earned_count_of(app, &old).await?;
                 return Ok(BadgeDefinition {
@@ -798,16 +815,28 @@ pub async fn update(
                     ..new
                 });
             }
-            Err(e) if renamed && name_taken(&e, 2) => {
+            Err(e) if e.condition_failed(DefinitionOp::NewName) => {
                 return Err(Error::field("name", NAME_TAKEN));
             }
-            Err(e) if e.failed_condition_index().is_some() || e.calls_for_another_round() => {
-                retry::pause().await;
+            // The definition (or its old name) moved: read again.
+            Err(e) if e.any_condition_failed() || e.store_error().calls_for_another_round() => {
+                tries.retry().await?;
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(retry::busy())
+}
+
+/// The operations of a definition's creation or update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DefinitionOp {
+    /// The definition: put if absent (create), or at the version read (update).
+    Definition,
+    /// A rename's old unique name, still this definition's.
+    OldName,
+    /// The unique name item of the (new) name, put if absent: a taken name fails here.
+    NewName,
+    Stats,
 }
 
 /// An update that sets every attribute of `item` and removes the index attributes it lacks

@@ -21,6 +21,7 @@ use crate::activity::events::EventType;
 use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::model::UserId;
+use crate::retry::{Loop, Tries};
 
 /// One requirement of a criterion, measured.
 #[derive(Clone, Debug, PartialEq)]
@@ -408,9 +409,6 @@ pub fn affected_users(event: &DomainEvent) -> Vec<(UserId, Changes)> {
     out
 }
 
-/// Tries of one award that conflicted with a concurrent transaction.
-const AWARD_ATTEMPTS: u32 = 5;
-
 /// Awards the badges of `candidates` the snapshot meets and does not hold.
 async fn award_met(
     app: &App,
@@ -427,9 +425,8 @@ async fn award_met(
         if !assessment.met() {
             continue;
         }
-        let mut attempt = 0;
+        let mut tries = Tries::new(Loop::BADGE_EVALUATION);
         loop {
-            attempt += 1;
             let data = assessment.data();
             match awards::award(
                 app,
@@ -449,7 +446,7 @@ async fn award_met(
                 Ok(None) => break,
                 // A concurrent award of the same badge (or another write to the profile)
                 // conflicted: the put-if-absent decides on the next try.
-                Err(Error::Unavailable { .. }) if attempt < AWARD_ATTEMPTS => continue,
+                Err(Error::Unavailable { .. }) if tries.wait_for_another().await => continue,
                 Err(e) => {
                     tracing::warn!(error = %e, user = snapshot.user.0, badge = badge.id.0, "badge award failed");
                     first_error.get_or_insert(e);

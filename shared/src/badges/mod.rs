@@ -11,7 +11,6 @@ pub mod ids;
 pub mod leaderboard;
 pub mod progress;
 pub mod retire;
-pub mod retry;
 pub mod score;
 pub mod stats;
 pub mod tiers;

@@ -4,11 +4,11 @@
 
 use super::awards;
 use super::definitions::{BadgeId, Invalidate, get_any, name_key, stats_update};
-use super::retry::{self, MAX_ATTEMPTS};
 use crate::App;
 use crate::access::Admin;
 use crate::error::Error;
-use crate::store::{Condition, TxOp, Update, Value, keys};
+use crate::retry::{Loop, Tries};
+use crate::store::{Condition, Transaction, TxOp, Update, Value, keys};
 
 /// Deletes a definition with its awards and the points they gave, in steps that a repeated
 /// `DELETE` resumes:
@@ -31,22 +31,28 @@ pub async fn delete_definition(app: &App, _by: Admin, id: BadgeId) -> Result<(),
             .add("version", 1)
             .remove(keys::attr::GSI2PK)
             .remove(keys::attr::GSI2SK);
-        let mut ops = vec![TxOp::Update {
-            key: keys::badge_definition(id.0),
-            update,
-            condition: Some(Condition::eq("version", def.version)),
-        }];
+        let mut tx = Transaction::new().with(
+            MarkOp::Definition,
+            TxOp::Update {
+                key: keys::badge_definition(id.0),
+                update,
+                condition: Some(Condition::eq("version", def.version)),
+            },
+        );
         if def.is_active {
-            ops.push(TxOp::Update {
-                key: keys::badge_stats(id.0),
-                update: Update::new().add("active_definitions", -1),
-                condition: None,
-            });
+            tx.push(
+                MarkOp::ActiveCount,
+                TxOp::Update {
+                    key: keys::badge_stats(id.0),
+                    update: Update::new().add("active_definitions", -1),
+                    condition: None,
+                },
+            );
         }
-        match app.table.transact_write(ops).await {
+        match tx.commit(app.table.as_ref()).await {
             Ok(()) => {}
             // Someone changed it meanwhile: the caller may simply try again.
-            Err(e) if e.failed_condition_index().is_some() => {
+            Err(e) if e.condition_failed(MarkOp::Definition) => {
                 return Err(Error::Conflict(
                     "The badge changed while it was being deleted; try again.".into(),
                 ));
@@ -54,51 +60,85 @@ pub async fn delete_definition(app: &App, _by: Admin, id: BadgeId) -> Result<(),
             Err(e) => return Err(e.into()),
         }
     }
-    for _ in 0..MAX_ATTEMPTS {
+    let mut tries = Tries::new(Loop::BADGES);
+    loop {
         awards::revoke_all_holders(app, id).await?;
-        let ops = vec![
-            TxOp::Delete {
-                key: keys::badge_definition(id.0),
-                condition: Some(Condition::eq("deleting", true).and(Condition::Or(vec![
-                    Condition::NotExists("earned_count".into()),
-                    Condition::Le("earned_count".into(), Value::Int(0)),
-                ]))),
-            },
-            TxOp::Delete {
-                key: keys::unique_badge_name(&name_key(&def.name)),
-                condition: Some(Condition::Or(vec![
-                    Condition::item_absent(),
-                    Condition::eq("badge_id", id.0),
-                ])),
-            },
-            TxOp::Update {
-                key: keys::badge_stats(id.0),
-                update: stats_update(Update::new(), def.category, def.rarity, -1),
-                condition: None,
-            },
-            TxOp::Delete {
-                key: keys::badge_earned(id.0),
-                condition: Some(Condition::Or(vec![
-                    Condition::item_absent(),
-                    Condition::Le("count".into(), Value::Int(0)),
-                ])),
-            },
-        ];
-        match app.table.transact_write(ops).await {
+        let tx = Transaction::new()
+            .with(
+                RemoveOp::Definition,
+                TxOp::Delete {
+                    key: keys::badge_definition(id.0),
+                    condition: Some(Condition::eq("deleting", true).and(Condition::Or(vec![
+                        Condition::NotExists("earned_count".into()),
+                        Condition::Le("earned_count".into(), Value::Int(0)),
+                    ]))),
+                },
+            )
+            .with(
+                RemoveOp::UniqueName,
+                TxOp::Delete {
+                    key: keys::unique_badge_name(&name_key(&def.name)),
+                    condition: Some(Condition::Or(vec![
+                        Condition::item_absent(),
+                        Condition::eq("badge_id", id.0),
+                    ])),
+                },
+            )
+            .with(
+                RemoveOp::Stats,
+                TxOp::Update {
+                    key: keys::badge_stats(id.0),
+                    update: stats_update(Update::new(), def.category, def.rarity, -1),
+                    condition: None,
+                },
+            )
+            .with(
+                RemoveOp::EarnedCount,
+                TxOp::Delete {
+                    key: keys::badge_earned(id.0),
+                    condition: Some(Condition::Or(vec![
+                        Condition::item_absent(),
+                        Condition::Le("count".into(), Value::Int(0)),
+                    ])),
+                },
+            );
+        match tx.commit(app.table.as_ref()).await {
             Ok(()) => return Ok(()),
             Err(e)
-                if matches!(e.failed_condition_index(), Some(0) | Some(3))
-                    || e.calls_for_another_round() =>
+                if matches!(
+                    e.first_failed_condition(),
+                    Some(RemoveOp::Definition | RemoveOp::EarnedCount)
+                ) || e.store_error().calls_for_another_round() =>
             {
                 // A holder not yet visible on the index, or a concurrent writer.
                 let still = get_any(app, id, true).await?;
                 if still.is_none() {
                     return Ok(());
                 }
-                retry::pause().await;
+                tries.retry().await?;
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(retry::busy())
+}
+
+/// The operations of step 1: the definition marked `deleting`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MarkOp {
+    /// The definition, at the version read.
+    Definition,
+    /// The active definitions' count (an active definition only).
+    ActiveCount,
+}
+
+/// The operations of step 3: the definition and its unique name removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RemoveOp {
+    /// The definition, while it is `deleting` and counts no holder.
+    Definition,
+    /// The unique name, unless another definition holds it now.
+    UniqueName,
+    Stats,
+    /// The holder count item, at zero or absent.
+    EarnedCount,
 }

@@ -37,7 +37,8 @@ use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::model::{TimeZone, UserId};
 use crate::store::{
-    Index, Item, Key, Query, SortCondition, TxOp, Update, Value, from_item, keys, keys::attr,
+    Index, Item, Key, Query, SortCondition, Transaction, TxOp, Update, Value, from_item, keys,
+    keys::attr,
 };
 
 /// Longest streak a `consecutive_days` criterion may ask for (ten years): the day items kept.
@@ -306,6 +307,15 @@ pub fn count_on_day(user: UserId, at: DateTime<Utc>, event_type: EventType) -> T
 }
 
 /// Records a login on the user's day item (one write, no read) and announces it with
+/// The operations of recording a visit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VisitOp {
+    /// The profile's last visit, unless this one is recorded already.
+    Profile,
+    /// The day's active-user count.
+    Day,
+}
+
 /// `UserLoggedIn` for the badge evaluator. Best-effort: a failure is logged and the login goes
 /// on. The mark is a SET, so logins in the same quarter hour mark it once.
 pub async fn record_login(app: &App, user: UserId) {
@@ -363,23 +373,28 @@ pub async fn record_visit(app: &App, user: &UserRecord, zone: &TimeZone, announc
         crate::store::Condition::NotExists("visit_until".into()),
         crate::store::Condition::Lt("visit_until".into(), Value::Int(until)),
     ]));
-    let ops = vec![
-        TxOp::Update {
-            key: keys::user(user.id),
-            update: profile,
-            condition: Some(not_yet),
-        },
-        TxOp::Update {
-            key: day_key,
-            update: day,
-            condition: None,
-        },
-    ];
-    match app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            VisitOp::Profile,
+            TxOp::Update {
+                key: keys::user(user.id),
+                update: profile,
+                condition: Some(not_yet),
+            },
+        )
+        .with(
+            VisitOp::Day,
+            TxOp::Update {
+                key: day_key,
+                update: day,
+                condition: None,
+            },
+        );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) if announce => announce_login(app, user.id).await,
         Ok(()) => {}
         // Recorded by a concurrent request already, or the account is gone.
-        Err(e) if e.failed_condition_index().is_some() => {}
+        Err(e) if e.condition_failed(VisitOp::Profile) => {}
         Err(e) => tracing::warn!(error = %e, user = user.id.0, "visit not recorded"),
     }
 }

@@ -16,8 +16,8 @@ use crate::error::{Error, FieldErrors};
 use crate::model::{Role, UserId};
 use crate::social;
 use crate::store::{
-    Condition, Cursor, Index, Item, ItemShapeError, Query, SortCondition, TxOp, Value, from_item,
-    keys, to_item,
+    Condition, Cursor, Index, Item, ItemShapeError, Query, SortCondition, Transaction, TxOp, Value,
+    from_item, keys, to_item,
 };
 
 pub const YEARS_EXPERIENCE_MAX: i64 = 80;
@@ -265,24 +265,38 @@ async fn put_checked(app: &App, item: Item, condition: Condition) -> Result<Writ
         .and_then(Value::as_i64)
         .map(UserId)
         .ok_or_else(|| Error::Internal("professional profile without user_id".into()))?;
-    let ops = vec![
-        TxOp::Put {
-            item,
-            condition: Some(condition),
-        },
-        TxOp::Check {
-            key: keys::user(owner),
-            condition: super::profile::writable_profile(),
-        },
-    ];
-    match app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            PutOp::Professional,
+            TxOp::Put {
+                item,
+                condition: Some(condition),
+            },
+        )
+        .with(
+            PutOp::Owner,
+            TxOp::Check {
+                key: keys::user(owner),
+                condition: super::profile::writable_profile(),
+            },
+        );
+    match tx.commit(app.table.as_ref()).await {
         Ok(()) => Ok(Written::Yes),
-        Err(e) => match e.failed_condition_index() {
-            Some(0) => Ok(Written::ConditionFailed),
-            Some(_) => Err(Error::NotFound),
+        Err(e) => match e.first_failed_condition() {
+            Some(PutOp::Professional) => Ok(Written::ConditionFailed),
+            Some(PutOp::Owner) => Err(Error::NotFound),
             None => Err(e.into()),
         },
     }
+}
+
+/// The operations of [`put_checked`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PutOp {
+    /// The professional profile, on the caller's condition.
+    Professional,
+    /// The owner's profile exists and is not being erased.
+    Owner,
 }
 
 /// `DELETE /api/professional-profiles/{id}/`: owner or admin.

@@ -15,8 +15,9 @@ use crate::activity::events::{self, EventType, NewEvent};
 use crate::auth::client::ClientInfo;
 use crate::error::{Error, FieldErrors};
 use crate::model::{Role, UserId};
+use crate::retry::{Loop, Tries};
 use crate::social;
-use crate::store::{Condition, Key, TxOp, Update, Value, from_item, keys};
+use crate::store::{Condition, Key, Transaction, TxOp, Update, Value, from_item, keys};
 
 /// Fields the owner (or an admin) writes.
 const WRITABLE: [&str; 15] = [
@@ -160,20 +161,17 @@ pub async fn update_profile(
     } else {
         read_writable(app, id).await?
     };
-    let mut tries = 0;
+    let mut tries = Tries::new(Loop::PROFILE);
     let (current, next) = loop {
-        tries += 1;
         let mut next = current.clone();
         apply_changes(app, caller, &mut next, changes)?;
         next.updated_at = app.clock.now();
         if write_profile(app, id, &current, &next).await? {
             break (current, next);
         }
-        if tries == 2 {
-            return Err(Error::Conflict(
-                "The profile changed at the same time; try again.".into(),
-            ));
-        }
+        // No wait: the usual cause is the stale copy the request authenticated with, which a
+        // consistent read corrects; a second loss is a real race, answered 409 (`Loop::PROFILE`).
+        tries.again()?;
         current = read_writable(app, id).await?;
     };
     let went_public = current.is_private && !next.is_private;
@@ -589,38 +587,47 @@ pub async fn create_profile(
         item.insert("user_id".into(), Value::Int(target.0));
         item
     };
-    let result = app
-        .table
-        .transact_write(vec![
+    let tx = Transaction::new()
+        .with(
+            CreateOp::Profile,
             TxOp::Put {
                 item: user.to_item()?,
                 condition: Some(Condition::item_absent()),
             },
+        )
+        .with(
+            CreateOp::Username,
             TxOp::Put {
                 item: user.name_item(&now.to_rfc3339()),
                 condition: Some(free_or_mine(())),
             },
+        )
+        .with(
+            CreateOp::Email,
             TxOp::Put {
                 item: unique(keys::unique_email(&email.key())),
                 condition: Some(free_or_mine(())),
             },
+        )
+        .with(
+            CreateOp::Credentials,
             TxOp::Check {
                 key: keys::credentials(target),
                 condition: Condition::item_present(),
             },
-        ])
-        .await;
-    match result {
-        Ok(()) => {}
-        Err(e) => {
-            return Err(match e.failed_condition_index() {
-                Some(0) => Error::field("user", "This user already has a profile."),
-                Some(1) => Error::field("username", "A user with that username already exists."),
-                Some(2) => Error::field("email", "A user with that email already exists."),
-                Some(_) => Error::field("user", "No such user."),
-                None => e.into(),
-            });
-        }
+        );
+    if let Err(e) = tx.commit(app.table.as_ref()).await {
+        return Err(match e.first_failed_condition() {
+            Some(CreateOp::Profile) => Error::field("user", "This user already has a profile."),
+            Some(CreateOp::Username) => {
+                Error::field("username", "A user with that username already exists.")
+            }
+            Some(CreateOp::Email) => {
+                Error::field("email", "A user with that email already exists.")
+            }
+            Some(CreateOp::Credentials) => Error::field("user", "No such user."),
+            None => e.into(),
+        });
     }
     events::log_event_best_effort(
         app,
@@ -630,4 +637,17 @@ pub async fn create_profile(
     )
     .await;
     Ok(full_view(&user))
+}
+
+/// The operations of an admin's profile creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CreateOp {
+    /// The profile, put if absent.
+    Profile,
+    /// The username's name item, free or already this user's.
+    Username,
+    /// The unique email item, free or already this user's.
+    Email,
+    /// The user's credentials exist.
+    Credentials,
 }

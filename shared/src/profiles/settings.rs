@@ -11,8 +11,9 @@ use crate::activity::events::{self, EventType, NewEvent};
 use crate::auth::client::ClientInfo;
 use crate::error::{Error, FieldErrors};
 use crate::model::UserId;
+use crate::retry::{Loop, Tries};
 use crate::social;
-use crate::store::{Condition, TxOp, Update, Value, from_item, keys};
+use crate::store::{Condition, Transaction, TxOp, Update, Value, from_item, keys};
 
 pub const NOTIFICATION_FREQUENCIES: [&str; 4] = ["immediate", "daily", "weekly", "never"];
 pub const PROFILE_VISIBILITIES: [&str; 3] = ["public", "followers", "private"];
@@ -25,9 +26,6 @@ const NOTIFICATION_FIELDS: [&str; 5] = [
     "maintenance_reminder_notifications",
     "notification_frequency",
 ];
-
-/// How often a write is tried when another write to the same settings got in between.
-const ATTEMPTS: u32 = 3;
 
 /// The settings of `user`, or the defaults when the item is missing (it is created at
 /// registration; the first write creates it otherwise). One consistent read.
@@ -48,7 +46,8 @@ pub async fn update_settings(
     changes: &Map<String, Json>,
     client: &ClientInfo,
 ) -> Result<SettingsRecord, Error> {
-    for attempt in 1..=ATTEMPTS {
+    let mut tries = Tries::new(Loop::SETTINGS);
+    loop {
         let (current, exists) = get_settings(app, caller.id).await?;
         let mut next = current.clone();
         apply_changes(&mut next, changes)?;
@@ -59,10 +58,13 @@ pub async fn update_settings(
             Condition::item_absent()
         };
         let private = next.profile_visibility != "public";
-        let mut ops = vec![TxOp::Put {
-            item: next.to_item()?,
-            condition: Some(condition),
-        }];
+        let mut tx = Transaction::new().with(
+            SettingsOp::Settings,
+            TxOp::Put {
+                item: next.to_item()?,
+                condition: Some(condition),
+            },
+        );
         let visibility_changed = private != caller.is_private;
         // The profile takes part in every write: its `is_private` follows the visibility, and
         // a write racing the account's erasure must not leave an orphaned settings item.
@@ -72,7 +74,7 @@ pub async fn update_settings(
                 .set("is_private", private)
                 .set("updated_at", Value::from(next.updated_at));
         }
-        ops.push(if visibility_changed {
+        let profile_op = if visibility_changed {
             TxOp::Update {
                 key: keys::user(caller.id),
                 update: profile_update,
@@ -83,31 +85,43 @@ pub async fn update_settings(
                 key: keys::user(caller.id),
                 condition: super::profile::writable_profile(),
             }
-        });
+        };
+        tx.push(SettingsOp::Profile, profile_op);
         // The settings event is written in the same transaction: no round trip of its own.
-        ops.push(events::event_put(app, change_event(caller.id, changes, client)).await?);
-        match app.table.transact_write(ops).await {
+        tx.push(
+            SettingsOp::Event,
+            events::event_put(app, change_event(caller.id, changes, client)).await?,
+        );
+        match tx.commit(app.table.as_ref()).await {
             Ok(()) => {
                 if visibility_changed && !private {
                     social::approve_pending_requests(app, caller.id).await?;
                 }
                 return Ok(next);
             }
-            // Another write of the settings got in between: read again and retry.
-            Err(e) if e.failed_condition_index() == Some(0) && attempt < ATTEMPTS => {}
-            Err(e) if e.failed_condition_index() == Some(0) => {
-                return Err(Error::Conflict(
-                    "The settings changed meanwhile; try again.".into(),
-                ));
+            // Another write of the settings got in between: read again and retry, and after
+            // `Loop::SETTINGS`' tries answer 409.
+            Err(e) if e.first_failed_condition() == Some(SettingsOp::Settings) => {
+                tries.retry().await?;
             }
             // The profile is gone or being erased.
-            Err(e) if e.failed_condition_index() == Some(1) => return Err(Error::NotFound),
+            Err(e) if e.first_failed_condition() == Some(SettingsOp::Profile) => {
+                return Err(Error::NotFound);
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Error::Conflict(
-        "The settings changed meanwhile; try again.".into(),
-    ))
+}
+
+/// The operations of a settings write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SettingsOp {
+    /// The settings item, at the version read (or absent).
+    Settings,
+    /// The profile: writable, and its `is_private` when the visibility's meaning changes.
+    Profile,
+    /// The change's user event.
+    Event,
 }
 
 /// The event a settings change logs (in the change's own transaction).

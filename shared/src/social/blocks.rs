@@ -6,7 +6,7 @@ use serde_json::json;
 use super::edges::{BlockEdge, FollowEdge};
 use super::follows::{USER_NOT_FOUND, profiles_of};
 use super::{
-    Attempt, REQUEST_ATTR, Retries, TxOutcome, log, new_request_id, outcome, publish, written_by,
+    Attempt, REQUEST_ATTR, Retries, TxOutcome, commit, log, new_request_id, publish, written_by,
 };
 use crate::App;
 use crate::accounts::UserRecord;
@@ -16,7 +16,8 @@ use crate::auth::client::ClientInfo;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{
-    Condition, Cursor, Index, Query, SortCondition, StoreError, TxOp, Update, Value, keys,
+    Condition, Cursor, Index, Query, SortCondition, StoreError, Transaction, TxOp, Update, Value,
+    keys,
 };
 
 pub const SELF_BLOCK: &str = "You cannot block yourself.";
@@ -167,14 +168,20 @@ async fn try_block(
     };
     let mut item = block.to_item()?;
     item.insert(REQUEST_ATTR.into(), Value::S(request.to_owned()));
-    let mut ops = vec![TxOp::Put {
-        item,
-        condition: Some(Condition::item_absent()),
-    }];
+    let mut tx = Transaction::new().with(
+        BlockOp::Block,
+        TxOp::Put {
+            item,
+            condition: Some(Condition::item_absent()),
+        },
+    );
     let mut removed = Vec::new();
     // My counters' deltas (theirs mirror them, below).
     let (mut my_following, mut my_followers) = (0i64, 0i64);
-    for (key, item) in [(&outward, &found[0]), (&inward, &found[1])] {
+    for (name, key, item) in [
+        (BlockOp::Outward, &outward, &found[0]),
+        (BlockOp::Inward, &inward, &found[1]),
+    ] {
         match item {
             Some(item) => {
                 let edge = FollowEdge::from_item(item)?;
@@ -185,30 +192,45 @@ async fn try_block(
                         my_followers -= 1;
                     }
                 }
-                ops.push(TxOp::Delete {
-                    key: key.clone(),
-                    condition: Some(Condition::eq("status", edge.status.as_str())),
-                });
+                tx.push(
+                    name,
+                    TxOp::Delete {
+                        key: key.clone(),
+                        condition: Some(Condition::eq("status", edge.status.as_str())),
+                    },
+                );
                 removed.push(edge);
             }
-            None => ops.push(TxOp::Check {
-                key: key.clone(),
-                condition: Condition::item_absent(),
-            }),
+            None => tx.push(
+                name,
+                TxOp::Check {
+                    key: key.clone(),
+                    condition: Condition::item_absent(),
+                },
+            ),
         }
     }
     // Their counters mirror mine: my following is their followers and the other way.
     let sides = [
-        (me, my_following, my_followers, found[2].is_some()),
-        (blocked, my_followers, my_following, true),
+        (
+            BlockOp::Blocker,
+            me,
+            my_following,
+            my_followers,
+            found[2].is_some(),
+        ),
+        (BlockOp::Blocked, blocked, my_followers, my_following, true),
     ];
-    for (user, following, followers, present) in sides {
+    for (name, user, following, followers, present) in sides {
         if following == 0 && followers == 0 {
             if user == blocked {
-                ops.push(TxOp::Check {
-                    key: keys::user(user),
-                    condition: Condition::item_present(),
-                });
+                tx.push(
+                    name,
+                    TxOp::Check {
+                        key: keys::user(user),
+                        condition: Condition::item_present(),
+                    },
+                );
             }
             continue;
         }
@@ -219,7 +241,7 @@ async fn try_block(
         if followers != 0 {
             update = update.add("follower_count", followers);
         }
-        ops.push(if present {
+        let op = if present {
             TxOp::Update {
                 key: keys::user(user),
                 update,
@@ -230,11 +252,12 @@ async fn try_block(
                 key: keys::user(user),
                 condition: Condition::item_absent(),
             }
-        });
+        };
+        tx.push(name, op);
     }
-    match outcome(app.table.transact_write(ops).await)? {
+    match commit(app, tx).await? {
         TxOutcome::Committed => Ok(Attempt::Done((block, removed))),
-        TxOutcome::Failed(0) => {
+        TxOutcome::Failed(BlockOp::Block) => {
             let key = keys::block_edge(me, blocked);
             match app.table.get(&key, true).await? {
                 Some(item) if written_by(&item, request) => Ok(Attempt::Done((
@@ -248,6 +271,22 @@ async fn try_block(
             *unanswered = removed;
             Ok(Attempt::Retry)
         }
+        // An edge or a profile moved since the read: read again.
         TxOutcome::Failed(_) => Ok(Attempt::Retry),
     }
+}
+
+/// The operations of a block's transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockOp {
+    /// The block edge, put if absent.
+    Block,
+    /// My follow of them (deleted) or its absence (checked).
+    Outward,
+    /// Their follow of me (deleted) or its absence (checked).
+    Inward,
+    /// My counters, when a removed edge moves them.
+    Blocker,
+    /// Their counters, or that their profile exists.
+    Blocked,
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::edges::{FollowEdge, FollowStatus};
 use super::large;
 use super::{
-    Attempt, REQUEST_ATTR, Retries, TxOutcome, log, new_request_id, outcome, publish,
+    Attempt, REQUEST_ATTR, Retries, TxOutcome, commit, log, new_request_id, publish,
     usable_profile, written_by,
 };
 use crate::App;
@@ -18,8 +18,8 @@ use crate::auth::client::ClientInfo;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{
-    Condition, Cursor, Index, Item, Key, Page, Query, SortCondition, TxOp, Update, Value,
-    from_item, keys,
+    Condition, Cursor, Index, Item, Key, Page, Query, SortCondition, Transaction, TxOp, Update,
+    Value, from_item, keys,
 };
 
 pub const SELF_FOLLOW: &str = "You cannot follow yourself.";
@@ -604,36 +604,39 @@ async fn try_follow(
     ]);
     let mut item = edge.to_item()?;
     item.insert(REQUEST_ATTR.into(), Value::S(request.to_owned()));
-    // The operations, by name: a failed condition is decoded by which one failed.
-    const EDGE: usize = 0;
-    const FOLLOWER: usize = 1;
-    let mut ops = vec![TxOp::Put {
-        item,
-        condition: Some(Condition::item_absent()),
-    }];
-    ops.push(if assumed_private {
-        TxOp::Check {
-            key: keys::user(follower),
-            condition: usable_profile().and(under_limit),
-        }
-    } else {
-        TxOp::Update {
-            key: keys::user(follower),
-            update: Update::new().add("following_count", 1),
-            condition: Some(usable_profile().and(under_limit)),
-        }
-    });
-    // The target's operation, when the target is in the transaction (not a large account).
-    let mut target_op = None;
+    let mut tx = Transaction::new();
+    tx.push(
+        FollowOp::Edge,
+        TxOp::Put {
+            item,
+            condition: Some(Condition::item_absent()),
+        },
+    );
+    tx.push(
+        FollowOp::Follower,
+        if assumed_private {
+            TxOp::Check {
+                key: keys::user(follower),
+                condition: usable_profile().and(under_limit),
+            }
+        } else {
+            TxOp::Update {
+                key: keys::user(follower),
+                update: Update::new().add("following_count", 1),
+                condition: Some(usable_profile().and(under_limit)),
+            }
+        },
+    );
+    // The target is in the transaction unless it is a large account.
     let ordinary = usable_profile().and(Condition::Ne("large_account".into(), true.into()));
     match (large, assumed_private) {
-        (false, true) => {
-            target_op = Some(ops.len());
-            ops.push(TxOp::Check {
+        (false, true) => tx.push(
+            FollowOp::Target,
+            TxOp::Check {
                 key: keys::user(followed),
                 condition: ordinary.and(Condition::eq("is_private", true)),
-            });
-        }
+            },
+        ),
         (false, false) => {
             // A public profile may lack `is_private`; `<> true` covers both.
             let below_large = Condition::Or(vec![
@@ -643,37 +646,48 @@ async fn try_follow(
                     Value::Int(app.config.social.large_account_followers),
                 ),
             ]);
-            target_op = Some(ops.len());
-            ops.push(TxOp::Update {
-                key: keys::user(followed),
-                update: Update::new().add("follower_count", 1),
-                condition: Some(
-                    ordinary
-                        .and(Condition::Ne("is_private".into(), true.into()))
-                        .and(below_large),
-                ),
-            });
+            tx.push(
+                FollowOp::Target,
+                TxOp::Update {
+                    key: keys::user(followed),
+                    update: Update::new().add("follower_count", 1),
+                    condition: Some(
+                        ordinary
+                            .and(Condition::Ne("is_private".into(), true.into()))
+                            .and(below_large),
+                    ),
+                },
+            );
         }
-        (true, false) => ops.push(TxOp::Update {
-            key: keys::follower_count_shard(followed, follower),
-            update: Update::new().add(large::SHARD_COUNT, 1),
-            condition: None,
-        }),
+        (true, false) => tx.push(
+            FollowOp::TargetShard,
+            TxOp::Update {
+                key: keys::follower_count_shard(followed, follower),
+                update: Update::new().add(large::SHARD_COUNT, 1),
+                condition: None,
+            },
+        ),
         // A request to a large private account moves no count.
         (true, true) => {}
     }
-    ops.push(TxOp::Check {
-        key: keys::block_edge(follower, followed),
-        condition: Condition::item_absent(),
-    });
-    ops.push(TxOp::Check {
-        key: keys::block_edge(followed, follower),
-        condition: Condition::item_absent(),
-    });
-    match outcome(app.table.transact_write(ops).await)? {
+    tx.push(
+        FollowOp::NoBlockByFollower,
+        TxOp::Check {
+            key: keys::block_edge(follower, followed),
+            condition: Condition::item_absent(),
+        },
+    );
+    tx.push(
+        FollowOp::NoBlockByFollowed,
+        TxOp::Check {
+            key: keys::block_edge(followed, follower),
+            condition: Condition::item_absent(),
+        },
+    );
+    match commit(app, tx).await? {
         TxOutcome::Committed => Ok(Attempt::Done(edge)),
         TxOutcome::Busy => Ok(Attempt::Retry),
-        TxOutcome::Failed(EDGE) => {
+        TxOutcome::Failed(FollowOp::Edge) => {
             let key = keys::follow_edge(follower, followed);
             match app.table.get(&key, true).await? {
                 // An earlier try of this request did commit.
@@ -688,7 +702,7 @@ async fn try_follow(
                 None => Ok(Attempt::Retry),
             }
         }
-        TxOutcome::Failed(FOLLOWER) => {
+        TxOutcome::Failed(FollowOp::Follower) => {
             let user = crate::accounts::get_user_consistent(app, follower).await?;
             match user {
                 Some(u) if !u.is_suspended && u.following_count >= limit => Err(Error::BadRequest(
@@ -698,7 +712,7 @@ async fn try_follow(
                 _ => Err(Error::field("follower", USER_NOT_FOUND)),
             }
         }
-        TxOutcome::Failed(i) if Some(i) == target_op => {
+        TxOutcome::Failed(FollowOp::Target) => {
             let user = crate::accounts::get_user_consistent(app, followed).await?;
             match user {
                 Some(u) if !u.is_suspended => {
@@ -721,8 +735,28 @@ async fn try_follow(
             }
         }
         // Either block check: 403 without saying who blocked whom.
-        TxOutcome::Failed(_) => Err(Error::Forbidden(BLOCKED.into())),
+        TxOutcome::Failed(FollowOp::NoBlockByFollower | FollowOp::NoBlockByFollowed) => {
+            Err(Error::Forbidden(BLOCKED.into()))
+        }
+        // Unconditional: a large account's shard cannot fail a condition.
+        TxOutcome::Failed(FollowOp::TargetShard) => Ok(Attempt::Retry),
     }
+}
+
+/// The operations of a follow's transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FollowOp {
+    /// The new edge, put if absent.
+    Edge,
+    /// The follower's profile: usable, under the following limit (and its count, if public).
+    Follower,
+    /// The followed profile, unless it is a large account: usable, of the assumed visibility,
+    /// and its follower count.
+    Target,
+    /// A large account's follower count shard (unconditional).
+    TargetShard,
+    NoBlockByFollower,
+    NoBlockByFollowed,
 }
 
 /// One try of [`remove_edge`].
@@ -741,39 +775,37 @@ async fn try_remove(
         return Ok(Attempt::Done(unanswered.take()));
     };
     let edge = FollowEdge::from_item(item)?;
-    let mut ops = vec![TxOp::Delete {
-        key: edge_key.clone(),
-        condition: Some(Condition::eq("status", edge.status.as_str())),
-    }];
+    let mut tx = Transaction::new().with(
+        RemoveOp::Edge,
+        TxOp::Delete {
+            key: edge_key.clone(),
+            condition: Some(Condition::eq("status", edge.status.as_str())),
+        },
+    );
     if edge.is_active() {
-        ops.push(counter_op(
-            follower,
-            "following_count",
-            -1,
-            found[1].is_some(),
-        ));
+        tx.push(
+            RemoveOp::FollowingCount,
+            counter_op(follower, "following_count", -1, found[1].is_some()),
+        );
         // A large account's follow was counted in a shard: it is taken back from there.
         let large = found[2]
             .as_ref()
             .and_then(|p| p.get("large_account"))
             .and_then(Value::as_bool)
             == Some(true);
-        if large {
-            ops.push(TxOp::Update {
+        let followed_count = if large {
+            TxOp::Update {
                 key: keys::follower_count_shard(followed, follower),
                 update: Update::new().add(large::SHARD_COUNT, -1),
                 condition: None,
-            });
+            }
         } else {
-            ops.push(counter_op(
-                followed,
-                "follower_count",
-                -1,
-                found[2].is_some(),
-            ));
-        }
+            counter_op(followed, "follower_count", -1, found[2].is_some())
+        };
+        tx.push(RemoveOp::FollowerCount, followed_count);
     }
-    match outcome(app.table.transact_write(ops).await)? {
+    // Whichever condition failed, the state moved: read again.
+    match commit(app, tx).await? {
         TxOutcome::Committed => Ok(Attempt::Done(Some(edge))),
         TxOutcome::Busy => {
             *unanswered = Some(edge);
@@ -794,37 +826,46 @@ async fn try_approve(
     let now = app.clock.now();
     let (gsi1pk, gsi1sk) = keys::follower_index(followed, follower);
     let approved_at = Value::from(serde_json::to_value(now).unwrap_or_default());
-    let ops = vec![
-        TxOp::Update {
-            key: keys::follow_edge(follower, followed),
-            update: Update::new()
-                .set("status", FollowStatus::Active.as_str())
-                .set("approved_at", approved_at)
-                .set(keys::attr::GSI1PK, gsi1pk)
-                .set(keys::attr::GSI1SK, gsi1sk)
-                .remove(keys::attr::GSI2PK)
-                .remove(keys::attr::GSI2SK),
-            condition: Some(Condition::eq("status", FollowStatus::Pending.as_str())),
-        },
-        TxOp::Update {
-            key: keys::user(followed),
-            update: Update::new().add("follower_count", 1),
-            condition: Some(Condition::item_present()),
-        },
+    let tx = Transaction::new()
+        .with(
+            ApproveOp::Edge,
+            TxOp::Update {
+                key: keys::follow_edge(follower, followed),
+                update: Update::new()
+                    .set("status", FollowStatus::Active.as_str())
+                    .set("approved_at", approved_at)
+                    .set(keys::attr::GSI1PK, gsi1pk)
+                    .set(keys::attr::GSI1SK, gsi1sk)
+                    .remove(keys::attr::GSI2PK)
+                    .remove(keys::attr::GSI2SK),
+                condition: Some(Condition::eq("status", FollowStatus::Pending.as_str())),
+            },
+        )
+        .with(
+            ApproveOp::FollowerCount,
+            TxOp::Update {
+                key: keys::user(followed),
+                update: Update::new().add("follower_count", 1),
+                condition: Some(Condition::item_present()),
+            },
+        )
         // The follower's limit holds at approval too: requests made under it can outnumber it.
-        TxOp::Update {
-            key: keys::user(follower),
-            update: Update::new().add("following_count", 1),
-            condition: Some(Condition::item_present().and(Condition::Or(vec![
-                Condition::NotExists("following_count".into()),
-                Condition::Lt(
-                    "following_count".into(),
-                    Value::Int(app.config.social.following_limit),
-                ),
-            ]))),
-        },
-    ];
-    match outcome(app.table.transact_write(ops).await)? {
+        .with(
+            ApproveOp::FollowingCount,
+            TxOp::Update {
+                key: keys::user(follower),
+                update: Update::new().add("following_count", 1),
+                condition: Some(Condition::item_present().and(Condition::Or(vec![
+                    Condition::NotExists("following_count".into()),
+                    Condition::Lt(
+                        "following_count".into(),
+                        Value::Int(app.config.social.following_limit),
+                    ),
+                ]))),
+            },
+        );
+    // Whichever condition failed, there is no pending request to approve (or no room for it).
+    match commit(app, tx).await? {
         TxOutcome::Committed => Ok(Attempt::Done(read_edge(app, follower, followed).await?)),
         TxOutcome::Busy => {
             *unanswered = true;
@@ -836,4 +877,26 @@ async fn try_approve(
         }
         TxOutcome::Failed(_) => Ok(Attempt::Done(None)),
     }
+}
+
+/// The operations of an unfollow's transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RemoveOp {
+    /// The edge, deleted if its status is still the one read.
+    Edge,
+    /// The follower's `following_count` (an active edge only).
+    FollowingCount,
+    /// The followed user's `follower_count`, or a large account's shard (an active edge only).
+    FollowerCount,
+}
+
+/// The operations of an approval's transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ApproveOp {
+    /// The edge, pending until now.
+    Edge,
+    /// The followed user's `follower_count`.
+    FollowerCount,
+    /// The follower's `following_count`, under the following limit.
+    FollowingCount,
 }

@@ -5,7 +5,9 @@
 //! Every change of an edge and the counters it moves is one `transact_write` whose conditions
 //! assert the state the change was computed from; a cancelled transaction (a condition that no
 //! longer holds, or a conflict with a concurrent transaction) is re-read and retried with
-//! jittered backoff, and after [`MAX_ATTEMPTS`] the request is a 503 that changed nothing. A
+//! jittered backoff, and after [`Loop::SOCIAL`]'s tries the request is a 503 that changed nothing
+//! (`crate::retry`). The operations of each transaction are named ([`Transaction`]), and a
+//! failed condition is read by its operation's name. A
 //! table still throttling after the store's own retries is a 503 at once
 //! ([`StoreError::calls_for_another_round`](crate::store::StoreError::calls_for_another_round)). So
 //! `follower_count` and `following_count` equal the active edges at all times, except a large
@@ -18,8 +20,6 @@ pub mod follows;
 pub mod large;
 pub mod relationships;
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::App;
@@ -28,12 +28,10 @@ use crate::auth::client::ClientInfo;
 use crate::bus::DomainEvent;
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{Condition, Index, Query, SortCondition, StoreResult, keys};
+use crate::retry::{Loop, Tries};
+use crate::store::{Condition, Index, Query, SortCondition, Transaction, keys};
 
 pub use edges::{BlockEdge, FollowEdge, FollowStatus, edge_id, parse_edge_id};
-
-/// Tries of one change before it is answered with 503.
-pub const MAX_ATTEMPTS: u32 = 10;
 
 /// True when either user blocks the other (one batch read of the two block edges).
 pub async fn blocked_either_way(app: &App, a: UserId, b: UserId) -> Result<bool, Error> {
@@ -146,67 +144,49 @@ pub(crate) enum Attempt<T> {
     Again,
 }
 
-/// Counts the tries of one change: at most [`MAX_ATTEMPTS`], then 503.
-pub(crate) struct Retries {
-    tries: u32,
-    waits: u32,
-}
+/// Counts the tries of one change under [`Loop::SOCIAL`]: at most 10, then 503.
+pub(crate) struct Retries(Tries);
 
 impl Retries {
     pub(crate) fn new() -> Self {
-        Retries { tries: 0, waits: 0 }
+        Retries(Tries::new(Loop::SOCIAL))
     }
 
     /// Decides what happens after a try: the value, or `None` to try again (after waiting
     /// for `Retry`), or 503 when the tries are used up.
     pub(crate) async fn next<T>(&mut self, attempt: Attempt<T>) -> Result<Option<T>, Error> {
-        self.tries += 1;
-        let wait = match attempt {
+        match attempt {
             Attempt::Done(value) => return Ok(Some(value)),
-            Attempt::Again => false,
-            Attempt::Retry => true,
-        };
-        if self.tries >= MAX_ATTEMPTS {
-            return Err(Error::Unavailable {
-                reason: "the social graph is busy for these users; try again".into(),
-                retry_after_secs: 1,
-            });
-        }
-        if wait {
-            self.waits += 1;
-            tokio::time::sleep(backoff(self.waits)).await;
+            Attempt::Again => self.0.again()?,
+            Attempt::Retry => self.0.retry().await?,
         }
         Ok(None)
     }
 }
 
-/// 10 ms doubling per retry, capped at 400 ms, with full jitter on the upper half so that
-/// colliding requests spread out.
-fn backoff(retry: u32) -> Duration {
-    let base = (10u64 << retry.saturating_sub(1).min(6)).min(400);
-    Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2))
-}
-
-/// How a transaction ended, for the retry loop.
-pub(crate) enum TxOutcome {
+/// How a transaction ended, for the retry loop; `N` names the transaction's operations.
+pub(crate) enum TxOutcome<N> {
     Committed,
-    /// The operation at this index had a failed condition.
-    Failed(usize),
+    /// The operation with this name had a failed condition (the first such, in push order).
+    Failed(N),
     /// A conflict with another transaction that outlasted the store's retries, or an answer
     /// that may have been lost: re-read and retry.
     Busy,
 }
 
-/// Throttling that outlasted the store's own retries is a 503 at once
-/// ([`StoreError::calls_for_another_round`]): 10 rounds of 4 tries made up to 40 calls per
-/// request to a table that was already throttling.
-pub(crate) fn outcome(result: StoreResult<()>) -> Result<TxOutcome, Error> {
-    match result {
+/// Commits `transaction` and sorts its end for the retry loop. Throttling that outlasted the
+/// store's own retries is a 503 at once ([`StoreError::calls_for_another_round`](crate::store::StoreError::calls_for_another_round)): 10 rounds
+/// of 4 tries made up to 40 calls per request to a table that was already throttling.
+pub(crate) async fn commit<N>(app: &App, transaction: Transaction<N>) -> Result<TxOutcome<N>, Error>
+where
+    N: Copy + PartialEq + std::fmt::Debug,
+{
+    match transaction.commit(app.table.as_ref()).await {
         Ok(()) => Ok(TxOutcome::Committed),
-        Err(e) => match e.failed_condition_index() {
-            Some(index) => Ok(TxOutcome::Failed(index)),
-            None if e.calls_for_another_round() => Ok(TxOutcome::Busy),
-            None => Err(e.into()),
+        Err(failure) => match failure.first_failed_condition() {
+            Some(name) => Ok(TxOutcome::Failed(name)),
+            None if failure.store_error().calls_for_another_round() => Ok(TxOutcome::Busy),
+            None => Err(failure.into()),
         },
     }
 }

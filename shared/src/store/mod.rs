@@ -13,6 +13,7 @@ mod limits;
 pub mod retry;
 pub mod stream;
 pub mod table;
+pub mod transaction;
 pub mod value;
 
 pub use keys::Index;
@@ -20,4 +21,5 @@ pub use table::{
     CancelReason, Condition, Cursor, IdempotencyToken, Key, MAX_TRANSACTION_OPS, Page, Query, Scan,
     SortCondition, StoreError, StoreResult, Table, TxOp, Update, UpdateAction, is_expired,
 };
+pub use transaction::{Transaction, TxFailure};
 pub use value::{Item, ItemShapeError, Value, from_item, to_item};

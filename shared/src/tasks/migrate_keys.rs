@@ -32,7 +32,9 @@ use crate::activity::events::{EventRecord, Severity};
 use crate::badges::awards::{BadgeScore, UserBadge};
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{Condition, Item, Key, StoreError, TxOp, Update, Value, from_item, keys};
+use crate::store::{
+    Condition, Item, Key, StoreError, Transaction, TxOp, Update, Value, from_item, keys,
+};
 
 pub const NAME: &str = "migrate_keys";
 
@@ -147,25 +149,30 @@ fn names_change(item: &Item) -> Option<Change> {
 async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
     match change {
         Change::Earned { badge, count } => {
-            let ops = vec![
-                TxOp::Update {
-                    key: keys::badge_definition(badge),
-                    update: Update::new().remove("earned_count"),
-                    condition: Some(Condition::eq("earned_count", count)),
-                },
-                TxOp::Update {
-                    key: keys::badge_earned(badge),
-                    update: Update::new().add("count", count),
-                    condition: None,
-                },
-            ];
-            match run.app.table.transact_write(ops).await {
+            let tx = Transaction::new()
+                .with(
+                    MigrationOp::From,
+                    TxOp::Update {
+                        key: keys::badge_definition(badge),
+                        update: Update::new().remove("earned_count"),
+                        condition: Some(Condition::eq("earned_count", count)),
+                    },
+                )
+                .with(
+                    MigrationOp::To,
+                    TxOp::Update {
+                        key: keys::badge_earned(badge),
+                        update: Update::new().add("count", count),
+                        condition: None,
+                    },
+                );
+            match tx.commit(run.app.table.as_ref()).await {
                 Ok(()) => {
                     run.counts.written(2);
                     run.counts.note("counts moved", 1);
                 }
                 // Moved already (a repeated page), or the definition is gone.
-                Err(e) if e.failed_condition_index() == Some(0) => {}
+                Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -180,22 +187,24 @@ async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
                 condition: Some(Condition::item_present()),
             };
             // An account being erased is out of the indexes already: its keys just go.
-            let ops = if user.deleting {
-                vec![profile]
-            } else {
-                vec![profile, crate::accounts::users::name_index_op(&user)]
-            };
-            let written = ops.len() as u64;
-            match run.app.table.transact_write(ops).await {
+            let mut tx = Transaction::new().with(MigrationOp::From, profile);
+            if !user.deleting {
+                tx.push(
+                    MigrationOp::To,
+                    crate::accounts::users::name_index_op(&user),
+                );
+            }
+            let written = tx.len() as u64;
+            match tx.commit(run.app.table.as_ref()).await {
                 Ok(()) => {
                     run.counts.written(written);
                     run.counts.note("names moved", 1);
                 }
                 // The profile is gone meanwhile: nothing to move.
-                Err(e) if e.failed_condition_index() == Some(0) => {}
+                Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
                 // The username's unique item is someone else's (a rename raced the walk):
                 // the profile is re-read on the next run; nothing is lost meanwhile.
-                Err(e) if e.failed_condition_index() == Some(1) => {
+                Err(e) if e.first_failed_condition() == Some(MigrationOp::To) => {
                     run.counts.note("names skipped", 1);
                 }
                 Err(e) => return Err(e.into()),
@@ -218,33 +227,48 @@ async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
             }
         }
         Change::Move { from, to } => {
-            let ops = vec![
-                TxOp::Put {
-                    item: to,
-                    condition: Some(Condition::item_absent()),
-                },
-                TxOp::Delete {
-                    key: from.clone(),
-                    condition: Some(Condition::item_present()),
-                },
-            ];
-            match run.app.table.transact_write(ops).await {
+            let tx = Transaction::new()
+                .with(
+                    MigrationOp::To,
+                    TxOp::Put {
+                        item: to,
+                        condition: Some(Condition::item_absent()),
+                    },
+                )
+                .with(
+                    MigrationOp::From,
+                    TxOp::Delete {
+                        key: from.clone(),
+                        condition: Some(Condition::item_present()),
+                    },
+                );
+            match tx.commit(run.app.table.as_ref()).await {
                 Ok(()) => {
                     run.counts.written(2);
                     run.counts.note("moved", 1);
                 }
-                Err(e) if e.failed_condition_index() == Some(0) => {
+                Err(e) if e.first_failed_condition() == Some(MigrationOp::To) => {
                     // Already at its new key (a repeated page): only the old copy is left.
                     run.app.table.delete(&from, None).await?;
                     run.counts.written(1);
                 }
                 // The old item is gone meanwhile: nothing to move.
-                Err(e) if e.failed_condition_index() == Some(1) => {}
+                Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
                 Err(e) => return Err(e.into()),
             }
         }
     }
     Ok(())
+}
+
+/// The two sides of a migration's transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MigrationOp {
+    /// Where the data was: the definition's `earned_count`, the profile's index keys, the
+    /// item at its old key.
+    From,
+    /// Where it goes: the count item, the name index item, the item at its new key.
+    To,
 }
 
 #[async_trait]

@@ -28,8 +28,8 @@ use crate::auth::sessions::SessionRecord;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{
-    Condition, Index, Item, Key, Query, SortCondition, StoreError, TxOp, Update, Value, from_item,
-    keys,
+    Condition, Index, Item, Key, Query, SortCondition, StoreError, Transaction, TxOp, Update,
+    Value, from_item, keys,
 };
 
 pub const NAME: &str = "analyze_user_security_events";
@@ -122,17 +122,22 @@ async fn raise(
         keys::attr::EXPIRES_AT.into(),
         Value::Int(run.as_of.timestamp() + MARKER_TTL_SECS),
     );
-    let ops = vec![
-        TxOp::Put {
-            item: marker,
-            condition: Some(Condition::item_absent()),
-        },
-        TxOp::Put {
-            item: record.to_item()?,
-            condition: Some(Condition::item_absent()),
-        },
-    ];
-    match run.app.table.transact_write(ops).await {
+    let tx = Transaction::new()
+        .with(
+            FindingOp::Marker,
+            TxOp::Put {
+                item: marker,
+                condition: Some(Condition::item_absent()),
+            },
+        )
+        .with(
+            FindingOp::Event,
+            TxOp::Put {
+                item: record.to_item()?,
+                condition: Some(Condition::item_absent()),
+            },
+        );
+    match tx.commit(run.app.table.as_ref()).await {
         Ok(()) => {
             run.counts.written(2);
             run.counts.note("findings", 1);
@@ -146,13 +151,19 @@ async fn raise(
             );
             Ok(())
         }
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first() == Some(&crate::store::CancelReason::ConditionFailed) =>
-        {
-            Ok(())
-        }
+        // Found before: the marker is there.
+        Err(e) if e.condition_failed(FindingOp::Marker) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The operations of recording a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FindingOp {
+    /// The finding's marker, put if absent: a finding already recorded fails here.
+    Marker,
+    /// The security event.
+    Event,
 }
 
 fn record(item: &Item) -> Option<(Key, EventRecord)> {
