@@ -25,7 +25,7 @@ use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effo
 use crate::config::SigningKeysSource;
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{CancelReason, Condition, Item, StoreError, TxOp, Value, keys};
+use crate::store::{Condition, Item, StoreError, Transaction, TxOp, Value, keys};
 
 /// The one answer to every token that does not pass, whatever the reason: a client learns
 /// nothing about which check failed.
@@ -552,6 +552,15 @@ fn revocation_item(claims: &Claims, now: i64, reason: &str) -> Item {
 
 /// `POST /api/auth/jwt/refresh/`: rotates a refresh token into a new pair for the same session.
 ///
+/// The operations of a refresh token's rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RotationOp {
+    /// The old token's revocation, put if absent (a second use finds it).
+    Revoke,
+    /// The session is still active.
+    SessionActive,
+}
+
 /// The old token is revoked in the same transaction that checks it was not revoked before, so
 /// of two concurrent uses exactly one rotates. A second use within the grace window (parallel
 /// tabs) is answered with a fresh pair; after it, the token is taken as stolen: the whole
@@ -584,7 +593,10 @@ pub async fn refresh(
         key: keys::session(&claims.sid),
         condition: Condition::eq("is_active", true),
     };
-    match app.table.transact_write(vec![rotate, still_active]).await {
+    let rotation = Transaction::new()
+        .with(RotationOp::Revoke, rotate)
+        .with(RotationOp::SessionActive, still_active);
+    match rotation.commit(&*app.table).await {
         Ok(()) => {
             let pair = issue_pair(app, &session)?;
             let event = NewEvent::new(EventType::TokenRefresh, Some(user))
@@ -601,17 +613,11 @@ pub async fn refresh(
             tokio::join!(log_event_best_effort(app, event), visit);
             Ok(pair)
         }
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            if failed(1) {
-                Err(invalid())
-            } else if failed(0) {
-                reused(app, &claims, &session, client, now).await
-            } else {
-                Err(StoreError::TransactionCanceled { reasons }.into())
-            }
+        Err(failure) if failure.condition_failed(RotationOp::SessionActive) => Err(invalid()),
+        Err(failure) if failure.condition_failed(RotationOp::Revoke) => {
+            reused(app, &claims, &session, client, now).await
         }
-        Err(e) => Err(e.into()),
+        Err(failure) => Err(failure.into()),
     }
 }
 

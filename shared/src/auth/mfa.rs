@@ -28,7 +28,7 @@ use serde_json::{Value as Json, json};
 
 use super::client::ClientInfo;
 use super::limits::{self, LockSubject};
-use super::passkeys::{Assertion, Ceremony, Checked};
+use super::passkeys::{Assertion, AssertionOp, Ceremony, Checked};
 use super::secrets::{random_token, sha256_hex};
 use super::sessions::{self, StartedSession};
 use super::webauthn::Refusal;
@@ -40,7 +40,7 @@ use crate::error::{Error, FieldErrors};
 use crate::mail::Email;
 use crate::model::UserId;
 use crate::store::{
-    CancelReason, Condition, Item, Key, Query, SortCondition, StoreError, TxOp, Update, Value,
+    Condition, Item, Key, Query, SortCondition, StoreError, Transaction, TxOp, Update, Value,
     from_item, keys, to_item,
 };
 
@@ -600,6 +600,38 @@ pub async fn enrol_totp(
     })
 }
 
+/// The operations of a factor's confirmation. Recovery codes are told apart only to keep the
+/// names unique (their puts cannot fail but by a bug).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConfirmOp {
+    Factor,
+    Session,
+    RecoveryCode(usize),
+}
+
+/// The operations of a factor's removal, the voided recovery codes as in [`ConfirmOp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RemoveOp {
+    Factor,
+    RecoveryCode(usize),
+}
+
+/// The operations of a sign-in's second step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SecondStepOp {
+    /// The pending sign-in, deleted while live.
+    Pending,
+    Proof(ProofOp),
+    Session,
+}
+
+/// The operations of a step-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepUpOp {
+    Proof(ProofOp),
+    Session,
+}
+
 /// A factor confirmed; the recovery codes when it is the account's first.
 #[derive(Debug)]
 pub struct Confirmed {
@@ -651,43 +683,50 @@ pub async fn confirm_totp(
         return Err(wrong_code(app, user, client, "enrolment", "code").await);
     };
     let first = !second_factors(app, user).await?.any();
-    let mut ops = vec![TxOp::Update {
-        key: factor.key(),
-        update: Update::new()
-            .set("status", "active")
-            .set("activated_at", Value::from(now))
-            .set("last_used_at", Value::from(now))
-            .set("last_step", step)
-            .remove(keys::attr::EXPIRES_AT),
-        condition: Some(Condition::eq("status", "pending").and(Condition::Gt(
-            keys::attr::EXPIRES_AT.into(),
-            Value::Int(epoch),
-        ))),
-    }];
+    let mut tx = Transaction::new().with(
+        ConfirmOp::Factor,
+        TxOp::Update {
+            key: factor.key(),
+            update: Update::new()
+                .set("status", "active")
+                .set("activated_at", Value::from(now))
+                .set("last_used_at", Value::from(now))
+                .set("last_step", step)
+                .remove(keys::attr::EXPIRES_AT),
+            condition: Some(Condition::eq("status", "pending").and(Condition::Gt(
+                keys::attr::EXPIRES_AT.into(),
+                Value::Int(epoch),
+            ))),
+        },
+    );
     if let Some(session_id) = &principal.session_id {
-        ops.push(elevate_session(session_id, principal, "otp", epoch));
+        tx.push(
+            ConfirmOp::Session,
+            elevate_session(session_id, principal, "otp", epoch),
+        );
     }
     let codes = if first {
         let old = recovery_code_keys(app, user).await?;
         let (codes, writes) = recovery_set(app, user, &old);
-        ops.extend(writes);
+        for (i, op) in writes.into_iter().enumerate() {
+            tx.push(ConfirmOp::RecoveryCode(i), op);
+        }
         Some(codes)
     } else {
         None
     };
-    match app.table.transact_write(ops).await {
+    match tx.commit(&*app.table).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            return Err(if reasons.first() == Some(&CancelReason::ConditionFailed) {
-                // Confirmed (or lapsed) meanwhile.
-                Error::Conflict("This factor is no longer pending.".into())
-            } else if reasons.get(1) == Some(&CancelReason::ConditionFailed) {
-                Error::Unauthenticated("Session has expired or ended.".into())
-            } else {
-                StoreError::TransactionCanceled { reasons }.into()
-            });
+        // Confirmed (or lapsed) meanwhile.
+        Err(failure) if failure.condition_failed(ConfirmOp::Factor) => {
+            return Err(Error::Conflict("This factor is no longer pending.".into()));
         }
-        Err(e) => return Err(e.into()),
+        Err(failure) if failure.condition_failed(ConfirmOp::Session) => {
+            return Err(Error::Unauthenticated(
+                "Session has expired or ended.".into(),
+            ));
+        }
+        Err(failure) => return Err(failure.into()),
     }
     clear_guesses(app, user).await;
     log_event_best_effort(
@@ -771,21 +810,28 @@ pub async fn remove_factor(
     let last = factor.status == FactorStatus::Active
         && active?.iter().all(|f| f.factor_id == factor.factor_id)
         && passkeys?.is_empty();
-    let mut ops = vec![TxOp::Delete {
-        key: factor.key(),
-        condition: Some(Condition::item_present()),
-    }];
+    let mut tx = Transaction::new().with(
+        RemoveOp::Factor,
+        TxOp::Delete {
+            key: factor.key(),
+            condition: Some(Condition::item_present()),
+        },
+    );
     if last {
-        ops.extend(void_recovery_codes(app, user).await?);
-    }
-    match app.table.transact_write(ops).await {
-        Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
+        for (i, op) in void_recovery_codes(app, user)
+            .await?
+            .into_iter()
+            .enumerate()
         {
+            tx.push(RemoveOp::RecoveryCode(i), op);
+        }
+    }
+    match tx.commit(&*app.table).await {
+        Ok(()) => {}
+        Err(failure) if failure.condition_failed(RemoveOp::Factor) => {
             return Err(Error::NotFound);
         }
-        Err(e) => return Err(e.into()),
+        Err(failure) => return Err(failure.into()),
     }
     if factor.status == FactorStatus::Active {
         log_event_best_effort(
@@ -897,10 +943,20 @@ impl Proof<'_> {
     }
 }
 
+/// The writes that spend a second-factor proof, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProofOp {
+    /// The TOTP factor's step, taken once.
+    TotpStep,
+    /// The recovery code, deleted once.
+    RecoveryCode,
+    Passkey(AssertionOp),
+}
+
 /// What checking a second-factor proof found.
 enum ProofCheck {
     /// The writes that spend it, for the transaction that uses it.
-    Spend(Vec<TxOp>),
+    Spend(Vec<(ProofOp, TxOp)>),
     /// Wrong; a passkey's refusal says which check failed.
     Wrong(Option<Refusal>),
 }
@@ -918,20 +974,31 @@ async fn check_proof(
             require_available(app)?;
             let factors = active_factors(app, user).await?;
             match match_code(app, &factors, &typed_code(code))? {
-                Some((factor, step)) => ProofCheck::Spend(vec![take_step(app, factor, step)]),
+                Some((factor, step)) => {
+                    ProofCheck::Spend(vec![(ProofOp::TotpStep, take_step(app, factor, step))])
+                }
                 None => ProofCheck::Wrong(None),
             }
         }
         Proof::RecoveryCode(code) => {
             let key = keys::recovery_code(user, &recovery_hash(user, code));
             match app.table.get(&key, true).await? {
-                Some(_) => ProofCheck::Spend(vec![spend_recovery_code(user, code)]),
+                Some(_) => ProofCheck::Spend(vec![(
+                    ProofOp::RecoveryCode,
+                    spend_recovery_code(user, code),
+                )]),
                 None => ProofCheck::Wrong(None),
             }
         }
         Proof::Passkey(assertion) => {
             match super::passkeys::check_assertion(app, assertion, ceremony).await? {
-                Checked::Passed(checked) => ProofCheck::Spend(checked.writes(app)),
+                Checked::Passed(checked) => ProofCheck::Spend(
+                    checked
+                        .writes(app)
+                        .into_iter()
+                        .map(|(name, op)| (ProofOp::Passkey(name), op))
+                        .collect(),
+                ),
                 Checked::Refused { why, challenge, .. } => {
                     super::passkeys::spend_refused(app, challenge.as_ref()).await;
                     ProofCheck::Wrong(Some(why))
@@ -1047,36 +1114,41 @@ pub async fn complete_sign_in(
             return Err(failed_attempt(app, &challenge_key, &user, client, proof, refusal).await);
         }
     };
-    let spent = 1..=spend.len();
     let assurance = Assurance::two_factor(password_at, proof.amr(), now);
     let started = sessions::new_session_with(app, &user, client, via, assurance);
-    let mut ops = vec![TxOp::Delete {
-        key: challenge_key.clone(),
-        condition: Some(Condition::item_present().and(Condition::Gt(
-            keys::attr::EXPIRES_AT.into(),
-            Value::Int(now),
-        ))),
-    }];
-    ops.extend(spend);
-    ops.push(TxOp::Put {
-        item: started.record.to_item()?,
-        condition: Some(Condition::item_absent()),
-    });
-    match app.table.transact_write(ops).await {
+    let mut tx = Transaction::new().with(
+        SecondStepOp::Pending,
+        TxOp::Delete {
+            key: challenge_key.clone(),
+            condition: Some(Condition::item_present().and(Condition::Gt(
+                keys::attr::EXPIRES_AT.into(),
+                Value::Int(now),
+            ))),
+        },
+    );
+    for (name, op) in spend {
+        tx.push(SecondStepOp::Proof(name), op);
+    }
+    tx.push(
+        SecondStepOp::Session,
+        TxOp::Put {
+            item: started.record.to_item()?,
+            condition: Some(Condition::item_absent()),
+        },
+    );
+    match tx.commit(&*app.table).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            return Err(if failed(0) {
-                sign_in_expired()
-            } else if spent.clone().any(failed) {
+        Err(failure) => {
+            return Err(match failure.first_failed_condition() {
+                Some(SecondStepOp::Pending) => sign_in_expired(),
                 // The code or the assertion was used by a concurrent request: a replay.
-                let refusal = matches!(proof, Proof::Passkey(_)).then_some(Refusal::Challenge);
-                failed_attempt(app, &challenge_key, &user, client, proof, refusal).await
-            } else {
-                StoreError::TransactionCanceled { reasons }.into()
+                Some(SecondStepOp::Proof(_)) => {
+                    let refusal = matches!(proof, Proof::Passkey(_)).then_some(Refusal::Challenge);
+                    failed_attempt(app, &challenge_key, &user, client, proof, refusal).await
+                }
+                _ => failure.into(),
             });
         }
-        Err(e) => return Err(e.into()),
     }
     clear_guesses(app, user.id).await;
     log_event_best_effort(
@@ -1270,35 +1342,39 @@ pub async fn step_up(
             )
         }
     };
-    // The proof's writes first, the session's last.
-    let session_index = spend.len();
     let second = !spend.is_empty();
-    let mut ops = spend;
-    ops.push(TxOp::Update {
-        key: keys::session(session_id),
-        update: assurance_update(&assurance),
-        condition: Some(Condition::eq("is_active", true)),
-    });
-    match app.table.transact_write(ops).await {
+    let mut tx = Transaction::new();
+    for (name, op) in spend {
+        tx.push(StepUpOp::Proof(name), op);
+    }
+    tx.push(
+        StepUpOp::Session,
+        TxOp::Update {
+            key: keys::session(session_id),
+            update: assurance_update(&assurance),
+            condition: Some(Condition::eq("is_active", true)),
+        },
+    );
+    match tx.commit(&*app.table).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            return Err(if (0..session_index).any(failed) {
-                let (field, refusal) = match proof {
-                    StepUpProof::Second(p @ Proof::Passkey(_)) => {
-                        (p.field(), Some(Refusal::Challenge))
-                    }
-                    StepUpProof::Second(p) => (p.field(), None),
-                    StepUpProof::Password(_) => ("password", None),
-                };
-                wrong_proof(app, user, client, "step_up", field, refusal).await
-            } else if failed(session_index) {
-                Error::Unauthenticated("Session has expired or ended.".into())
-            } else {
-                StoreError::TransactionCanceled { reasons }.into()
+        Err(failure) => {
+            return Err(match failure.first_failed_condition() {
+                Some(StepUpOp::Proof(_)) => {
+                    let (field, refusal) = match proof {
+                        StepUpProof::Second(p @ Proof::Passkey(_)) => {
+                            (p.field(), Some(Refusal::Challenge))
+                        }
+                        StepUpProof::Second(p) => (p.field(), None),
+                        StepUpProof::Password(_) => ("password", None),
+                    };
+                    wrong_proof(app, user, client, "step_up", field, refusal).await
+                }
+                Some(StepUpOp::Session) => {
+                    Error::Unauthenticated("Session has expired or ended.".into())
+                }
+                None => failure.into(),
             });
         }
-        Err(e) => return Err(e.into()),
     }
     if second {
         clear_guesses(app, user).await;

@@ -35,8 +35,8 @@ use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{
-    CancelReason, Condition, Item, Key, Query, SortCondition, StoreError, TxOp, Update, Value,
-    from_item, keys, to_item,
+    Condition, Item, Key, Query, SortCondition, Transaction, TxOp, Update, Value, from_item, keys,
+    to_item,
 };
 
 /// A ceremony must finish within this.
@@ -451,40 +451,51 @@ pub async fn finish_registration(
     };
     let mut owner = keys::passkey_credential(&passkey_id).to_item();
     owner.insert("user_id".into(), Value::Int(user.0));
-    let mut ops = vec![
-        spend_challenge(app, &challenge_key),
-        TxOp::Put {
-            item: owner,
-            condition: Some(Condition::item_absent()),
-        },
-        TxOp::Put {
-            item: record.to_item()?,
-            condition: Some(Condition::item_absent()),
-        },
-    ];
+    let mut tx = Transaction::new()
+        .with(
+            RegistrationOp::Challenge,
+            spend_challenge(app, &challenge_key),
+        )
+        .with(
+            RegistrationOp::CredentialOwner,
+            TxOp::Put {
+                item: owner,
+                condition: Some(Condition::item_absent()),
+            },
+        )
+        .with(
+            RegistrationOp::Passkey,
+            TxOp::Put {
+                item: record.to_item()?,
+                condition: Some(Condition::item_absent()),
+            },
+        );
     // The first second factor brings the recovery codes, as a first TOTP factor does: an
     // account whose only factor is a passkey must not be lost with the device.
     let recovery_codes = if mfa::second_factors(app, user).await?.any() {
         None
     } else {
         let (codes, writes) = mfa::first_factor_recovery_set(app, user).await?;
-        ops.extend(writes);
+        for (i, op) in writes.into_iter().enumerate() {
+            tx.push(RegistrationOp::RecoveryCode(i), op);
+        }
         Some(codes)
     };
-    match app.table.transact_write(ops).await {
+    match tx.commit(&*app.table).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            return Err(if failed(0) {
-                fail(None, Refusal::Challenge).await
-            } else if failed(1) || failed(2) {
-                app.table.delete(&challenge_key, None).await?;
-                Error::Conflict("This passkey is already registered.".into())
-            } else {
-                StoreError::TransactionCanceled { reasons }.into()
-            });
+        Err(failure) if failure.condition_failed(RegistrationOp::Challenge) => {
+            return Err(fail(None, Refusal::Challenge).await);
         }
-        Err(e) => return Err(e.into()),
+        Err(failure)
+            if failure.condition_failed(RegistrationOp::CredentialOwner)
+                || failure.condition_failed(RegistrationOp::Passkey) =>
+        {
+            app.table.delete(&challenge_key, None).await?;
+            return Err(Error::Conflict(
+                "This passkey is already registered.".into(),
+            ));
+        }
+        Err(failure) => return Err(failure.into()),
     }
     log_event_best_effort(
         app,
@@ -539,27 +550,37 @@ pub async fn remove(
         && registered?
             .iter()
             .all(|p| p.passkey_id == passkey.passkey_id);
-    let mut ops = vec![
-        TxOp::Delete {
-            key: passkey.key(),
-            condition: Some(Condition::item_present()),
-        },
-        TxOp::Delete {
-            key: keys::passkey_credential(&passkey.passkey_id),
-            condition: None,
-        },
-    ];
+    let mut tx = Transaction::new()
+        .with(
+            RemovalOp::Passkey,
+            TxOp::Delete {
+                key: passkey.key(),
+                condition: Some(Condition::item_present()),
+            },
+        )
+        .with(
+            RemovalOp::CredentialOwner,
+            TxOp::Delete {
+                key: keys::passkey_credential(&passkey.passkey_id),
+                condition: None,
+            },
+        );
     if last {
-        ops.extend(mfa::void_recovery_codes(app, user).await?);
-    }
-    match app.table.transact_write(ops).await {
-        Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons })
-            if reasons.first() == Some(&CancelReason::ConditionFailed) =>
+        for (i, op) in mfa::void_recovery_codes(app, user)
+            .await?
+            .into_iter()
+            .enumerate()
         {
+            tx.push(RemovalOp::RecoveryCode(i), op);
+        }
+    }
+    match tx.commit(&*app.table).await {
+        Ok(()) => {}
+        // Removed meanwhile (another request of the owner's, or an administrator's reset).
+        Err(failure) if failure.condition_failed(RemovalOp::Passkey) => {
             return Err(Error::NotFound);
         }
-        Err(e) => return Err(e.into()),
+        Err(failure) => return Err(failure.into()),
     }
     log_event_best_effort(
         app,
@@ -617,22 +638,62 @@ pub struct CheckedAssertion {
     challenge: Key,
 }
 
+/// The writes that spend a checked assertion, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssertionOp {
+    /// The ceremony's challenge, deleted while live.
+    Challenge,
+    /// The passkey's sign counter, advanced from the count read.
+    Counter,
+}
+
 impl CheckedAssertion {
     /// The writes that spend it, for the caller's transaction: the challenge (once, while
     /// live) and the sign counter (conditional on the count read, so one assertion is used
     /// once even where the authenticator keeps no counter).
-    pub fn writes(&self, app: &App) -> Vec<TxOp> {
-        vec![
-            spend_challenge(app, &self.challenge),
-            TxOp::Update {
-                key: self.passkey.key(),
-                update: Update::new()
-                    .set("sign_count", i64::from(self.sign_count))
-                    .set("last_used_at", Value::from(app.clock.now())),
-                condition: Some(Condition::eq("sign_count", self.passkey.sign_count)),
-            },
+    pub fn writes(&self, app: &App) -> [(AssertionOp, TxOp); 2] {
+        [
+            (
+                AssertionOp::Challenge,
+                spend_challenge(app, &self.challenge),
+            ),
+            (
+                AssertionOp::Counter,
+                TxOp::Update {
+                    key: self.passkey.key(),
+                    update: Update::new()
+                        .set("sign_count", i64::from(self.sign_count))
+                        .set("last_used_at", Value::from(app.clock.now())),
+                    condition: Some(Condition::eq("sign_count", self.passkey.sign_count)),
+                },
+            ),
         ]
     }
+}
+
+/// The operations of a passkey sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SignInOp {
+    Assertion(AssertionOp),
+    Session,
+}
+
+/// The operations of a registration. The recovery codes of a first factor are told apart
+/// only to keep the names unique: none has a condition that can fail but by a bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RegistrationOp {
+    Challenge,
+    CredentialOwner,
+    Passkey,
+    RecoveryCode(usize),
+}
+
+/// The operations of a removal; the voided recovery codes as in [`RegistrationOp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RemovalOp {
+    Passkey,
+    CredentialOwner,
+    RecoveryCode(usize),
 }
 
 /// What checking an assertion found.
@@ -773,24 +834,26 @@ pub async fn finish_sign_in(
         second_factor_at: Some(app.clock.epoch_seconds()),
     };
     let started = sessions::new_session_with(app, &user, client, via, assurance);
-    let mut ops = checked.writes(app);
-    ops.push(TxOp::Put {
-        item: started.record.to_item()?,
-        condition: Some(Condition::item_absent()),
-    });
-    match app.table.transact_write(ops).await {
+    let mut tx = Transaction::new();
+    for (name, op) in checked.writes(app) {
+        tx.push(SignInOp::Assertion(name), op);
+    }
+    tx.push(
+        SignInOp::Session,
+        TxOp::Put {
+            item: started.record.to_item()?,
+            condition: Some(Condition::item_absent()),
+        },
+    );
+    match tx.commit(&*app.table).await {
         Ok(()) => {}
-        Err(StoreError::TransactionCanceled { reasons }) => {
-            let failed = |i: usize| reasons.get(i) == Some(&CancelReason::ConditionFailed);
-            return Err(if failed(0) {
-                fail(None, Some(user.id), Refusal::Challenge).await
-            } else if failed(1) {
-                fail(Some(checked.challenge), Some(user.id), Refusal::Counter).await
-            } else {
-                StoreError::TransactionCanceled { reasons }.into()
-            });
+        Err(failure) if failure.condition_failed(SignInOp::Assertion(AssertionOp::Challenge)) => {
+            return Err(fail(None, Some(user.id), Refusal::Challenge).await);
         }
-        Err(e) => return Err(e.into()),
+        Err(failure) if failure.condition_failed(SignInOp::Assertion(AssertionOp::Counter)) => {
+            return Err(fail(Some(checked.challenge), Some(user.id), Refusal::Counter).await);
+        }
+        Err(failure) => return Err(failure.into()),
     }
     let passkey_id = &checked.passkey.passkey_id;
     log_event_best_effort(
