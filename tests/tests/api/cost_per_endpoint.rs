@@ -155,14 +155,15 @@ both_engines!(
             .await;
         assert_eq!(login.status, 200, "login: {}", login.body_json());
         // docs/benchmarks.md, "Authentication": 6 gets (the per-address-and-name limit is the
-        // sixth, read beside the per-address one), the second-factor query (beside the
-        // profile), the new-device query, the session and the event. Alice's visit of the day was recorded by her first request: the login writes
-        // no day of its own (`badges::stats::record_visit`, once a day).
+        // sixth, read beside the per-address one), the second-factor queries (TOTP factors and
+        // passkeys, beside the profile), the new-device query, the session and the event.
+        // Alice's visit of the day was recorded by her first request: the login writes no day
+        // of its own (`badges::stats::record_visit`, once a day).
         row(
             "auth",
             "POST /api/auth/jwt/login/".into(),
             table.take(),
-            "get=6 put=2 query=2",
+            "get=6 put=2 query=3",
         );
         let calls = measure(
             &app,
