@@ -147,7 +147,7 @@ event_types! {
         MfaEnabled = "mfa_enabled", Medium, "A second factor (TOTP) was confirmed and is active.";
         MfaDisabled = "mfa_disabled", Medium, "A second factor was removed by its owner.";
         MfaReset = "mfa_reset", High, "Staff removed every second factor of the account; the owner was told by mail.";
-        MfaChallengeFailed = "mfa_challenge_failed", Medium, "A second-factor code (sign-in or step-up) was wrong, reused or throttled.";
+        MfaChallengeFailed = "mfa_challenge_failed", Medium, "A second-factor code (sign-in or step-up) was wrong, reused or throttled, or a passkey ceremony was refused.";
         RecoveryCodeUsed = "recovery_code_used", High, "A recovery code was spent; the owner was told by mail.";
         RecoveryCodesRegenerated = "recovery_codes_regenerated", Medium, "A new set of recovery codes replaced the old one.";
         PasskeyAdded = "passkey_added", Medium, "A passkey (WebAuthn credential) was registered.";
