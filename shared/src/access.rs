@@ -259,6 +259,16 @@ pub fn require_connections_visible(
     }
 }
 
+/// The 403 detail for a suspended account.
+pub fn suspended_detail(user: &UserRecord) -> String {
+    let reason = user.suspension_reason.trim();
+    if reason.is_empty() {
+        "Account suspended.".to_owned()
+    } else {
+        format!("Account suspended: {reason}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@
 use serde_json::{Value as Json, json};
 
 use crate::App;
-use crate::accounts::registration::user_by_email;
+use crate::accounts::user_by_email;
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
 use crate::auth::client::ClientInfo;
 use crate::auth::codes::{self, CodePurpose};

@@ -143,7 +143,7 @@ pub async fn confirm_change(
     if target != principal.id() {
         return Err(Error::NotFound);
     }
-    crate::accounts::password::refuse_api_token(principal)?;
+    crate::auth::reauth::refuse_api_token(principal)?;
     let user = &principal.user;
     let code = code
         .map(str::trim)

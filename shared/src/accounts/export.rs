@@ -79,7 +79,7 @@ pub async fn export_user(
     client: &ClientInfo,
 ) -> Result<Json, Error> {
     crate::access::require_own_or_admin(crate::access::Actor::of(&actor.user), target)?;
-    super::password::refuse_api_token(actor)?;
+    crate::auth::reauth::refuse_api_token(actor)?;
     let partition = keys::user_partition(target);
     let (own, on_gsi1, on_gsi2) = futures::try_join!(
         all(app, Query::new(Index::Primary, partition.clone())),

@@ -51,6 +51,14 @@ pub async fn id_by_email(app: &App, email: &EmailAddress) -> Result<Option<UserI
     owner_of(app, &keys::unique_email(&email.key())).await
 }
 
+/// The account of an address, if there is one.
+pub async fn user_by_email(app: &App, email: &EmailAddress) -> Result<Option<UserRecord>, Error> {
+    match id_by_email(app, email).await? {
+        Some(id) => get_user_consistent(app, id).await,
+        None => Ok(None),
+    }
+}
+
 /// The case-folded form of a stored address, as its unique item has it.
 pub(crate) fn email_key(stored: &str) -> String {
     EmailAddress::parse(stored)

@@ -12,9 +12,12 @@
 //! read the profiles of the page in one batch.
 
 use crate::App;
+use crate::accounts::UserRecord;
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{Cursor, Index, Item, Query, SortCondition, Value, keys};
+use crate::store::{
+    Condition, Cursor, Index, Item, Query, SortCondition, TxOp, Update, Value, keys,
+};
 
 /// Which name index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +146,28 @@ pub async fn page(
         _ => None,
     };
     Ok(NamePage { entries, next })
+}
+
+/// The update of a user's name item to the index keys of `next` (its username unchanged),
+/// conditioned on the item being the user's or missing (written whole then: an account stored
+/// before names had items of their own gets one).
+pub fn name_index_op(next: &UserRecord) -> TxOp {
+    let username_key = next.username.to_ascii_lowercase();
+    let (display_pk, display_sk) = next.displayname_index();
+    let (name_pk, name_sk) = keys::username_index(&username_key, next.id);
+    TxOp::Update {
+        key: keys::unique_username(&username_key),
+        update: Update::new()
+            .set("user_id", next.id.0)
+            .set(keys::attr::GSI1PK, name_pk)
+            .set(keys::attr::GSI1SK, name_sk)
+            .set(keys::attr::GSI2PK, display_pk)
+            .set(keys::attr::GSI2SK, display_sk),
+        condition: Some(Condition::Or(vec![
+            Condition::item_absent(),
+            Condition::eq("user_id", next.id.0),
+        ])),
+    }
 }
 
 #[cfg(test)]

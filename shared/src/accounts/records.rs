@@ -95,7 +95,7 @@ pub struct UserRecord {
     #[serde(default)]
     pub last_active_epoch: i64,
     /// Epoch seconds at which the local day of the last recorded visit ends: authentication
-    /// records one visit per day in the user's time zone (`badges::stats::record_visit`).
+    /// records one visit per day in the user's time zone (`activity::tallies::record_visit`).
     #[serde(default)]
     pub visit_until: i64,
 }

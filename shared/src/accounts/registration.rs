@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::App;
 use crate::accounts::{
-    CredentialsRecord, SettingsRecord, UserRecord, get_user_consistent, id_by_email,
+    CredentialsRecord, SettingsRecord, UserRecord, get_user_consistent, user_by_email,
 };
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
 use crate::auth::bot_check::refuse_bots;
@@ -463,17 +463,6 @@ async fn send_verification(app: &App, user: &UserRecord, client: &ClientInfo) {
             .await;
         }
         Err(e) => tracing::warn!(error = %e, user = %user.id, "verification code not sent"),
-    }
-}
-
-/// The account of an address, if there is one.
-pub(crate) async fn user_by_email(
-    app: &App,
-    email: &EmailAddress,
-) -> Result<Option<UserRecord>, Error> {
-    match id_by_email(app, email).await? {
-        Some(id) => get_user_consistent(app, id).await,
-        None => Ok(None),
     }
 }
 

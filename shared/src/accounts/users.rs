@@ -19,17 +19,18 @@
 use serde_json::json;
 
 use crate::App;
-use crate::access::{self, Relationship, Visibility, rank};
+use crate::access::{self, Visibility, rank};
 pub use crate::access::{Actor, may_change_role};
 use crate::accounts::registration::{
     self, CreateOptions, NAME_MAX_CHARS, RegisterInput, USERNAME_TAKEN,
 };
-use crate::accounts::{UserRecord, email_change, email_key, get_user_consistent, names, password};
+use crate::accounts::{UserRecord, email_change, email_key, get_user_consistent, names};
 use crate::activity::events::{self, EventType, NewEvent, log_event_best_effort};
+use crate::activity::staff::log_staff_action;
 use crate::auth::Principal;
 use crate::auth::client::ClientInfo;
 use crate::auth::mfa::{self, Sensitive};
-use crate::auth::{api_tokens, sessions};
+use crate::auth::{api_tokens, reauth, sessions};
 use crate::error::{Error, FieldErrors};
 use crate::model::{EmailAddress, Role, UserId, Username};
 use crate::store::{
@@ -121,7 +122,9 @@ pub async fn list_users(
     };
     let relations = async {
         match viewer.user_id() {
-            Some(me) if !viewer.is_staff() => relations_among(app, me, &ids).await,
+            Some(me) if !viewer.is_staff() => {
+                crate::social::relationships::relations_among(app, me, &ids).await
+            }
             _ => Ok(BTreeMap::new()),
         }
     };
@@ -144,43 +147,6 @@ pub async fn list_users(
         users,
         next: page.next.as_deref().map(names::encode_cursor),
     })
-}
-
-/// The relationship between `viewer` and each of `users` (blocks either way, an active follow)
-/// in one batch read of three edges each, rather than reads per user.
-pub(crate) async fn relations_among(
-    app: &App,
-    viewer: UserId,
-    users: &[UserId],
-) -> Result<BTreeMap<UserId, Relationship>, Error> {
-    let others: Vec<UserId> = users.iter().copied().filter(|id| *id != viewer).collect();
-    if others.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let edges: Vec<Key> = others
-        .iter()
-        .flat_map(|id| {
-            [
-                keys::block_edge(viewer, *id),
-                keys::block_edge(*id, viewer),
-                keys::follow_edge(viewer, *id),
-            ]
-        })
-        .collect();
-    let found = app.table.batch_get(&edges).await?;
-    let mut relations = BTreeMap::new();
-    for (id, edges) in others.iter().zip(found.chunks(3)) {
-        let follows = match &edges[2] {
-            Some(edge) => crate::social::FollowEdge::from_item(edge)?.is_active(),
-            None => false,
-        };
-        let relationship = Relationship {
-            blocked: edges[0].is_some() || edges[1].is_some(),
-            follows,
-        };
-        relations.insert(*id, relationship);
-    }
-    Ok(relations)
 }
 
 /// The account `target` as `actor` may see it: themselves, or anyone for an administrator.
@@ -389,7 +355,7 @@ pub async fn update_user(
         .filter(|e| e.key() != email_key(&current.email));
     if new_email.is_some() {
         if actor.is(target) {
-            password::confirm_current_password(
+            reauth::confirm_current_password(
                 app,
                 principal,
                 input.current_password.as_deref(),
@@ -398,7 +364,7 @@ pub async fn update_user(
             .await?;
             mfa::require_recent_auth(app, principal, Sensitive::WithPassword).await?;
         } else {
-            password::refuse_api_token(principal)?;
+            reauth::refuse_api_token(principal)?;
             mfa::require_recent_auth(app, principal, Sensitive::Action).await?;
         }
     }
@@ -423,28 +389,6 @@ pub async fn update_user(
         user,
         pending_email,
     })
-}
-
-/// The update of a user's name item to the index keys of `next` (its username unchanged),
-/// conditioned on the item being the user's or missing (written whole then: an account stored
-/// before names had items of their own gets one).
-pub(crate) fn name_index_op(next: &UserRecord) -> TxOp {
-    let username_key = next.username.to_ascii_lowercase();
-    let (display_pk, display_sk) = next.displayname_index();
-    let (name_pk, name_sk) = keys::username_index(&username_key, next.id);
-    TxOp::Update {
-        key: keys::unique_username(&username_key),
-        update: Update::new()
-            .set("user_id", next.id.0)
-            .set(keys::attr::GSI1PK, name_pk)
-            .set(keys::attr::GSI1SK, name_sk)
-            .set(keys::attr::GSI2PK, display_pk)
-            .set(keys::attr::GSI2SK, display_sk),
-        condition: Some(Condition::Or(vec![
-            Condition::item_absent(),
-            Condition::eq("user_id", next.id.0),
-        ])),
-    }
 }
 
 /// Writes the validated changes other than the address in one transaction, and logs them.
@@ -521,7 +465,7 @@ async fn apply_update(
     // The display name (full name, else username) is the name item's GSI2 search key: keep it
     // in step (a rename writes a whole new name item above).
     if !renamed && next.display_name() != current.display_name() {
-        tx.push(AccountUpdateOp::NameIndex, name_index_op(&next));
+        tx.push(AccountUpdateOp::NameIndex, names::name_index_op(&next));
     }
     if let Some(role) = changes.role.filter(|r| *r != current.role) {
         update = update.set("role", role.as_str());
@@ -603,48 +547,6 @@ enum AccountUpdateOp {
     NameIndex,
     /// The profile, as read (username, email, role) and not being erased.
     Profile,
-}
-
-/// Logs what staff (or the system: the command line) did to an account, in two events: the
-/// account's own log says what happened and when, with no one's request details; the actor's
-/// log has an `admin_action` with their address and user agent and the target. The target
-/// reads their own log, so nothing about the staff member goes there.
-pub(crate) async fn log_staff_action(
-    app: &App,
-    actor: Actor,
-    target: UserId,
-    event_type: EventType,
-    metadata: serde_json::Value,
-    client: &ClientInfo,
-) {
-    let description = match actor {
-        Actor::User { .. } => "changed by staff",
-        Actor::System => "changed from the command line",
-    };
-    log_event_best_effort(
-        app,
-        NewEvent::new(event_type, Some(target))
-            .description(description)
-            .metadata(metadata.clone()),
-    )
-    .await;
-    if let Some(actor) = actor.user_id() {
-        let mut detail = json!({ "action": event_type.as_str(), "target": target });
-        if let (Some(out), Some(extra)) = (detail.as_object_mut(), metadata.as_object()) {
-            for (k, v) in extra {
-                out.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        log_event_best_effort(
-            app,
-            NewEvent::new(EventType::AdminAction, Some(actor))
-                .client(client)
-                .target(target)
-                .description(format!("{} on user {target}", event_type.as_str()))
-                .metadata(detail),
-        )
-        .await;
-    }
 }
 
 /// Sets a role from the command line (`accounts-admin set-role`, [`Actor::System`]), or for
@@ -782,13 +684,13 @@ pub async fn erase_user_as(
 ) -> Result<(), Error> {
     let actor = Actor::of(&principal.user);
     if actor.is(target) {
-        password::confirm_current_password(app, principal, current_password, client).await?;
+        reauth::confirm_current_password(app, principal, current_password, client).await?;
         mfa::require_recent_auth(app, principal, Sensitive::WithPassword).await?;
     } else {
         // Whether the account exists and who may erase it is decided below: an API token is
         // refused only where the answer would not be a 404 anyway.
         if actor.is_admin() {
-            password::refuse_api_token(principal)?;
+            reauth::refuse_api_token(principal)?;
             mfa::require_recent_auth(app, principal, Sensitive::Action).await?;
         }
     }

@@ -15,7 +15,7 @@
 //!     `received_<type>`.
 //!   - the user's activity day item (`keys::activity_day`, the event's UTC day): ADD 1 to
 //!     `<type>#<quarter-hour slot>`, which the badges regroup into days of the user's time
-//!     zone for streaks and 7d/30d windows (`badges::stats`);
+//!     zone for streaks and 7d/30d windows (`activity::tallies`, read by `badges::stats`);
 //!   - for `like_given`/`like_removed` with a `target_user` (the author) and a
 //!     `metadata.post_id`: the post's like count (`keys::post_likes`), an unconditional ADD
 //!     (an unlike is conditioned on a positive count, and counts nothing at 0), so the likes
@@ -34,10 +34,10 @@ use serde_json::json;
 
 use super::events::{EventGroup, EventRecord, EventType, NewEvent, Severity, prepare_event};
 use crate::App;
+use crate::activity::tallies::{self, MAX_POST_LIKES};
+pub use crate::activity::tallies::{QUALITY_THRESHOLDS, quality_attribute};
 use crate::auth::client::ClientInfo;
 use crate::auth::{AuthMethod, Principal};
-use crate::badges::stats::{self, MAX_POST_LIKES};
-pub use crate::badges::stats::{QUALITY_THRESHOLDS, quality_attribute};
 use crate::bus::DomainEvent;
 use crate::error::{Error, FieldErrors};
 use crate::model::UserId;
@@ -450,7 +450,7 @@ fn plan(
     );
     tx.push(
         IngestOp::DayCount,
-        stats::count_on_day(user, record.created_at, record.event_type),
+        tallies::count_on_day(user, record.created_at, record.event_type),
     );
 
     let exists = Condition::item_present();

@@ -6,3 +6,5 @@ pub mod events;
 pub mod feed;
 pub mod ingest;
 pub mod sessions;
+pub mod staff;
+pub mod tallies;

@@ -36,12 +36,12 @@ pub fn install() {
     }
 }
 
-/// The 32-byte seed of the PKCS#8 document `jwt::pkcs8_der` writes.
+/// The 32-byte seed of the PKCS#8 document `pkcs8_der` writes.
 fn seed_of(key: &EncodingKey) -> Result<[u8; 32]> {
     if key.family() != AlgorithmFamily::Ed {
         return Err(ErrorKind::InvalidEddsaKey.into());
     }
-    super::jwt::seed_of_pkcs8(key.as_bytes()).ok_or_else(|| ErrorKind::InvalidEddsaKey.into())
+    seed_of_pkcs8(key.as_bytes()).ok_or_else(|| ErrorKind::InvalidEddsaKey.into())
 }
 
 struct Ed25519Signer(ed25519_dalek::SigningKey);
@@ -117,6 +117,26 @@ fn digest(data: &[u8], hash: ThumbprintHash) -> Result<Vec<u8>> {
     })
 }
 
+/// The fixed prefix of an Ed25519 PKCS#8 (RFC 5958 v1) document, as RFC 8410 section 7 lays it
+/// out: version 0, algorithm id-Ed25519, an octet string in an octet string; the 32-byte seed
+/// follows.
+const PKCS8_ED25519_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// The PKCS#8 document of an Ed25519 seed: what jsonwebtoken's `EncodingKey` holds.
+pub(super) fn pkcs8_der(seed: &[u8; 32]) -> Vec<u8> {
+    let mut der = Vec::with_capacity(PKCS8_ED25519_PREFIX.len() + seed.len());
+    der.extend_from_slice(&PKCS8_ED25519_PREFIX);
+    der.extend_from_slice(seed);
+    der
+}
+
+/// The seed back out of a document [`pkcs8_der`] wrote; `None` for anything else.
+pub(super) fn seed_of_pkcs8(der: &[u8]) -> Option<[u8; 32]> {
+    der.strip_prefix(&PKCS8_ED25519_PREFIX)?.try_into().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use jsonwebtoken::signature::Signer as _;
@@ -130,7 +150,7 @@ mod tests {
             .verifying_key()
             .to_bytes();
         (
-            EncodingKey::from_ed_der(&super::super::jwt::pkcs8_der(&SEED)),
+            EncodingKey::from_ed_der(&super::pkcs8_der(&SEED)),
             DecodingKey::from_ed_der(&public),
         )
     }
@@ -186,11 +206,7 @@ mod tests {
 
     #[test]
     fn the_public_key_comes_from_the_pkcs8_document() {
-        let public = ed_public_key_of(
-            &super::super::jwt::pkcs8_der(&SEED),
-            &EllipticCurve::Ed25519,
-        )
-        .unwrap();
+        let public = ed_public_key_of(&super::pkcs8_der(&SEED), &EllipticCurve::Ed25519).unwrap();
         let expected = ed25519_dalek::SigningKey::from_bytes(&SEED)
             .verifying_key()
             .to_bytes();

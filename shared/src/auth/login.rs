@@ -26,10 +26,10 @@ use super::AuthMethod;
 use super::bot_check::refuse_bots;
 use super::client::ClientInfo;
 use super::limits::{self, Limit, LockSubject};
-use super::principal::suspended_detail;
 use super::sessions::{self, StartedSession};
 use super::{mfa, passwords};
 use crate::App;
+use crate::access::suspended_detail;
 use crate::accounts::{self, UserRecord};
 use crate::activity::events::{EventType, NewEvent, Severity, log_event_best_effort};
 use crate::error::Error;
@@ -176,13 +176,13 @@ pub async fn login(
     // out of what it compares) side by side.
     // The user's time zone is read here when today's visit is still to be recorded.
     let started = sessions::new_session(app, &user, client, via);
-    let visit_due = crate::badges::stats::visit_due(app, &user);
+    let visit_due = crate::activity::tallies::visit_due(app, &user);
     let (stored, (), zone) = tokio::join!(
         sessions::store_session(app, &started),
         crate::activity::sessions::check_new_device(app, &started.record, client),
         async {
             match visit_due {
-                true => Some(crate::badges::stats::visit_zone(app, user.id).await),
+                true => Some(crate::activity::tallies::visit_zone(app, user.id).await),
                 false => None,
             }
         }
@@ -201,9 +201,9 @@ pub async fn login(
         ),
         async {
             if let Some(zone) = &zone {
-                crate::badges::stats::record_visit(app, &user, zone, false).await;
+                crate::activity::tallies::record_visit(app, &user, zone, false).await;
             }
-            crate::badges::stats::announce_login(app, user.id).await;
+            crate::activity::tallies::announce_login(app, user.id).await;
         }
     );
     crate::metrics::emit(crate::metrics::Metric::Login);

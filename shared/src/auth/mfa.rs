@@ -1099,7 +1099,7 @@ pub async fn complete_sign_in(
     };
     if user.is_suspended {
         app.table.delete(&challenge_key, None).await?;
-        return Err(Error::Forbidden(super::principal::suspended_detail(&user)));
+        return Err(Error::Forbidden(crate::access::suspended_detail(&user)));
     }
     check_guess_allowed(app, user.id).await?;
 
@@ -1301,13 +1301,8 @@ pub async fn step_up(
     let now = app.clock.epoch_seconds();
     let (assurance, spend, method) = match proof {
         StepUpProof::Password(password) => {
-            crate::accounts::password::confirm_current_password(
-                app,
-                principal,
-                Some(password),
-                client,
-            )
-            .await?;
+            crate::auth::reauth::confirm_current_password(app, principal, Some(password), client)
+                .await?;
             let assurance = Assurance {
                 password_at: Some(now),
                 amr: if current.amr.is_empty() {
@@ -1405,7 +1400,7 @@ pub async fn reset_factors(
     client: &ClientInfo,
 ) -> Result<(), Error> {
     use crate::access::{self, Actor};
-    use crate::accounts::users::log_staff_action;
+    use crate::activity::staff::log_staff_action;
     let actor = Actor::of(&principal.user);
     // Non-staff are not told the route exists; moderators are refused.
     if !actor.is_staff() {

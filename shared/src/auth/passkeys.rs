@@ -825,7 +825,7 @@ pub async fn finish_sign_in(
     };
     if user.is_suspended {
         app.table.delete(&checked.challenge, None).await?;
-        return Err(Error::Forbidden(super::principal::suspended_detail(&user)));
+        return Err(Error::Forbidden(crate::access::suspended_detail(&user)));
     }
     let assurance = Assurance {
         aal: 2,

@@ -6,7 +6,7 @@
 //! one conditional write of the session's activity and one of the profile's `last_active`;
 //! and at the user's first request of each day in their time zone, instead of the latter, the
 //! settings read (the time zone) and one transaction recording the day's visit
-//! (`badges::stats::record_visit`, what the "Daily Visitor" streak counts).
+//! (`badges::tallies::record_visit`, what the "Daily Visitor" streak counts).
 
 use futures::future::BoxFuture;
 
@@ -16,8 +16,9 @@ use super::secrets::constant_time_eq;
 use super::sessions::{self, SessionRecord};
 use super::{AuthMethod, Credentials, Principal, api_tokens};
 use crate::App;
+use crate::access::suspended_detail;
 use crate::accounts::{self, UserRecord};
-use crate::badges::stats;
+use crate::activity::tallies;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{Condition, StoreError, Update, Value, keys};
@@ -27,16 +28,6 @@ pub const LAST_ACTIVE_WRITE_INTERVAL_SECS: i64 = 60;
 
 pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
 pub const MALFORMED_AUTHORIZATION: &str = "Invalid Authorization header.";
-
-/// The 403 detail for a suspended account.
-pub fn suspended_detail(user: &UserRecord) -> String {
-    let reason = user.suspension_reason.trim();
-    if reason.is_empty() {
-        "Account suspended.".to_owned()
-    } else {
-        format!("Account suspended: {reason}")
-    }
-}
 
 /// `Ok(None)` for anonymous requests; `Err(Unauthenticated)` for credentials that fail.
 ///
@@ -149,11 +140,11 @@ async fn settle(
             sessions::record_activity(app, session).await;
         }
     };
-    if stats::visit_due(app, &principal.user) {
+    if tallies::visit_due(app, &principal.user) {
         // The first request of the user's day: the visit (with `last_active`) rides in one
         // transaction, once the time zone is read beside the session's write.
-        let ((), zone) = tokio::join!(session_activity, stats::visit_zone(app, principal.id()));
-        stats::record_visit(app, &principal.user, &zone, true).await;
+        let ((), zone) = tokio::join!(session_activity, tallies::visit_zone(app, principal.id()));
+        tallies::record_visit(app, &principal.user, &zone, true).await;
     } else {
         session_activity.await;
         record_last_active(app, &principal.user).await;

@@ -145,7 +145,7 @@ fn load_or_create(path: &Path) -> Result<SealKeys, String> {
                 &ulid::Ulid::new().to_string().to_ascii_lowercase()[..10]
             );
             let text = SealKeys::generate(&kid);
-            match super::jwt::write_new_private_file(path, &text) {
+            match super::secrets::write_new_private_file(path, &text) {
                 Ok(()) => {
                     tracing::info!(path = %shown, kid = %kid, "generated a second-factor secret key");
                     SealKeys::parse(&text).map_err(|e| format!("{shown}: {e}"))

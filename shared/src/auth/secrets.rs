@@ -39,6 +39,35 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// Writes a file that must not exist yet, readable by its owner only, so that no other
+/// process ever sees it half written: a private temporary file, then a hard link to the final
+/// name (which fails if that name exists).
+pub(super) fn write_new_private_file(
+    path: &std::path::Path,
+    contents: &str,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".tmp-{}", ulid::Ulid::new()));
+    let temporary = std::path::PathBuf::from(temporary);
+
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&temporary).and_then(|mut file| {
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    let _ = std::fs::remove_file(&temporary);
+    linked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

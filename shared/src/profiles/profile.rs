@@ -182,7 +182,7 @@ pub async fn update_profile(
     // A role change is the security event every path logs (`role_change`, and the staff
     // member's `admin_action`), not a profile update.
     if current.role != next.role {
-        accounts::users::log_staff_action(
+        crate::activity::staff::log_staff_action(
             app,
             Actor::of(caller),
             id,
@@ -265,7 +265,7 @@ async fn write_profile(
     }
     // The display name is the name item's search key (`accounts::names`): keep it in step.
     if current.display_name() != next.display_name() {
-        with.push(accounts::users::name_index_op(next));
+        with.push(names::name_index_op(next));
     }
     let result = if with.is_empty() {
         app.table
@@ -446,7 +446,7 @@ pub async fn list_profiles(
         if actor.is_staff() {
             Ok(BTreeMap::new())
         } else {
-            accounts::users::relations_among(app, viewer.id, &ids).await
+            social::relationships::relations_among(app, viewer.id, &ids).await
         }
     };
     let (profiles, relations) = tokio::join!(profiles, relations);

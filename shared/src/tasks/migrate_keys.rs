@@ -191,7 +191,7 @@ async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
             if !user.deleting {
                 tx.push(
                     MigrationOp::To,
-                    crate::accounts::users::name_index_op(&user),
+                    crate::accounts::names::name_index_op(&user),
                 );
             }
             let written = tx.len() as u64;

@@ -158,7 +158,7 @@ both_engines!(
         // sixth, read beside the per-address one), the second-factor queries (TOTP factors and
         // passkeys, beside the profile), the new-device query, the session and the event.
         // Alice's visit of the day was recorded by her first request: the login writes no day
-        // of its own (`badges::stats::record_visit`, once a day).
+        // of its own (`activity::tallies::record_visit`, once a day).
         row(
             "auth",
             "POST /api/auth/jwt/login/".into(),
