@@ -16,6 +16,8 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+#[cfg(test)]
+mod import_graph;
 pub mod mail;
 pub mod metrics;
 pub mod model;
