@@ -1,56 +1,9 @@
 //! The whole key schema of the single table, in one file. Nothing else formats `PK`, `SK` or
 //! GSI key strings: domain code calls these functions.
 //!
-//! | item | PK | SK | GSI1 (PK / SK) | GSI2 (PK / SK) |
-//! |---|---|---|---|---|
-//! | user id counter | `COUNTER#USER_ID` | `COUNTER` | | |
-//! | user profile | `USER#<id>` | `PROFILE` | `USERNAME` / `<lower name>` | `DISPLAYNAME` / `<lower display name>#<id>` |
-//! | credentials | `USER#<id>` | `CREDENTIALS` | | |
-//! | settings | `USER#<id>` | `SETTINGS` | | |
-//! | professional profile | `USER#<id>` | `PRO` | `PROFESSIONALS` / `<V or U>#<id, 20 digits>` | |
-//! | login failures | `USER#<id>` | `LOGINFAIL` | | |
-//! | unique username / email | `UNIQUE#USERNAME#<v>` / `UNIQUE#EMAIL#<v>` | `UNIQUE` | | |
-//! | emailed code (`verify`, `reset`, `email_change`: the latter holds the pending address) | `USER#<id>` | `CODE#<purpose>` | | |
-//! | email change cancel token (TTL) | `EMAILREVERT#<sha256 of token>` | `EMAILREVERT` | | |
-//! | login failures of an identifier with no account (TTL) | `LOGINFAIL#<sha256 of identifier>` | `LOGINFAIL` | | |
-//! | API token | `APITOKEN#<sha256 of key>` | `APITOKEN` | `USER#<id>` / `APITOKEN#<token id>` | |
-//! | follow edge (a follows b) | `USER#<a>` | `FOLLOWS#<b>` | `USER#<b>` / `FOLLOWER#<a>` while active | `USER#<b>` / `REQUEST#<a>` while pending |
-//! | block edge | `USER#<a>` | `BLOCKS#<b>` | `USER#<b>` / `BLOCKER#<a>` | |
-//! | session | `SESSION#<session ulid>` | `SESSION` | `USER#<id>` / `SESSION#<session ulid>` (a ULID sorts by its start) | |
-//! | revoked token | `REVOKED#<jti>` | `REVOKED` | | |
-//! | event | `USER#<id>` | `EVENT#<ulid>` | `EVENTS#<type>#<shard>` / `<ulid>` | |
-//! | event about no known account | `ADDR#<sha256 of the address, 16 hex>` | `EVENT#<ulid>` | `EVENTS#<type>#<shard>` / `<ulid>` | |
-//! | badge definition | `BADGE#<id>` | `DEFINITION` | `BADGES` / `<id, 20 digits>` | `BADGES#ACTIVE` / `<id, 20 digits>` while active |
-//! | badge id counter | `COUNTER#BADGE_ID` | `COUNTER` | | |
-//! | unique badge name | `UNIQUE#BADGENAME#<lower name>` | `UNIQUE` | | |
-//! | user badge | `USER#<id>` | `BADGE#<badge id, 20 digits>` | `BADGE#<badge id>` / `<user id, 20 digits>` | `AWARDS#<user id mod 16>` / `<earned ms, 15 digits>#<user id>#<badge id>` |
-//! | badge score (leaderboard entry) | `USER#<id>` | `BADGESCORE` | `LEADERBOARD#<user id mod 16>` / `<inverted points>#<inverted count>#<user id>` | |
-//! | badge aggregates (analytics), summed over 16 shards and the legacy item | `BADGESTATS#<shard>` (legacy: `BADGESTATS`) | `GLOBAL` | | |
-//! | rate-limit window | `RATE#<key>#<window>` | `RATE` | | |
-//! | event awaiting review (sparse GSI2 on the event) | | | | `REVIEW` / `<ulid>` |
-//! | high or critical event not awaiting review (sparse GSI2) | | | | `SEVERE#<shard of 16>` / `<ulid>` |
-//! | activity stats (counters for badges) | `USER#<id>` | `STATS` | | |
-//! | ingested source event (dedupe) | `INGESTED#<source id>` | `INGESTED` | | |
-//! | activity day (badge streaks and windows; TTL) | `USER#<id>` | `DAY#<yyyy-mm-dd, UTC>` | | |
-//! | likes of one post (badge data) | `USER#<author>` | `POSTLIKES#<post id>` | | |
-//! | task checkpoint and lease (scheduled tasks) | `TASK#<task>` | `CHECKPOINT` | | |
-//! | task state (watermarks between runs) | `TASK#<task>` | `STATE` | | |
-//! | task run record (TTL) | `TASK#<task>` | `RUN#<ulid>` | `TASKRUNS` / `<ulid>` | |
-//! | task marker (once-only effects; TTL) | `TASKMARK#<task>#<subject>` | `MARK` | | |
-//! | daily analytics report | `REPORT#<yyyy-mm-dd>` | `REPORT` | `REPORTS` / `<yyyy-mm-dd>` | |
-//! | daily session metrics | `METRICS#SESSIONS#<yyyy-mm-dd>` | `METRICS` | | |
-//! | notification (TTL) | `USER#<id>` | `NOTIF#<ulid>` | `DIGEST#<user id mod 16>` / `<due ms, 15 digits>#<user id>#<ulid>` while its email waits for a digest | |
-//! | notifications read marker | `USER#<id>` | `NOTIFSTATE` | | |
-//! | TOTP factor (TTL while unconfirmed) | `USER#<id>` | `MFA#TOTP#<factor ulid>` | | |
-//! | recovery code (one item per unused code) | `USER#<id>` | `MFA#RECOVERY#<sha256 of user and code>` | | |
-//! | second-factor failures (TTL) | `USER#<id>` | `MFAFAIL` | | |
-//! | pending second-factor sign-in (TTL 5 min) | `MFACHALLENGE#<sha256 of token>` | `MFACHALLENGE` | | |
-//! | passkey (WebAuthn credential) | `USER#<id>` | `PASSKEY#<sha256 of credential id>` | | |
-//! | passkey credential id, taken (its owner) | `PASSKEYCRED#<sha256 of credential id>` | `PASSKEYCRED` | | |
-//! | passkey ceremony challenge (TTL 5 min, single use) | `WEBAUTHN#<sha256 of challenge>` | `WEBAUTHN` | | |
-//! | the platform's security policy (one item) | `POLICY#SECURITY` | `POLICY` | | |
-//!
-//! Later capabilities add their rows here, and to `docs/architecture.md`.
+//! The table of every item's keys is `docs/architecture.md`, "The single table";
+//! `keys_table.rs` holds it against the functions below, so adding a key function means
+//! adding its row there and its sample in `keys_table.rs`.
 
 use super::table::Key;
 use super::value::{Item, Value};

@@ -8,6 +8,8 @@ pub mod embedded;
 pub mod faults;
 pub mod heat;
 pub mod keys;
+#[cfg(test)]
+mod keys_table;
 pub mod latency;
 mod limits;
 pub mod retry;
