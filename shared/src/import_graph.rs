@@ -9,9 +9,7 @@
 //! modules stand outside it: the crate root and `app`, the composition root whose `App`
 //! every capability takes and which holds each area's shared state.
 //!
-//! The rule: no cycle between areas, and none among a domain area's own modules except the
-//! knots listed in [`KNOWN_KNOTS`] (which the test keeps true: a knot that is untied must
-//! leave the list).
+//! The rule: no cycle between areas, and none among a domain area's own modules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -406,20 +404,6 @@ const DOMAIN: &[&str] = &[
     "tasks",
 ];
 
-/// Cycles inside one domain area that are known and not yet broken, with why they hold.
-/// The test fails when one of them is gone, so this list only shrinks.
-const KNOWN_KNOTS: &[(&[&str], &str)] = &[
-    (
-        &["auth::mfa", "auth::passkeys", "auth::policy"],
-        "mfa lists and removes passkeys and reads the staff policy; passkeys and the policy \
-         ask mfa for a recent strong authentication",
-    ),
-    (
-        &["auth::bots", "auth::client"],
-        "bot detection reads the client; the client labels a known bot's user agent",
-    ),
-];
-
 fn area(module: &str) -> &str {
     module.split("::").next().unwrap_or_default()
 }
@@ -429,16 +413,8 @@ fn modules_depend_on_each_other_one_way() {
     let edges = graph();
     let found = cycles(&edges);
     let mut report = String::new();
-    let mut known_seen = BTreeSet::new();
     for component in &found {
         let areas: BTreeSet<&str> = component.iter().map(|m| area(m)).collect();
-        let known = KNOWN_KNOTS.iter().position(|(members, _)| {
-            members.len() == component.len() && members.iter().all(|m| component.contains(*m))
-        });
-        if let Some(known) = known {
-            known_seen.insert(known);
-            continue;
-        }
         // Inside one area of the plumbing (http, store, model), a module and its children may
         // know each other; across areas, or inside a domain area, nothing may.
         if areas.len() == 1 && !areas.iter().any(|a| DOMAIN.contains(a)) {
@@ -451,13 +427,6 @@ fn modules_depend_on_each_other_one_way() {
                     report.push_str(&format!("  {module} -> {target} (names {example})\n"));
                 }
             }
-        }
-    }
-    for (n, (members, _)) in KNOWN_KNOTS.iter().enumerate() {
-        if !known_seen.contains(&n) {
-            report.push_str(&format!(
-                "{members:?} is no longer a cycle: take it out of KNOWN_KNOTS\n"
-            ));
         }
     }
     assert!(report.is_empty(), "{report}");

@@ -21,7 +21,7 @@ pub async fn refuse_bots(
     honeypot: Option<&str>,
     endpoint: &str,
 ) -> Result<(), Error> {
-    let Some(signal) = bots::detect(client, honeypot) else {
+    let Some(signal) = bots::detect(client.user_agent.as_deref(), honeypot) else {
         return Ok(());
     };
     let event = NewEvent::new(EventType::BotDetected, None)

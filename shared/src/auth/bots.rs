@@ -5,8 +5,6 @@
 //! headless browser. Clients of the API that register or log in on a user's behalf should send
 //! a descriptive user agent of their own (`MyApp/1.2 (+https://example.com)`), which passes.
 
-use super::client::ClientInfo;
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BotSignal {
     /// The hidden form field was filled.
@@ -26,17 +24,13 @@ impl BotSignal {
     }
 }
 
-/// `honeypot` is the hidden field's value as sent (`None` when absent).
-pub fn detect(client: &ClientInfo, honeypot: Option<&str>) -> Option<BotSignal> {
+/// `user_agent` is the client's, `honeypot` the hidden field's value as sent (`None` when
+/// absent).
+pub fn detect(user_agent: Option<&str>, honeypot: Option<&str>) -> Option<BotSignal> {
     if honeypot.is_some_and(|value| !value.trim().is_empty()) {
         return Some(BotSignal::Honeypot);
     }
-    let Some(user_agent) = client
-        .user_agent
-        .as_deref()
-        .map(str::trim)
-        .filter(|ua| !ua.is_empty())
-    else {
+    let Some(user_agent) = user_agent.map(str::trim).filter(|ua| !ua.is_empty()) else {
         return Some(BotSignal::MissingUserAgent);
     };
     known_bot(user_agent).map(BotSignal::KnownBot)
@@ -115,35 +109,32 @@ mod tests {
 
     const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
-    fn client(ua: Option<&str>) -> ClientInfo {
-        ClientInfo {
-            user_agent: ua.map(str::to_owned),
-            ..ClientInfo::default()
-        }
+    fn client(ua: Option<&str>) -> Option<&str> {
+        ua
     }
 
     #[test]
     fn honeypot_wins_and_blank_honeypot_is_ignored() {
         assert_eq!(
-            detect(&client(Some(CHROME)), Some("x")),
+            detect(client(Some(CHROME)), Some("x")),
             Some(BotSignal::Honeypot)
         );
         assert_eq!(
-            detect(&client(None), Some(" http://spam ")),
+            detect(client(None), Some(" http://spam ")),
             Some(BotSignal::Honeypot)
         );
-        assert_eq!(detect(&client(Some(CHROME)), Some("  ")), None);
-        assert_eq!(detect(&client(Some(CHROME)), None), None);
+        assert_eq!(detect(client(Some(CHROME)), Some("  ")), None);
+        assert_eq!(detect(client(Some(CHROME)), None), None);
     }
 
     #[test]
     fn missing_or_blank_user_agent() {
         assert_eq!(
-            detect(&client(None), None),
+            detect(client(None), None),
             Some(BotSignal::MissingUserAgent)
         );
         assert_eq!(
-            detect(&client(Some("  ")), None),
+            detect(client(Some("  ")), None),
             Some(BotSignal::MissingUserAgent)
         );
     }
@@ -177,7 +168,7 @@ mod tests {
         ];
         for (ua, name) in cases {
             assert_eq!(
-                detect(&client(Some(ua)), None),
+                detect(client(Some(ua)), None),
                 Some(BotSignal::KnownBot(name.into())),
                 "{ua}"
             );
@@ -211,7 +202,7 @@ mod tests {
             "Mozilla/5.0 (docs example)",
         ];
         for ua in agents {
-            assert_eq!(detect(&client(Some(ua)), None), None, "{ua}");
+            assert_eq!(detect(client(Some(ua)), None), None, "{ua}");
         }
     }
 }

@@ -19,12 +19,14 @@
 //! - A passkey sign-in is a session at aal2 with `amr: ["webauthn"]`; refusals are logged as
 //!   `mfa_challenge_failed` against the credential's account when it is known.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use super::client::ClientInfo;
-use super::mfa::{self, Sensitive};
+use super::factor_records::{self, active_factors, second_factors};
+pub use super::factor_records::{PasskeyRecord, PasskeyView, keys_of, passkeys};
+use super::policy::{Sensitive, require_recent_auth};
+use super::recovery_codes;
 use super::secrets::{random_token, sha256_hex};
 use super::sessions::{self, StartedSession};
 use super::webauthn::{self, COSE_EDDSA, COSE_ES256, Refusal};
@@ -34,16 +36,13 @@ use crate::accounts::{self, UserRecord};
 use crate::activity::events::{EventType, NewEvent, log_event_best_effort};
 use crate::error::Error;
 use crate::model::UserId;
-use crate::store::{
-    Condition, Item, Key, Query, SortCondition, Transaction, TxOp, Update, Value, from_item, keys,
-    to_item,
-};
+use crate::store::{Condition, Key, Transaction, TxOp, Update, Value, from_item, keys};
 
 /// A ceremony must finish within this.
 pub const CHALLENGE_TTL_SECS: i64 = 5 * 60;
 /// Passkeys an account may have.
 pub const MAX_PASSKEYS: usize = 10;
-pub use mfa::NAME_MAX_CHARS;
+pub use super::factor_records::NAME_MAX_CHARS;
 
 const REGISTER: &str = "register";
 const SIGN_IN: &str = "sign_in";
@@ -87,68 +86,6 @@ impl Ceremony<'_> {
     }
 }
 
-/// A passkey as stored. The public key is not secret, but is not shown either.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PasskeyRecord {
-    /// SHA-256 (hex) of the credential id: the passkey's id in URLs and keys.
-    pub passkey_id: String,
-    pub user_id: UserId,
-    /// The credential id, base64url.
-    pub credential_id: String,
-    /// The COSE public key as the authenticator sent it, base64url.
-    pub public_key: String,
-    pub algorithm: i64,
-    pub name: String,
-    pub sign_count: i64,
-    pub created_at: DateTime<Utc>,
-    #[serde(default)]
-    pub last_used_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub transports: Vec<String>,
-}
-
-impl PasskeyRecord {
-    fn key(&self) -> Key {
-        keys::passkey(self.user_id, &self.passkey_id)
-    }
-
-    fn to_item(&self) -> Result<Item, Error> {
-        let mut item = to_item(self)?;
-        let key = self.key();
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
-        Ok(item)
-    }
-
-    pub fn view(&self) -> PasskeyView {
-        PasskeyView {
-            id: self.passkey_id.clone(),
-            kind: "webauthn",
-            name: self.name.clone(),
-            credential_id: self.credential_id.clone(),
-            algorithm: match self.algorithm {
-                COSE_ES256 => "ES256",
-                _ => "EdDSA",
-            },
-            created_at: self.created_at,
-            last_used_at: self.last_used_at,
-        }
-    }
-}
-
-/// What clients see of a passkey.
-#[derive(Clone, Debug, Serialize)]
-pub struct PasskeyView {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub name: String,
-    pub credential_id: String,
-    pub algorithm: &'static str,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
 /// The bytes of a registration's `PublicKeyCredential`, base64url as browsers' `toJSON` give.
 #[derive(Debug, Default)]
 pub struct Attestation<'a> {
@@ -181,7 +118,7 @@ fn decode(value: Option<&str>, field: &'static str) -> Result<Vec<u8>, Error> {
 }
 
 fn passkey_name(name: Option<&str>) -> Result<String, Error> {
-    mfa::credential_name(name, "Passkey")
+    factor_records::credential_name(name, "Passkey")
 }
 
 /// The user handle of an account's passkeys: its id, as text.
@@ -198,19 +135,6 @@ fn credential_hash(raw_id: &[u8]) -> String {
 
 // ------------------------------------------------------------------------------- reading
 
-/// The user's passkeys.
-pub async fn passkeys(app: &App, user: UserId) -> Result<Vec<PasskeyRecord>, Error> {
-    let query = Query::new(keys::Index::Primary, keys::user_partition(user))
-        .sort(SortCondition::BeginsWith(keys::PASSKEY_PREFIX.into()))
-        .consistent()
-        .limit(50);
-    let page = app.table.query(query).await?;
-    page.items
-        .iter()
-        .map(|item| from_item(item).map_err(Error::from))
-        .collect()
-}
-
 async fn own_passkey(app: &App, user: UserId, passkey_id: &str) -> Result<PasskeyRecord, Error> {
     if passkey_id.len() != 64 || !passkey_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::NotFound);
@@ -221,11 +145,6 @@ async fn own_passkey(app: &App, user: UserId, passkey_id: &str) -> Result<Passke
         .await?
         .ok_or(Error::NotFound)?;
     Ok(from_item(&item)?)
-}
-
-/// The items of a passkey: itself and its credential id's owner item.
-pub fn keys_of(passkey: &PasskeyRecord) -> [Key; 2] {
-    [passkey.key(), keys::passkey_credential(&passkey.passkey_id)]
 }
 
 // ------------------------------------------------------------------------------- challenges
@@ -334,7 +253,7 @@ async fn refused(
 
 /// `PublicKeyCredentialCreationOptions` for a new passkey of the caller.
 pub async fn begin_registration(app: &App, principal: &Principal) -> Result<Json, Error> {
-    mfa::require_recent_auth(app, principal, Sensitive::Enrolment).await?;
+    require_recent_auth(app, principal, Sensitive::Enrolment).await?;
     let user = &principal.user;
     let existing = passkeys(app, user.id).await?;
     if existing.len() >= MAX_PASSKEYS {
@@ -416,7 +335,7 @@ pub async fn finish_registration(
         Some(live) if live.user == Some(user) => live.key,
         _ => return Err(fail(None, Refusal::Challenge).await),
     };
-    mfa::require_recent_auth(app, principal, Sensitive::Enrolment).await?;
+    require_recent_auth(app, principal, Sensitive::Enrolment).await?;
     let checked = webauthn::attestation_auth_data(&attestation_object).and_then(|auth_data| {
         let parsed = webauthn::authenticator_data(&auth_data, &cfg.webauthn_rp_id)?;
         let (id, key) = parsed.attested.ok_or(Refusal::AuthenticatorData)?;
@@ -472,10 +391,10 @@ pub async fn finish_registration(
         );
     // The first second factor brings the recovery codes, as a first TOTP factor does: an
     // account whose only factor is a passkey must not be lost with the device.
-    let recovery_codes = if mfa::second_factors(app, user).await?.any() {
+    let recovery_codes = if second_factors(app, user).await?.any() {
         None
     } else {
-        let (codes, writes) = mfa::first_factor_recovery_set(app, user).await?;
+        let (codes, writes) = recovery_codes::first_factor_recovery_set(app, user).await?;
         for (i, op) in writes.into_iter().enumerate() {
             tx.push(RegistrationOp::RecoveryCode(i), op);
         }
@@ -527,9 +446,9 @@ pub async fn rename(
     passkey_id: &str,
     name: Option<&str>,
 ) -> Result<PasskeyView, Error> {
-    let name = mfa::new_credential_name(name)?;
+    let name = factor_records::new_credential_name(name)?;
     let mut passkey = own_passkey(app, principal.id(), passkey_id).await?;
-    mfa::rename_credential(app, &passkey.key(), &name).await?;
+    factor_records::rename_credential(app, &passkey.key(), &name).await?;
     passkey.name = name;
     Ok(passkey.view())
 }
@@ -543,8 +462,8 @@ pub async fn remove(
 ) -> Result<(), Error> {
     let user = principal.id();
     let passkey = own_passkey(app, user, passkey_id).await?;
-    mfa::require_recent_auth(app, principal, Sensitive::Action).await?;
-    let (totp, registered) = tokio::join!(mfa::active_factors(app, user), passkeys(app, user));
+    require_recent_auth(app, principal, Sensitive::Action).await?;
+    let (totp, registered) = tokio::join!(active_factors(app, user), passkeys(app, user));
     // The account's last second factor: its recovery codes go with it.
     let last = totp?.is_empty()
         && registered?
@@ -566,7 +485,7 @@ pub async fn remove(
             },
         );
     if last {
-        for (i, op) in mfa::void_recovery_codes(app, user)
+        for (i, op) in recovery_codes::void_recovery_codes(app, user)
             .await?
             .into_iter()
             .enumerate()
