@@ -93,43 +93,92 @@ pub async fn export_user(
     if user.deleting {
         return Err(Error::NotFound);
     }
+    let mut export = Export::default();
+    for item in &own {
+        export.add_own(item)?;
+    }
+    for item in &on_gsi1 {
+        export.add_index_entry(item)?;
+    }
+    for item in &on_gsi2 {
+        if index_sk(item, keys::attr::GSI2SK).starts_with(keys::REQUEST_PREFIX) {
+            export.list("follow_requests_received", clean(item)?);
+        }
+    }
+    let document = export.finish(&user, app.clock.now());
 
-    let mut doc = Map::new();
-    let mut list = |name: &str, value: Json| {
-        match doc.get_mut(name) {
+    let mut event = NewEvent::new(EventType::DataExport, Some(actor.id()))
+        .client(client)
+        .description("Personal data exported");
+    if actor.id() != target {
+        event = event.target(target);
+    }
+    log_event_best_effort(app, event).await;
+    Ok(document)
+}
+
+/// The lists an export always has, empty or not.
+const LISTS: [&str; 12] = [
+    "following",
+    "followers",
+    "follow_requests_received",
+    "blocks",
+    "sessions",
+    "api_tokens",
+    "events",
+    "badges",
+    "notifications",
+    "activity_days",
+    "second_factors",
+    "passkeys",
+];
+
+/// The single items an export always has, `null` when the user has none.
+const SINGLES: [&str; 4] = [
+    "settings",
+    "professional_profile",
+    "activity_counters",
+    "badge_score",
+];
+
+/// An export being put together from the user's items.
+#[derive(Default)]
+struct Export {
+    document: Map<String, Json>,
+    single: Map<String, Json>,
+    recovery_codes: usize,
+}
+
+impl Export {
+    fn list(&mut self, name: &str, value: Json) {
+        match self.document.get_mut(name) {
             Some(Json::Array(items)) => items.push(value),
             _ => {
-                doc.insert(name.to_owned(), Json::Array(vec![value]));
+                self.document
+                    .insert(name.to_owned(), Json::Array(vec![value]));
             }
         };
-    };
-    let mut single = Map::new();
-    let mut recovery_codes = 0_usize;
-    for item in &own {
+    }
+
+    /// An item of the user's own partition, by its sort key.
+    fn add_own(&mut self, item: &Item) -> Result<(), Error> {
         let key = sk(item);
+        let single = match key {
+            "SETTINGS" => Some("settings"),
+            "PRO" => Some("professional_profile"),
+            "STATS" => Some("activity_counters"),
+            "BADGESCORE" => Some("badge_score"),
+            "NOTIFSTATE" => Some("notifications_read_marker"),
+            "LOGINFAIL" => Some("login_failures"),
+            "MFAFAIL" => Some("second_factor_failures"),
+            _ => None,
+        };
+        if let Some(name) = single {
+            self.single.insert(name.into(), clean(item)?);
+            return Ok(());
+        }
         match key {
             "PROFILE" => {}
-            "SETTINGS" => {
-                single.insert("settings".into(), clean(item)?);
-            }
-            "PRO" => {
-                single.insert("professional_profile".into(), clean(item)?);
-            }
-            "STATS" => {
-                single.insert("activity_counters".into(), clean(item)?);
-            }
-            "BADGESCORE" => {
-                single.insert("badge_score".into(), clean(item)?);
-            }
-            "NOTIFSTATE" => {
-                single.insert("notifications_read_marker".into(), clean(item)?);
-            }
-            "LOGINFAIL" => {
-                single.insert("login_failures".into(), clean(item)?);
-            }
-            "MFAFAIL" => {
-                single.insert("second_factor_failures".into(), clean(item)?);
-            }
             // Secrets: the password hash, emailed codes.
             "CREDENTIALS" => {}
             _ if key.starts_with("CODE#") => {}
@@ -137,32 +186,42 @@ pub async fn export_user(
             // or not), never a recovery code's hash, only how many codes are left.
             _ if key.starts_with(keys::MFA_FACTOR_PREFIX) => {
                 let factor: crate::auth::mfa::FactorRecord = from_item(item)?;
-                list("second_factors", json!(factor.view()));
+                self.list("second_factors", json!(factor.view()));
             }
             _ if key.starts_with(keys::PASSKEY_PREFIX) => {
                 let passkey: crate::auth::passkeys::PasskeyRecord = from_item(item)?;
-                list("passkeys", json!(passkey.view()));
+                self.list("passkeys", json!(passkey.view()));
             }
-            _ if key.starts_with(keys::RECOVERY_CODE_PREFIX) => recovery_codes += 1,
-            _ if key.starts_with(keys::FOLLOWS_PREFIX) => list("following", clean(item)?),
-            _ if key.starts_with(keys::BLOCKS_PREFIX) => list("blocks", clean(item)?),
-            _ if key.starts_with(keys::EVENT_PREFIX) => list("events", clean(item)?),
-            _ if key.starts_with(keys::USER_BADGE_PREFIX) => list("badges", clean(item)?),
-            _ if key.starts_with(keys::DAY_PREFIX) => list("activity_days", clean(item)?),
-            _ if key.starts_with(keys::NOTIFICATION_PREFIX) => list("notifications", clean(item)?),
-            _ => list("other", clean(item)?),
+            _ if key.starts_with(keys::RECOVERY_CODE_PREFIX) => self.recovery_codes += 1,
+            _ => {
+                let list = [
+                    (keys::FOLLOWS_PREFIX, "following"),
+                    (keys::BLOCKS_PREFIX, "blocks"),
+                    (keys::EVENT_PREFIX, "events"),
+                    (keys::USER_BADGE_PREFIX, "badges"),
+                    (keys::DAY_PREFIX, "activity_days"),
+                    (keys::NOTIFICATION_PREFIX, "notifications"),
+                ]
+                .into_iter()
+                .find(|(prefix, _)| key.starts_with(prefix))
+                .map_or("other", |(_, name)| name);
+                self.list(list, clean(item)?);
+            }
         }
+        Ok(())
     }
-    for item in &on_gsi1 {
+
+    /// An entry of GSI1 under the user's partition: followers, sessions, API tokens.
+    fn add_index_entry(&mut self, item: &Item) -> Result<(), Error> {
         let key = index_sk(item, keys::attr::GSI1SK);
         if key.starts_with(keys::FOLLOWER_PREFIX) {
-            list("followers", clean(item)?);
+            self.list("followers", clean(item)?);
         } else if key.starts_with(keys::SESSION_PREFIX) {
-            list("sessions", clean(item)?);
+            self.list("sessions", clean(item)?);
         } else if key.starts_with(keys::API_TOKEN_PREFIX) {
             // The name and when it was made and used; never the key or its hash.
             let token = clean(item)?;
-            list(
+            self.list(
                 "api_tokens",
                 json!({
                     "id": token.get("token_id").or_else(|| token.get("id")),
@@ -174,47 +233,27 @@ pub async fn export_user(
             );
         }
         // `BLOCKER#`: who blocks the user is not the user's to see.
+        Ok(())
     }
-    for item in &on_gsi2 {
-        if index_sk(item, keys::attr::GSI2SK).starts_with(keys::REQUEST_PREFIX) {
-            list("follow_requests_received", clean(item)?);
-        }
-    }
-    for name in [
-        "following",
-        "followers",
-        "follow_requests_received",
-        "blocks",
-        "sessions",
-        "api_tokens",
-        "events",
-        "badges",
-        "notifications",
-        "activity_days",
-        "second_factors",
-        "passkeys",
-    ] {
-        doc.entry(name).or_insert_with(|| Json::Array(Vec::new()));
-    }
-    doc.insert("recovery_codes_remaining".into(), json!(recovery_codes));
-    for name in [
-        "settings",
-        "professional_profile",
-        "activity_counters",
-        "badge_score",
-    ] {
-        doc.insert(name.into(), single.remove(name).unwrap_or(Json::Null));
-    }
-    doc.extend(single);
-    doc.insert("user".into(), crate::profiles::views::full_view(&user));
-    doc.insert("exported_at".into(), json!(app.clock.now()));
 
-    let mut event = NewEvent::new(EventType::DataExport, Some(actor.id()))
-        .client(client)
-        .description("Personal data exported");
-    if actor.id() != target {
-        event = event.target(target);
+    /// The document: every list and single item present, the user's full view, the time.
+    fn finish(mut self, user: &UserRecord, now: chrono::DateTime<chrono::Utc>) -> Json {
+        let mut document = std::mem::take(&mut self.document);
+        for name in LISTS {
+            document
+                .entry(name)
+                .or_insert_with(|| Json::Array(Vec::new()));
+        }
+        document.insert(
+            "recovery_codes_remaining".into(),
+            json!(self.recovery_codes),
+        );
+        for name in SINGLES {
+            document.insert(name.into(), self.single.remove(name).unwrap_or(Json::Null));
+        }
+        document.extend(self.single);
+        document.insert("user".into(), crate::profiles::views::full_view(user));
+        document.insert("exported_at".into(), json!(now));
+        Json::Object(document)
     }
-    log_event_best_effort(app, event).await;
-    Ok(Json::Object(doc))
 }

@@ -400,30 +400,52 @@ async fn apply_update(
     changes: Changes,
     client: &ClientInfo,
 ) -> Result<UserRecord, Error> {
-    let now = app.clock.now();
-    let stamp = Value::from(now);
-    let mut update = Update::new().set("updated_at", stamp);
+    let Some(planned) = plan_update(&current, &changes, target, app.clock.now()) else {
+        return Ok(current);
+    };
+    commit_update(app, target, planned.tx).await?;
+    let user = get_user_consistent(app, target)
+        .await?
+        .ok_or(Error::NotFound)?;
+    for (event_type, metadata) in planned.events {
+        if actor.is(target) {
+            let event = NewEvent::new(event_type, Some(target))
+                .client(client)
+                .metadata(metadata);
+            log_event_best_effort(app, event).await;
+        } else {
+            log_staff_action(app, actor, target, event_type, metadata, client).await;
+        }
+    }
+    Ok(user)
+}
+
+/// An account update's transaction and the events it will log.
+struct PlannedUpdate {
+    tx: Transaction<AccountUpdateOp>,
+    events: Vec<(EventType, serde_json::Value)>,
+}
+
+/// The transaction of the changes (the profile, conditioned on what was read; the name item
+/// when the username or display name moves) and the events that say what changed; `None`
+/// when nothing changes.
+fn plan_update(
+    current: &UserRecord,
+    changes: &Changes,
+    target: UserId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<PlannedUpdate> {
+    let mut update = Update::new().set("updated_at", Value::from(now));
     let mut tx = Transaction::new();
     let mut condition = Condition::item_present()
         .and(Condition::Ne("deleting".into(), Value::Bool(true)))
         .and(Condition::eq("username", current.username.as_str()))
         .and(Condition::eq("email", current.email.as_str()));
-
     let mut events = Vec::new();
 
     // The record as it will be: the name item (unique username, name indexes) follows it.
-    let mut next = current.clone();
-    if let Some(username) = &changes.username {
-        next.username = username.as_str().to_owned();
-    }
-    if let Some(first) = &changes.first_name {
-        next.first_name = first.clone();
-    }
-    if let Some(last) = &changes.last_name {
-        next.last_name = last.clone();
-    }
-    let old_key = current.username.to_ascii_lowercase();
-    let renamed = next.username.to_ascii_lowercase() != old_key;
+    let next = next_record(current, changes);
+    let renamed = next.username.to_ascii_lowercase() != current.username.to_ascii_lowercase();
 
     if let Some(username) = changes
         .username
@@ -432,20 +454,7 @@ async fn apply_update(
     {
         update = update.set("username", username.as_str());
         if renamed {
-            tx.push(
-                AccountUpdateOp::OldUsername,
-                TxOp::Delete {
-                    key: keys::unique_username(&old_key),
-                    condition: Some(Condition::eq("user_id", target.0)),
-                },
-            );
-            tx.push(
-                AccountUpdateOp::NewUsername,
-                TxOp::Put {
-                    item: next.name_item(&now.to_rfc3339()),
-                    condition: Some(Condition::item_absent()),
-                },
-            );
+            push_rename(&mut tx, current, &next, now);
         }
         events.push((
             EventType::UsernameChange,
@@ -489,9 +498,8 @@ async fn apply_update(
         ));
     }
     if events.is_empty() {
-        return Ok(current);
+        return None;
     }
-
     tx.push(
         AccountUpdateOp::Profile,
         TxOp::Update {
@@ -500,8 +508,57 @@ async fn apply_update(
             condition: Some(condition),
         },
     );
+    Some(PlannedUpdate { tx, events })
+}
+
+/// The record with the changes to its names applied.
+fn next_record(current: &UserRecord, changes: &Changes) -> UserRecord {
+    let mut next = current.clone();
+    if let Some(username) = &changes.username {
+        next.username = username.as_str().to_owned();
+    }
+    if let Some(first) = &changes.first_name {
+        next.first_name = first.clone();
+    }
+    if let Some(last) = &changes.last_name {
+        next.last_name = last.clone();
+    }
+    next
+}
+
+/// A rename moves the unique username item: the old one goes (if still the user's), the new
+/// one is put if absent (a taken name fails the transaction on it).
+fn push_rename(
+    tx: &mut Transaction<AccountUpdateOp>,
+    current: &UserRecord,
+    next: &UserRecord,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    tx.push(
+        AccountUpdateOp::OldUsername,
+        TxOp::Delete {
+            key: keys::unique_username(&current.username.to_ascii_lowercase()),
+            condition: Some(Condition::eq("user_id", current.id.0)),
+        },
+    );
+    tx.push(
+        AccountUpdateOp::NewUsername,
+        TxOp::Put {
+            item: next.name_item(&now.to_rfc3339()),
+            condition: Some(Condition::item_absent()),
+        },
+    );
+}
+
+/// Commits an account update: a taken username is a field error, a vanished account a 404,
+/// anything else that changed meanwhile a 409 to retry.
+async fn commit_update(
+    app: &App,
+    target: UserId,
+    tx: Transaction<AccountUpdateOp>,
+) -> Result<(), Error> {
     match tx.commit(app.table.as_ref()).await {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         Err(e) if e.any_condition_failed() => {
             let mut errors = FieldErrors::new();
             if e.condition_failed(AccountUpdateOp::NewUsername) {
@@ -513,27 +570,12 @@ async fn apply_update(
             {
                 return Err(Error::NotFound);
             }
-            return Err(Error::Conflict(
+            Err(Error::Conflict(
                 "The account changed at the same time; try again.".into(),
-            ));
+            ))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-
-    let user = get_user_consistent(app, target)
-        .await?
-        .ok_or(Error::NotFound)?;
-    for (event_type, metadata) in events {
-        if actor.is(target) {
-            let event = NewEvent::new(event_type, Some(target))
-                .client(client)
-                .metadata(metadata);
-            log_event_best_effort(app, event).await;
-        } else {
-            log_staff_action(app, actor, target, event_type, metadata, client).await;
-        }
-    }
-    Ok(user)
 }
 
 /// The operations of an account update.

@@ -77,38 +77,52 @@ pub async fn login(
     via: AuthMethod,
 ) -> Result<LoginOutcome, Error> {
     refuse_bots(app, client, input.honeypot.as_deref(), "login").await?;
+    let PasswordChecked {
+        user,
+        second_factors,
+    } = check_password(app, &input, client, via).await?;
+    if second_factors.any() {
+        // No session yet: the second step makes it (`mfa::complete_sign_in`).
+        let pending = mfa::begin_sign_in(app, &user, via, second_factors).await?;
+        return Ok(LoginOutcome::SecondFactorRequired(pending));
+    }
+    let started = start_session(app, &user, client, via).await?;
+    crate::metrics::emit(crate::metrics::Metric::Login);
+    Ok(LoginOutcome::SignedIn(user, started))
+}
 
-    // Failures per address and name, and per address across names (a much higher ceiling):
-    // a full window refuses before any password work.
+/// An account whose password was right, and its second factors.
+struct PasswordChecked {
+    user: UserRecord,
+    second_factors: mfa::SecondFactors,
+}
+
+/// What round trip 2 reads of a named account, side by side.
+struct AccountReads {
+    user: UserRecord,
+    /// The failures on record, or the refusal of a locked account.
+    lock: Result<i64, Error>,
+    credentials: Result<Option<accounts::CredentialsRecord>, Error>,
+    second_factors: Result<mfa::SecondFactors, Error>,
+}
+
+/// Round trips 1 and 2, the password and the account's state: every refusal of a login
+/// happens here, with its event and its failure count.
+async fn check_password(
+    app: &App,
+    input: &LoginInput,
+    client: &ClientInfo,
+    via: AuthMethod,
+) -> Result<PasswordChecked, Error> {
     let ip = client.ip_string();
     let name = normalised_identifier(&input.identifier);
     let pair = ip.as_deref().map(|ip| ip_and_name(ip, &name));
-    // Round trip 1: both failure windows and the name's unique item, side by side; a full
-    // window refuses before any password work.
-    let (limited, account) = tokio::join!(
-        check_failure_windows(app, ip.as_deref(), pair.as_deref()),
-        account_id(app, &input.identifier)
-    );
-    limited?;
     let source = FailureSource {
         client,
         ip: ip.as_deref(),
         pair: pair.as_deref(),
     };
-    // Round trip 2: the profile, its lockout counter and its credentials, side by side.
-    let found = match account? {
-        Some(id) => {
-            let (user, lock, credentials, second_factor) = tokio::join!(
-                accounts::get_user_consistent(app, id),
-                limits::check_login_allowed(app, id),
-                accounts::get_credentials(app, id),
-                mfa::second_factors(app, id)
-            );
-            user?.map(|user| (user, lock, (credentials, second_factor)))
-        }
-        None => None,
-    };
-    let Some((user, lock, (credentials, second_factor))) = found else {
+    let Some(reads) = read_account(app, input, &source).await? else {
         // A name with no account locks exactly as an account does: same reads, same writes,
         // same answers, so neither the lockout nor its absence tells whether it exists.
         let subject = LockSubject::UnknownName(name);
@@ -117,23 +131,27 @@ pub async fn login(
         limits::record_failure(app, &subject).await?;
         return Err(failed(app, &source, None, "unknown_account").await);
     };
-
+    let AccountReads {
+        user,
+        lock,
+        credentials,
+        second_factors,
+    } = reads;
     let prior_failures = match lock {
         Ok(failures) => failures,
         Err(locked) => {
-            crate::metrics::emit(crate::metrics::Metric::LoginFailed);
-            log_event_best_effort(
+            log_refused(
                 app,
-                NewEvent::new(EventType::LoginFailed, Some(user.id))
-                    .client(client)
-                    .failed("account temporarily locked")
-                    .metadata(json!({ "reason": "locked", "method": via })),
+                &user,
+                client,
+                via,
+                "account temporarily locked",
+                "locked",
             )
             .await;
             return Err(locked);
         }
     };
-
     let Some(credentials) = credentials? else {
         // A profile without credentials cannot log in; it answers like any wrong password.
         passwords::burn_verification_time(&input.password).await;
@@ -144,21 +162,11 @@ pub async fn login(
         limits::record_login_failure(app, user.id).await?;
         return Err(failed(app, &source, Some(user.id), "wrong_password").await);
     }
-
     if user.is_suspended {
-        crate::metrics::emit(crate::metrics::Metric::LoginFailed);
         sessions::end_other_sessions(app, user.id, None).await?;
-        log_event_best_effort(
-            app,
-            NewEvent::new(EventType::LoginFailed, Some(user.id))
-                .client(client)
-                .failed("account suspended")
-                .metadata(json!({ "reason": "suspended", "method": via })),
-        )
-        .await;
+        log_refused(app, &user, client, via, "account suspended", "suspended").await;
         return Err(Error::Forbidden(suspended_detail(&user)));
     }
-
     // Only an account with failures on record has a counter to clear: no write otherwise.
     if prior_failures > 0 {
         limits::clear_login_failures(app, user.id).await?;
@@ -166,17 +174,75 @@ pub async fn login(
     if check.needs_rehash {
         rehash(app, user.id, &credentials.password_hash, &input.password).await;
     }
-    let second_factors = second_factor?;
-    if second_factors.any() {
-        // No session yet: the second step makes it (`mfa::complete_sign_in`).
-        let pending = mfa::begin_sign_in(app, &user, via, second_factors).await?;
-        return Ok(LoginOutcome::SecondFactorRequired(pending));
-    }
-    // Round trip 3: the session's write and the new-device check (which leaves the new session
-    // out of what it compares) side by side.
-    // The user's time zone is read here when today's visit is still to be recorded.
-    let started = sessions::new_session(app, &user, client, via);
-    let visit_due = crate::activity::tallies::visit_due(app, &user);
+    Ok(PasswordChecked {
+        user,
+        second_factors: second_factors?,
+    })
+}
+
+/// Round trip 1: both failure windows and the name's unique item, side by side (a full window
+/// refuses before any password work); round trip 2: the profile, its lockout counter, its
+/// credentials and its second factors, side by side. `None` when no account has the name.
+async fn read_account(
+    app: &App,
+    input: &LoginInput,
+    source: &FailureSource<'_>,
+) -> Result<Option<AccountReads>, Error> {
+    let (limited, account) = tokio::join!(
+        check_failure_windows(app, source.ip, source.pair),
+        account_id(app, &input.identifier)
+    );
+    limited?;
+    let Some(id) = account? else {
+        return Ok(None);
+    };
+    let (user, lock, credentials, second_factors) = tokio::join!(
+        accounts::get_user_consistent(app, id),
+        limits::check_login_allowed(app, id),
+        accounts::get_credentials(app, id),
+        mfa::second_factors(app, id)
+    );
+    Ok(user?.map(|user| AccountReads {
+        user,
+        lock,
+        credentials,
+        second_factors,
+    }))
+}
+
+/// A right password refused for the account's state (locked, suspended): counted and logged.
+async fn log_refused(
+    app: &App,
+    user: &UserRecord,
+    client: &ClientInfo,
+    via: AuthMethod,
+    failure: &str,
+    reason: &str,
+) {
+    crate::metrics::emit(crate::metrics::Metric::LoginFailed);
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::LoginFailed, Some(user.id))
+            .client(client)
+            .failed(failure)
+            .metadata(json!({ "reason": reason, "method": via })),
+    )
+    .await;
+}
+
+/// Round trips 3 and 4 of a login that needs no second step: the session's write beside the
+/// new-device check (which leaves the new session out of what it compares) and, when today's
+/// visit is still to be recorded, the user's time zone; then the `login` event beside the
+/// day's visit for the badge streaks and `UserLoggedIn` (both best-effort, the visit once a
+/// day).
+async fn start_session(
+    app: &App,
+    user: &UserRecord,
+    client: &ClientInfo,
+    via: AuthMethod,
+) -> Result<StartedSession, Error> {
+    let started = sessions::new_session(app, user, client, via);
+    let visit_due = crate::activity::tallies::visit_due(app, user);
     let (stored, (), zone) = tokio::join!(
         sessions::store_session(app, &started),
         crate::activity::sessions::check_new_device(app, &started.record, client),
@@ -188,8 +254,6 @@ pub async fn login(
         }
     );
     stored?;
-    // Round trip 4: the `login` event, and the day's visit for the badge streaks with
-    // `UserLoggedIn` for the evaluator (both best-effort, the visit once a day), side by side.
     tokio::join!(
         log_event_best_effort(
             app,
@@ -201,13 +265,12 @@ pub async fn login(
         ),
         async {
             if let Some(zone) = &zone {
-                crate::activity::tallies::record_visit(app, &user, zone, false).await;
+                crate::activity::tallies::record_visit(app, user, zone, false).await;
             }
             crate::activity::tallies::announce_login(app, user.id).await;
         }
     );
-    crate::metrics::emit(crate::metrics::Metric::Login);
-    Ok(LoginOutcome::SignedIn(user, started))
+    Ok(started)
 }
 
 /// The id of the account an identifier names, if any. Identifiers that cannot be a username or

@@ -325,10 +325,7 @@ fn each_bot_signal_is_detected() {
         bots::detect(Some(BROWSER_UA), Some("me@x.io")),
         Some(BotSignal::Honeypot)
     );
-    assert_eq!(
-        bots::detect(None, None),
-        Some(BotSignal::MissingUserAgent)
-    );
+    assert_eq!(bots::detect(None, None), Some(BotSignal::MissingUserAgent));
     assert_eq!(
         bots::detect(Some(""), None),
         Some(BotSignal::MissingUserAgent)
