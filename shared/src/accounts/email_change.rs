@@ -32,7 +32,7 @@ use crate::auth::{api_tokens, sessions};
 use crate::error::Error;
 use crate::mail::Email;
 use crate::model::{EmailAddress, UserId};
-use crate::store::{Condition, Item, StoreError, Transaction, TxOp, Update, Value, keys};
+use crate::store::{Condition, Item, Key, StoreError, Transaction, TxOp, Update, Value, keys};
 
 /// How long after a change completes the old address can still revert it.
 pub const REVERT_WINDOW_SECS: i64 = 7 * 24 * 3600;
@@ -162,10 +162,48 @@ pub async fn confirm_change(
         .unwrap_or_default()
         .to_owned();
 
+    let tx = confirm_transaction(app, user, &new_email, &revert_hash)?;
+    match tx.commit(app.table.as_ref()).await {
+        Ok(()) => {}
+        Err(e) if e.is_cancelled() => {
+            if e.condition_failed(ConfirmOp::NewEmail) {
+                return Err(Error::field("email", EMAIL_TAKEN));
+            }
+            if e.condition_failed(ConfirmOp::Revert) {
+                // Cancelled from the old address after the code was sent.
+                return Err(Error::field("code", codes::INVALID_CODE));
+            }
+            return Err(Error::Conflict(
+                "The account changed at the same time; try again.".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::EmailChange, Some(user.id))
+            .client(client)
+            .description("email address changed; the old address can revert it for 7 days"),
+    )
+    .await;
+    get_user_consistent(app, user.id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// The move of the address in one transaction: the profile (still at the old address), the
+/// new address's unique item put if absent, the old one held for the revert window, and the
+/// cancel token turned from pending to completed.
+fn confirm_transaction(
+    app: &App,
+    user: &UserRecord,
+    new_email: &EmailAddress,
+    revert_hash: &str,
+) -> Result<Transaction<ConfirmOp>, Error> {
     let now = app.clock.now();
     let held_until = (now + Duration::seconds(REVERT_WINDOW_SECS)).timestamp();
     let mine = || Some(Condition::eq("user_id", user.id.0));
-    let tx = Transaction::new()
+    Ok(Transaction::new()
         .with(
             ConfirmOp::Profile,
             TxOp::Update {
@@ -205,7 +243,7 @@ pub async fn confirm_change(
         .with(
             ConfirmOp::Revert,
             TxOp::Update {
-                key: keys::email_revert(&revert_hash),
+                key: keys::email_revert(revert_hash),
                 update: Update::new()
                     .set("state", STATE_COMPLETED)
                     .set("completed_at", Value::S(now.to_rfc3339()))
@@ -214,33 +252,7 @@ pub async fn confirm_change(
                     Condition::eq("state", STATE_PENDING).and(Condition::eq("user_id", user.id.0)),
                 ),
             },
-        );
-    match tx.commit(app.table.as_ref()).await {
-        Ok(()) => {}
-        Err(e) if e.is_cancelled() => {
-            if e.condition_failed(ConfirmOp::NewEmail) {
-                return Err(Error::field("email", EMAIL_TAKEN));
-            }
-            if e.condition_failed(ConfirmOp::Revert) {
-                // Cancelled from the old address after the code was sent.
-                return Err(Error::field("code", codes::INVALID_CODE));
-            }
-            return Err(Error::Conflict(
-                "The account changed at the same time; try again.".into(),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    log_event_best_effort(
-        app,
-        NewEvent::new(EventType::EmailChange, Some(user.id))
-            .client(client)
-            .description("email address changed; the old address can revert it for 7 days"),
-    )
-    .await;
-    get_user_consistent(app, user.id)
-        .await?
-        .ok_or(Error::NotFound)
+        ))
 }
 
 /// The operations of confirming an email change.
@@ -272,20 +284,45 @@ pub async fn cancel_change(
     token: Option<&str>,
     client: &ClientInfo,
 ) -> Result<CancelOutcome, Error> {
-    let invalid = || Error::field("token", INVALID_CANCEL_TOKEN);
     let token = token
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 256);
     let Some(token) = token else {
         return Err(Error::field("token", "This field is required."));
     };
+    let Some(revert) = read_cancel_token(app, token).await? else {
+        return Err(invalid_cancel_token());
+    };
+    match revert.state.as_str() {
+        STATE_PENDING => drop_pending_change(app, revert, client).await,
+        STATE_COMPLETED => revert_completed_change(app, revert, client).await,
+        _ => Err(invalid_cancel_token()),
+    }
+}
+
+fn invalid_cancel_token() -> Error {
+    Error::field("token", INVALID_CANCEL_TOKEN)
+}
+
+/// A cancel token's item as read: whose change, between which addresses, in which state.
+struct CancelToken {
+    key: Key,
+    hash: String,
+    user: UserId,
+    old_email: String,
+    new_email: String,
+    state: String,
+}
+
+/// The live (unexpired) item of a cancel token, if there is one.
+async fn read_cancel_token(app: &App, token: &str) -> Result<Option<CancelToken>, Error> {
     let hash = sha256_hex(token);
     let key = keys::email_revert(&hash);
     let Some(item) = app.table.get(&key, true).await? else {
-        return Err(invalid());
+        return Ok(None);
     };
     if crate::store::is_expired(&item, app.clock.epoch_seconds()) {
-        return Err(invalid());
+        return Ok(None);
     }
     let text = |name: &str| {
         item.get(name)
@@ -293,51 +330,79 @@ pub async fn cancel_change(
             .unwrap_or_default()
             .to_owned()
     };
-    let user = UserId(item.get("user_id").and_then(Value::as_i64).unwrap_or(0));
-    let (old_email, new_email, state) = (text("old_email"), text(NEW_EMAIL), text("state"));
-    if state == STATE_PENDING {
-        let code_key = keys::emailed_code(user, CodePurpose::EmailChange.as_str());
-        let mut ops = vec![TxOp::Delete {
-            key: key.clone(),
-            condition: Some(Condition::eq("state", STATE_PENDING)),
-        }];
-        // The code goes too, unless a later request replaced it (that one has its own token).
-        let code = app.table.get(&code_key, true).await?;
-        if code
-            .as_ref()
-            .and_then(|c| c.get(REVERT_HASH))
-            .and_then(Value::as_str)
-            == Some(&hash)
-        {
-            ops.push(TxOp::Delete {
-                key: code_key,
-                condition: Some(Condition::eq(REVERT_HASH, hash.as_str())),
-            });
-        }
-        return match app.table.transact_write(ops).await {
-            Ok(()) => {
-                log_event_best_effort(
-                    app,
-                    NewEvent::new(EventType::EmailChangeCancelled, Some(user))
-                        .client(client)
-                        .description("pending email change cancelled from the old address"),
-                )
-                .await;
-                Ok(CancelOutcome::Cancelled)
-            }
-            // Confirmed meanwhile: the token now reverts; the client may send it again.
-            Err(StoreError::TransactionCanceled { .. }) => Err(Error::Conflict(
-                "The change completed at the same time; send the token again to revert it.".into(),
-            )),
-            Err(e) => Err(e.into()),
-        };
-    }
-    if state != STATE_COMPLETED {
-        return Err(invalid());
-    }
+    Ok(Some(CancelToken {
+        user: UserId(item.get("user_id").and_then(Value::as_i64).unwrap_or(0)),
+        old_email: text("old_email"),
+        new_email: text(NEW_EMAIL),
+        state: text("state"),
+        key,
+        hash,
+    }))
+}
 
+/// Drops a change not yet confirmed: the token's item and (unless a later request replaced
+/// it) the emailed code, in one transaction.
+async fn drop_pending_change(
+    app: &App,
+    revert: CancelToken,
+    client: &ClientInfo,
+) -> Result<CancelOutcome, Error> {
+    let CancelToken {
+        key, hash, user, ..
+    } = revert;
+    let code_key = keys::emailed_code(user, CodePurpose::EmailChange.as_str());
+    let mut ops = vec![TxOp::Delete {
+        key,
+        condition: Some(Condition::eq("state", STATE_PENDING)),
+    }];
+    // The code goes too, unless a later request replaced it (that one has its own token).
+    let code = app.table.get(&code_key, true).await?;
+    if code
+        .as_ref()
+        .and_then(|c| c.get(REVERT_HASH))
+        .and_then(Value::as_str)
+        == Some(&hash)
+    {
+        ops.push(TxOp::Delete {
+            key: code_key,
+            condition: Some(Condition::eq(REVERT_HASH, hash.as_str())),
+        });
+    }
+    match app.table.transact_write(ops).await {
+        Ok(()) => {
+            log_event_best_effort(
+                app,
+                NewEvent::new(EventType::EmailChangeCancelled, Some(user))
+                    .client(client)
+                    .description("pending email change cancelled from the old address"),
+            )
+            .await;
+            Ok(CancelOutcome::Cancelled)
+        }
+        // Confirmed meanwhile: the token now reverts; the client may send it again.
+        Err(StoreError::TransactionCanceled { .. }) => Err(Error::Conflict(
+            "The change completed at the same time; send the token again to revert it.".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Puts the old address back on a completed change (verified; its unique item no longer held
+/// for the revert; the new one's released), then ends every session and API token.
+async fn revert_completed_change(
+    app: &App,
+    revert: CancelToken,
+    client: &ClientInfo,
+) -> Result<CancelOutcome, Error> {
+    let CancelToken {
+        key,
+        user,
+        old_email,
+        new_email,
+        ..
+    } = revert;
     let Ok(old) = EmailAddress::parse(&old_email) else {
-        return Err(invalid());
+        return Err(invalid_cancel_token());
     };
     let mine = Condition::eq("user_id", user.0);
     let ops = vec![
@@ -372,7 +437,7 @@ pub async fn cancel_change(
     match app.table.transact_write(ops).await {
         Ok(()) => {}
         // The address changed again since, or the account is gone: nothing to revert to.
-        Err(StoreError::TransactionCanceled { .. }) => return Err(invalid()),
+        Err(StoreError::TransactionCanceled { .. }) => return Err(invalid_cancel_token()),
         Err(e) => return Err(e.into()),
     }
     let sessions_ended = sessions::delete_all_sessions(app, user).await?;

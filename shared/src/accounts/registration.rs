@@ -307,8 +307,28 @@ async fn insert_account(
         password_hash,
         password_changed_at: now,
     };
-    let stamp = now.to_rfc3339();
+    let professional = professional.map(|record| ProfessionalRecord {
+        user_id: id,
+        created_at: now,
+        updated_at: now,
+        ..record
+    });
+    let tx = account_transaction(&user, &credentials, &valid.email, professional, now)?;
+    commit_account(app, &user, tx).await?;
+    crate::metrics::emit(crate::metrics::Metric::Registration);
+    Ok(user)
+}
 
+/// Every item of a new account, each put if absent.
+fn account_transaction(
+    user: &UserRecord,
+    credentials: &CredentialsRecord,
+    email: &EmailAddress,
+    professional: Option<ProfessionalRecord>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Transaction<RegistrationOp>, Error> {
+    let id = user.id;
+    let stamp = now.to_rfc3339();
     let absent = || Some(Condition::item_absent());
     let mut tx = Transaction::new()
         .with(
@@ -342,17 +362,11 @@ async fn insert_account(
         .with(
             RegistrationOp::Email,
             TxOp::Put {
-                item: unique_item(keys::unique_email(&valid.email.key()), id, &stamp),
+                item: unique_item(keys::unique_email(&email.key()), id, &stamp),
                 condition: absent(),
             },
         );
     if let Some(record) = professional {
-        let record = ProfessionalRecord {
-            user_id: id,
-            created_at: now,
-            updated_at: now,
-            ..record
-        };
         tx.push(
             RegistrationOp::Professional,
             TxOp::Put {
@@ -361,8 +375,19 @@ async fn insert_account(
             },
         );
     }
+    Ok(tx)
+}
+
+/// Commits a new account: a taken username or address is a field error; a transaction whose
+/// answer was lost counts as applied when the account under this request's id is there.
+async fn commit_account(
+    app: &App,
+    user: &UserRecord,
+    tx: Transaction<RegistrationOp>,
+) -> Result<(), Error> {
+    let id = user.id;
     match tx.commit(app.table.as_ref()).await {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         Err(e) if e.any_condition_failed() => {
             let mut errors = FieldErrors::new();
             if e.condition_failed(RegistrationOp::Username) {
@@ -373,7 +398,7 @@ async fn insert_account(
             }
             errors.into_result()?;
             // Only the user's own items failed: the id was already in use.
-            return Err(Error::Internal(format!("user id {id} already has items")));
+            Err(Error::Internal(format!("user id {id} already has items")))
         }
         // No answer, or a retry after no answer that failed its conditions: the transaction
         // may have applied. The id is this request's alone, so an account under it with this
@@ -389,11 +414,10 @@ async fn insert_account(
                 user = id.0,
                 "registration applied although its answer was lost"
             );
+            Ok(())
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    crate::metrics::emit(crate::metrics::Metric::Registration);
-    Ok(user)
 }
 
 /// The operations of a registration: every item of the new account, each put if absent.

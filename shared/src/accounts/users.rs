@@ -445,7 +445,7 @@ fn plan_update(
 
     // The record as it will be: the name item (unique username, name indexes) follows it.
     let next = next_record(current, changes);
-    let renamed = next.username.to_ascii_lowercase() != current.username.to_ascii_lowercase();
+    let renamed = !next.username.eq_ignore_ascii_case(&current.username);
 
     if let Some(username) = changes
         .username

@@ -780,32 +780,11 @@ pub async fn complete_sign_in(
 ) -> Result<CompletedSignIn, Error> {
     let token_hash = sha256_hex(token.trim());
     let challenge_key = keys::mfa_challenge(&token_hash);
-    let challenge = app
-        .table
-        .get(&challenge_key, true)
-        .await?
-        .ok_or_else(sign_in_expired)?;
-    let user_id = challenge
-        .get("user_id")
-        .and_then(Value::as_i64)
-        .map(UserId)
-        .ok_or_else(sign_in_expired)?;
-    let via = match challenge.get("via").and_then(Value::as_str) {
-        Some("jwt") => AuthMethod::Jwt,
-        _ => AuthMethod::Session,
-    };
-    let password_at = challenge
-        .get("password_at")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    let user = match accounts::get_user_consistent(app, user_id).await? {
-        Some(user) if !user.deleting => user,
-        _ => return Err(sign_in_expired()),
-    };
-    if user.is_suspended {
-        app.table.delete(&challenge_key, None).await?;
-        return Err(Error::Forbidden(crate::access::suspended_detail(&user)));
-    }
+    let PendingRead {
+        user,
+        via,
+        password_at,
+    } = read_pending(app, &challenge_key).await?;
     check_guess_allowed(app, user.id).await?;
 
     let now = app.clock.epoch_seconds();
@@ -821,26 +800,7 @@ pub async fn complete_sign_in(
     };
     let assurance = Assurance::two_factor(password_at, proof.amr(), now);
     let started = sessions::new_session_with(app, &user, client, via, assurance);
-    let mut tx = Transaction::new().with(
-        SecondStepOp::Pending,
-        TxOp::Delete {
-            key: challenge_key.clone(),
-            condition: Some(Condition::item_present().and(Condition::Gt(
-                keys::attr::EXPIRES_AT.into(),
-                Value::Int(now),
-            ))),
-        },
-    );
-    for (name, op) in spend {
-        tx.push(SecondStepOp::Proof(name), op);
-    }
-    tx.push(
-        SecondStepOp::Session,
-        TxOp::Put {
-            item: started.record.to_item()?,
-            condition: Some(Condition::item_absent()),
-        },
-    );
+    let tx = second_step_transaction(&challenge_key, spend, &started, now)?;
     match tx.commit(&*app.table).await {
         Ok(()) => {}
         Err(failure) => {
@@ -874,6 +834,80 @@ pub async fn complete_sign_in(
         session: started,
         via,
     })
+}
+
+/// A pending sign-in as read: whose, for a cookie or tokens, and when the password was proved.
+struct PendingRead {
+    user: UserRecord,
+    via: AuthMethod,
+    password_at: i64,
+}
+
+/// The pending sign-in and its account; unknown, expired, or an account since deleted all read
+/// as an expired sign-in, and a suspended account's pending sign-in is dropped.
+async fn read_pending(app: &App, challenge_key: &Key) -> Result<PendingRead, Error> {
+    let challenge = app
+        .table
+        .get(challenge_key, true)
+        .await?
+        .ok_or_else(sign_in_expired)?;
+    let user_id = challenge
+        .get("user_id")
+        .and_then(Value::as_i64)
+        .map(UserId)
+        .ok_or_else(sign_in_expired)?;
+    let via = match challenge.get("via").and_then(Value::as_str) {
+        Some("jwt") => AuthMethod::Jwt,
+        _ => AuthMethod::Session,
+    };
+    let password_at = challenge
+        .get("password_at")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let user = match accounts::get_user_consistent(app, user_id).await? {
+        Some(user) if !user.deleting => user,
+        _ => return Err(sign_in_expired()),
+    };
+    if user.is_suspended {
+        app.table.delete(challenge_key, None).await?;
+        return Err(Error::Forbidden(crate::access::suspended_detail(&user)));
+    }
+    Ok(PendingRead {
+        user,
+        via,
+        password_at,
+    })
+}
+
+/// The second step's one transaction: the pending sign-in deleted (while unexpired), the
+/// proof spent, the session stored.
+fn second_step_transaction(
+    challenge_key: &Key,
+    spend: Vec<(ProofOp, TxOp)>,
+    started: &StartedSession,
+    now: i64,
+) -> Result<Transaction<SecondStepOp>, Error> {
+    let mut tx = Transaction::new().with(
+        SecondStepOp::Pending,
+        TxOp::Delete {
+            key: challenge_key.clone(),
+            condition: Some(Condition::item_present().and(Condition::Gt(
+                keys::attr::EXPIRES_AT.into(),
+                Value::Int(now),
+            ))),
+        },
+    );
+    for (name, op) in spend {
+        tx.push(SecondStepOp::Proof(name), op);
+    }
+    tx.push(
+        SecondStepOp::Session,
+        TxOp::Put {
+            item: started.record.to_item()?,
+            condition: Some(Condition::item_absent()),
+        },
+    );
+    Ok(tx)
 }
 
 /// A wrong code on a pending sign-in: counted for the account (backoff) and for the pending
@@ -929,45 +963,11 @@ pub async fn step_up(
         ));
     };
     let user = principal.id();
-    let now = app.clock.epoch_seconds();
-    let (assurance, spend, method) = match proof {
-        StepUpProof::Password(password) => {
-            crate::auth::reauth::confirm_current_password(app, principal, Some(password), client)
-                .await?;
-            let assurance = Assurance {
-                password_at: Some(now),
-                amr: if current.amr.is_empty() {
-                    vec!["pwd".into()]
-                } else {
-                    current.amr.clone()
-                },
-                aal: current.aal.max(1),
-                ..current.clone()
-            };
-            (assurance, Vec::new(), "pwd")
-        }
-        StepUpProof::Second(second) => {
-            check_guess_allowed(app, user).await?;
-            let ceremony = Ceremony::StepUp {
-                user,
-                session: session_id,
-            };
-            let spend = match check_proof(app, user, second, ceremony).await? {
-                ProofCheck::Spend(writes) => writes,
-                ProofCheck::Wrong(refusal) => {
-                    return Err(
-                        wrong_proof(app, user, client, "step_up", second.field(), refusal).await,
-                    );
-                }
-            };
-            let password_at = current.password_at.unwrap_or(now);
-            (
-                Assurance::two_factor(password_at, second.amr(), now),
-                spend,
-                second.amr(),
-            )
-        }
-    };
+    let StepUpChecked {
+        assurance,
+        spend,
+        method,
+    } = check_step_up(app, principal, proof, session_id, current, client).await?;
     let second = !spend.is_empty();
     let mut tx = Transaction::new();
     for (name, op) in spend {
@@ -1018,6 +1018,72 @@ pub async fn step_up(
         recovery_code_used(app, &principal.user, client, "confirm a sensitive action").await;
     }
     Ok(assurance)
+}
+
+/// What a step-up's proof established: the session's new assurance, the proof's writes (a
+/// TOTP step taken, a recovery code or a passkey challenge spent; none for a password) and its
+/// method name for the event.
+struct StepUpChecked {
+    assurance: Assurance,
+    spend: Vec<(ProofOp, TxOp)>,
+    method: &'static str,
+}
+
+/// Checks a step-up's proof: the current password (refused and counted as a failed login when
+/// wrong), or a second factor within the guess limit, bound to this session.
+async fn check_step_up(
+    app: &App,
+    principal: &Principal,
+    proof: StepUpProof<'_>,
+    session_id: &str,
+    current: &Assurance,
+    client: &ClientInfo,
+) -> Result<StepUpChecked, Error> {
+    let user = principal.id();
+    let now = app.clock.epoch_seconds();
+    let (assurance, spend, method) = match proof {
+        StepUpProof::Password(password) => {
+            crate::auth::reauth::confirm_current_password(app, principal, Some(password), client)
+                .await?;
+            let assurance = Assurance {
+                password_at: Some(now),
+                amr: if current.amr.is_empty() {
+                    vec!["pwd".into()]
+                } else {
+                    current.amr.clone()
+                },
+                aal: current.aal.max(1),
+                ..current.clone()
+            };
+            (assurance, Vec::new(), "pwd")
+        }
+        StepUpProof::Second(second) => {
+            check_guess_allowed(app, user).await?;
+            let ceremony = Ceremony::StepUp {
+                user,
+                session: session_id,
+            };
+            let spend = match check_proof(app, user, second, ceremony).await? {
+                ProofCheck::Spend(writes) => writes,
+                ProofCheck::Wrong(refusal) => {
+                    return Err(
+                        wrong_proof(app, user, client, "step_up", second.field(), refusal).await,
+                    );
+                }
+            };
+            let password_at = current.password_at.unwrap_or(now);
+            (
+                Assurance::two_factor(password_at, second.amr(), now),
+                spend,
+                second.amr(),
+            )
+        }
+    };
+    Ok(StepUpChecked {
+        assurance,
+        spend,
+        method,
+    })
 }
 
 // ------------------------------------------------------------------------------- staff

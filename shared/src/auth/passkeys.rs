@@ -310,6 +310,61 @@ pub async fn finish_registration(
     client: &ClientInfo,
 ) -> Result<Registered, Error> {
     let name = passkey_name(name)?;
+    let attested = check_attestation(app, principal, credential, client).await?;
+    let user = principal.id();
+    let record = PasskeyRecord {
+        passkey_id: credential_hash(&attested.raw_id),
+        user_id: user,
+        credential_id: webauthn::b64url(&attested.raw_id),
+        public_key: webauthn::b64url(&attested.public_key),
+        algorithm: attested.algorithm,
+        name,
+        sign_count: i64::from(attested.sign_count),
+        created_at: app.clock.now(),
+        last_used_at: None,
+        transports: credential
+            .transports
+            .iter()
+            .take(8)
+            .map(|t| t.chars().take(32).collect())
+            .collect(),
+    };
+    let recovery_codes = store_passkey(app, &record, &attested.challenge, client).await?;
+    log_event_best_effort(
+        app,
+        NewEvent::new(EventType::PasskeyAdded, Some(user))
+            .client(client)
+            .description("A passkey was registered")
+            .metadata(
+                json!({ "passkey_id": record.passkey_id, "algorithm": record.view().algorithm }),
+            ),
+    )
+    .await;
+    Ok(Registered {
+        passkey: record.view(),
+        recovery_codes,
+    })
+}
+
+/// What a registration's checks established about the new credential.
+struct Attested {
+    /// The registration challenge's item, spent when the passkey is stored.
+    challenge: Key,
+    raw_id: Vec<u8>,
+    public_key: Vec<u8>,
+    algorithm: i64,
+    sign_count: u32,
+}
+
+/// The ceremony's checks: the client data (type, origin) and a live registration challenge of
+/// this user, a recent strong authentication, then the authenticator data (RP id, the
+/// attested credential and its key). A refusal is logged and answered alike.
+async fn check_attestation(
+    app: &App,
+    principal: &Principal,
+    credential: &Attestation<'_>,
+    client: &ClientInfo,
+) -> Result<Attested, Error> {
     let raw_id = decode(credential.raw_id, "rawId")?;
     let client_data_json = decode(credential.client_data_json, "clientDataJSON")?;
     let attestation_object = decode(credential.attestation_object, "attestationObject")?;
@@ -331,7 +386,7 @@ pub async fn finish_registration(
             Ok(data) => data,
             Err(why) => return Err(fail(None, why).await),
         };
-    let challenge_key = match live_challenge(app, &client_data.challenge, REGISTER).await? {
+    let challenge = match live_challenge(app, &client_data.challenge, REGISTER).await? {
         Some(live) if live.user == Some(user) => live.key,
         _ => return Err(fail(None, Refusal::Challenge).await),
     };
@@ -345,36 +400,32 @@ pub async fn finish_registration(
         let algorithm = webauthn::key_algorithm(&key)?;
         Ok((parsed.sign_count, key, algorithm))
     });
-    let (sign_count, public_key, algorithm) = match checked {
-        Ok(checked) => checked,
-        Err(why) => return Err(fail(Some(challenge_key), why).await),
-    };
-    let now = app.clock.now();
-    let passkey_id = credential_hash(&raw_id);
-    let record = PasskeyRecord {
-        passkey_id: passkey_id.clone(),
-        user_id: user,
-        credential_id: webauthn::b64url(&raw_id),
-        public_key: webauthn::b64url(&public_key),
-        algorithm,
-        name,
-        sign_count: i64::from(sign_count),
-        created_at: now,
-        last_used_at: None,
-        transports: credential
-            .transports
-            .iter()
-            .take(8)
-            .map(|t| t.chars().take(32).collect())
-            .collect(),
-    };
-    let mut owner = keys::passkey_credential(&passkey_id).to_item();
+    match checked {
+        Ok((sign_count, public_key, algorithm)) => Ok(Attested {
+            challenge,
+            raw_id,
+            public_key,
+            algorithm,
+            sign_count,
+        }),
+        Err(why) => Err(fail(Some(challenge), why).await),
+    }
+}
+
+/// One transaction: the challenge spent, the credential id's owner item and the passkey put
+/// if absent, and (for the account's first second factor) the recovery codes, which are
+/// returned to be shown once.
+async fn store_passkey(
+    app: &App,
+    record: &PasskeyRecord,
+    challenge: &Key,
+    client: &ClientInfo,
+) -> Result<Option<Vec<String>>, Error> {
+    let user = record.user_id;
+    let mut owner = keys::passkey_credential(&record.passkey_id).to_item();
     owner.insert("user_id".into(), Value::Int(user.0));
     let mut tx = Transaction::new()
-        .with(
-            RegistrationOp::Challenge,
-            spend_challenge(app, &challenge_key),
-        )
+        .with(RegistrationOp::Challenge, spend_challenge(app, challenge))
         .with(
             RegistrationOp::CredentialOwner,
             TxOp::Put {
@@ -401,33 +452,27 @@ pub async fn finish_registration(
         Some(codes)
     };
     match tx.commit(&*app.table).await {
-        Ok(()) => {}
-        Err(failure) if failure.condition_failed(RegistrationOp::Challenge) => {
-            return Err(fail(None, Refusal::Challenge).await);
-        }
+        Ok(()) => Ok(recovery_codes),
+        Err(failure) if failure.condition_failed(RegistrationOp::Challenge) => Err(refused(
+            app,
+            None,
+            Some(user),
+            client,
+            "registration",
+            Refusal::Challenge,
+        )
+        .await),
         Err(failure)
             if failure.condition_failed(RegistrationOp::CredentialOwner)
                 || failure.condition_failed(RegistrationOp::Passkey) =>
         {
-            app.table.delete(&challenge_key, None).await?;
-            return Err(Error::Conflict(
+            app.table.delete(challenge, None).await?;
+            Err(Error::Conflict(
                 "This passkey is already registered.".into(),
-            ));
+            ))
         }
-        Err(failure) => return Err(failure.into()),
+        Err(failure) => Err(failure.into()),
     }
-    log_event_best_effort(
-        app,
-        NewEvent::new(EventType::PasskeyAdded, Some(user))
-            .client(client)
-            .description("A passkey was registered")
-            .metadata(json!({ "passkey_id": passkey_id, "algorithm": record.view().algorithm })),
-    )
-    .await;
-    Ok(Registered {
-        passkey: record.view(),
-        recovery_codes,
-    })
 }
 
 // ------------------------------------------------------------------------------- managing
