@@ -86,7 +86,7 @@ pub async fn login(
         let pending = mfa::begin_sign_in(app, &user, via, second_factors).await?;
         return Ok(LoginOutcome::SecondFactorRequired(pending));
     }
-    let started = start_session(app, &user, client, via).await?;
+    let started = record_sign_in(app, &user, client, via).await?;
     crate::metrics::emit(crate::metrics::Metric::Login);
     Ok(LoginOutcome::SignedIn(user, started))
 }
@@ -235,7 +235,7 @@ async fn log_refused(
 /// visit is still to be recorded, the user's time zone; then the `login` event beside the
 /// day's visit for the badge streaks and `UserLoggedIn` (both best-effort, the visit once a
 /// day).
-async fn start_session(
+async fn record_sign_in(
     app: &App,
     user: &UserRecord,
     client: &ClientInfo,
