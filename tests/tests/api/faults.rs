@@ -62,7 +62,11 @@ async fn verified_person(app: &App, name: &str, role: Role) -> Person {
         .await
         .unwrap_or_else(|e| panic!("create {name}: {e}"));
     let token = sign_in(app, &user).await.access;
-    Person { id: user.id, token }
+    Person {
+        id: user.id,
+        username: user.username,
+        token,
+    }
 }
 
 /// Whom and what the workload acts on: `PEOPLE` verified accounts (the first an
