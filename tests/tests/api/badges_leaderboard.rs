@@ -10,7 +10,7 @@ use accounts::model::UserId;
 use accounts::store::Table;
 use accounts::store::counting::CountingTable;
 use api_tests::app::TestApp;
-use api_tests::fixtures::{stored_user, token_for};
+use api_tests::fixtures::{Person, admin, person, stored_user, token_for};
 use api_tests::{TestTable, both_engines};
 use badges_core_support::*;
 use serde_json::{Value as Json, json};
