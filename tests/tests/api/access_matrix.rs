@@ -15,14 +15,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use accounts::accounts::UserRecord;
 use accounts::auth::AuthMethod;
 use accounts::auth::sessions;
 use accounts::http::ApiResponse;
 use accounts::http::routes::route_table;
 use accounts::model::{Role, UserId};
 use api_tests::app::TestApp;
-use api_tests::fixtures::{Person, client, person_with, token_for};
+use api_tests::fixtures::{NewUser, client, person_with, token_for};
 use api_tests::{TestTable, both_engines};
 use http::Method;
 use serde_json::{Value as Json, json};
@@ -228,10 +227,6 @@ impl Fixtures {
     }
 }
 
-async fn person(app: &TestApp, id: i64, role: Role) -> Person {
-    person_with(&app.app, id, role, false).await
-}
-
 async fn ok(response: ApiResponse, what: &str) -> Json {
     assert!(
         response.status.as_u16() < 300,
@@ -258,26 +253,14 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         (ERASED_BY_USERS_API, Role::Normal),
         (ERASED_BY_PROFILES_API, Role::Normal),
     ] {
-        tokens.insert(id, person(app, id, role).await.token);
+        tokens.insert(id, person_with(&app.app, id, role, false).await.token);
     }
-    for (id, verified, suspended) in [(UNVERIFIED, false, false), (SUSPENDED, true, true)] {
-        let mut user = UserRecord::new(
-            UserId(id),
-            format!("user{id}"),
-            format!("user{id}@example.com"),
-            app.app.clock.now(),
-        );
-        user.is_verified = verified;
-        user.is_suspended = suspended;
-        app.app
-            .table
-            .put(user.to_item().unwrap(), None)
-            .await
-            .unwrap();
-        if !suspended {
-            tokens.insert(id, token_for(&app.app, UserId(id)).await);
-        }
-    }
+    let unverified = NewUser::new(UNVERIFIED)
+        .unverified()
+        .signed_in(&app.app)
+        .await;
+    tokens.insert(UNVERIFIED, unverified.token);
+    NewUser::new(SUSPENDED).suspended().store(&app.app).await;
     let bearer = |id: i64| tokens[&id].clone();
 
     // The follows while the owner is public (active at once), then the owner goes private and

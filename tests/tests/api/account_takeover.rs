@@ -2,22 +2,16 @@
 //! the address unseen, erase the account with an API token, outlive a password reset, or read
 //! the staff member's request details in the account's own log.
 
-use crate::users_support;
-
-use accounts::activity::events::EventRecord;
-use accounts::model::{Role, UserId};
-use accounts::store::keys::Index;
-use accounts::store::{Query, SortCondition, Value, keys};
+use accounts::model::Role;
+use accounts::store::{Value, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::{
+    Login, PASSWORD, Person, access_token, api_token, call, event_types, events, member,
+    profile_item,
+};
 use api_tests::{TestTable, both_engines};
 use http::Method;
 use serde_json::{Value as Json, json};
-use users_support::{Member, PASSWORD, call, login, member, profile};
-
-/// A new API token of `who`: its key.
-async fn api_token(app: &TestApp, who: &Member) -> String {
-    crate::activity_support::api_token(app, &who.access).await
-}
 
 async fn me_with_token(app: &TestApp, key: &str) -> u16 {
     app.get("/api/auth/me/")
@@ -57,7 +51,7 @@ both_engines!(
     async fn an_api_token_cannot_change_the_address_the_password_or_erase(t: TestTable) {
         let app = TestApp::new(t).await;
         let alice = member(&app, "alice", Role::Normal).await;
-        let key = api_token(&app, &alice).await;
+        let key = api_token(&app, &alice.token).await;
         let own = format!("/api/users/{}/", alice.id);
 
         let refused = [
@@ -97,17 +91,17 @@ both_engines!(
             );
         }
         // Nothing moved: same address, no pending change, no mail to the attacker.
-        let stored = profile(&app, alice.id).await.expect("still there");
+        let stored = profile_item(&app.app, alice.id).await.expect("still there");
         assert_eq!(stored["email"].as_str(), Some("alice@example.com"));
         assert!(app.last_code_for("evil@example.com").is_none());
         assert!(
             app.table()
-                .get(&keys::emailed_code(UserId(alice.id), "email_change"), true)
+                .get(&keys::emailed_code(alice.id, "email_change"), true)
                 .await
                 .unwrap()
                 .is_none()
         );
-        login(&app, "alice").await;
+        access_token(&app, "alice").await;
     }
 );
 
@@ -115,7 +109,7 @@ both_engines!(
     async fn an_email_change_is_pending_until_confirmed_and_revertible(t: TestTable) {
         let app = TestApp::new(t).await;
         let alice = member(&app, "alice", Role::Normal).await;
-        let key = api_token(&app, &alice).await;
+        let key = api_token(&app, &alice.token).await;
         let own = format!("/api/users/{}/", alice.id);
         let confirm = format!("/api/users/{}/email/confirm/", alice.id);
 
@@ -201,7 +195,7 @@ both_engines!(
 
         // Within 7 days the token from the old address reverts it, and every credential ends.
         app.clock().advance(chrono::Duration::days(6));
-        let fresh = login(&app, "alice").await;
+        let fresh = access_token(&app, "alice").await;
         let response = app
             .post("/api/auth/email/cancel/")
             .json(json!({"token": token}))
@@ -209,11 +203,11 @@ both_engines!(
             .await;
         assert_eq!(response.status, 200, "{}", response.body_json());
         assert_eq!(response.body_json()["outcome"], "reverted");
-        let stored = profile(&app, alice.id).await.expect("the profile");
+        let stored = profile_item(&app.app, alice.id).await.expect("the profile");
         assert_eq!(stored["email"].as_str(), Some("alice@example.com"));
         assert_eq!(stored["is_verified"].as_bool(), Some(true));
         assert_eq!(me_with_access(&app, &fresh).await, 401);
-        assert_eq!(me_with_access(&app, &alice.access).await, 401);
+        assert_eq!(me_with_access(&app, &alice.token).await, 401);
         assert_eq!(me_with_token(&app, &key).await, 401);
         assert!(
             app.table()
@@ -222,7 +216,7 @@ both_engines!(
                 .unwrap()
                 .is_none()
         );
-        let events = crate::account_takeover::own_event_types(&app, alice.id).await;
+        let events = event_types(&app, alice.id).await;
         assert!(
             events.contains(&"email_change_reverted".to_owned()),
             "{events:?}"
@@ -234,7 +228,7 @@ both_engines!(
             .send()
             .await;
         assert_eq!(response.status, 400);
-        login(&app, "alice@example.com").await;
+        access_token(&app, "alice@example.com").await;
     }
 );
 
@@ -272,8 +266,8 @@ both_engines!(
         assert_eq!(status, 200, "{body}");
         let code = app.last_code_for("two@example.com").expect("a code");
         app.clock().advance(chrono::Duration::hours(1));
-        let alice = Member {
-            access: login(&app, "alice").await,
+        let alice = Person {
+            token: access_token(&app, "alice").await,
             ..alice
         };
         let (status, _) = call(
@@ -285,7 +279,7 @@ both_engines!(
         )
         .await;
         assert_eq!(status, 400);
-        let stored = profile(&app, alice.id).await.expect("the profile");
+        let stored = profile_item(&app.app, alice.id).await.expect("the profile");
         assert_eq!(stored["email"].as_str(), Some("alice@example.com"));
 
         // Nobody else confirms it, and a bad token is a 400.
@@ -312,7 +306,7 @@ both_engines!(
     async fn a_reset_ends_every_credential_and_a_change_the_api_tokens_on_request(t: TestTable) {
         let app = TestApp::new(t).await;
         let alice = member(&app, "alice", Role::Normal).await;
-        let kept = api_token(&app, &alice).await;
+        let kept = api_token(&app, &alice.token).await;
 
         // A change keeps the API tokens unless asked, and says so.
         let (status, body) = call(
@@ -343,19 +337,16 @@ both_engines!(
         assert_eq!(me_with_token(&app, &kept).await, 401);
 
         // A reset ends everything: sessions, refresh tokens and API tokens.
-        let relogin = app
-            .post("/api/auth/jwt/login/")
-            .json(json!({"username": "alice", "password": "third secret phrase 333"}))
-            .send()
-            .await
-            .body_json();
-        let access = relogin["access"].as_str().unwrap().to_owned();
-        let refresh = relogin["refresh"].as_str().unwrap().to_owned();
-        let signed_in = Member {
-            access: access.clone(),
+        let relogin = Login::new("alice")
+            .password("third secret phrase 333")
+            .tokens(&app)
+            .await;
+        let (access, refresh) = (relogin.access, relogin.refresh);
+        let signed_in = Person {
+            token: access.clone(),
             ..alice.clone()
         };
-        let key = api_token(&app, &signed_in).await;
+        let key = api_token(&app, &signed_in.token).await;
         assert_eq!(me_with_token(&app, &key).await, 200);
         let response = app
             .post("/api/auth/password/reset/")
@@ -399,7 +390,7 @@ both_engines!(
         ] {
             let response = app
                 .post(&path)
-                .bearer(&admin.access)
+                .bearer(&admin.token)
                 .ip(staff_ip)
                 .json(body)
                 .send()
@@ -408,7 +399,7 @@ both_engines!(
         }
         let response = app
             .patch(&format!("/api/users/{}/", alice.id))
-            .bearer(&admin.access)
+            .bearer(&admin.token)
             .ip(staff_ip)
             .json(json!({"role": "moderator"}))
             .send()
@@ -416,7 +407,7 @@ both_engines!(
         assert_eq!(response.status, 200, "{}", response.body_json());
 
         // What alice reads: what happened and when, nothing of who or from where.
-        let alice_access = login(&app, "alice").await;
+        let alice_access = access_token(&app, "alice").await;
         let response = app
             .get("/api/events/?page_size=100")
             .bearer(&alice_access)
@@ -444,7 +435,11 @@ both_engines!(
         );
 
         // The admin's own log has the actions with their request details.
-        let actions = own_events(&app, admin.id).await;
+        let actions: Vec<Json> = events(&app.app, admin.id)
+            .await
+            .iter()
+            .map(|e| serde_json::to_value(e).expect("an event serialises"))
+            .collect();
         let mine: Vec<&Json> = actions
             .iter()
             .filter(|e| e["event_type"] == "admin_action")
@@ -452,30 +447,7 @@ both_engines!(
         assert_eq!(mine.len(), 3, "{actions:?}");
         for event in mine {
             assert_eq!(event["ip_address"], staff_ip, "{event}");
-            assert_eq!(event["metadata"]["target"], alice.id, "{event}");
+            assert_eq!(event["metadata"]["target"], alice.id.0, "{event}");
         }
     }
 );
-
-/// The user's events as stored, oldest first.
-pub async fn own_events(app: &TestApp, id: i64) -> Vec<Json> {
-    let query = Query::new(Index::Primary, keys::user_partition(UserId(id)))
-        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
-        .consistent();
-    let items = app.table().query(query).await.expect("query events").items;
-    items
-        .iter()
-        .map(|item| {
-            let record = EventRecord::from_item(item).expect("an event item");
-            serde_json::to_value(record).expect("an event serialises")
-        })
-        .collect()
-}
-
-pub async fn own_event_types(app: &TestApp, id: i64) -> Vec<String> {
-    own_events(app, id)
-        .await
-        .iter()
-        .map(|e| e["event_type"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}

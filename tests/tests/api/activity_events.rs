@@ -19,6 +19,7 @@ use accounts::store::{Item, Value, keys};
 use accounts::triggers::handle_domain_event;
 use activity_support::*;
 use api_tests::app::TestApp;
+use api_tests::fixtures::{api_token, events_newest_first, register, set_role};
 use api_tests::{TestTable, both_engines};
 use chrono::{Duration, SecondsFormat};
 use serde_json::{Value as Json, json};
@@ -59,7 +60,7 @@ enum Auth<'a> {
 async fn lists_own_events_with_filters_and_cursors(t: TestTable) {
     let app = TestApp::new(t).await;
     let id = register(&app, "hana").await;
-    let tokens = jwt_login(&app, "hana").await;
+    let tokens = session_login(&app, "hana").await;
     let since = app.clock().now();
     for i in 0..3 {
         app.clock().advance(Duration::seconds(10));
@@ -209,9 +210,9 @@ async fn users_log_only_client_events_for_themselves(t: TestTable) {
     let app = TestApp::new(t).await;
     let ivan = register(&app, "ivan").await;
     let jade = register(&app, "jade").await;
-    let tokens = jwt_login(&app, "ivan").await;
-    let before = stored_events(&app, ivan).await.len();
-    let jade_before = stored_events(&app, jade).await.len();
+    let tokens = session_login(&app, "ivan").await;
+    let before = events_newest_first(&app.app, ivan).await.len();
+    let jade_before = events_newest_first(&app.app, jade).await.len();
 
     let ok = post_event(
         &app,
@@ -260,11 +261,11 @@ async fn users_log_only_client_events_for_themselves(t: TestTable) {
     assert!(big.body_json()["metadata"].is_array());
 
     assert_eq!(
-        stored_events(&app, ivan).await.len(),
+        events_newest_first(&app.app, ivan).await.len(),
         before + 1,
         "only the share"
     );
-    assert_eq!(stored_events(&app, jade).await.len(), jade_before);
+    assert_eq!(events_newest_first(&app.app, jade).await.len(), jade_before);
     assert!(stats(&app, ivan).await.is_empty());
 
     // A non-admin API token is an ordinary user.
@@ -303,10 +304,10 @@ async fn a_service_token_feeds_the_counters_in_one_transaction(t: TestTable) {
     let admin = register(&app, "kofi").await;
     let lena = register(&app, "lena").await;
     let mira = register(&app, "mira").await;
-    set_role(&app, admin, Role::Admin).await;
-    let admin_tokens = jwt_login(&app, "kofi").await;
+    set_role(&app.app, admin, Role::Admin).await;
+    let admin_tokens = session_login(&app, "kofi").await;
     let key = api_token(&app, &admin_tokens.access).await;
-    let lena_tokens = jwt_login(&app, "lena").await;
+    let lena_tokens = session_login(&app, "lena").await;
 
     // One event with counters: auth reads, then exactly one transaction and no other write.
     // The token's first use of the minute records last_used_at; count the steady state.
@@ -400,7 +401,7 @@ async fn a_service_token_feeds_the_counters_in_one_transaction(t: TestTable) {
     assert_eq!(count(&stats(&app, mira).await, "received_like_given"), 2);
 
     // Unknown users and targets: 400, nothing stored or counted.
-    let events_before = stored_events(&app, lena).await.len();
+    let events_before = events_newest_first(&app.app, lena).await.len();
     let ghost = post_event(
         &app,
         Auth::Token(&key),
@@ -409,7 +410,7 @@ async fn a_service_token_feeds_the_counters_in_one_transaction(t: TestTable) {
     .await;
     assert_eq!(ghost.status, 400);
     assert!(ghost.body_json()["user"].is_array());
-    assert!(stored_events(&app, UserId(999)).await.is_empty());
+    assert!(events_newest_first(&app.app, UserId(999)).await.is_empty());
     assert!(stats(&app, UserId(999)).await.is_empty());
     let no_target = post_event(
         &app,
@@ -418,7 +419,10 @@ async fn a_service_token_feeds_the_counters_in_one_transaction(t: TestTable) {
     )
     .await;
     assert_eq!(no_target.status, 400);
-    assert_eq!(stored_events(&app, lena).await.len(), events_before);
+    assert_eq!(
+        events_newest_first(&app.app, lena).await.len(),
+        events_before
+    );
     assert_eq!(count(&stats(&app, lena).await, "like_given"), 2);
     let missing_user = post_event(
         &app,
@@ -490,7 +494,7 @@ async fn content_events_from_the_bus_are_ingested_once(t: TestTable) {
         0
     );
     assert_eq!(count(&stats(&app, two).await, "received_review_create"), 1);
-    let events = stored_events(&app, one).await;
+    let events = events_newest_first(&app.app, one).await;
     assert_eq!(events[0].event_type, EventType::ReviewCreate);
     assert_eq!(events[0].metadata["post_id"], "p-2002");
 
@@ -506,7 +510,7 @@ async fn content_events_from_the_bus_are_ingested_once(t: TestTable) {
     post["id"] = json!("another-envelope");
     post["detail"] = json!({"event_type": "post_create", "user": one.0});
     handle_domain_event(&app.app, post).await.expect("ingested");
-    let tokens = jwt_login(&app, "nina").await;
+    let tokens = session_login(&app, "nina").await;
     assert_eq!(posts_count(&app, &tokens.access).await, 1);
 
     // A malformed detail is refused (the invocation fails; EventBridge retries, then drops).
@@ -521,9 +525,9 @@ async fn staff_read_anyones_events_and_work_the_review_queue(t: TestTable) {
     let pia = register(&app, "pia").await;
     let quinn = register(&app, "quinn").await;
     let mod_id = register(&app, "rosa").await;
-    set_role(&app, mod_id, Role::Moderator).await;
-    let pia_t = jwt_login(&app, "pia").await;
-    let rosa_t = jwt_login(&app, "rosa").await;
+    set_role(&app.app, mod_id, Role::Moderator).await;
+    let pia_t = session_login(&app, "pia").await;
+    let rosa_t = session_login(&app, "rosa").await;
     // High-severity security events need review; a low one does not.
     log_event(
         &app.app,
@@ -608,7 +612,7 @@ async fn staff_read_anyones_events_and_work_the_review_queue(t: TestTable) {
             .map(|s| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
         Some(app.clock().now())
     );
-    let stored = stored_events(&app, quinn).await;
+    let stored = events_newest_first(&app.app, quinn).await;
     let alert = stored.iter().find(|e| e.event_id == alert_id).unwrap();
     assert_eq!(alert.reviewed_by, Some(mod_id));
     let queue = results(
@@ -622,7 +626,7 @@ async fn staff_read_anyones_events_and_work_the_review_queue(t: TestTable) {
         app.post(&path).bearer(&rosa_t.access).send().await.status,
         404
     );
-    let logged = stored_events(&app, mod_id).await;
+    let logged = events_newest_first(&app.app, mod_id).await;
     let review_log = logged
         .iter()
         .find(|e| e.event_type == EventType::EventReviewed)
@@ -651,7 +655,7 @@ async fn risk_scores_follow_the_documented_formula(t: TestTable) {
             .await;
         assert_eq!(response.status, 400);
     }
-    let failures: Vec<u8> = stored_events(&app, sara)
+    let failures: Vec<u8> = events_newest_first(&app.app, sara)
         .await
         .iter()
         .rev()
@@ -667,7 +671,7 @@ async fn risk_scores_follow_the_documented_formula(t: TestTable) {
     )
     .await
     .unwrap();
-    assert_eq!(stored_events(&app, sara).await[0].risk_score, 45);
+    assert_eq!(events_newest_first(&app.app, sara).await[0].risk_score, 45);
 
     // The velocity part is capped at 25; the total at 100.
     for _ in 0..7 {
@@ -681,7 +685,7 @@ async fn risk_scores_follow_the_documented_formula(t: TestTable) {
         .await
         .unwrap();
     }
-    let scores: Vec<u8> = stored_events(&app, sara)
+    let scores: Vec<u8> = events_newest_first(&app.app, sara)
         .await
         .iter()
         .rev()
@@ -691,7 +695,7 @@ async fn risk_scores_follow_the_documented_formula(t: TestTable) {
     // critical 70 + failure 15 + security 10 = 95, then +5 → 100 (capped)
     assert_eq!(scores, [95, 100, 100, 100, 100, 100, 100]);
     // Successes read no history and score as before: a login is 5.
-    let login = stored_events(&app, sara)
+    let login = events_newest_first(&app.app, sara)
         .await
         .into_iter()
         .find(|e| e.event_type == EventType::Register)
@@ -742,9 +746,9 @@ async fn risk_scores_follow_the_documented_formula(t: TestTable) {
 async fn erasure_anonymises_events_and_is_idempotent(t: TestTable) {
     let app = TestApp::new(t).await;
     let tom = register(&app, "tom").await;
-    let tokens = jwt_login(&app, "tom").await;
+    let tokens = session_login(&app, "tom").await;
     post_event(&app, Auth::Bearer(&tokens.access), json!({"event_type": "page_view", "description": "Viewed /secret", "metadata": {"path": "/secret"}})).await;
-    let before = stored_events(&app, tom).await;
+    let before = events_newest_first(&app.app, tom).await;
     assert!(
         before
             .iter()
@@ -754,7 +758,7 @@ async fn erasure_anonymises_events_and_is_idempotent(t: TestTable) {
         .await
         .expect("anonymised");
     assert_eq!(done, before.len() as u64);
-    let after = stored_events(&app, tom).await;
+    let after = events_newest_first(&app.app, tom).await;
     assert_eq!(after.len(), before.len(), "kept for the security log");
     for (old, new) in before.iter().zip(&after) {
         assert_eq!(new.event_id, old.event_id);
@@ -779,7 +783,7 @@ async fn erasure_anonymises_events_and_is_idempotent(t: TestTable) {
 async fn store_calls_per_request(t: TestTable) {
     let (app, counting) = counted(t).await;
     let uma = register(&app, "uma").await;
-    let tokens = jwt_login(&app, "uma").await;
+    let tokens = session_login(&app, "uma").await;
     // The first request of a minute writes activity; count the steady state.
     app.get("/api/auth/me/").bearer(&tokens.access).send().await;
 

@@ -8,6 +8,7 @@ use accounts::activity::events::EventType;
 use accounts::model::Role;
 use activity_support::*;
 use api_tests::app::{TestApp, set_cookie};
+use api_tests::fixtures::{PASSWORD, detail, events_newest_first, register, set_role};
 use api_tests::{TestTable, both_engines};
 use serde_json::json;
 
@@ -18,9 +19,9 @@ const IPHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) 
 async fn lists_own_sessions_newest_first_with_the_current_marked(t: TestTable) {
     let app = TestApp::new(t).await;
     register(&app, "alice").await;
-    let first = jwt_login(&app, "alice").await;
+    let first = session_login(&app, "alice").await;
     app.clock().advance(chrono::Duration::seconds(5));
-    let second = jwt_login_as(&app, "alice", IPHONE_UA).await;
+    let second = session_login_as(&app, "alice", IPHONE_UA).await;
 
     let list = app.get("/api/sessions/").bearer(&first.access).send().await;
     assert_eq!(list.status, 200);
@@ -129,7 +130,7 @@ async fn post_sessions_logs_in_with_cookies(t: TestTable) {
     let missing = app.post("/api/sessions/").json(json!({})).send().await;
     assert_eq!(missing.status, 400);
     assert!(missing.body_json()["password"].is_array());
-    let events = stored_events(&app, id).await;
+    let events = events_newest_first(&app.app, id).await;
     assert!(
         events
             .iter()
@@ -140,8 +141,8 @@ async fn post_sessions_logs_in_with_cookies(t: TestTable) {
 async fn ending_a_session_kills_its_access_and_refresh_tokens(t: TestTable) {
     let app = TestApp::new(t).await;
     let id = register(&app, "carla").await;
-    let laptop = jwt_login(&app, "carla").await;
-    let phone = jwt_login_as(&app, "carla", IPHONE_UA).await;
+    let laptop = session_login(&app, "carla").await;
+    let phone = session_login_as(&app, "carla", IPHONE_UA).await;
 
     assert_eq!(
         app.get("/api/auth/me/")
@@ -191,7 +192,7 @@ async fn ending_a_session_kills_its_access_and_refresh_tokens(t: TestTable) {
         .send()
         .await;
     assert_eq!(again.status, 204);
-    let logged = stored_events(&app, id).await;
+    let logged = events_newest_first(&app.app, id).await;
     let ended_events: Vec<_> = logged
         .iter()
         .filter(|e| e.event_type == EventType::SessionEnded)
@@ -215,9 +216,9 @@ async fn ending_a_session_kills_its_access_and_refresh_tokens(t: TestTable) {
 async fn delete_all_ends_every_other_session(t: TestTable) {
     let app = TestApp::new(t).await;
     register(&app, "dora").await;
-    let a = jwt_login(&app, "dora").await;
-    let b = jwt_login_as(&app, "dora", FIREFOX_UA).await;
-    let c = jwt_login_as(&app, "dora", IPHONE_UA).await;
+    let a = session_login(&app, "dora").await;
+    let b = session_login_as(&app, "dora", FIREFOX_UA).await;
+    let c = session_login_as(&app, "dora", IPHONE_UA).await;
     let response = app.delete("/api/sessions/").bearer(&c.access).send().await;
     assert_eq!(response.status, 200, "{}", response.body_json());
     assert_eq!(response.body_json()["ended"], 2);
@@ -252,8 +253,8 @@ async fn nobody_reads_or_ends_another_users_sessions(t: TestTable) {
     let app = TestApp::new(t).await;
     let erin = register(&app, "erin").await;
     let frank = register(&app, "frank").await;
-    let e = jwt_login(&app, "erin").await;
-    let f = jwt_login(&app, "frank").await;
+    let e = session_login(&app, "erin").await;
+    let f = session_login(&app, "frank").await;
     let path = format!("/api/sessions/{}/", e.session_id);
     assert_eq!(app.get(&path).bearer(&f.access).send().await.status, 404);
     assert_eq!(app.delete(&path).bearer(&f.access).send().await.status, 404);
@@ -284,7 +285,7 @@ async fn nobody_reads_or_ends_another_users_sessions(t: TestTable) {
     );
 
     // An administrator may.
-    set_role(&app, frank, Role::Admin).await;
+    set_role(&app.app, frank, Role::Admin).await;
     let theirs = app
         .get(&format!("/api/sessions/?user={}", erin.0))
         .bearer(&f.access)
@@ -309,11 +310,11 @@ async fn a_new_device_or_country_logs_new_device_login(t: TestTable) {
     let app = TestApp::new(t).await;
     let id = register(&app, "gina").await;
     // The first login has nothing to compare with; the same device again is not new.
-    jwt_login(&app, "gina").await;
-    jwt_login(&app, "gina").await;
+    session_login(&app, "gina").await;
+    session_login(&app, "gina").await;
     assert!(new_device_events(&app, id).await.is_empty());
 
-    let phone = jwt_login_as(&app, "gina", IPHONE_UA).await;
+    let phone = session_login_as(&app, "gina", IPHONE_UA).await;
     let events = new_device_events(&app, id).await;
     assert_eq!(events.len(), 1);
     let event = &events[0];
@@ -353,7 +354,7 @@ async fn new_device_events(
     app: &TestApp,
     id: accounts::model::UserId,
 ) -> Vec<accounts::activity::events::EventRecord> {
-    stored_events(app, id)
+    events_newest_first(&app.app, id)
         .await
         .into_iter()
         .filter(|e| e.event_type == EventType::NewDeviceLogin)

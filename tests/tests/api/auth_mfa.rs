@@ -12,44 +12,18 @@ use accounts::http::ApiResponse;
 use accounts::model::{Role, UserId};
 use accounts::store::{Index, Query, SortCondition, Value, keys};
 use api_tests::app::{TestApp, set_cookie};
-use api_tests::fixtures::{events_of, person_with, verify_email};
+use api_tests::fixtures::{
+    Login, PASSWORD, Signup, access_token, events_of, person_with, register,
+};
 use api_tests::{TestTable, both_engines};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
 use serde_json::{Value as Json, json};
 
-const PASSWORD: &str = "Violet-Harbor-2931";
 const INVALID_CODE: &str = "Invalid code.";
 
 // ------------------------------------------------------------------------------- helpers
-
-/// Registers and verifies an account through the API; its id.
-async fn register(app: &TestApp, username: &str) -> UserId {
-    let email = format!("{username}@example.com");
-    let response = app
-        .post("/api/auth/register/")
-        .json(json!({ "username": username, "email": email, "password": PASSWORD }))
-        .send()
-        .await;
-    assert_eq!(response.status, 201, "register: {}", response.body_json());
-    verify_email(app, &email).await;
-    UserId(response.body_json()["id"].as_i64().unwrap())
-}
-
-async fn jwt_login(app: &TestApp, username: &str) -> ApiResponse {
-    app.post("/api/auth/jwt/login/")
-        .json(json!({ "username": username, "password": PASSWORD }))
-        .send()
-        .await
-}
-
-/// A JWT login that must complete without a second factor: the access token.
-async fn access_token(app: &TestApp, username: &str) -> String {
-    let response = jwt_login(app, username).await;
-    assert_eq!(response.status, 200, "jwt login: {}", response.body_json());
-    response.body_json()["access"].as_str().unwrap().to_owned()
-}
 
 /// A factor just enrolled and confirmed: the secret and the recovery codes.
 struct Enrolled {
@@ -107,7 +81,7 @@ async fn enrol_and_confirm(app: &TestApp, token: &str) -> Enrolled {
 
 /// A JWT login that stops at the second factor: the pending sign-in's token.
 async fn pending_jwt_login(app: &TestApp, username: &str) -> String {
-    let response = jwt_login(app, username).await;
+    let response = Login::new(username).send(app).await;
     assert_eq!(response.status, 202, "pending: {}", response.body_json());
     let body = response.body_json();
     assert_eq!(body["mfa_required"], true);
@@ -218,7 +192,7 @@ both_engines!(
         assert!(!item_text.contains(&URL_SAFE_NO_PAD.encode(&secret)));
 
         // Pending: a sign-in still needs the password only.
-        assert_eq!(jwt_login(&app, "jane").await.status, 200);
+        assert_eq!(Login::new("jane").send(&app).await.status, 200);
         let listed = factors(&app, &token).await;
         assert_eq!(listed["results"][0]["status"], "pending");
         assert!(
@@ -297,7 +271,7 @@ both_engines!(
             1
         );
         assert_eq!(
-            jwt_login(&app, "jane").await.status,
+            Login::new("jane").send(&app).await.status,
             200,
             "password alone again"
         );
@@ -731,7 +705,7 @@ both_engines!(
             .await;
         assert_step_up_required(&change, &["totp", "recovery_code"]);
         assert_eq!(
-            jwt_login(&app, "cyrus").await.status,
+            Login::new("cyrus").send(&app).await.status,
             202,
             "the password is unchanged"
         );
@@ -805,7 +779,7 @@ both_engines!(
                 .is_empty()
         );
         assert_eq!(
-            jwt_login(&app, "eve").await.status,
+            Login::new("eve").send(&app).await.status,
             200,
             "password alone again"
         );
@@ -841,7 +815,11 @@ both_engines!(
             .await;
         assert_eq!(refused.status, 403, "{}", refused.body_json());
         assert_eq!(refused.body_json()["code"], "mfa_enrolment_required");
-        assert_eq!(jwt_login(&app, "sam").await.status, 200, "not suspended");
+        assert_eq!(
+            Login::new("sam").send(&app).await.status,
+            200,
+            "not suspended"
+        );
 
         // Enrolling is allowed, and with the factor the moderator may act.
         let enrolled = enrol_and_confirm(&app, &moderator.token).await;
@@ -1049,12 +1027,7 @@ both_engines!(
         assert_eq!(up.status, 400, "{}", up.body_json());
 
         // An unverified account may not manage factors.
-        let response = app
-            .post("/api/auth/register/")
-            .json(json!({ "username": "newbie", "email": "newbie@example.com", "password": PASSWORD }))
-            .send()
-            .await;
-        assert_eq!(response.status, 201);
+        Signup::new("newbie").unverified().register(&app).await;
         let unverified = access_token(&app, "newbie").await;
         let refused = app
             .get("/api/auth/mfa/factors/")

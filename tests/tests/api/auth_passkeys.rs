@@ -5,9 +5,9 @@
 //! id, a sign counter that goes back, a bad signature, an unknown credential; removal, by the
 //! owner and by an administrator's reset of the factors.
 
-use accounts::model::{Role, UserId};
+use accounts::model::Role;
 use api_tests::app::{TestApp, set_cookie};
-use api_tests::fixtures::{person_with, verify_email};
+use api_tests::fixtures::{Login, PASSWORD, access_token, person_with, register};
 use api_tests::{TestTable, both_engines};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,7 +17,6 @@ use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
-const PASSWORD: &str = "Violet-Harbor-2931";
 const ORIGIN: &str = "http://localhost:3000";
 const RP_ID: &str = "localhost";
 
@@ -156,28 +155,6 @@ impl Authenticator {
     }
 }
 
-async fn register(app: &TestApp, username: &str) -> UserId {
-    let email = format!("{username}@example.com");
-    let response = app
-        .post("/api/auth/register/")
-        .json(json!({ "username": username, "email": email, "password": PASSWORD }))
-        .send()
-        .await;
-    assert_eq!(response.status, 201, "register: {}", response.body_json());
-    verify_email(app, &email).await;
-    UserId(response.body_json()["id"].as_i64().unwrap())
-}
-
-async fn access_token(app: &TestApp, username: &str) -> String {
-    let response = app
-        .post("/api/auth/jwt/login/")
-        .json(json!({ "username": username, "password": PASSWORD }))
-        .send()
-        .await;
-    assert_eq!(response.status, 200, "jwt login: {}", response.body_json());
-    response.body_json()["access"].as_str().unwrap().to_owned()
-}
-
 async fn begin_registration(app: &TestApp, token: &str) -> Json {
     let response = app
         .post("/api/auth/passkeys/register/begin/")
@@ -258,11 +235,7 @@ async fn step_up_with_passkey(
 
 /// A password login of an account with a second factor: the pending sign-in's answer.
 async fn pending_sign_in(app: &TestApp, username: &str) -> Json {
-    let response = app
-        .post("/api/auth/jwt/login/")
-        .json(json!({ "username": username, "password": PASSWORD }))
-        .send()
-        .await;
+    let response = Login::new(username).send(app).await;
     assert_eq!(response.status, 202, "{}", response.body_json());
     response.body_json()
 }

@@ -7,53 +7,39 @@ use accounts::http::ApiResponse;
 use accounts::model::UserId;
 use accounts::store::{Value, keys};
 use api_tests::app::{TestApp, set_cookie};
-use api_tests::fixtures::{assert_invalid_code, event_types, fresh_ip, verify_email};
+use api_tests::fixtures::{
+    Login, PASSWORD, Signup, Tokens, assert_invalid_code, event_types, fresh_ip,
+};
 use api_tests::{TestTable, both_engines};
 use chrono::Duration;
 use serde_json::{Value as Json, json};
 
-const PASSWORD: &str = "violet-harbour-42";
 const NEW_PASSWORD: &str = "amber-lantern-77";
 const WRONG_CURRENT: &str = "Your old password was entered incorrectly. Please enter it again.";
 const RESET_ANSWER: &str = "If this address belongs to an account, a reset code is on its way.";
 
-/// Registers an account (verified when asked) and returns its id.
+/// Registers an account from an address of its own (verified when asked) and returns its id.
 async fn account(app: &TestApp, username: &str, email: &str, verified: bool) -> UserId {
-    let response = app
-        .post("/api/auth/register/")
+    Signup::new(username)
+        .email(email)
         .ip(&fresh_ip())
-        .json(json!({ "username": username, "email": email, "password": PASSWORD }))
-        .send()
-        .await;
-    assert_eq!(response.status, 201, "{:?}", response.body_json());
-    let id = UserId(response.body_json()["id"].as_i64().unwrap());
-    if verified {
-        verify_email(app, email).await;
-    }
-    id
-}
-
-struct Tokens {
-    access: String,
-    refresh: String,
-}
-
-async fn jwt_login(app: &TestApp, username: &str, password: &str) -> ApiResponse {
-    app.post("/api/auth/jwt/login/")
-        .ip(&fresh_ip())
-        .json(json!({ "username": username, "password": password }))
-        .send()
+        .verified(verified)
+        .register(app)
         .await
 }
 
+/// A JWT login from an address of its own.
+async fn jwt_login(app: &TestApp, username: &str, password: &str) -> ApiResponse {
+    login(username, password).send(app).await
+}
+
+/// The tokens of a JWT login from an address of its own.
 async fn tokens(app: &TestApp, username: &str, password: &str) -> Tokens {
-    let response = jwt_login(app, username, password).await;
-    assert_eq!(response.status, 200, "{:?}", response.body_json());
-    let body = response.body_json();
-    Tokens {
-        access: body["access"].as_str().unwrap().to_owned(),
-        refresh: body["refresh"].as_str().unwrap().to_owned(),
-    }
+    login(username, password).tokens(app).await
+}
+
+fn login(username: &str, password: &str) -> Login {
+    Login::new(username).password(password).ip(&fresh_ip())
 }
 
 async fn me_status(app: &TestApp, access: &str) -> u16 {

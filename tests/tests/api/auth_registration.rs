@@ -8,12 +8,10 @@ use accounts::http::ApiResponse;
 use accounts::model::UserId;
 use accounts::store::{Value, keys};
 use api_tests::app::TestApp;
-use api_tests::fixtures::{assert_invalid_code, event_types, fresh_ip};
+use api_tests::fixtures::{PASSWORD, assert_invalid_code, event_types, fresh_ip};
 use api_tests::{TestTable, both_engines};
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value as Json, json};
-
-const PASSWORD: &str = "violet-harbour-42";
 
 async fn register_with(app: &TestApp, body: Json) -> ApiResponse {
     app.post("/api/auth/register/")

@@ -11,12 +11,11 @@ use accounts::model::UserId;
 use accounts::store::counting::CountingTable;
 use accounts::store::{Item, Table, Update, Value, keys};
 use api_tests::app::{TestApp, set_cookie};
-use api_tests::fixtures::verify_email;
+use api_tests::fixtures::{PASSWORD, Signup, jwt_login, register};
 use api_tests::{TestTable, both_engines};
 use chrono::Duration;
 use serde_json::{Value as Json, json};
 
-const PASSWORD: &str = "Violet-Harbor-2931";
 const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
 const NOT_VERIFIED: &str = "Email address not verified.";
 const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
@@ -28,24 +27,6 @@ const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
 async fn app_with(t: TestTable, vars: &[(&str, &str)], table: Option<Arc<dyn Table>>) -> TestApp {
     let table = table.unwrap_or_else(|| t.table());
     TestApp::over(t, vars, table).await
-}
-
-/// Registers an account and returns its id; verifies it with the mailed code when asked.
-async fn register(app: &TestApp, username: &str, verify: bool) -> i64 {
-    let email = format!("{username}@example.com");
-    let response = app
-        .post("/api/auth/register/")
-        .json(json!({ "username": username, "email": email, "password": PASSWORD }))
-        .send()
-        .await;
-    assert_eq!(response.status, 201, "register: {}", response.body_json());
-    let id = response.body_json()["id"]
-        .as_i64()
-        .expect("the new user's id");
-    if verify {
-        verify_email(app, &email).await;
-    }
-    id
 }
 
 /// A browser's session after a cookie login: the two cookie values.
@@ -73,16 +54,6 @@ async fn browser_login(app: &TestApp, username: &str) -> Browser {
         session: set_cookie(&response, "sessionid").expect("sessionid cookie"),
         csrf: set_cookie(&response, "csrftoken").expect("csrftoken cookie"),
     }
-}
-
-async fn jwt_login(app: &TestApp, username: &str) -> Json {
-    let response = app
-        .post("/api/auth/jwt/login/")
-        .json(json!({ "username": username, "password": PASSWORD }))
-        .send()
-        .await;
-    assert_eq!(response.status, 200, "jwt login: {}", response.body_json());
-    response.body_json()
 }
 
 async fn me_with_cookie(app: &TestApp, b: &Browser) -> ApiResponse {
@@ -174,7 +145,7 @@ async fn events_of_type(app: &TestApp, event_type: &str) -> Vec<Item> {
 
 async fn login_by_username_and_by_email(t: TestTable) {
     let app = TestApp::new(t).await;
-    let id = register(&app, "ada", true).await;
+    let id = register(&app, "ada").await.0;
 
     let response = login(&app, "ada", PASSWORD).await;
     assert_eq!(response.status, 200, "{}", response.body_json());
@@ -230,9 +201,9 @@ async fn login_by_username_and_by_email(t: TestTable) {
 
     // JWT login: tokens, the user, and a session behind them; /me works with the token.
     let tokens = jwt_login(&app, "ada").await;
-    assert_eq!(tokens["user"]["id"], id);
-    let access = tokens["access"].as_str().unwrap();
-    assert!(tokens["refresh"].as_str().is_some_and(|r| !r.is_empty()));
+    assert_eq!(tokens.user["id"], id);
+    let access = tokens.access.as_str();
+    assert!(!tokens.refresh.is_empty());
     let me = me_with_bearer(&app, access).await;
     assert_eq!(me.status, 200, "{}", me.body_json());
     assert_eq!(me.body_json()["username"], "ada");
@@ -253,7 +224,7 @@ async fn missing_fields_are_field_errors(t: TestTable) {
 
 async fn wrong_password_and_unknown_account_answer_identically(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "grace", true).await;
+    register(&app, "grace").await;
 
     let wrong = login(&app, "grace", "Not-The-Password-1").await;
     let unknown = login(&app, "nobody-here", "Not-The-Password-1").await;
@@ -277,7 +248,7 @@ async fn wrong_password_and_unknown_account_answer_identically(t: TestTable) {
 
 async fn bots_are_refused(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "hopper", true).await;
+    register(&app, "hopper").await;
     let honeypot = app
         .post("/api/auth/login/")
         .json(json!({ "username": "hopper", "password": PASSWORD, "website": "http://spam" }))
@@ -307,7 +278,7 @@ async fn bots_are_refused(t: TestTable) {
 
 async fn lockout_backs_off_exponentially_and_success_resets_it(t: TestTable) {
     let app = TestApp::new(t).await;
-    let id = register(&app, "linus", true).await;
+    let id = register(&app, "linus").await.0;
     let wrong = "Wrong-Password-77";
 
     for n in 1..=5 {
@@ -361,7 +332,7 @@ async fn lockout_backs_off_exponentially_and_success_resets_it(t: TestTable) {
 
 async fn failures_from_one_ip_are_limited_per_name_not_for_everyone_behind_it(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "barbara", true).await;
+    register(&app, "barbara").await;
     // Thirty failures from one address (a campus, a carrier NAT) over thirty names...
     for n in 0..30 {
         let response = login(&app, &format!("ghost{n}"), "Whatever-123").await;
@@ -396,7 +367,7 @@ async fn failures_from_one_ip_are_limited_per_name_not_for_everyone_behind_it(t:
 
 async fn unknown_names_lock_exactly_like_accounts(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "known", true).await;
+    register(&app, "known").await;
     for name in ["known", "nobody-here"] {
         let answers: Vec<u16> = {
             let mut answers = Vec::new();
@@ -413,7 +384,7 @@ async fn unknown_names_lock_exactly_like_accounts(t: TestTable) {
 
 async fn csrf_is_required_on_unsafe_cookie_requests(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "alan", true).await;
+    register(&app, "alan").await;
     let b = browser_login(&app, "alan").await;
     let path = "/api/auth/session/refresh/";
 
@@ -450,11 +421,7 @@ async fn csrf_is_required_on_unsafe_cookie_requests(t: TestTable) {
         .await;
     assert_eq!(check.body_json()["valid"], true);
     let tokens = jwt_login(&app, "alan").await;
-    let bearer = app
-        .post(path)
-        .bearer(tokens["access"].as_str().unwrap())
-        .send()
-        .await;
+    let bearer = app.post(path).bearer(tokens.access.as_str()).send().await;
     assert_eq!(bearer.status, 200, "{}", bearer.body_json());
 
     // A secret that does not match the session's is no session at all.
@@ -468,7 +435,7 @@ async fn csrf_is_required_on_unsafe_cookie_requests(t: TestTable) {
 
 async fn logout_clears_the_cookies_and_ends_the_session(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "edsger", true).await;
+    register(&app, "edsger").await;
     let b = browser_login(&app, "edsger").await;
     assert_eq!(me_with_cookie(&app, &b).await.status, 200);
 
@@ -504,7 +471,7 @@ async fn logout_clears_the_cookies_and_ends_the_session(t: TestTable) {
 
 async fn idle_sessions_expire_and_refresh_extends_them(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "barbara", true).await;
+    register(&app, "barbara").await;
 
     let idle = browser_login(&app, "barbara").await;
     app.clock().advance(Duration::minutes(31));
@@ -565,7 +532,7 @@ async fn sessions_end_at_their_absolute_expiry(t: TestTable) {
         ("SECURE_COOKIES", "true"),
     ];
     let app = app_with(t, &vars, None).await;
-    register(&app, "katherine", true).await;
+    register(&app, "katherine").await;
 
     let response = login(&app, "katherine", PASSWORD).await;
     let session = cookie_header(&response, "sessionid");
@@ -579,7 +546,7 @@ async fn sessions_end_at_their_absolute_expiry(t: TestTable) {
         csrf: set_cookie(&response, "csrftoken").unwrap(),
     };
     let tokens = jwt_login(&app, "katherine").await;
-    let access = tokens["access"].as_str().unwrap();
+    let access = tokens.access.as_str();
 
     for _ in 0..2 {
         app.clock().advance(Duration::minutes(25));
@@ -592,7 +559,7 @@ async fn sessions_end_at_their_absolute_expiry(t: TestTable) {
     assert_eq!(me_with_bearer(&app, access).await.status, 401);
     let refresh = app
         .post("/api/auth/jwt/refresh/")
-        .json(json!({ "refresh": tokens["refresh"] }))
+        .json(json!({ "refresh": tokens.refresh }))
         .send()
         .await;
     assert_eq!(refresh.status, 401);
@@ -602,10 +569,10 @@ async fn sessions_end_at_their_absolute_expiry(t: TestTable) {
 
 async fn suspended_accounts_cannot_log_in_and_their_sessions_end(t: TestTable) {
     let app = TestApp::new(t).await;
-    let id = register(&app, "mallory", true).await;
+    let id = register(&app, "mallory").await.0;
     let b = browser_login(&app, "mallory").await;
     let tokens = jwt_login(&app, "mallory").await;
-    let access = tokens["access"].as_str().unwrap();
+    let access = tokens.access.as_str();
     assert_eq!(me_with_cookie(&app, &b).await.status, 200);
 
     let suspend = Update::new()
@@ -639,9 +606,9 @@ async fn suspended_accounts_cannot_log_in_and_their_sessions_end(t: TestTable) {
 
 async fn last_active_and_session_activity_are_written_at_most_once_a_minute(t: TestTable) {
     let app = TestApp::new(t).await;
-    let id = register(&app, "margaret", true).await;
+    let id = register(&app, "margaret").await.0;
     let tokens = jwt_login(&app, "margaret").await;
-    let access = tokens["access"].as_str().unwrap();
+    let access = tokens.access.as_str();
     let login_epoch = app.clock().now().timestamp();
 
     // The login records the day's visit, and `last_active` with it.
@@ -731,9 +698,9 @@ fn base64_url_decode(segment: &str) -> Json {
 
 async fn access_tokens_near_expiry_are_renewed(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "radia", true).await;
+    register(&app, "radia").await;
     let tokens = jwt_login(&app, "radia").await;
-    let access = tokens["access"].as_str().unwrap().to_owned();
+    let access = tokens.access.clone();
     let first_exp = base64_url_decode(access.split('.').nth(1).unwrap())["exp"]
         .as_i64()
         .unwrap();
@@ -792,10 +759,10 @@ async fn access_tokens_near_expiry_are_renewed(t: TestTable) {
 
 async fn unverified_accounts_log_in_but_are_restricted(t: TestTable) {
     let app = TestApp::new(t).await;
-    register(&app, "newbie", false).await;
+    Signup::new("newbie").unverified().register(&app).await;
     let b = browser_login(&app, "newbie").await;
     let tokens = jwt_login(&app, "newbie").await;
-    let access = tokens["access"].as_str().unwrap();
+    let access = tokens.access.as_str();
 
     let me = me_with_cookie(&app, &b).await;
     assert_eq!(me.status, 200);
@@ -869,9 +836,9 @@ async fn me_with_a_jwt_costs_one_session_read_and_one_profile_read(t: TestTable)
     let table = api_tests::moto::isolated(&t, api_tests::moto::Isolation::EveryCall);
     let counting = Arc::new(CountingTable::new(table));
     let app = app_with(t, &[], Some(counting.clone())).await;
-    register(&app, "barbara", true).await;
+    register(&app, "barbara").await;
     let tokens = jwt_login(&app, "barbara").await;
-    let access = tokens["access"].as_str().unwrap();
+    let access = tokens.access.as_str();
 
     // The first request of the minute also records last_active (one conditional write).
     assert_eq!(me_with_bearer(&app, access).await.status, 200);

@@ -8,25 +8,22 @@ use crate::badges_engine;
 
 use std::sync::Arc;
 
-use accounts::accounts::registration::{CreateOptions, RegisterInput, create_account};
 use accounts::badges::catalogue;
 use accounts::badges::criteria::parse_criteria;
 use accounts::badges::definitions;
 use accounts::badges::evaluate::{evaluate_for_event, evaluate_user};
 use accounts::bus::DomainEvent;
-use accounts::model::{Role, UserId};
+use accounts::model::UserId;
 use accounts::store::counting::CountingTable;
 use accounts::store::{Update, keys};
 use accounts::triggers::handle_domain_event;
 use api_tests::app::TestApp;
-use api_tests::fixtures::{client, sign_in};
+use api_tests::fixtures::{NewAccount, badge_points, client, jwt_login, sign_in, user_in_zone};
 use api_tests::{TestTable, both_engines};
 use badges_engine::*;
 use chrono::{Duration, SecondsFormat};
 use futures::future::join_all;
 use serde_json::json;
-
-const PASSWORD: &str = "Badge-Engine-Pass-91";
 
 fn now_text(app: &TestApp) -> String {
     app.app
@@ -63,9 +60,9 @@ async fn follows_through_the_api_award_both_ends(t: TestTable) {
     )
     .await;
     let weekly = badge(a, "Weekly follower", json!({"type": "social_interaction", "interactions": ["follow"], "min_count": 2, "timeframe": "7d"}), 20).await;
-    let ada = user(a, 1, "ada").await;
-    let bob = user(a, 2, "bob").await;
-    let cat = user(a, 3, "cat").await;
+    let ada = user_in_zone(a, 1, "ada", "UTC").await;
+    let bob = user_in_zone(a, 2, "bob", "UTC").await;
+    let cat = user_in_zone(a, 3, "cat", "UTC").await;
     let ada_access = sign_in(a, &ada).await.access;
 
     follow(&app, &ada_access, bob.id).await;
@@ -97,7 +94,7 @@ async fn content_events_from_a_service_token_award(t: TestTable) {
         10,
     )
     .await;
-    let admin = user(a, 1, "service").await;
+    let admin = user_in_zone(a, 1, "service", "UTC").await;
     a.table
         .update(
             &keys::user(admin.id),
@@ -106,7 +103,7 @@ async fn content_events_from_a_service_token_award(t: TestTable) {
         )
         .await
         .unwrap();
-    let lena = user(a, 2, "lena").await;
+    let lena = user_in_zone(a, 2, "lena", "UTC").await;
     let access = sign_in(a, &admin).await.access;
     let token = app
         .post("/api/auth/tokens/")
@@ -139,7 +136,7 @@ async fn content_events_through_the_badge_events_function(t: TestTable) {
         10,
     )
     .await;
-    let lena = user(a, 2, "lena").await;
+    let lena = user_in_zone(a, 2, "lena", "UTC").await;
     let detail = json!({"event_type": "post_create", "user": lena.id});
     let event = envelope(
         "evt-1",
@@ -175,7 +172,7 @@ async fn reordered_and_repeated_follow_events_award_once(t: TestTable) {
         10,
     )
     .await;
-    let bob = user(a, 2, "bob").await;
+    let bob = user_in_zone(a, 2, "bob", "UTC").await;
     // The social transaction moved the counter; its events arrive late and out of order.
     a.table
         .update(
@@ -228,7 +225,7 @@ async fn fifty_parallel_deliveries_award_once(t: TestTable) {
         25,
     )
     .await;
-    let lena = user(a, 2, "lena").await;
+    let lena = user_in_zone(a, 2, "lena", "UTC").await;
     let detail = json!({"event_type": "post_create", "user": lena.id});
     let event = envelope(
         "evt-50",
@@ -254,7 +251,7 @@ async fn fifty_parallel_deliveries_award_once(t: TestTable) {
     assert_eq!(profile["posts_count"].as_i64(), Some(1), "counted once");
 
     // The same for an event of this service evaluated 50 times at once.
-    let bob = user(a, 3, "bob").await;
+    let bob = user_in_zone(a, 3, "bob", "UTC").await;
     let followers = badge(
         a,
         "Followed",
@@ -308,28 +305,8 @@ async fn logins_reach_the_evaluator(t: TestTable) {
         10,
     )
     .await;
-    let input = RegisterInput {
-        username: Some("vera".into()),
-        email: Some("vera@example.com".into()),
-        password: Some(PASSWORD.into()),
-        ..RegisterInput::default()
-    };
-    let options = CreateOptions {
-        role: Role::Normal,
-        is_verified: true,
-        created_by: None,
-    };
-    let vera = create_account(a, input, options, &client())
-        .await
-        .expect("account");
-    let login = || async {
-        let response = app
-            .post("/api/auth/jwt/login/")
-            .json(json!({"username": "vera", "password": PASSWORD}))
-            .send()
-            .await;
-        assert_eq!(response.status, 200, "login: {}", response.body_json());
-    };
+    let vera = NewAccount::new("vera").client(client()).create(a).await;
+    let login = || jwt_login(&app, "vera");
     let early = definitions::find_by_name(a, "Early Adopter")
         .await
         .unwrap()
@@ -375,7 +352,7 @@ async fn the_daily_sweep_catches_up(t: TestTable) {
         10,
     )
     .await;
-    let lena = user(a, 2, "lena").await;
+    let lena = user_in_zone(a, 2, "lena", "UTC").await;
     ingest_n(a, lena.id, "post_create", 1).await;
     assert!(held(a, lena.id).await.is_empty());
     assert_eq!(evaluate_user(a, lena.id).await.unwrap(), [first.id]);
@@ -469,8 +446,8 @@ async fn store_calls_of_evaluating_one_event(t: TestTable) {
     let a = &app.app;
     catalogue::install(a).await.expect("install");
     // Past the first 1000 users, so that no event here awards anything (Early Adopter).
-    user(a, 5001, "ada").await;
-    user(a, 5002, "bob").await;
+    user_in_zone(a, 5001, "ada", "UTC").await;
+    user_in_zone(a, 5002, "bob", "UTC").await;
     let events = [
         ("UserFollowed", json!({"follower": 5001, "followed": 5002})),
         (

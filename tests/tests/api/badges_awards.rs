@@ -7,7 +7,7 @@ use crate::badges_core_support;
 use accounts::activity::events::EventType;
 use accounts::model::UserId;
 use api_tests::app::TestApp;
-use api_tests::fixtures::events_of;
+use api_tests::fixtures::{Person, admin, badge_points, events_of, person, person_with};
 use api_tests::{TestTable, both_engines};
 use badges_core_support::*;
 use serde_json::json;

@@ -12,6 +12,7 @@ use accounts::badges::stats;
 use accounts::model::UserId;
 use accounts::store::{Value, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::{badge_points, user_in_zone};
 use api_tests::{TestTable, both_engines};
 use badges_engine::*;
 use chrono::{DateTime, Duration, Utc};
@@ -56,7 +57,7 @@ async fn counters_are_met_exactly_at_the_threshold(t: TestTable) {
     )
     .await;
     let all = [&comments, &posts];
-    let ada = user(a, 1, "ada").await;
+    let ada = user_in_zone(a, 1, "ada", "UTC").await;
 
     ingest_n(a, ada.id, "comment_create", 2).await;
     assert!(
@@ -127,8 +128,8 @@ async fn multi_criteria_and_or_and_comparisons(t: TestTable) {
     )
     .await;
     let all = [&both, &either, &sharer, &early, &liker];
-    let early_user = user(a, 1000, "early").await;
-    let late_user = user(a, 1001, "late").await;
+    let early_user = user_in_zone(a, 1000, "early", "UTC").await;
+    let late_user = user_in_zone(a, 1001, "late", "UTC").await;
 
     // `<=` holds at exactly 1000 and not at 1001; `!=` 0 does not hold at 0.
     assert_eq!(awarded_now(&app, early_user.id, &all).await, ["Early"]);
@@ -166,8 +167,8 @@ async fn streaks_cross_month_and_year_ends(t: TestTable) {
     )
     .await;
     let all = [&poster, &visitor];
-    let ada = user(a, 1, "ada").await;
-    let bob = user(a, 2, "bob").await;
+    let ada = user_in_zone(a, 1, "ada", "UTC").await;
+    let bob = user_in_zone(a, 2, "bob", "UTC").await;
 
     // Year end: 30 and 31 December, then 1 January.
     app.clock().set(at("2026-12-30T10:00:00Z"));
@@ -207,7 +208,7 @@ async fn a_gap_day_resets_the_streak(t: TestTable) {
     )
     .await;
     let all = [&poster];
-    let ada = user(a, 1, "ada").await;
+    let ada = user_in_zone(a, 1, "ada", "UTC").await;
     app.clock().set(at("2026-05-01T09:00:00Z"));
     // 1 and 2 May, nothing on 3 May, then 4 May: the run is broken.
     ingest_n(a, ada.id, "post_create", 1).await;
@@ -278,9 +279,9 @@ async fn timeframes_slide_out_as_the_clock_advances(t: TestTable) {
     let month = badge(a, "Month liker", json!({"type": "social_interaction", "interactions": ["like"], "min_count": 3, "timeframe": "30d"}), 10).await;
     let all = [&week, &month];
     let (ann, ben, cat) = (
-        user(a, 1, "ann").await,
-        user(a, 2, "ben").await,
-        user(a, 3, "cat").await,
+        user_in_zone(a, 1, "ann", "UTC").await,
+        user_in_zone(a, 2, "ben", "UTC").await,
+        user_in_zone(a, 3, "cat", "UTC").await,
     );
     app.clock().set(at("2026-06-01T12:00:00Z"));
     for u in [ann.id, ben.id, cat.id] {
@@ -315,7 +316,7 @@ async fn event_counts_with_a_quality_threshold(t: TestTable) {
     )
     .await;
     let all = [&reviewer, &hunter];
-    let ada = user(a, 1, "ada").await;
+    let ada = user_in_zone(a, 1, "ada", "UTC").await;
     ingest(a, ada.id, "review_create", None, json!({"quality": 4.0})).await;
     ingest(a, ada.id, "review_create", None, json!({"quality": 3.9})).await;
     assert!(
@@ -333,7 +334,7 @@ async fn interactions_sum_over_all_time(t: TestTable) {
     let a = &app.app;
     let engaged = badge(a, "Engaged", json!({"type": "social_interaction", "interactions": ["like", "comment", "share"], "min_count": 3, "timeframe": "all_time"}), 10).await;
     let all = [&engaged];
-    let ada = user(a, 1, "ada").await;
+    let ada = user_in_zone(a, 1, "ada", "UTC").await;
     ingest_n(a, ada.id, "like_given", 1).await;
     app.clock().advance(Duration::days(100));
     ingest_n(a, ada.id, "comment_create", 1).await;
@@ -355,9 +356,9 @@ async fn most_likes_on_a_single_post(t: TestTable) {
     )
     .await;
     let all = [&popular];
-    let author = user(a, 1, "author").await;
+    let author = user_in_zone(a, 1, "author", "UTC").await;
     for id in 2..=4 {
-        user(a, id, &format!("fan{id}")).await;
+        user_in_zone(a, id, &format!("fan{id}"), "UTC").await;
     }
     let like = |fan: i64, post: &str, kind: &'static str| {
         let post = post.to_owned();
@@ -427,9 +428,9 @@ async fn parallel_likes_of_one_post_keep_the_count_and_the_record(t: TestTable) 
     let table = isolated(&t);
     let app = TestApp::over(t, &[], table).await;
     let a = &app.app;
-    let author = user(a, 1, "author").await;
+    let author = user_in_zone(a, 1, "author", "UTC").await;
     for id in 2..=9 {
-        user(a, id, &format!("fan{id}")).await;
+        user_in_zone(a, id, &format!("fan{id}"), "UTC").await;
     }
     // Eight likes of one post at once: each ADDs to the count, none waits for another, and
     // the record follows the count each one reads after its own.

@@ -5,6 +5,7 @@
 use crate::badges_core_support;
 
 use api_tests::app::TestApp;
+use api_tests::fixtures::{Person, admin, badge_points, person, person_with};
 use api_tests::{TestTable, both_engines};
 use badges_core_support::*;
 use serde_json::{Value as Json, json};

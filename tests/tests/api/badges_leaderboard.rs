@@ -10,7 +10,7 @@ use accounts::model::UserId;
 use accounts::store::Table;
 use accounts::store::counting::CountingTable;
 use api_tests::app::TestApp;
-use api_tests::fixtures::{stored_user, token_for};
+use api_tests::fixtures::{Person, admin, person, stored_user, token_for};
 use api_tests::{TestTable, both_engines};
 use badges_core_support::*;
 use serde_json::{Value as Json, json};
@@ -144,7 +144,7 @@ async fn thirty_days_slide(t: TestTable) {
     award_ok(&app, &root, UserId(2), old).await;
     app.clock().advance(chrono::Duration::days(20));
     let token = token_for(&app.app, root.id).await;
-    let root = Person { id: root.id, token };
+    let root = Person { token, ..root };
     award_ok(&app, &root, UserId(3), new).await;
 
     let window = get_json(&app, &root, "/api/badges/leaderboard/?timeframe=30d", 200).await;
@@ -155,7 +155,7 @@ async fn thirty_days_slide(t: TestTable) {
     // Eleven days on, user 2's award is 31 days old.
     app.clock().advance(chrono::Duration::days(11));
     let token = token_for(&app.app, root.id).await;
-    let root = Person { id: root.id, token };
+    let root = Person { token, ..root };
     let window = get_json(&app, &root, "/api/badges/leaderboard/?timeframe=30d", 200).await;
     assert_eq!(rows(&window), [(3, 20, 1)]);
     assert_eq!(window["results"][0]["recent_badges"], 1);

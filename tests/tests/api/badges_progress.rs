@@ -15,7 +15,7 @@ use accounts::model::UserId;
 use accounts::store::counting::CountingTable;
 use accounts::store::{Update, keys};
 use api_tests::app::TestApp;
-use api_tests::fixtures::sign_in;
+use api_tests::fixtures::{sign_in, user_in_zone};
 use api_tests::{TestTable, both_engines};
 use badges_engine::*;
 use chrono::Duration;
@@ -90,7 +90,7 @@ async fn every_criteria_type_has_its_progress_and_milestone(t: TestTable) {
         10,
     )
     .await;
-    let late = user(a, 2000, "late").await;
+    let late = user_in_zone(a, 2000, "late", "UTC").await;
     let access = sign_in(a, &late).await.access;
     // Signed in today: the day's visit counts for the login streak (its write comes with the
     // first authenticated request, which the progress reads would race).
@@ -253,7 +253,7 @@ async fn a_met_badge_not_yet_awarded_is_at_100(t: TestTable) {
     let app = TestApp::new(t).await;
     let a = &app.app;
     catalogue::install(a).await.expect("install");
-    let early = user(a, 5, "early").await;
+    let early = user_in_zone(a, 5, "early", "UTC").await;
     let access = sign_in(a, &early).await.access;
     let entries = progress(&app, &access, early.id).await;
     assert_eq!(
@@ -277,9 +277,9 @@ async fn only_the_user_and_staff_see_progress(t: TestTable) {
     let app = TestApp::new(t).await;
     let a = &app.app;
     catalogue::install(a).await.expect("install");
-    let ada = user(a, 1, "ada").await;
-    let bob = user(a, 2, "bob").await;
-    let moderator = user(a, 3, "mod").await;
+    let ada = user_in_zone(a, 1, "ada", "UTC").await;
+    let bob = user_in_zone(a, 2, "bob", "UTC").await;
+    let moderator = user_in_zone(a, 3, "mod", "UTC").await;
     a.table
         .update(
             &keys::user(moderator.id),
@@ -329,8 +329,8 @@ async fn store_calls_of_a_progress_request(t: TestTable) {
     let app = TestApp::over(t, &[], counting.clone()).await;
     let a = &app.app;
     catalogue::install(a).await.expect("install");
-    let ada = user(a, 2000, "ada").await;
-    let bob = user(a, 2001, "bob").await;
+    let ada = user_in_zone(a, 2000, "ada", "UTC").await;
+    let bob = user_in_zone(a, 2001, "bob", "UTC").await;
     let access = sign_in(a, &ada).await.access;
     let own = format!("/api/users/{}/badge-progress/", ada.id);
     let other = format!("/api/users/{}/badge-progress/", bob.id);

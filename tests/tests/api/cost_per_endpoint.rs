@@ -11,10 +11,11 @@ use crate::users_support;
 
 use accounts::model::Role;
 use accounts::store::counting::{CountingTable, StoreCalls, StoreOp};
+use api_tests::fixtures::{PASSWORD, Person, call, member};
 use api_tests::{Engine, TestTable, both_engines};
 use http::Method;
 use serde_json::{Value as Json, json};
-use users_support::{Member, PASSWORD, call, counting_app, member};
+use users_support::counting_app;
 
 /// One measured request.
 struct Row {
@@ -29,7 +30,7 @@ struct Row {
 async fn measure(
     app: &api_tests::app::TestApp,
     table: &CountingTable,
-    who: &Member,
+    who: &Person,
     method: Method,
     path: &str,
     body: Option<Json>,

@@ -7,6 +7,7 @@ use crate::social_support;
 
 use std::time::Duration;
 
+use api_tests::fixtures::{Person, person};
 use api_tests::lost_answers::LosesAnswers;
 use api_tests::{TestTable, both_engines};
 use serde_json::json;

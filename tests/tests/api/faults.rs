@@ -15,9 +15,7 @@ use crate::social_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use accounts::App;
 use accounts::accounts::UserRecord;
-use accounts::accounts::registration::{CreateOptions, RegisterInput, create_account};
 use accounts::badges::awards::{BadgeScore, UserBadge};
 use accounts::http::ApiResponse;
 use accounts::http::{ApiRequest, Router};
@@ -30,40 +28,16 @@ use accounts::store::{
     Table, TxOp, Update, Value, from_item, keys,
 };
 use api_tests::app::{BROWSER_UA, TestApp, build_app};
-use api_tests::fixtures::{client, fresh_ip, sign_in};
+use api_tests::fixtures::{
+    NewAccount, PASSWORD, Person, admin, badge_points, client, fresh_ip, person,
+};
 use api_tests::{TestTable, both_engines, test_table};
 use futures::future::BoxFuture;
 use http::Method;
 use serde_json::json;
-use social_support::Person;
-
-const PASSWORD: &str = "violet-harbour-42";
 
 /// The accounts the social part of the workload acts between.
 const PEOPLE: usize = 8;
-
-/// A verified account made through the registration path (so it has its unique items), and
-/// an access token, on an App whose store does not fail.
-async fn verified_person(app: &App, name: &str, role: Role) -> Person {
-    let input = RegisterInput {
-        username: Some(name.into()),
-        email: Some(format!("{name}@example.com")),
-        password: Some(PASSWORD.into()),
-        first_name: None,
-        last_name: None,
-        honeypot: None,
-    };
-    let options = CreateOptions {
-        role,
-        is_verified: true,
-        created_by: None,
-    };
-    let user = create_account(app, input, options, &client())
-        .await
-        .unwrap_or_else(|e| panic!("create {name}: {e}"));
-    let token = sign_in(app, &user).await.access;
-    Person { id: user.id, token }
-}
 
 /// Whom and what the workload acts on: `PEOPLE` verified accounts (the first an
 /// administrator, who awards and revokes badges) and the badge definitions made so far.
@@ -103,7 +77,10 @@ async fn faulty_app(t: TestTable, faults: FaultConfig) -> (TestApp, Arc<FaultyTa
     let mut people = Vec::new();
     for i in 0..PEOPLE {
         let role = if i == 0 { Role::Admin } else { Role::Normal };
-        people.push(verified_person(&clean, &format!("person{i}"), role).await);
+        let account = NewAccount::new(&format!("person{i}"))
+            .client(client())
+            .role(role);
+        people.push(account.signed_in(&clean).await);
     }
     let mut badges = Vec::new();
     for n in 0..FIRST_BADGES {
@@ -847,8 +824,8 @@ async fn the_check_catches_partial_writes(t: TestTable) {
 /// the store's own tries, not after the social loop's 10 rounds of them on top; nothing moved.
 async fn a_throttled_transaction_is_not_retried_on_top(t: TestTable) {
     let (app, store) = api_tests::lost_answers::LosesAnswers::under_app(t).await;
-    let a = social_support::person(&app.app, 1).await;
-    let b = social_support::person(&app.app, 2).await;
+    let a = person(&app.app, 1).await;
+    let b = person(&app.app, 2).await;
     // The day's visit (a transaction of the first request) is recorded before the throttling.
     let me = app.get("/api/auth/me/").bearer(&a.token).send().await;
     assert_eq!(me.status, 200);
@@ -876,8 +853,8 @@ async fn a_throttled_transaction_is_not_retried_on_top(t: TestTable) {
 async fn throttled_badge_changes_are_not_retried_on_top(t: TestTable) {
     use crate::badges_core_support as badges;
     let (app, store) = api_tests::lost_answers::LosesAnswers::under_app(t).await;
-    let root = badges::admin(&app.app, 1).await;
-    let user = badges::person(&app.app, 2).await;
+    let root = admin(&app.app, 1).await;
+    let user = person(&app.app, 2).await;
     let held = badges::common_badge(&app, &root, "Held", 20).await;
     let other = badges::common_badge(&app, &root, "Other", 10).await;
     let unheld = badges::common_badge(&app, &root, "Unheld", 15).await;
@@ -933,7 +910,7 @@ async fn throttled_badge_changes_are_not_retried_on_top(t: TestTable) {
     store.throttle_transactions(false);
 
     // Nothing moved: the one badge still held, not featured, the definition as it was.
-    assert_eq!(badges::badge_points(&app.app, user.id).await, 20);
+    assert_eq!(badge_points(&app.app, user.id).await, 20);
     let path = format!("/api/user-badges/{}-{held}/", user.id);
     let mine = badges::get_json(&app, &user, &path, 200).await;
     assert_eq!(mine["is_featured"], false, "{mine}");
@@ -949,7 +926,7 @@ async fn throttled_badge_changes_are_not_retried_on_top(t: TestTable) {
     assert_eq!(revoke().await.status, 204);
     assert_eq!(rename().await.status, 200);
     assert_eq!(delete().await.status, 204);
-    assert_eq!(badges::badge_points(&app.app, user.id).await, 10);
+    assert_eq!(badge_points(&app.app, user.id).await, 10);
 }
 
 both_engines!(

@@ -10,13 +10,13 @@ use crate::social_support;
 
 use accounts::model::UserId;
 use accounts::store::{Value, keys};
-use api_tests::fixtures::{Recorder, fresh_ip, verify_email};
+use api_tests::fixtures::{
+    PASSWORD, Recorder, admin, badge_points, fresh_ip, person, private_person, verify_email,
+};
 use api_tests::lost_answers::LosesAnswers;
 use api_tests::{TestTable, both_engines};
 use serde_json::json;
 use social_support::*;
-
-const PASSWORD: &str = "violet-harbour-42";
 
 /// The account transaction applied, its answer was lost, the retry found the username taken
 /// by that very account: 201 with the account, one account, the code mailed and usable.
@@ -147,15 +147,15 @@ async fn badge_award(t: TestTable) {
     use badges_core_support as badges;
     let (app, lossy) = LosesAnswers::under_app(t).await;
     let recorder = Recorder::attach(&app.app);
-    let root = badges::admin(&app.app, 1).await;
-    let user = badges::person(&app.app, 2).await;
+    let root = admin(&app.app, 1).await;
+    let user = person(&app.app, 2).await;
     let badge = badges::common_badge(&app, &root, "First Post", 25).await;
     lossy.lose_answer_to(keys::user_badge(user.id, badge));
     let response = badges::award(&app, &root, user.id, badge).await;
     assert_eq!(lossy.lost(), 1, "the fault struck");
     assert_eq!(response.status, 201, "{}", response.body_json());
     assert_eq!(response.body_json()["id"], format!("2-{badge}"));
-    assert_eq!(badges::badge_points(&app.app, user.id).await, 25);
+    assert_eq!(badge_points(&app.app, user.id).await, 25);
     let stats = badges::analytics(&app, &root).await;
     assert_eq!(stats["total_awards"], 1);
     assert_eq!(stats["unique_badge_holders"], 1);
@@ -197,7 +197,7 @@ async fn unblock(t: TestTable) {
 async fn badge_definition(t: TestTable) {
     use badges_core_support as badges;
     let (app, lossy) = LosesAnswers::under_app(t).await;
-    let root = badges::admin(&app.app, 1).await;
+    let root = admin(&app.app, 1).await;
     let define = |name: &str| {
         app.post("/api/badges/")
             .bearer(&root.token)
@@ -227,8 +227,8 @@ async fn badge_definition(t: TestTable) {
 async fn badge_revocation(t: TestTable) {
     use badges_core_support as badges;
     let (app, lossy) = LosesAnswers::under_app(t).await;
-    let root = badges::admin(&app.app, 1).await;
-    let user = badges::person(&app.app, 2).await;
+    let root = admin(&app.app, 1).await;
+    let user = person(&app.app, 2).await;
     let badge = badges::common_badge(&app, &root, "First Post", 25).await;
     badges::award_ok(&app, &root, user.id, badge).await;
     lossy.lose_answer_to(keys::user_badge(user.id, badge));
@@ -240,7 +240,7 @@ async fn badge_revocation(t: TestTable) {
     let response = revoke().await;
     assert_eq!(lossy.lost(), 1, "the fault struck");
     assert_eq!(response.status, 204, "{}", response.body_json());
-    assert_eq!(badges::badge_points(&app.app, user.id).await, 0);
+    assert_eq!(badge_points(&app.app, user.id).await, 0);
     let stats = badges::analytics(&app, &root).await;
     assert_eq!(stats["total_awards"], 0, "{stats}");
     assert_eq!(stats["unique_badge_holders"], 0, "{stats}");

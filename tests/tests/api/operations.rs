@@ -9,12 +9,10 @@ use crate::badges_core_support;
 
 use accounts::metrics::{captured, count};
 use api_tests::app::TestApp;
-use api_tests::fixtures::fresh_ip;
+use api_tests::fixtures::{PASSWORD, Signup, admin, fresh_ip, person};
 use api_tests::{TestTable, both_engines};
 use badges_core_support::*;
 use serde_json::{Value as Json, json};
-
-const PASSWORD: &str = "violet-harbour-42";
 
 /// The lines name exactly these metrics, each once, apart from store retries: a busy moto
 /// (CI runs the whole suite against one) answers some calls slowly or with a throttle, and the
@@ -132,15 +130,14 @@ fn bounce(kind: &str, to: &str) -> Json {
     )
 }
 
+/// Registers (unverified) from an address of its own: the id.
 async fn registered(app: &TestApp, name: &str) -> i64 {
-    let response = app
-        .post("/api/auth/register/")
+    Signup::new(name)
         .ip(&fresh_ip())
-        .json(json!({ "username": name, "email": format!("{name}@example.com"), "password": PASSWORD }))
-        .send()
-        .await;
-    assert_eq!(response.status, 201, "{}", response.body_json());
-    response.body_json()["id"].as_i64().expect("an id")
+        .unverified()
+        .register(app)
+        .await
+        .0
 }
 
 async fn suppressed(app: &TestApp, id: i64) -> Json {

@@ -7,7 +7,7 @@ use crate::profiles_common;
 use accounts::activity::events::EventType;
 use accounts::model::Role;
 use api_tests::app::TestApp;
-use api_tests::fixtures::events_of;
+use api_tests::fixtures::{Person, complete_person, events_of};
 use api_tests::{TestTable, both_engines};
 use profiles_common::*;
 use serde_json::{Value as Json, json};
@@ -25,10 +25,10 @@ fn denied(status: u16) -> bool {
 /// has exactly the documented rights.
 async fn permission_matrix(t: TestTable) {
     let app = TestApp::new(t).await;
-    let owner = user(&app.app, 1, "owner1", Role::Professional).await;
-    let other = user(&app.app, 2, "other2", Role::Normal).await;
-    let moderator = user(&app.app, 3, "mod3", Role::Moderator).await;
-    let admin = user(&app.app, 4, "admin4", Role::Admin).await;
+    let owner = complete_person(&app.app, 1, "owner1", Role::Professional).await;
+    let other = complete_person(&app.app, 2, "other2", Role::Normal).await;
+    let moderator = complete_person(&app.app, 3, "mod3", Role::Moderator).await;
+    let admin = complete_person(&app.app, 4, "admin4", Role::Admin).await;
     let (status, body) = post(
         &app,
         &owner,
@@ -48,7 +48,7 @@ async fn permission_matrix(t: TestTable) {
     let before = snapshot(&app, owner.id).await;
 
     for actor in [&other, &moderator] {
-        let name = &actor.record.username;
+        let name = &actor.username;
         let change = json!({"bio": "hijacked", "show_email": true});
         let (s, b) = put(&app, actor, &profile, change.clone()).await;
         assert!(denied(s), "{name} PUT profile: {s} {b}");
@@ -136,11 +136,11 @@ async fn permission_matrix(t: TestTable) {
 /// removes the owner role; a refused change writes nothing.
 async fn role_changes(t: TestTable) {
     let app = TestApp::new(t).await;
-    let normal = user(&app.app, 1, "normal1", Role::Normal).await;
-    let moderator = user(&app.app, 2, "mod2", Role::Moderator).await;
-    let admin = user(&app.app, 3, "admin3", Role::Admin).await;
-    let owner = user(&app.app, 4, "owner4", Role::Owner).await;
-    let path = |u: &TestUser| format!("/api/profiles/{}/", u.id);
+    let normal = complete_person(&app.app, 1, "normal1", Role::Normal).await;
+    let moderator = complete_person(&app.app, 2, "mod2", Role::Moderator).await;
+    let admin = complete_person(&app.app, 3, "admin3", Role::Admin).await;
+    let owner = complete_person(&app.app, 4, "owner4", Role::Owner).await;
+    let path = |u: &Person| format!("/api/profiles/{}/", u.id);
 
     let before = snapshot(&app, normal.id).await;
     let (s, b) = patch(&app, &normal, &path(&normal), json!({"role": "admin"})).await;
@@ -220,7 +220,7 @@ async fn role_changes(t: TestTable) {
 }
 
 /// What the three viewers see of one profile.
-async fn views(app: &TestApp, viewers: [&TestUser; 3], path: &str) -> [Json; 3] {
+async fn views(app: &TestApp, viewers: [&Person; 3], path: &str) -> [Json; 3] {
     [
         get(app, viewers[0], path).await.1,
         get(app, viewers[1], path).await.1,
@@ -231,9 +231,9 @@ async fn views(app: &TestApp, viewers: [&TestUser; 3], path: &str) -> [Json; 3] 
 /// Each `show_*` flag and `is_private`, seen by a stranger, a follower and the owner.
 async fn privacy(t: TestTable) {
     let app = TestApp::new(t).await;
-    let owner = user(&app.app, 1, "owner1", Role::Normal).await;
-    let stranger = user(&app.app, 2, "stranger2", Role::Normal).await;
-    let follower = user(&app.app, 3, "follower3", Role::Normal).await;
+    let owner = complete_person(&app.app, 1, "owner1", Role::Normal).await;
+    let stranger = complete_person(&app.app, 2, "stranger2", Role::Normal).await;
+    let follower = complete_person(&app.app, 3, "follower3", Role::Normal).await;
     let path = format!("/api/profiles/{}/", owner.id);
     let (s, b) = patch(
         &app,

@@ -16,6 +16,7 @@ use accounts::model::{Role, UserId};
 use accounts::store::counting::CountingTable;
 use accounts::store::{Table, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::complete_person;
 use api_tests::{TestTable, both_engines};
 use chrono::Duration;
 use profiles_common::*;
@@ -24,7 +25,7 @@ use serde_json::{Value as Json, json};
 /// Every invalid field is a 400 naming it, nothing is written; valid values are normalised.
 async fn profile_validation(t: TestTable) {
     let app = TestApp::new(t).await;
-    let me = user(&app.app, 1, "jane", Role::Normal).await;
+    let me = complete_person(&app.app, 1, "jane", Role::Normal).await;
     let path = "/api/profiles/1/";
     assert_eq!(get(&app, &me, "/api/settings/").await.0, 200);
     let before = snapshot(&app, me.id).await;
@@ -126,7 +127,7 @@ async fn profile_validation(t: TestTable) {
 /// profile once, across cursor pages.
 async fn search(t: TestTable) {
     let app = TestApp::new(t).await;
-    let viewer = user(&app.app, 1, "viewer", Role::Normal).await;
+    let viewer = complete_person(&app.app, 1, "viewer", Role::Normal).await;
     let names = [
         (2, "alice", "Alan", "Smith"),
         (3, "alfred", "", ""),
@@ -136,7 +137,7 @@ async fn search(t: TestTable) {
         (7, "Alma", "", ""),
     ];
     for (id, name, first, last) in names {
-        let u = user(&app.app, id, name, Role::Normal).await;
+        let u = complete_person(&app.app, id, name, Role::Normal).await;
         let (s, b) = patch(
             &app,
             &u,
@@ -185,8 +186,8 @@ async fn search(t: TestTable) {
 /// `POST /api/profiles/`: 400 when the profile exists; an admin recreates a missing one.
 async fn create_profile(t: TestTable) {
     let app = TestApp::new(t).await;
-    let me = user(&app.app, 1, "jane", Role::Normal).await;
-    let admin = user(&app.app, 2, "root", Role::Admin).await;
+    let me = complete_person(&app.app, 1, "jane", Role::Normal).await;
+    let admin = complete_person(&app.app, 2, "root", Role::Admin).await;
     let (s, b) = post(&app, &me, "/api/profiles/", json!({"bio": "hi"})).await;
     assert_eq!(s, 400, "{b}");
     assert!(b["user"].is_array());
@@ -221,7 +222,7 @@ async fn create_profile(t: TestTable) {
 /// move `updated_at`, and `profile_visibility` is the profile's `is_private`.
 async fn settings(t: TestTable) {
     let app = TestApp::new(t).await;
-    let me = user(&app.app, 1, "jane", Role::Normal).await;
+    let me = complete_person(&app.app, 1, "jane", Role::Normal).await;
     let (s, b) = get(&app, &me, "/api/settings/").await;
     assert_eq!(s, 200);
     assert_eq!(b["theme"], "system");
@@ -290,10 +291,10 @@ async fn settings(t: TestTable) {
 /// changed company name clears it, the `is_verified` filter.
 async fn professional(t: TestTable) {
     let app = TestApp::new(t).await;
-    let normal = user(&app.app, 1, "normal", Role::Normal).await;
-    let pro = user(&app.app, 2, "pro", Role::Professional).await;
-    let provider = user(&app.app, 3, "provider", Role::DataProvider).await;
-    let admin = user(&app.app, 4, "admin", Role::Admin).await;
+    let normal = complete_person(&app.app, 1, "normal", Role::Normal).await;
+    let pro = complete_person(&app.app, 2, "pro", Role::Professional).await;
+    let provider = complete_person(&app.app, 3, "provider", Role::DataProvider).await;
+    let admin = complete_person(&app.app, 4, "admin", Role::Admin).await;
     let create = "/api/professional-profiles/";
     let (s, _) = post(&app, &normal, create, json!({"company_name": "N"})).await;
     assert_eq!(s, 403);
@@ -424,8 +425,8 @@ async fn store_calls(t: TestTable) {
         router: Router::all(),
         t,
     };
-    let me = user(&app.app, 1, "jane", Role::Normal).await;
-    let other = user(&app.app, 2, "john", Role::Normal).await;
+    let me = complete_person(&app.app, 1, "jane", Role::Normal).await;
+    let other = complete_person(&app.app, 2, "john", Role::Normal).await;
     // Warm up: the first request of a session writes its activity once.
     assert_eq!(get(&app, &me, "/api/settings/").await.0, 200);
     assert_eq!(get(&app, &other, "/api/settings/").await.0, 200);

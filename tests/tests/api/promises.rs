@@ -25,7 +25,7 @@ use accounts::store::{
 };
 use accounts::tasks::{self, Budget, alerts};
 use api_tests::app::TestApp;
-use api_tests::fixtures::{Recorder, events_of};
+use api_tests::fixtures::{Recorder, admin, complete_person, events_of, named_person, person};
 use api_tests::{TestTable, both_engines};
 use async_trait::async_trait;
 use chrono::Duration;
@@ -206,23 +206,23 @@ async fn stored(app: &TestApp, key: &Key) -> Option<Item> {
 /// which touches no unique item: only the profile's condition can stop it.
 async fn username_change_race(t: TestTable) {
     let (app, hold) = held_app(t).await;
-    let robin = profiles_common::user(&app.app, 1, "robin", Role::Normal).await;
+    let robin = complete_person(&app.app, 1, "robin", Role::Normal).await;
     let path = format!("/api/users/{}/", robin.id);
     let profile = keys::user(robin.id);
     // The day's visit (a transaction on the profile) is recorded before the hold is armed.
-    let me = app.get("/api/auth/me/").bearer(&robin.access).send().await;
+    let me = app.get("/api/auth/me/").bearer(&robin.token).send().await;
     assert_eq!(me.status, 200);
     hold.arm(move |call| matches!(call, Call::Transaction(ops) if touches(ops, &profile)));
     let (first, second) = tokio::join!(
         app.patch(&path)
-            .bearer(&robin.access)
+            .bearer(&robin.token)
             .json(json!({ "username": "Robin" }))
             .send(),
         async {
             hold.parked().await;
             let second = app
                 .patch(&path)
-                .bearer(&robin.access)
+                .bearer(&robin.token)
                 .json(json!({ "username": "robyn" }))
                 .send()
                 .await;
@@ -250,8 +250,8 @@ async fn username_change_race(t: TestTable) {
 /// verification stays.
 async fn professional_race(t: TestTable) {
     let (app, hold) = held_app(t).await;
-    let pia = profiles_common::user(&app.app, 1, "pia", Role::Professional).await;
-    let root = profiles_common::user(&app.app, 2, "root", Role::Admin).await;
+    let pia = complete_person(&app.app, 1, "pia", Role::Professional).await;
+    let root = complete_person(&app.app, 2, "root", Role::Admin).await;
     let (status, body) = profiles_common::post(
         &app,
         &pia,
@@ -286,9 +286,9 @@ async fn professional_race(t: TestTable) {
 /// first logs `event_reviewed`.
 async fn review_race(t: TestTable) {
     let (app, hold) = held_app(t).await;
-    let rosa = profiles_common::user(&app.app, 1, "rosa", Role::Moderator).await;
-    let sam = profiles_common::user(&app.app, 2, "sam", Role::Moderator).await;
-    profiles_common::user(&app.app, 3, "quinn", Role::Normal).await;
+    let rosa = complete_person(&app.app, 1, "rosa", Role::Moderator).await;
+    let sam = complete_person(&app.app, 2, "sam", Role::Moderator).await;
+    complete_person(&app.app, 3, "quinn", Role::Normal).await;
     let event = tasks_support::high_event(&app.app, UserId(3)).await;
     let (status, queue) =
         profiles_common::get(&app, &rosa, "/api/events/?requires_review=true").await;
@@ -323,8 +323,8 @@ async fn review_race(t: TestTable) {
 /// others are 400 on `is_featured`.
 async fn parallel_featuring(t: TestTable) {
     let app = Arc::new(TestApp::one_call_at_a_time(t).await);
-    let root = badges_core_support::admin(&app.app, 1).await;
-    let user = badges_core_support::person(&app.app, 2).await;
+    let root = admin(&app.app, 1).await;
+    let user = person(&app.app, 2).await;
     let mut badges = Vec::new();
     for i in 0..12 {
         let badge = badges_core_support::common_badge(&app, &root, &format!("B{i}"), 10).await;
@@ -379,7 +379,7 @@ fn alert_mails(app: &TestApp) -> usize {
 async fn overlapping_alert_runs(t: TestTable) {
     let (app, hold) = held_app(t).await;
     let bus = Recorder::attach(&app.app);
-    tasks_support::user_with_token(&app.app, 1, "root", Role::Admin).await;
+    named_person(&app.app, 1, "root", Role::Admin).await;
     let high = tasks_support::high_event(&app.app, UserId(1)).await;
     hold.arm(|call| {
         matches!(call, Call::Update(update) if sets(update, "alert_state", Some(alerts::CLAIMED)))
@@ -409,7 +409,7 @@ async fn overlapping_alert_runs(t: TestTable) {
 /// read an old value write each once.
 async fn activity_written_once(t: TestTable) {
     let (app, hold) = held_app(t).await;
-    let robin = profiles_common::user(&app.app, 1, "robin", Role::Normal).await;
+    let robin = complete_person(&app.app, 1, "robin", Role::Normal).await;
     let me = || profiles_common::get(&app, &robin, "/api/auth/me/");
     assert_eq!(me().await.0, 200);
     app.clock().advance(Duration::seconds(61));

@@ -7,8 +7,7 @@
 //!
 //! `cargo test -p api-tests --test api round_trips:: -- --nocapture` prints the table.
 
-use crate::badges_core_support::{admin, badge_body, create_badge};
-use crate::social_support::{person, private_person};
+use crate::badges_core_support::{badge_body, create_badge};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use std::time::Duration;
 use accounts::model::UserId;
 use accounts::store::latency::{LatencyTable, RoundTrips};
 use api_tests::app::TestApp;
+use api_tests::fixtures::{admin, person, private_person};
 use api_tests::{Engine, TestTable, both_engines, run_on};
 use http::Method;
 use serde_json::{Value as Json, json};

@@ -23,12 +23,10 @@ use accounts::model::{Role, UserId};
 use accounts::store::heat::{HeatReport, HeatRow, HeatTable, Units, Weight};
 use accounts::store::{Update, keys};
 use api_tests::app::{BROWSER_UA, TestApp};
-use api_tests::fixtures::{Person, fresh_ip, person_with};
+use api_tests::fixtures::{PASSWORD, Person, account, fresh_ip, person_with};
 use api_tests::{Engine, test_table};
 use serde_json::json;
 use std::sync::Arc;
-
-use crate::users_support::{PASSWORD, create};
 
 /// The share of a partition's limit no key value may exceed (see [`ALLOWED`]).
 const LIMIT_SHARE: f64 = 0.5;
@@ -179,7 +177,7 @@ async fn drive(app: &TestApp, heat: &HeatTable) -> HeatReport {
     let mut logins = Vec::new();
     for i in 0..10 {
         let name = format!("member{i}");
-        create(app, &name, Role::Normal, true).await;
+        account(&app.app, &name, Role::Normal, true).await;
         logins.push(name);
     }
 

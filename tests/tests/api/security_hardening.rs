@@ -7,9 +7,10 @@ use crate::social_support;
 use accounts::auth::jwt::{Claims, TokenType};
 use accounts::clock::Clock;
 use api_tests::app::TestApp;
+use api_tests::fixtures::{person, private_person};
 use api_tests::{TestTable, both_engines};
 use serde_json::{Value as Json, json};
-use social_support::{block, follow, get_json, person, private_person};
+use social_support::{block, follow, get_json};
 
 fn listed_ids(body: &Json) -> Vec<i64> {
     body["results"]
@@ -177,7 +178,8 @@ both_engines!(
 
 both_engines!(
     async fn private_accounts_are_anonymous_on_the_board_and_unfound_by_real_name(t: TestTable) {
-        use crate::badges_core_support::{admin, award_ok, common_badge};
+        use crate::badges_core_support::{award_ok, common_badge};
+        use api_tests::fixtures::admin;
         let app = TestApp::new(t).await;
         let root = admin(&app.app, 1).await;
         let hidden = private_person(&app.app, 2).await;

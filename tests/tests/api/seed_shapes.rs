@@ -2,15 +2,16 @@
 //! /api/profiles/{id}/` as `DELETE /api/users/{id}/`, and the professional sign-up in one step.
 
 use crate::badges_core_support;
-use crate::users_support;
 
 use accounts::model::Role;
 use api_tests::app::TestApp;
+use api_tests::fixtures::{
+    NewAccount, PASSWORD, admin, call, client, member, person, profile_item,
+};
 use api_tests::{TestTable, both_engines};
-use badges_core_support::{admin, badge_body, create_badge, get_json, person};
+use badges_core_support::{badge_body, create_badge, get_json};
 use http::Method;
 use serde_json::json;
-use users_support::{PASSWORD, call, member, profile};
 
 // Evaluated in process as accounts-local does: `badges_engine::evaluating_app`'s setting.
 
@@ -68,16 +69,16 @@ async fn profile_delete(t: TestTable) {
     assert!(body["current_password"].is_array(), "{body}");
     let (status, body) = call(&app, &bob, Method::DELETE, &own, None).await;
     assert_eq!(status, 404, "{body}");
-    assert!(profile(&app, alice.id).await.is_some());
+    assert!(profile_item(&app.app, alice.id).await.is_some());
     let proof = Some(json!({"current_password": PASSWORD}));
     let (status, body) = call(&app, &alice, Method::DELETE, &own, proof).await;
     assert_eq!(status, 204, "{body}");
-    assert!(profile(&app, alice.id).await.is_none());
+    assert!(profile_item(&app.app, alice.id).await.is_none());
 
     let bobs = format!("/api/profiles/{}/", bob.id);
     let (status, body) = call(&app, &root, Method::DELETE, &bobs, None).await;
     assert_eq!(status, 204, "{body}");
-    assert!(profile(&app, bob.id).await.is_none());
+    assert!(profile_item(&app.app, bob.id).await.is_none());
     let (status, _) = call(&app, &root, Method::GET, &bobs, None).await;
     assert_eq!(status, 404);
     let (status, _) = call(&app, &root, Method::DELETE, "/api/profiles/abc/", None).await;
@@ -187,8 +188,6 @@ async fn login_marks(app: &TestApp, user: accounts::model::UserId, days: &[&str]
 /// authenticated that day, by a password login, an API token, a refresh, a JWT or a session;
 /// one write per user per day, the day in the user's time zone (Auckland is UTC+13 in March).
 async fn daily_visits(t: TestTable) {
-    use accounts::accounts::SettingsRecord;
-    use accounts::accounts::registration::{CreateOptions, RegisterInput, create_account};
     use chrono::{Duration, TimeZone, Utc};
     let app = TestApp::with_settings(
         t,
@@ -217,26 +216,11 @@ async fn daily_visits(t: TestTable) {
         .set(Utc.with_ymd_and_hms(2026, 3, 10, 8, 0, 0).unwrap());
     let mut ids = Vec::new();
     for name in ["vera", "sam"] {
-        let input = RegisterInput {
-            username: Some(name.into()),
-            email: Some(format!("{name}@example.com")),
-            password: Some(PASSWORD.into()),
-            ..RegisterInput::default()
-        };
-        let options = CreateOptions {
-            role: Role::Normal,
-            is_verified: true,
-            created_by: None,
-        };
-        let user = create_account(a, input, options, &api_tests::fixtures::client())
-            .await
-            .unwrap();
-        let mut settings = SettingsRecord::defaults(user.id, a.clock.now());
-        settings.timezone = "Pacific/Auckland".into();
-        a.table
-            .put(settings.to_item().unwrap(), None)
-            .await
-            .unwrap();
+        let user = NewAccount::new(name)
+            .client(client())
+            .in_zone("Pacific/Auckland")
+            .create(a)
+            .await;
         ids.push(user.id);
     }
     let (vera, sam) = (ids[0], ids[1]);
@@ -686,7 +670,7 @@ async fn data_export(t: TestTable) {
     .await;
     assert_eq!(status, 200);
     assert_eq!(bobs["followers"].as_array().unwrap().len(), 1, "{bobs}");
-    assert_eq!(bobs["followers"][0]["follower"], alice.id, "{bobs}");
+    assert_eq!(bobs["followers"][0]["follower"], alice.id.0, "{bobs}");
 
     // Someone else: 404; an administrator: 200; an API token: 403.
     let (status, _) = call(&app, &bob, Method::GET, &path, None).await;
@@ -697,7 +681,7 @@ async fn data_export(t: TestTable) {
     assert_eq!(response.status, 403);
     let (status, _) = call(&app, &root, Method::GET, "/api/users/999/export/", None).await;
     assert_eq!(status, 404);
-    let types = api_tests::fixtures::event_types(&app, accounts::model::UserId(alice.id)).await;
+    let types = api_tests::fixtures::event_types(&app, alice.id).await;
     assert!(types.iter().any(|t| t == "data_export"), "{types:?}");
 }
 

@@ -9,7 +9,7 @@ use accounts::activity::events::EventType;
 use accounts::model::UserId;
 use accounts::social;
 use api_tests::app::TestApp;
-use api_tests::fixtures::Recorder;
+use api_tests::fixtures::{Person, Recorder, detail, events_of, person, private_person};
 use api_tests::{TestTable, both_engines};
 use serde_json::json;
 use social_support::*;

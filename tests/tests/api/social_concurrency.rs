@@ -10,6 +10,7 @@ use crate::social_support;
 use std::sync::Arc;
 
 use accounts::model::UserId;
+use api_tests::fixtures::person;
 use api_tests::{TestTable, both_engines};
 use social_support::*;
 

@@ -10,7 +10,9 @@ use accounts::model::{Role, UserId};
 use accounts::social;
 use accounts::store::{Update, keys};
 use api_tests::app::TestApp;
-use api_tests::fixtures::Recorder;
+use api_tests::fixtures::{
+    Person, Recorder, detail, events_of, person, person_with, private_person,
+};
 use api_tests::{TestTable, both_engines};
 use serde_json::json;
 use social_support::*;

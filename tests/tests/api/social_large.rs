@@ -12,6 +12,7 @@ use accounts::model::UserId;
 use accounts::social::large;
 use accounts::store::{Index, Query, SortCondition, keys};
 use accounts::tasks::{counters, large_counts};
+use api_tests::fixtures::{Person, person, profile};
 use api_tests::{TestTable, both_engines};
 use social_support::*;
 

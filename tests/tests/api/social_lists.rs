@@ -7,6 +7,7 @@ use crate::social_support;
 use accounts::store::counting::{CountingTable, OpCounts};
 use accounts::store::{Update, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::{Person, person, person_with, private_person};
 use api_tests::{TestTable, both_engines};
 use serde_json::{Value as Json, json};
 use social_support::*;

@@ -14,11 +14,11 @@ use accounts::store::{
 };
 use accounts::tasks::{self, Budget, alerts};
 use api_tests::app::{TestApp, build_app};
-use api_tests::fixtures::Recorder;
+use api_tests::fixtures::{Recorder, named_person};
 use api_tests::{TestTable, both_engines};
 use async_trait::async_trait;
 use chrono::Duration;
-use tasks_support::{event, high_event, item, run, user_with_token};
+use tasks_support::{event, high_event, item, run};
 
 /// The table, but marking an alert sent fails: the run "crashes" right after sending.
 struct CrashAfterSend(Arc<dyn Table>);
@@ -86,9 +86,9 @@ both_engines!(
     async fn each_alert_goes_out_once(t: TestTable) {
         let app = TestApp::new(t).await;
         let bus = Recorder::attach(&app.app);
-        user_with_token(&app.app, 1, "root", Role::Owner).await;
-        user_with_token(&app.app, 2, "admin", Role::Admin).await;
-        user_with_token(&app.app, 3, "moderator", Role::Moderator).await;
+        named_person(&app.app, 1, "root", Role::Owner).await;
+        named_person(&app.app, 2, "admin", Role::Admin).await;
+        named_person(&app.app, 3, "moderator", Role::Moderator).await;
         let high = high_event(&app.app, UserId(3)).await;
         let critical = event(
             &app.app,
@@ -138,7 +138,7 @@ both_engines!(
 
     async fn a_crash_after_sending_never_sends_again(t: TestTable) {
         let app = TestApp::new(t).await;
-        user_with_token(&app.app, 1, "root", Role::Admin).await;
+        named_person(&app.app, 1, "root", Role::Admin).await;
         let high = high_event(&app.app, UserId(1)).await;
         let crashing = build_app(
             &app.t,
@@ -171,7 +171,7 @@ both_engines!(
 
     async fn a_failed_send_is_tried_again(t: TestTable) {
         let app = TestApp::new(t).await;
-        user_with_token(&app.app, 1, "root", Role::Admin).await;
+        named_person(&app.app, 1, "root", Role::Admin).await;
         let high = high_event(&app.app, UserId(1)).await;
         // The mail directory cannot be written: the send fails, and the claim is released.
         let outbox = app.t.dir().join("outbox");

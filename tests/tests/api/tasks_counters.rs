@@ -9,9 +9,9 @@ use accounts::social::edges::{FollowEdge, FollowStatus};
 use accounts::store::{Update, Value, keys};
 use accounts::tasks::{self, Budget, RunStatus, counters};
 use api_tests::app::TestApp;
-use api_tests::fixtures::stored_user;
+use api_tests::fixtures::{profile_int, stored_user};
 use api_tests::{TestTable, both_engines};
-use tasks_support::{profile_int, run};
+use tasks_support::run;
 
 async fn follow(app: &TestApp, a: i64, b: i64, status: FollowStatus) {
     let edge = FollowEdge {
@@ -65,12 +65,12 @@ both_engines!(
 
         let record = run(&app.app, counters::NAME).await;
         assert_eq!(record.items_fixed, 2, "{record:?}");
-        assert_eq!(profile_int(&app, UserId(2), "follower_count").await, 2);
-        assert_eq!(profile_int(&app, UserId(2), "following_count").await, 1);
-        assert_eq!(profile_int(&app, UserId(2), "posts_count").await, 3);
-        assert_eq!(profile_int(&app, UserId(3), "posts_count").await, 0);
-        assert_eq!(profile_int(&app, UserId(3), "following_count").await, 1);
-        assert_eq!(profile_int(&app, UserId(1), "follower_count").await, 1);
+        assert_eq!(profile_int(&app.app, UserId(2), "follower_count").await, 2);
+        assert_eq!(profile_int(&app.app, UserId(2), "following_count").await, 1);
+        assert_eq!(profile_int(&app.app, UserId(2), "posts_count").await, 3);
+        assert_eq!(profile_int(&app.app, UserId(3), "posts_count").await, 0);
+        assert_eq!(profile_int(&app.app, UserId(3), "following_count").await, 1);
+        assert_eq!(profile_int(&app.app, UserId(1), "follower_count").await, 1);
 
         let again = run(&app.app, counters::NAME).await;
         assert_eq!(again.items_fixed, 0, "{again:?}");
@@ -108,8 +108,11 @@ both_engines!(
         let fixed: u64 = runs.iter().map(|r| r.items_fixed).sum();
         assert_eq!(fixed, n as u64, "every user fixed exactly once: {runs:?}");
         for id in 1..=n {
-            assert_eq!(profile_int(&app, UserId(id), "follower_count").await, 1);
-            assert_eq!(profile_int(&app, UserId(id), "following_count").await, 1);
+            assert_eq!(profile_int(&app.app, UserId(id), "follower_count").await, 1);
+            assert_eq!(
+                profile_int(&app.app, UserId(id), "following_count").await,
+                1
+            );
         }
         // A fresh walk after the finished one starts over and finds nothing to fix.
         let fresh = run(&app.app, counters::NAME).await;

@@ -13,9 +13,9 @@ use accounts::model::UserId;
 use accounts::store::{Item, Key, Value, keys};
 use accounts::tasks::{self, Budget, RunStatus, migrate_keys};
 use api_tests::app::TestApp;
-use api_tests::fixtures::{anonymous_events_from, events_by_type, stored_user};
+use api_tests::fixtures::{anonymous_events_from, client_at, events_by_type, stored_user};
 use api_tests::{TestTable, both_engines};
-use tasks_support::{client_at, item, run};
+use tasks_support::{item, run};
 
 /// Writes `event` as the old key design stored it.
 async fn legacy_event(app: &TestApp, event: NewEvent) -> EventRecord {

@@ -10,11 +10,11 @@ use accounts::model::{Role, UserId};
 use accounts::store::keys;
 use accounts::tasks::{self, Budget, RunStatus, report};
 use api_tests::app::TestApp;
-use api_tests::fixtures::stored_user;
+use api_tests::fixtures::{named_person, stored_user};
 use api_tests::{TestTable, both_engines};
 use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
-use tasks_support::{event, run, user_with_token};
+use tasks_support::{event, run};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -77,7 +77,7 @@ both_engines!(
         let app = streaming_app(t).await;
         seed_day(&app).await;
         run(&app.app, report::NAME).await;
-        let (_, admin) = user_with_token(&app.app, 9, "root", Role::Admin).await;
+        let admin = named_person(&app.app, 9, "root", Role::Admin).await.token;
 
         let response = app
             .get("/api/reports/?date=2030-01-15")
@@ -122,8 +122,10 @@ both_engines!(
         let app = streaming_app(t).await;
         seed_day(&app).await;
         run(&app.app, report::NAME).await;
-        let (_, admin) = user_with_token(&app.app, 9, "root", Role::Admin).await;
-        let (_, moderator) = user_with_token(&app.app, 1, "ann", Role::Moderator).await;
+        let admin = named_person(&app.app, 9, "root", Role::Admin).await.token;
+        let moderator = named_person(&app.app, 1, "ann", Role::Moderator)
+            .await
+            .token;
         let path = "/api/reports/?date=2030-01-15";
         assert_eq!(app.get(path).send().await.status, 401);
         assert_eq!(app.get(path).bearer(&moderator).send().await.status, 403);

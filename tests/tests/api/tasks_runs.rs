@@ -12,16 +12,17 @@ use accounts::tasks::report;
 use accounts::tasks::{counters, session_analytics};
 use accounts::triggers::{KNOWN_TASKS, run_task};
 use api_tests::app::TestApp;
+use api_tests::fixtures::named_person;
 use api_tests::{TestTable, both_engines};
 use chrono::Duration;
 use serde_json::json;
-use tasks_support::{run, user_with_token};
+use tasks_support::run;
 
 both_engines!(
     async fn store_calls_per_request(t: TestTable) {
         let counting = Arc::new(CountingTable::new(t.table()));
         let app = TestApp::over(t, &[], counting.clone()).await;
-        let (_, admin) = user_with_token(&app.app, 1, "root", Role::Admin).await;
+        let admin = named_person(&app.app, 1, "root", Role::Admin).await.token;
         run(&app.app, counters::NAME).await;
         run(&app.app, report::NAME).await;
         let day = app.app.clock.now().date_naive() - chrono::Duration::days(1);
@@ -49,8 +50,8 @@ both_engines!(
 
     async fn runs_are_listed_for_administrators(t: TestTable) {
         let app = TestApp::new(t).await;
-        let (_, admin) = user_with_token(&app.app, 1, "root", Role::Owner).await;
-        let (_, normal) = user_with_token(&app.app, 2, "ann", Role::Normal).await;
+        let admin = named_person(&app.app, 1, "root", Role::Owner).await.token;
+        let normal = named_person(&app.app, 2, "ann", Role::Normal).await.token;
         let first = run(&app.app, counters::NAME).await;
         app.clock().advance(Duration::seconds(1));
         let second = run(&app.app, session_analytics::NAME).await;

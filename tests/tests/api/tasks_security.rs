@@ -11,10 +11,10 @@ use accounts::model::UserId;
 use accounts::store::Value;
 use accounts::tasks::security;
 use api_tests::app::TestApp;
-use api_tests::fixtures::stored_user;
+use api_tests::fixtures::{client_at, stored_user};
 use api_tests::{TestTable, both_engines};
 use chrono::Duration;
-use tasks_support::{client_at, event, item, run};
+use tasks_support::{event, item, run};
 
 async fn failed_login(app: &TestApp, user: i64, ip: &str) -> EventRecord {
     event(

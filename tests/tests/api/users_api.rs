@@ -1,15 +1,15 @@
 //! `/api/users/`: the list (index, search, filters, cursors, views), administrators creating
 //! accounts, username and email changes, roles, suspension.
 
-use crate::users_support;
-
 use accounts::model::{Role, UserId};
 use accounts::store::keys;
 use api_tests::app::TestApp;
+use api_tests::fixtures::{
+    PASSWORD, Person, access_token, account, call, event_types, member, profile_item,
+};
 use api_tests::{TestTable, both_engines};
 use http::Method;
 use serde_json::{Value as Json, json};
-use users_support::{Member, PASSWORD, call, create, login, member, profile};
 
 fn usernames(body: &Json) -> Vec<String> {
     body["results"]
@@ -20,7 +20,7 @@ fn usernames(body: &Json) -> Vec<String> {
         .collect()
 }
 
-async fn get(app: &TestApp, who: &Member, path: &str) -> (u16, Json) {
+async fn get(app: &TestApp, who: &Person, path: &str) -> (u16, Json) {
     call(app, who, Method::GET, path, None).await
 }
 
@@ -30,10 +30,10 @@ both_engines!(
         let admin = member(&app, "zed_admin", Role::Admin).await;
         let alice = member(&app, "Alice", Role::Normal).await;
         for name in ["alicia", "bob", "carol"] {
-            create(&app, name, Role::Normal, true).await;
+            account(&app.app, name, Role::Normal, true).await;
         }
-        create(&app, "unverified_ursula", Role::Normal, false).await;
-        create(&app, "moritz", Role::Moderator, true).await;
+        account(&app.app, "unverified_ursula", Role::Normal, false).await;
+        account(&app.app, "moritz", Role::Moderator, true).await;
 
         // Anonymous callers are refused.
         let response = app.get("/api/users/").send().await;
@@ -124,7 +124,7 @@ both_engines!(
         let admin = member(&app, "admin", Role::Admin).await;
         let alice = member(&app, "alice", Role::Normal).await;
         let bob = member(&app, "bob", Role::Normal).await;
-        let carol = create(&app, "carol", Role::Normal, true).await;
+        let carol = account(&app.app, "carol", Role::Normal, true).await;
 
         let (status, body) = call(
             &app,
@@ -179,7 +179,7 @@ both_engines!(
         assert_eq!(body["first_name"], "New");
         let id = body["id"].as_i64().unwrap();
         // Profile, credentials and settings exist; a verified account gets no code.
-        assert!(profile(&app, id).await.is_some());
+        assert!(profile_item(&app.app, UserId(id)).await.is_some());
         for key in [keys::credentials(UserId(id)), keys::settings(UserId(id))] {
             assert!(
                 app.table().get(&key, true).await.unwrap().is_some(),
@@ -187,7 +187,7 @@ both_engines!(
             );
         }
         assert!(app.last_code_for("newbie@example.com").is_none());
-        login(&app, "newbie").await;
+        access_token(&app, "newbie").await;
 
         // Unverified: a code goes out, and the account must verify before using the API.
         let (status, body) = call(
@@ -335,7 +335,7 @@ both_engines!(
         )
         .await;
         assert_eq!(status, 400);
-        login(&app, "Alicia").await;
+        access_token(&app, "Alicia").await;
 
         // A new email address is only pending (security_email_change.rs has the whole flow):
         // the account keeps its verified old address until the new one's code comes back.
@@ -371,7 +371,7 @@ both_engines!(
             .await
             .unwrap()
             .expect("the new unique item");
-        assert_eq!(owner["user_id"].as_i64(), Some(alice.id));
+        assert_eq!(owner["user_id"].as_i64(), Some(alice.id.0));
 
         // PUT needs both identity fields; bad values are field errors.
         let (status, body) = call(&app, &alice, Method::PUT, &path, Some(json!({}))).await;
@@ -493,7 +493,7 @@ both_engines!(
         )
         .await;
         assert_eq!(status, 403);
-        let stored = profile(&app, owner.id)
+        let stored = profile_item(&app.app, owner.id)
             .await
             .expect("the owner is still there");
         assert_eq!(stored["is_suspended"].as_bool(), Some(false));
@@ -508,7 +508,7 @@ both_engines!(
         .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["role"], "owner");
-        let stored = profile(&app, alice.id).await.unwrap();
+        let stored = profile_item(&app.app, alice.id).await.unwrap();
         assert_eq!(stored["role"].as_str(), Some("owner"));
     }
 );
@@ -563,7 +563,7 @@ both_engines!(
         .await;
         assert_eq!(status, 403);
         assert_eq!(
-            profile(&app, admin.id).await.unwrap()["is_suspended"].as_bool(),
+            profile_item(&app.app, admin.id).await.unwrap()["is_suspended"].as_bool(),
             Some(false)
         );
 
@@ -579,7 +579,7 @@ both_engines!(
         assert_eq!(body["is_suspended"], true);
         assert_eq!(body["suspension_reason"], "Spamming");
         // Her session ended: the token she holds no longer works, and she cannot log in.
-        let active = accounts::auth::sessions::active_session_ids(&app.app, UserId(alice.id))
+        let active = accounts::auth::sessions::active_session_ids(&app.app, alice.id)
             .await
             .unwrap();
         assert!(active.is_empty(), "{active:?}");
@@ -597,7 +597,7 @@ both_engines!(
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["is_suspended"], false);
         assert_eq!(body["suspension_reason"], "");
-        login(&app, "alice").await;
+        access_token(&app, "alice").await;
         assert!(has_event(&app, alice.id, "account_unsuspended").await);
 
         let (status, _) = call(
@@ -613,19 +613,8 @@ both_engines!(
 );
 
 /// Whether the user's partition holds an event of this type.
-async fn has_event(app: &TestApp, user: i64, event_type: &str) -> bool {
-    use accounts::store::{Query, SortCondition};
-    let page = app
-        .table()
-        .query(
-            Query::new(keys::Index::Primary, keys::user_partition(UserId(user)))
-                .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into())),
-        )
-        .await
-        .unwrap();
-    page.items
-        .iter()
-        .any(|item| item.get("event_type").and_then(|v| v.as_str()) == Some(event_type))
+async fn has_event(app: &TestApp, user: UserId, event_type: &str) -> bool {
+    event_types(app, user).await.iter().any(|t| t == event_type)
 }
 
 both_engines!(
@@ -661,12 +650,12 @@ both_engines!(
             .await
             .unwrap()
             .expect("the name item");
-        let (_, expected) = keys::displayname_index("Quill Penna", UserId(jane.id));
+        let (_, expected) = keys::displayname_index("Quill Penna", jane.id);
         assert_eq!(
             name_item[keys::attr::GSI2SK].as_str(),
             Some(expected.as_str())
         );
-        let stored = profile(&app, jane.id).await.expect("profile");
+        let stored = profile_item(&app.app, jane.id).await.expect("profile");
         assert!(!stored.contains_key(keys::attr::GSI2SK), "{stored:?}");
         assert!(!stored.contains_key(keys::attr::GSI1SK), "{stored:?}");
     }

@@ -6,10 +6,11 @@ use crate::users_support;
 
 use accounts::model::Role;
 use accounts::store::counting::OpCounts;
+use api_tests::fixtures::{account, call, member};
 use api_tests::{TestTable, both_engines};
 use http::Method;
 use serde_json::json;
-use users_support::{call, counting_app, create, member};
+use users_support::counting_app;
 
 fn summary(c: &OpCounts) -> String {
     c.iter()
@@ -25,7 +26,7 @@ both_engines!(
         let admin = member(&app, "admin", Role::Admin).await;
         let alice = member(&app, "alice", Role::Normal).await;
         for i in 0..30 {
-            create(&app, &format!("user{i:02}"), Role::Normal, true).await;
+            account(&app.app, &format!("user{i:02}"), Role::Normal, true).await;
         }
         // Warm up: the first request of each caller writes `last_active` once.
         for who in [&admin, &alice] {

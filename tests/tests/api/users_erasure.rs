@@ -7,10 +7,11 @@ use crate::users_support;
 use accounts::model::{Role, UserId};
 use accounts::store::{Key, Value, keys};
 use api_tests::app::TestApp;
+use api_tests::fixtures::{PASSWORD, Person, access_token, call, member, profile_item};
 use api_tests::{TestTable, both_engines};
 use http::Method;
 use serde_json::json;
-use users_support::{Member, PASSWORD, call, login, member, profile, snapshot};
+use users_support::snapshot;
 
 /// Whether a stored value mentions `needle` anywhere (strings, lists, maps).
 fn mentions(value: &Value, needle: &str) -> bool {
@@ -22,8 +23,8 @@ fn mentions(value: &Value, needle: &str) -> bool {
     }
 }
 
-async fn counters(app: &TestApp, id: i64) -> (i64, i64) {
-    let item = profile(app, id).await.expect("the profile");
+async fn counters(app: &TestApp, id: UserId) -> (i64, i64) {
+    let item = profile_item(&app.app, id).await.expect("the profile");
     (
         item["follower_count"].as_i64().unwrap_or(0),
         item["following_count"].as_i64().unwrap_or(0),
@@ -31,7 +32,7 @@ async fn counters(app: &TestApp, id: i64) -> (i64, i64) {
 }
 
 /// Gives alice one of everything a user can own.
-async fn populate(app: &TestApp, alice: &Member, bob: &Member, carol: &Member, dave: &Member) {
+async fn populate(app: &TestApp, alice: &Person, bob: &Person, carol: &Person, dave: &Person) {
     for (who, whom) in [(alice, bob.id), (carol, alice.id)] {
         let body = Some(json!({"following": whom}));
         let (status, body) = call(app, who, Method::POST, "/api/follows/", body).await;
@@ -68,21 +69,21 @@ async fn populate(app: &TestApp, alice: &Member, bob: &Member, carol: &Member, d
         .send()
         .await;
     assert_eq!(response.status, 400);
-    login(app, "alice").await;
-    let id = UserId(alice.id);
+    access_token(app, "alice").await;
+    let id = alice.id;
     let mut pro = keys::professional_profile(id).to_item();
-    pro.insert("user_id".into(), Value::Int(alice.id));
+    pro.insert("user_id".into(), Value::Int(alice.id.0));
     pro.insert("company_name".into(), "Alice & Co".into());
     app.table().put(pro, None).await.unwrap();
     let mut badge = Key::new(keys::user_partition(id), "BADGE#first-follow").to_item();
-    badge.insert("user_id".into(), Value::Int(alice.id));
+    badge.insert("user_id".into(), Value::Int(alice.id.0));
     app.table().put(badge, None).await.unwrap();
 }
 
 /// No item of alice's but anonymised events: nothing under her key but events, nothing
 /// anywhere that names her, holds her id or is indexed under her.
-async fn assert_erased(app: &TestApp, alice: i64) {
-    let own = keys::user_partition(UserId(alice));
+async fn assert_erased(app: &TestApp, alice: UserId) {
+    let own = keys::user_partition(alice);
     for (key, item) in snapshot(app).await {
         let is_event = key.pk == own && key.sk.starts_with(keys::EVENT_PREFIX);
         if key.pk == own {
@@ -99,7 +100,7 @@ async fn assert_erased(app: &TestApp, alice: i64) {
         if !is_event {
             assert_ne!(
                 item.get("user_id").and_then(Value::as_i64),
-                Some(alice),
+                Some(alice.0),
                 "{key:?}"
             );
             for index in ["GSI1PK", "GSI2PK"] {
@@ -137,7 +138,7 @@ both_engines!(
             assert_eq!(status, 400, "{answer}");
             assert!(answer[field].is_array(), "{answer}");
         }
-        assert!(profile(&app, alice.id).await.is_some());
+        assert!(profile_item(&app.app, alice.id).await.is_some());
         let (status, body) = call(
             &app,
             &alice,
@@ -155,7 +156,7 @@ both_engines!(
         let events = snapshot(&app)
             .await
             .into_keys()
-            .filter(|k| k.pk == keys::user_partition(UserId(alice.id)))
+            .filter(|k| k.pk == keys::user_partition(alice.id))
             .count();
         assert!(events > 0, "her events are kept");
 
@@ -168,7 +169,7 @@ both_engines!(
             .send()
             .await;
         assert_eq!(response.status, 201, "{}", response.body_json());
-        assert_ne!(response.body_json()["id"].as_i64(), Some(alice.id));
+        assert_ne!(response.body_json()["id"].as_i64(), Some(alice.id.0));
     }
 );
 
@@ -183,8 +184,8 @@ both_engines!(
         populate(&app, &alice, &bob, &carol, &dave).await;
 
         // The state the first step leaves (marked, credentials gone), as after a crash there.
-        let id = UserId(alice.id);
-        let mut item = profile(&app, alice.id).await.unwrap();
+        let id = alice.id;
+        let mut item = profile_item(&app.app, alice.id).await.unwrap();
         item.insert("deleting".into(), Value::Bool(true));
         item.insert("is_suspended".into(), Value::Bool(true));
         item.remove("GSI1PK");

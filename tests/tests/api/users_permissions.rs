@@ -6,13 +6,14 @@ use crate::users_support;
 
 use std::collections::BTreeMap;
 
-use accounts::model::Role;
+use accounts::model::{Role, UserId};
 use accounts::store::{Item, Key};
 use api_tests::app::TestApp;
+use api_tests::fixtures::{PASSWORD, Person, call, member, profile_item};
 use api_tests::{TestTable, both_engines};
 use http::Method;
 use serde_json::{Value as Json, json};
-use users_support::{Member, PASSWORD, call, member, profile, snapshot};
+use users_support::snapshot;
 
 /// Bookkeeping every authenticated request may write (activity, last use) is left out.
 const VOLATILE: [&str; 6] = [
@@ -40,7 +41,7 @@ async fn state(app: &TestApp) -> BTreeMap<Key, Item> {
 }
 
 /// Every endpoint on `target`'s account, with a body that would change something.
-fn requests(target: i64) -> Vec<(Method, String, Option<Json>)> {
+fn requests(target: UserId) -> Vec<(Method, String, Option<Json>)> {
     let one = format!("/api/users/{target}/");
     vec![
         (Method::GET, one.clone(), None),
@@ -91,8 +92,8 @@ fn documented_refusal(method: &Method, path: &str) -> u16 {
 /// documented refusal and write nothing. Returns `(method, status, body)` of each answer.
 async fn expect_refused(
     app: &TestApp,
-    who: &Member,
-    target: i64,
+    who: &Person,
+    target: UserId,
     allowed: &[&str],
 ) -> Vec<(Method, u16, Json)> {
     let mut answers = Vec::new();
@@ -127,7 +128,7 @@ both_engines!(
         let mallory = member(&app, "mallory", Role::Normal).await;
         let on_alice = expect_refused(&app, &mallory, alice.id, &[]).await;
         // Unknown accounts answer exactly as others' accounts do: same statuses, same bodies.
-        let on_nobody = expect_refused(&app, &mallory, 999, &[]).await;
+        let on_nobody = expect_refused(&app, &mallory, UserId(999), &[]).await;
         assert_eq!(on_alice, on_nobody);
 
         // Anonymous: 401 everywhere, nothing written.
@@ -168,7 +169,7 @@ both_engines!(
         )
         .await;
         assert_eq!(
-            profile(&app, alice.id).await.unwrap()["first_name"].as_str(),
+            profile_item(&app.app, alice.id).await.unwrap()["first_name"].as_str(),
             Some("Al")
         );
     }
@@ -250,7 +251,7 @@ both_engines!(
             let (status, response) = call(&app, &admin, method.clone(), &path, body).await;
             assert_eq!(status, want, "{method} {path}: {response}");
         }
-        let stored = profile(&app, alice.id).await;
+        let stored = profile_item(&app.app, alice.id).await;
         assert!(stored.is_none(), "{stored:?}");
     }
 );

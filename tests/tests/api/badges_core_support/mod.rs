@@ -1,23 +1,14 @@
-//! Helpers shared by the badges-core tests (definitions, awards, leaderboard): verified users
-//! with access tokens, badge definitions made through the API, and the stored totals.
+//! Helpers shared by the badges-core tests (definitions, awards, leaderboard): badge
+//! definitions made and awarded through the API as an `api_tests::fixtures::Person`, and the
+//! analytics.
 
 #![allow(dead_code)]
 
-use accounts::App;
 use accounts::http::ApiResponse;
-use accounts::model::{Role, UserId};
+use accounts::model::UserId;
 use api_tests::app::TestApp;
+use api_tests::fixtures::Person;
 use serde_json::{Value as Json, json};
-
-pub use api_tests::fixtures::{Person, person_with};
-
-pub async fn person(app: &App, id: i64) -> Person {
-    person_with(app, id, Role::Normal, false).await
-}
-
-pub async fn admin(app: &App, id: i64) -> Person {
-    person_with(app, id, Role::Admin, false).await
-}
 
 /// A valid definition body: a counter badge of this rarity and points.
 pub fn badge_body(name: &str, rarity: &str, points: i64) -> Json {
@@ -63,15 +54,6 @@ pub async fn award(app: &TestApp, admin: &Person, user: UserId, badge: i64) -> A
 pub async fn award_ok(app: &TestApp, admin: &Person, user: UserId, badge: i64) {
     let response = award(app, admin, user, badge).await;
     assert_eq!(response.status, 201, "{:?}", response.body_json());
-}
-
-/// The profile's `badge_points` as stored.
-pub async fn badge_points(app: &App, id: UserId) -> i64 {
-    accounts::accounts::get_user_consistent(app, id)
-        .await
-        .unwrap()
-        .expect("the user exists")
-        .badge_points
 }
 
 /// `GET` as `who`, asserting the status; returns the body.

@@ -1,42 +1,22 @@
-//! What the badge engine's tests share: Apps with and without the bus evaluator, users and
-//! their time zones, badges from criteria documents, content events fed through the bus
-//! ingestion, and the badges a user holds.
+//! What the badge engine's tests share, on top of `api_tests::fixtures` (users in a time zone,
+//! badge points): Apps with and without the bus evaluator, badges from criteria documents,
+//! content events fed through the bus ingestion, and the badges a user holds.
 
 #![allow(dead_code)]
 
 use accounts::App;
-use accounts::accounts::{SettingsRecord, UserRecord};
 use accounts::activity::ingest::{Ingested, ingest_bus_event};
 use accounts::badges::awards::held_badges;
 use accounts::badges::criteria::parse_criteria;
 use accounts::badges::definitions::{self, BadgeDefinition, BadgeId, Category, NewBadge, Rarity};
 use accounts::model::UserId;
-use accounts::store::{Value, keys};
 use api_tests::TestTable;
 use api_tests::app::TestApp;
-use api_tests::fixtures::stored_user;
 use serde_json::{Value as Json, json};
 
 /// An App whose in-process bus feeds the badge evaluator (as accounts-local runs).
 pub async fn evaluating_app(t: TestTable) -> TestApp {
     TestApp::with_settings(t, &[("BADGES_EVALUATE_ON_BUS", "true")]).await
-}
-
-/// A verified user written to the store, with settings in `zone`.
-pub async fn user_in_zone(app: &App, id: i64, name: &str, zone: &str) -> UserRecord {
-    let user = stored_user(app, id, name, true).await;
-    let mut settings = SettingsRecord::defaults(user.id, app.clock.now());
-    settings.timezone = zone.into();
-    app.table
-        .put(settings.to_item().expect("settings item"), None)
-        .await
-        .expect("put the settings");
-    user
-}
-
-/// A verified user in UTC.
-pub async fn user(app: &App, id: i64, name: &str) -> UserRecord {
-    user_in_zone(app, id, name, "UTC").await
 }
 
 /// An active badge with these criteria (validated as the API validates them).
@@ -106,16 +86,6 @@ pub async fn held(app: &App, user: UserId) -> Vec<BadgeId> {
         .into_iter()
         .map(|b| b.badge)
         .collect()
-}
-
-/// The profile's badge_points.
-pub async fn badge_points(app: &App, user: UserId) -> i64 {
-    app.table
-        .get(&keys::user(user), true)
-        .await
-        .expect("read the profile")
-        .and_then(|p| p.get("badge_points").and_then(Value::as_i64))
-        .unwrap_or(0)
 }
 
 /// An EventBridge envelope around a detail, as the `badge-events` function receives it.

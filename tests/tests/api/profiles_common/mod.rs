@@ -1,87 +1,19 @@
-//! Helpers of the profiles tests (each test file uses a part of them).
+//! Helpers of the profiles tests (each test file uses a part of them), on top of
+//! `api_tests::fixtures` (users with every item registration writes: `complete_person`).
 #![allow(dead_code)]
 
-use accounts::App;
-use accounts::accounts::{CredentialsRecord, SettingsRecord, UserRecord};
-use accounts::auth::AuthMethod;
-use accounts::auth::{jwt, sessions};
-use accounts::model::{Role, UserId};
-use accounts::store::{Item, Query, Value, keys};
+use accounts::model::UserId;
+use accounts::store::{Index, Item, Query, keys};
 use api_tests::app::TestApp;
-use api_tests::fixtures::client;
+use api_tests::fixtures::{Person, all_pages, call};
+use http::Method;
 use serde_json::{Value as Json, json};
-
-/// A verified user with settings, credentials and unique items written straight to the store
-/// (registration is tested elsewhere), and an access token of a JWT session of theirs.
-pub struct TestUser {
-    pub id: UserId,
-    pub record: UserRecord,
-    pub access: String,
-}
-
-pub async fn user(app: &App, id: i64, name: &str, role: Role) -> TestUser {
-    let now = app.clock.now();
-    let mut record = UserRecord::new(UserId(id), name.into(), format!("{name}@example.com"), now);
-    record.is_verified = true;
-    record.role = role;
-    app.table
-        .put(record.to_item().unwrap(), None)
-        .await
-        .unwrap();
-    let settings = SettingsRecord::defaults(UserId(id), now);
-    app.table
-        .put(settings.to_item().unwrap(), None)
-        .await
-        .unwrap();
-    let credentials = CredentialsRecord {
-        user_id: UserId(id),
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
-        password_changed_at: now,
-    };
-    app.table
-        .put(credentials.to_item().unwrap(), None)
-        .await
-        .unwrap();
-    app.table
-        .put(record.name_item(&now.to_rfc3339()), None)
-        .await
-        .unwrap();
-    let mut email =
-        keys::unique_email(&format!("{name}@example.com").to_ascii_lowercase()).to_item();
-    email.insert("user_id".into(), Value::Int(id));
-    app.table.put(email, None).await.unwrap();
-    let started = sessions::start_session(app, &record, &client(), AuthMethod::Jwt)
-        .await
-        .unwrap();
-    let access = jwt::issue_pair(app, &started.record).unwrap().access;
-    TestUser {
-        id: UserId(id),
-        record,
-        access,
-    }
-}
 
 /// Every item of the user's partition, without the throttled activity bookkeeping and the
 /// event log: what a request that must change nothing must leave as it was.
 pub async fn snapshot(app: &TestApp, id: UserId) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = app
-            .table()
-            .query(
-                Query::new(accounts::store::Index::Primary, keys::user_partition(id))
-                    .consistent()
-                    .after(cursor),
-            )
-            .await
-            .unwrap();
-        items.extend(page.items);
-        cursor = page.next;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let query = Query::new(Index::Primary, keys::user_partition(id)).consistent();
+    let items = all_pages(app.table(), query).await;
     items
         .into_iter()
         .filter(|i| {
@@ -99,34 +31,30 @@ pub async fn snapshot(app: &TestApp, id: UserId) -> Vec<Item> {
         .collect()
 }
 
-pub async fn get(app: &TestApp, who: &TestUser, path: &str) -> (u16, Json) {
-    let r = app.get(path).bearer(&who.access).send().await;
-    (r.status.as_u16(), r.body_json())
+/// `GET` as `who`: the status and the body.
+pub async fn get(app: &TestApp, who: &Person, path: &str) -> (u16, Json) {
+    call(app, who, Method::GET, path, None).await
 }
 
-pub async fn patch(app: &TestApp, who: &TestUser, path: &str, body: Json) -> (u16, Json) {
-    let r = app.patch(path).bearer(&who.access).json(body).send().await;
-    (r.status.as_u16(), r.body_json())
+pub async fn patch(app: &TestApp, who: &Person, path: &str, body: Json) -> (u16, Json) {
+    call(app, who, Method::PATCH, path, Some(body)).await
 }
 
-pub async fn put(app: &TestApp, who: &TestUser, path: &str, body: Json) -> (u16, Json) {
-    let r = app.put(path).bearer(&who.access).json(body).send().await;
-    (r.status.as_u16(), r.body_json())
+pub async fn put(app: &TestApp, who: &Person, path: &str, body: Json) -> (u16, Json) {
+    call(app, who, Method::PUT, path, Some(body)).await
 }
 
-pub async fn post(app: &TestApp, who: &TestUser, path: &str, body: Json) -> (u16, Json) {
-    let r = app.post(path).bearer(&who.access).json(body).send().await;
-    (r.status.as_u16(), r.body_json())
+pub async fn post(app: &TestApp, who: &Person, path: &str, body: Json) -> (u16, Json) {
+    call(app, who, Method::POST, path, Some(body)).await
 }
 
-pub async fn delete(app: &TestApp, who: &TestUser, path: &str) -> (u16, Json) {
-    let r = app.delete(path).bearer(&who.access).send().await;
-    (r.status.as_u16(), r.body_json())
+pub async fn delete(app: &TestApp, who: &Person, path: &str) -> (u16, Json) {
+    call(app, who, Method::DELETE, path, None).await
 }
 
 /// `follower` follows `followed` through the social API (a request when `followed` is
 /// private, which `followed` then approves).
-pub async fn follow(app: &TestApp, follower: &TestUser, followed: &TestUser) {
+pub async fn follow(app: &TestApp, follower: &Person, followed: &Person) {
     let (status, body) = post(
         app,
         follower,
@@ -149,7 +77,7 @@ pub async fn follow(app: &TestApp, follower: &TestUser, followed: &TestUser) {
 }
 
 /// `blocker` blocks `blocked` through the social API.
-pub async fn block(app: &TestApp, blocker: &TestUser, blocked: &TestUser) {
+pub async fn block(app: &TestApp, blocker: &Person, blocked: &Person) {
     let (status, body) = post(
         app,
         blocker,

@@ -1,39 +1,22 @@
-//! Helpers shared by the social tests: verified users with access tokens (`api_tests::fixtures`)
-//! and the counters and edges as stored.
+//! Helpers shared by the social tests, on top of `api_tests::fixtures` (users, profiles,
+//! events): follows and blocks through the API, the counters and edges as stored, and the Apps
+//! of the concurrency and cost tests.
 
 #![allow(dead_code)]
 
 use std::sync::Arc;
 
 use accounts::App;
-use accounts::accounts::UserRecord;
 use accounts::config::{Config, Deployment};
 use accounts::http::{ApiResponse, Router};
-use accounts::model::{Role, UserId};
+use accounts::model::UserId;
 use accounts::social::{FollowEdge, FollowStatus};
 use accounts::store::counting::CountingTable;
 use accounts::store::{Index, Query, SortCondition, Table, keys};
 use api_tests::TestTable;
 use api_tests::app::TestApp;
+use api_tests::fixtures::{Person, all_pages, call, profile};
 use serde_json::{Value as Json, json};
-
-pub use api_tests::fixtures::{Person, person_with};
-
-pub async fn person(app: &App, id: i64) -> Person {
-    person_with(app, id, Role::Normal, false).await
-}
-
-pub async fn private_person(app: &App, id: i64) -> Person {
-    person_with(app, id, Role::Normal, true).await
-}
-
-/// The profile as stored now.
-pub async fn profile(app: &App, id: UserId) -> UserRecord {
-    accounts::accounts::get_user_consistent(app, id)
-        .await
-        .unwrap()
-        .expect("the user exists")
-}
 
 /// (follower_count, following_count) of a user.
 pub async fn counters(app: &App, id: UserId) -> (i64, i64) {
@@ -41,25 +24,12 @@ pub async fn counters(app: &App, id: UserId) -> (i64, i64) {
     (p.follower_count, p.following_count)
 }
 
-async fn all(table: &dyn Table, query: Query) -> Vec<accounts::store::Item> {
-    let mut items = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = table.query(query.clone().after(cursor)).await.unwrap();
-        items.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return items,
-        }
-    }
-}
-
 /// Every follow edge out of a user (active and pending), from the main key.
 pub async fn outgoing(app: &App, id: UserId) -> Vec<FollowEdge> {
     let query = Query::new(Index::Primary, keys::user_partition(id))
         .sort(SortCondition::BeginsWith(keys::FOLLOWS_PREFIX.into()))
         .consistent();
-    all(&*app.table, query)
+    all_pages(&*app.table, query)
         .await
         .iter()
         .map(|i| FollowEdge::from_item(i).unwrap())
@@ -146,17 +116,9 @@ pub async fn block(app: &TestApp, who: &Person, target: UserId) -> ApiResponse {
         .await
 }
 
+/// `GET` as `who`: the status and the body.
 pub async fn get_json(app: &TestApp, who: &Person, path: &str) -> (u16, Json) {
-    let response = app.get(path).bearer(&who.token).send().await;
-    (response.status.as_u16(), response.body_json())
-}
-
-/// The detail of an error response.
-pub fn detail(response: &ApiResponse) -> String {
-    response.body_json()["detail"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    call(app, who, http::Method::GET, path, None).await
 }
 
 /// A TestApp whose table counts its calls, with extra configuration variables.
@@ -196,23 +158,6 @@ async fn app_with(t: TestTable, table: Arc<dyn Table>, vars: &[(&str, &str)]) ->
         router: Router::all(),
         t,
     }
-}
-
-/// The user's logged events of one type, oldest first.
-pub async fn events_of(
-    app: &App,
-    user: UserId,
-    event_type: accounts::activity::events::EventType,
-) -> Vec<accounts::activity::events::EventRecord> {
-    let query = Query::new(Index::Primary, keys::user_partition(user))
-        .sort(SortCondition::BeginsWith(keys::EVENT_PREFIX.into()))
-        .consistent();
-    all(&*app.table, query)
-        .await
-        .iter()
-        .map(|i| accounts::activity::events::EventRecord::from_item(i).unwrap())
-        .filter(|e| e.event_type == event_type)
-        .collect()
 }
 
 /// The TestApp for the concurrency tests: on DynamoDB (moto) with serializable transactions,

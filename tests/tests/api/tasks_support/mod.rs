@@ -1,17 +1,14 @@
-//! What the scheduled-task tests share: running a task, users and administrators, events at a
-//! chosen time.
+//! What the scheduled-task tests share, on top of `api_tests::fixtures` (users, profiles): running
+//! a task, events at a chosen time, and items as stored.
 
 #![allow(dead_code)]
 
 use accounts::App;
-use accounts::accounts::UserRecord;
 use accounts::activity::events::{EventRecord, EventType, NewEvent, Severity, prepare_event};
-use accounts::auth::client::ClientInfo;
-use accounts::model::{Role, UserId};
-use accounts::store::{Condition, Item, Key, Value, keys};
+use accounts::model::UserId;
+use accounts::store::{Condition, Item, Key};
 use accounts::tasks::{self, Budget, RunRecord, RunStatus};
 use api_tests::app::TestApp;
-use api_tests::fixtures::{sign_in, stored_user};
 
 /// Runs the task to the end (no budget) and returns its record; panics if it fails.
 pub async fn run(app: &App, name: &str) -> RunRecord {
@@ -20,26 +17,6 @@ pub async fn run(app: &App, name: &str) -> RunRecord {
         .unwrap_or_else(|e| panic!("{name} failed: {e}"));
     assert_eq!(record.status, RunStatus::Completed, "{record:?}");
     record
-}
-
-/// A verified user with `role`, and an access token of theirs.
-pub async fn user_with_token(app: &App, id: i64, name: &str, role: Role) -> (UserRecord, String) {
-    let mut user = stored_user(app, id, name, true).await;
-    if role != Role::Normal {
-        user.role = role;
-        app.table.put(user.to_item().unwrap(), None).await.unwrap();
-    }
-    let pair = sign_in(app, &user).await;
-    (user, pair.access)
-}
-
-/// A client at `ip`.
-pub fn client_at(ip: &str) -> ClientInfo {
-    ClientInfo {
-        ip: ip.parse().ok(),
-        user_agent: Some(api_tests::app::BROWSER_UA.into()),
-        ..ClientInfo::default()
-    }
 }
 
 /// Stores an event now (the clock's now) and returns it.
@@ -64,14 +41,4 @@ pub async fn high_event(app: &App, user: UserId) -> EventRecord {
 /// The stored item under `key` (strongly consistent), if any.
 pub async fn item(app: &TestApp, key: &Key) -> Option<Item> {
     app.table().get(key, true).await.unwrap()
-}
-
-/// An integer attribute of the user's profile.
-pub async fn profile_int(app: &TestApp, user: UserId, name: &str) -> i64 {
-    item(app, &keys::user(user))
-        .await
-        .expect("profile")
-        .get(name)
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
 }
