@@ -214,108 +214,20 @@ async fn award_from(
     notes: &str,
     mut read_score: Option<Option<BadgeScore>>,
 ) -> Result<Option<UserBadge>, Error> {
-    let progress_data = if progress_data.is_null() {
-        empty_object()
-    } else {
-        progress_data
-    };
-    let award_id = ulid::Ulid::new().to_string();
-    let now = app.clock.now();
-    let held_badge = UserBadge {
-        user,
-        badge: badge.id,
-        earned_at: now,
-        progress_data,
-        is_featured: false,
-        awarded_by,
-        notes: notes.to_owned(),
-        points: badge.points,
-        award_id,
-    };
-    // Held already: by someone else's award, or by ours whose answer was lost.
-    let held_by = |found: Option<UserBadge>| match found {
-        Some(found) if found.award_id == held_badge.award_id => Some(found),
-        _ => None,
-    };
+    let held_badge = new_award(app, user, badge, awarded_by, progress_data, notes);
     let bid = badge.id.0.to_string();
+    let holds =
+        |score: &Option<BadgeScore>| score.as_ref().is_some_and(|s| s.held.contains_key(&bid));
     let mut tries = Tries::new(Loop::BADGES);
     loop {
         let old = match read_score.take() {
-            Some(read) if !read.as_ref().is_some_and(|s| s.held.contains_key(&bid)) => read,
+            Some(read) if !holds(&read) => read,
             _ => score(app, user).await?,
         };
-        if old.as_ref().is_some_and(|s| s.held.contains_key(&bid)) {
-            return match held_by(get(app, user, badge.id).await?) {
-                Some(ours) => {
-                    announce_award(app, &ours, badge).await;
-                    Ok(Some(ours))
-                }
-                None => Ok(None),
-            };
+        if holds(&old) {
+            return held_already(app, &held_badge, badge).await;
         }
-        let (points, count, mut held) = match &old {
-            Some(s) => (s.points, s.badge_count, s.held.clone()),
-            None => (0, 0, BTreeMap::new()),
-        };
-        held.insert(bid.clone(), now.timestamp_millis());
-        let tx = Transaction::new()
-            .with(
-                AwardOp::UserBadge,
-                TxOp::Put {
-                    item: held_badge.to_item()?,
-                    condition: Some(Condition::item_absent()),
-                },
-            )
-            .with(
-                AwardOp::Profile,
-                TxOp::Update {
-                    key: keys::user(user),
-                    update: Update::new().add("badge_points", badge.points),
-                    condition: Some(
-                        Condition::item_present()
-                            .and(Condition::Ne("deleting".into(), true.into())),
-                    ),
-                },
-            )
-            .with(
-                AwardOp::Score,
-                score_op(
-                    user,
-                    old.as_ref(),
-                    points + badge.points,
-                    count + 1,
-                    &held,
-                    0,
-                ),
-            )
-            .with(
-                AwardOp::Stats,
-                TxOp::Update {
-                    key: keys::badge_stats(user.0),
-                    update: Update::new()
-                        .add("total_awards", 1)
-                        .add("unique_holders", i64::from(count == 0)),
-                    condition: None,
-                },
-            )
-            .with(
-                AwardOp::Definition,
-                TxOp::Check {
-                    key: keys::badge_definition(badge.id.0),
-                    condition: Condition::item_present()
-                        .and(Condition::NotExists("deleting".into())),
-                },
-            )
-            // The holder count has an item of its own: on the definition it rewrote the
-            // definition's index entries with every award (`docs/scale.md`).
-            .with(
-                AwardOp::EarnedCount,
-                TxOp::Update {
-                    key: keys::badge_earned(badge.id.0),
-                    update: Update::new().add("count", 1),
-                    condition: None,
-                },
-            );
+        let tx = award_transaction(&held_badge, badge, old.as_ref())?;
         match tx.commit(app.table.as_ref()).await {
             Ok(()) => {
                 announce_award(app, &held_badge, badge).await;
@@ -323,13 +235,7 @@ async fn award_from(
             }
             Err(e) => {
                 if e.condition_failed(AwardOp::UserBadge) {
-                    return match held_by(get(app, user, badge.id).await?) {
-                        Some(ours) => {
-                            announce_award(app, &ours, badge).await;
-                            Ok(Some(ours))
-                        }
-                        None => Ok(None),
-                    };
+                    return held_already(app, &held_badge, badge).await;
                 }
                 if e.condition_failed(AwardOp::Profile) || e.condition_failed(AwardOp::Definition) {
                     return Err(Error::NotFound);
@@ -342,6 +248,146 @@ async fn award_from(
             }
         }
     }
+}
+
+/// The user badge an award puts, under a new award id (earned now; no progress data is `{}`).
+fn new_award(
+    app: &App,
+    user: UserId,
+    badge: &BadgeDefinition,
+    awarded_by: AwardedBy,
+    progress_data: serde_json::Value,
+    notes: &str,
+) -> UserBadge {
+    let progress_data = if progress_data.is_null() {
+        empty_object()
+    } else {
+        progress_data
+    };
+    let award_id = ulid::Ulid::new().to_string();
+    UserBadge {
+        user,
+        badge: badge.id,
+        earned_at: app.clock.now(),
+        progress_data,
+        is_featured: false,
+        awarded_by,
+        notes: notes.to_owned(),
+        points: badge.points,
+        award_id,
+    }
+}
+
+/// Held already: by someone else's award (`None`: nothing changes), or by ours whose answer
+/// was lost (announced now, like any award of ours).
+async fn held_already(
+    app: &App,
+    ours: &UserBadge,
+    badge: &BadgeDefinition,
+) -> Result<Option<UserBadge>, Error> {
+    let found = get(app, ours.user, badge.id).await?;
+    match found.filter(|found| found.award_id == ours.award_id) {
+        Some(ours) => {
+            announce_award(app, &ours, badge).await;
+            Ok(Some(ours))
+        }
+        None => Ok(None),
+    }
+}
+
+/// What a score holds before an award or a revoke (nothing when there is no score).
+struct Totals {
+    points: i64,
+    count: i64,
+    held: BTreeMap<String, i64>,
+    featured: i64,
+}
+
+impl Totals {
+    fn of(score: Option<&BadgeScore>) -> Totals {
+        match score {
+            Some(s) => Totals {
+                points: s.points,
+                count: s.badge_count,
+                held: s.held.clone(),
+                featured: s.featured_count,
+            },
+            None => Totals {
+                points: 0,
+                count: 0,
+                held: BTreeMap::new(),
+                featured: 0,
+            },
+        }
+    }
+}
+
+/// The award's transaction, computed from the score `old` as read.
+fn award_transaction(
+    held_badge: &UserBadge,
+    badge: &BadgeDefinition,
+    old: Option<&BadgeScore>,
+) -> Result<Transaction<AwardOp>, Error> {
+    let user = held_badge.user;
+    let Totals {
+        points,
+        count,
+        mut held,
+        ..
+    } = Totals::of(old);
+    held.insert(
+        badge.id.0.to_string(),
+        held_badge.earned_at.timestamp_millis(),
+    );
+    Ok(Transaction::new()
+        .with(
+            AwardOp::UserBadge,
+            TxOp::Put {
+                item: held_badge.to_item()?,
+                condition: Some(Condition::item_absent()),
+            },
+        )
+        .with(
+            AwardOp::Profile,
+            TxOp::Update {
+                key: keys::user(user),
+                update: Update::new().add("badge_points", badge.points),
+                condition: Some(
+                    Condition::item_present().and(Condition::Ne("deleting".into(), true.into())),
+                ),
+            },
+        )
+        .with(
+            AwardOp::Score,
+            score_op(user, old, points + badge.points, count + 1, &held, 0),
+        )
+        .with(
+            AwardOp::Stats,
+            TxOp::Update {
+                key: keys::badge_stats(user.0),
+                update: Update::new()
+                    .add("total_awards", 1)
+                    .add("unique_holders", i64::from(count == 0)),
+                condition: None,
+            },
+        )
+        .with(
+            AwardOp::Definition,
+            TxOp::Check {
+                key: keys::badge_definition(badge.id.0),
+                condition: Condition::item_present().and(Condition::NotExists("deleting".into())),
+            },
+        )
+        // The holder count has an item of its own: on the definition it rewrote the
+        // definition's index entries with every award (`docs/scale.md`).
+        .with(
+            AwardOp::EarnedCount,
+            TxOp::Update {
+                key: keys::badge_earned(badge.id.0),
+                update: Update::new().add("count", 1),
+                condition: None,
+            },
+        ))
 }
 
 /// The operations of an award's (or a revoke's) transaction.
@@ -577,73 +623,7 @@ pub async fn revoke(
         };
         let old = score(app, user).await?;
         let def = definitions::get_any(app, badge, true).await?;
-        let (points, count, mut held, featured) = match &old {
-            Some(s) => (s.points, s.badge_count, s.held.clone(), s.featured_count),
-            None => (0, 0, BTreeMap::new(), 0),
-        };
-        held.remove(&badge.0.to_string());
-        let new_count = (count - 1).max(0);
-        let featured_delta = if held_badge.is_featured && featured > 0 {
-            -1
-        } else {
-            0
-        };
-        let mut tx = Transaction::new()
-            .with(
-                AwardOp::UserBadge,
-                TxOp::Delete {
-                    key: held_badge.key(),
-                    condition: Some(Condition::item_present()),
-                },
-            )
-            .with(
-                AwardOp::Profile,
-                TxOp::Update {
-                    key: keys::user(user),
-                    update: Update::new().add("badge_points", -held_badge.points),
-                    condition: Some(Condition::item_present()),
-                },
-            )
-            .with(
-                AwardOp::Score,
-                score_op(
-                    user,
-                    old.as_ref(),
-                    (points - held_badge.points).max(0),
-                    new_count,
-                    &held,
-                    featured_delta,
-                ),
-            )
-            .with(
-                AwardOp::Stats,
-                TxOp::Update {
-                    key: keys::badge_stats(user.0),
-                    update: Update::new()
-                        .add("total_awards", -1)
-                        .add("unique_holders", -i64::from(new_count == 0)),
-                    condition: None,
-                },
-            );
-        if def.is_some() {
-            tx.push(
-                AwardOp::Definition,
-                TxOp::Check {
-                    key: keys::badge_definition(badge.0),
-                    condition: Condition::item_present(),
-                },
-            );
-            // A count that goes below zero here means the definition still carries part of it
-            // (stored before the count item): the two add up.
-            tx.push(
-                AwardOp::EarnedCount,
-                TxOp::Update {
-                    key: keys::badge_earned(badge.0),
-                    update: Update::new().add("count", -1),
-                    condition: None,
-                },
-            );
-        }
+        let tx = revoke_transaction(user, badge, &held_badge, old.as_ref(), def.is_some());
         match tx.commit(app.table.as_ref()).await {
             Ok(()) => {
                 announce_revoke(app, &held_badge, def.as_ref(), cause).await;
@@ -661,6 +641,81 @@ pub async fn revoke(
             }
         }
     }
+}
+
+/// The revoke's transaction, computed from the score `old` as read; the definition's check
+/// and holder count only while the definition exists.
+fn revoke_transaction(
+    user: UserId,
+    badge: BadgeId,
+    held_badge: &UserBadge,
+    old: Option<&BadgeScore>,
+    definition_exists: bool,
+) -> Transaction<AwardOp> {
+    let Totals {
+        points,
+        count,
+        mut held,
+        featured,
+    } = Totals::of(old);
+    held.remove(&badge.0.to_string());
+    let new_count = (count - 1).max(0);
+    let featured_delta = if held_badge.is_featured && featured > 0 {
+        -1
+    } else {
+        0
+    };
+    let new_points = (points - held_badge.points).max(0);
+    let mut tx = Transaction::new()
+        .with(
+            AwardOp::UserBadge,
+            TxOp::Delete {
+                key: held_badge.key(),
+                condition: Some(Condition::item_present()),
+            },
+        )
+        .with(
+            AwardOp::Profile,
+            TxOp::Update {
+                key: keys::user(user),
+                update: Update::new().add("badge_points", -held_badge.points),
+                condition: Some(Condition::item_present()),
+            },
+        )
+        .with(
+            AwardOp::Score,
+            score_op(user, old, new_points, new_count, &held, featured_delta),
+        )
+        .with(
+            AwardOp::Stats,
+            TxOp::Update {
+                key: keys::badge_stats(user.0),
+                update: Update::new()
+                    .add("total_awards", -1)
+                    .add("unique_holders", -i64::from(new_count == 0)),
+                condition: None,
+            },
+        );
+    if definition_exists {
+        tx.push(
+            AwardOp::Definition,
+            TxOp::Check {
+                key: keys::badge_definition(badge.0),
+                condition: Condition::item_present(),
+            },
+        );
+        // A count that goes below zero here means the definition still carries part of it
+        // (stored before the count item): the two add up.
+        tx.push(
+            AwardOp::EarnedCount,
+            TxOp::Update {
+                key: keys::badge_earned(badge.0),
+                update: Update::new().add("count", -1),
+                condition: None,
+            },
+        );
+    }
+    tx
 }
 
 async fn announce_revoke(

@@ -420,74 +420,88 @@ fn check_ranges(criteria: &Criteria) -> Result<(), Error> {
             }
         }
         Criteria::MultiCriteria { requirements, .. } => {
-            if requirements.is_empty() {
-                errors.add(
-                    "criteria.requirements",
-                    "At least one requirement is needed.",
-                );
-            } else if requirements.len() > MAX_REQUIREMENTS {
-                errors.add(
-                    "criteria.requirements",
-                    format!("At most {MAX_REQUIREMENTS} requirements."),
-                );
-            }
-            for (i, r) in requirements.iter().enumerate() {
-                if !r.value.is_finite() || r.value.abs() > MAX_THRESHOLD {
-                    errors.add(
-                        &format!("criteria.requirements[{i}].value"),
-                        format!("Enter a number from -{MAX_THRESHOLD} to {MAX_THRESHOLD}."),
-                    );
-                }
-            }
+            check_requirements(&mut errors, requirements);
         }
         Criteria::EventBased {
             count,
             quality_threshold,
             ..
-        } => {
-            if !(1..=MAX_COUNT).contains(count) {
-                errors.add(
-                    "criteria.count",
-                    format!("Enter a whole number from 1 to {MAX_COUNT}."),
-                );
-            }
-            if let Some(q) = quality_threshold
-                && !(q.is_finite() && (0.0..=MAX_QUALITY).contains(q))
-            {
-                errors.add(
-                    "criteria.quality_threshold",
-                    format!("Enter a number from 0 to {MAX_QUALITY}."),
-                );
-            }
-        }
+        } => check_event_count(&mut errors, *count, *quality_threshold),
         Criteria::SocialInteraction {
             interactions,
             min_count,
             ..
-        } => {
-            if interactions.is_empty() {
-                errors.add(
-                    "criteria.interactions",
-                    "At least one interaction is needed.",
-                );
-            }
-            for (i, x) in interactions.iter().enumerate() {
-                if interactions[..i].contains(x) {
-                    errors.add(
-                        &format!("criteria.interactions[{i}]"),
-                        "Duplicate interaction.",
-                    );
-                }
-            }
-            if !(1..=MAX_COUNT).contains(min_count) {
-                errors.add(
-                    "criteria.min_count",
-                    format!("Enter a whole number from 1 to {MAX_COUNT}."),
-                );
-            }
-        }
+        } => check_interactions(&mut errors, interactions, *min_count),
     }
     errors.into_result()
+}
+
+/// `multi_criteria`: one to [`MAX_REQUIREMENTS`] requirements, each value within
+/// ±[`MAX_THRESHOLD`].
+fn check_requirements(errors: &mut FieldErrors, requirements: &[Requirement]) {
+    if requirements.is_empty() {
+        errors.add(
+            "criteria.requirements",
+            "At least one requirement is needed.",
+        );
+    } else if requirements.len() > MAX_REQUIREMENTS {
+        errors.add(
+            "criteria.requirements",
+            format!("At most {MAX_REQUIREMENTS} requirements."),
+        );
+    }
+    for (i, r) in requirements.iter().enumerate() {
+        if !r.value.is_finite() || r.value.abs() > MAX_THRESHOLD {
+            errors.add(
+                &format!("criteria.requirements[{i}].value"),
+                format!("Enter a number from -{MAX_THRESHOLD} to {MAX_THRESHOLD}."),
+            );
+        }
+    }
+}
+
+/// `event_based`: a count from 1 to [`MAX_COUNT`], a quality threshold (if any) from 0 to
+/// [`MAX_QUALITY`].
+fn check_event_count(errors: &mut FieldErrors, count: u64, quality_threshold: Option<f64>) {
+    if !(1..=MAX_COUNT).contains(&count) {
+        errors.add(
+            "criteria.count",
+            format!("Enter a whole number from 1 to {MAX_COUNT}."),
+        );
+    }
+    if let Some(q) = quality_threshold
+        && !(q.is_finite() && (0.0..=MAX_QUALITY).contains(&q))
+    {
+        errors.add(
+            "criteria.quality_threshold",
+            format!("Enter a number from 0 to {MAX_QUALITY}."),
+        );
+    }
+}
+
+/// `social_interaction`: at least one interaction, none twice, a minimum count from 1 to
+/// [`MAX_COUNT`].
+fn check_interactions(errors: &mut FieldErrors, interactions: &[Interaction], min_count: u64) {
+    if interactions.is_empty() {
+        errors.add(
+            "criteria.interactions",
+            "At least one interaction is needed.",
+        );
+    }
+    for (i, x) in interactions.iter().enumerate() {
+        if interactions[..i].contains(x) {
+            errors.add(
+                &format!("criteria.interactions[{i}]"),
+                "Duplicate interaction.",
+            );
+        }
+    }
+    if !(1..=MAX_COUNT).contains(&min_count) {
+        errors.add(
+            "criteria.min_count",
+            format!("Enter a whole number from 1 to {MAX_COUNT}."),
+        );
+    }
 }
 
 #[cfg(test)]

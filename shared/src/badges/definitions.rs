@@ -344,10 +344,36 @@ pub(crate) fn stats_update(
 /// and the aggregates. A taken name (any case) is 400 on `name`.
 pub async fn create(app: &App, _by: Admin, input: NewBadge) -> Result<BadgeDefinition, Error> {
     let _fresh = Invalidate(app);
-    let mut input = input;
+    let input = trimmed(input);
+    input.validate()?;
+    let id = next_badge_id(app).await?;
+    let def = new_definition(id, input, app.clock.now());
+    check_tier_free(app, &def).await?;
+    match create_transaction(&def)?.commit(app.table.as_ref()).await {
+        Ok(()) => Ok(def),
+        Err(e) if e.condition_failed(DefinitionOp::NewName) => {
+            Err(Error::field("name", NAME_TAKEN))
+        }
+        // No answer, or a retry after none that met its own write: the id is this request's
+        // alone, so a definition under it is this request's.
+        Err(e) if e.store_error().may_have_applied() => match get_any(app, def.id, true).await? {
+            Some(stored) if stored.name == def.name => Ok(def),
+            _ => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The input with its name and series trimmed, as they are stored (and compared).
+fn trimmed(mut input: NewBadge) -> NewBadge {
     input.name = input.name.trim().to_owned();
     input.series = input.series.map(|s| s.trim().to_owned());
-    input.validate()?;
+    input
+}
+
+/// The next definition id: the id counter moved by one (outside the transaction, so an id
+/// a failed creation took is skipped, never reused).
+async fn next_badge_id(app: &App) -> Result<BadgeId, Error> {
     let counter = app
         .table
         .update(
@@ -360,9 +386,13 @@ pub async fn create(app: &App, _by: Admin, input: NewBadge) -> Result<BadgeDefin
         .get("value")
         .and_then(Value::as_i64)
         .ok_or_else(|| Error::Internal("badge id counter".into()))?;
-    let now = app.clock.now();
-    let def = BadgeDefinition {
-        id: BadgeId(id),
+    Ok(BadgeId(id))
+}
+
+/// A definition as first stored: version 1, held by no one, its color in upper case.
+fn new_definition(id: BadgeId, input: NewBadge, now: DateTime<Utc>) -> BadgeDefinition {
+    BadgeDefinition {
+        id,
         name: input.name,
         description: input.description,
         category: input.category,
@@ -380,13 +410,18 @@ pub async fn create(app: &App, _by: Admin, input: NewBadge) -> Result<BadgeDefin
         deleting: false,
         series: input.series,
         tier: input.tier,
-    };
-    check_tier_free(app, &def).await?;
+    }
+}
+
+/// The creation's transaction: the definition and its unique name item, both put if absent,
+/// and the aggregates.
+fn create_transaction(def: &BadgeDefinition) -> Result<Transaction<DefinitionOp>, Error> {
+    let id = def.id.0;
     let mut unique = keys::unique_badge_name(&name_key(&def.name)).to_item();
     unique.insert("badge_id".into(), Value::Int(id));
     let stats = stats_update(Update::new(), def.category, def.rarity, 1)
         .add("active_definitions", i64::from(def.is_active));
-    let tx = Transaction::new()
+    Ok(Transaction::new()
         .with(
             DefinitionOp::Definition,
             TxOp::Put {
@@ -408,20 +443,7 @@ pub async fn create(app: &App, _by: Admin, input: NewBadge) -> Result<BadgeDefin
                 update: stats,
                 condition: None,
             },
-        );
-    match tx.commit(app.table.as_ref()).await {
-        Ok(()) => Ok(def),
-        Err(e) if e.condition_failed(DefinitionOp::NewName) => {
-            Err(Error::field("name", NAME_TAKEN))
-        }
-        // No answer, or a retry after none that met its own write: the id is this request's
-        // alone, so a definition under it is this request's.
-        Err(e) if e.store_error().may_have_applied() => match get_any(app, def.id, true).await? {
-            Some(stored) if stored.name == def.name => Ok(def),
-            _ => Err(e.into()),
-        },
-        Err(e) => Err(e.into()),
-    }
+        ))
 }
 
 /// One definition per tier of a series: 400 on `tier` when another definition holds it
@@ -696,118 +718,16 @@ pub async fn update(
             .await?
             .filter(|d| !d.deleting)
             .ok_or(Error::NotFound)?;
-        let merged = NewBadge {
-            name: changes
-                .name
-                .clone()
-                .map(|n| n.trim().to_owned())
-                .unwrap_or_else(|| old.name.clone()),
-            description: changes
-                .description
-                .clone()
-                .unwrap_or_else(|| old.description.clone()),
-            category: changes.category.unwrap_or(old.category),
-            icon: changes.icon.clone().unwrap_or_else(|| old.icon.clone()),
-            color: changes.color.clone().unwrap_or_else(|| old.color.clone()),
-            image: changes.image.clone().unwrap_or_else(|| old.image.clone()),
-            criteria: changes
-                .criteria
-                .clone()
-                .unwrap_or_else(|| old.criteria.clone()),
-            points: changes.points.unwrap_or(old.points),
-            rarity: changes.rarity.unwrap_or(old.rarity),
-            is_active: changes.is_active.unwrap_or(old.is_active),
-            series: changes
-                .series
-                .clone()
-                .map(|s| s.map(|s| s.trim().to_owned()))
-                .unwrap_or_else(|| old.series.clone()),
-            tier: changes.tier.unwrap_or(old.tier),
-        };
+        let merged = merge_changes(&old, &changes);
         merged.validate()?;
-        let new = BadgeDefinition {
-            id,
-            name: merged.name,
-            description: merged.description,
-            category: merged.category,
-            icon: merged.icon,
-            color: merged.color.to_ascii_uppercase(),
-            image: merged.image,
-            criteria: merged.criteria,
-            points: merged.points,
-            rarity: merged.rarity,
-            is_active: merged.is_active,
-            created_at: old.created_at,
-            updated_at: app.clock.now(),
-            earned_count: old.earned_count,
-            version: old.version + 1,
-            deleting: false,
-            series: merged.series,
-            tier: merged.tier,
-        };
+        let new = updated_definition(id, &old, merged, app.clock.now());
         if (&new.series, new.tier) != (&old.series, old.tier) {
             check_tier_free(app, &new).await?;
         }
-        // `earned_count` is not the definition's to write (`to_item` leaves it out): what an
-        // older definition still carries stays as stored.
-        let update = item_as_update(new.to_item()?, &old)?;
-        let mut tx = Transaction::new().with(
-            DefinitionOp::Definition,
-            TxOp::Update {
-                key: keys::badge_definition(id.0),
-                update,
-                condition: Some(Condition::eq("version", old.version)),
-            },
-        );
-        let renamed = name_key(&new.name) != name_key(&old.name);
-        if renamed {
-            tx.push(
-                DefinitionOp::OldName,
-                TxOp::Delete {
-                    key: keys::unique_badge_name(&name_key(&old.name)),
-                    condition: Some(Condition::eq("badge_id", id.0)),
-                },
-            );
-            let mut unique = keys::unique_badge_name(&name_key(&new.name)).to_item();
-            unique.insert("badge_id".into(), Value::Int(id.0));
-            tx.push(
-                DefinitionOp::NewName,
-                TxOp::Put {
-                    item: unique,
-                    condition: Some(Condition::item_absent()),
-                },
-            );
-        }
-        // One ADD per attribute: an update may not name a path twice.
-        let mut deltas: Vec<(String, i64)> = Vec::new();
-        if old.category != new.category {
-            deltas.push((format!("category_{}", old.category.as_str()), -1));
-            deltas.push((format!("category_{}", new.category.as_str()), 1));
-        }
-        if old.rarity != new.rarity {
-            deltas.push((format!("rarity_{}", old.rarity.as_str()), -1));
-            deltas.push((format!("rarity_{}", new.rarity.as_str()), 1));
-        }
-        if old.is_active != new.is_active {
-            deltas.push((
-                "active_definitions".into(),
-                if new.is_active { 1 } else { -1 },
-            ));
-        }
-        let stats = deltas
-            .iter()
-            .fold(Update::new(), |u, (attr, delta)| u.add(attr, *delta));
-        if !stats.is_empty() {
-            tx.push(
-                DefinitionOp::Stats,
-                TxOp::Update {
-                    key: keys::badge_stats(id.0),
-                    update: stats,
-                    condition: None,
-                },
-            );
-        }
-        match tx.commit(app.table.as_ref()).await {
+        match update_transaction(&old, &new)?
+            .commit(app.table.as_ref())
+            .await
+        {
             Ok(()) => {
                 let earned_count = earned_count_of(app, &old).await?;
                 return Ok(BadgeDefinition {
@@ -825,6 +745,144 @@ pub async fn update(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// The writable fields after `changes`: each changed one (name and series trimmed), else the
+/// stored one.
+fn merge_changes(old: &BadgeDefinition, changes: &BadgeChanges) -> NewBadge {
+    NewBadge {
+        name: changes
+            .name
+            .clone()
+            .map(|n| n.trim().to_owned())
+            .unwrap_or_else(|| old.name.clone()),
+        description: changes
+            .description
+            .clone()
+            .unwrap_or_else(|| old.description.clone()),
+        category: changes.category.unwrap_or(old.category),
+        icon: changes.icon.clone().unwrap_or_else(|| old.icon.clone()),
+        color: changes.color.clone().unwrap_or_else(|| old.color.clone()),
+        image: changes.image.clone().unwrap_or_else(|| old.image.clone()),
+        criteria: changes
+            .criteria
+            .clone()
+            .unwrap_or_else(|| old.criteria.clone()),
+        points: changes.points.unwrap_or(old.points),
+        rarity: changes.rarity.unwrap_or(old.rarity),
+        is_active: changes.is_active.unwrap_or(old.is_active),
+        series: changes
+            .series
+            .clone()
+            .map(|s| s.map(|s| s.trim().to_owned()))
+            .unwrap_or_else(|| old.series.clone()),
+        tier: changes.tier.unwrap_or(old.tier),
+    }
+}
+
+/// The definition to store: the merged fields (color in upper case) at the next version,
+/// keeping its creation time and the holder count it carries.
+fn updated_definition(
+    id: BadgeId,
+    old: &BadgeDefinition,
+    merged: NewBadge,
+    now: DateTime<Utc>,
+) -> BadgeDefinition {
+    BadgeDefinition {
+        id,
+        name: merged.name,
+        description: merged.description,
+        category: merged.category,
+        icon: merged.icon,
+        color: merged.color.to_ascii_uppercase(),
+        image: merged.image,
+        criteria: merged.criteria,
+        points: merged.points,
+        rarity: merged.rarity,
+        is_active: merged.is_active,
+        created_at: old.created_at,
+        updated_at: now,
+        earned_count: old.earned_count,
+        version: old.version + 1,
+        deleting: false,
+        series: merged.series,
+        tier: merged.tier,
+    }
+}
+
+/// The update's transaction: the definition at the version read, the unique name items when
+/// the name changes (case aside), the aggregates when they move.
+fn update_transaction(
+    old: &BadgeDefinition,
+    new: &BadgeDefinition,
+) -> Result<Transaction<DefinitionOp>, Error> {
+    let id = new.id.0;
+    // `earned_count` is not the definition's to write (`to_item` leaves it out): what an
+    // older definition still carries stays as stored.
+    let update = item_as_update(new.to_item()?, old)?;
+    let mut tx = Transaction::new().with(
+        DefinitionOp::Definition,
+        TxOp::Update {
+            key: keys::badge_definition(id),
+            update,
+            condition: Some(Condition::eq("version", old.version)),
+        },
+    );
+    let renamed = name_key(&new.name) != name_key(&old.name);
+    if renamed {
+        tx.push(
+            DefinitionOp::OldName,
+            TxOp::Delete {
+                key: keys::unique_badge_name(&name_key(&old.name)),
+                condition: Some(Condition::eq("badge_id", id)),
+            },
+        );
+        let mut unique = keys::unique_badge_name(&name_key(&new.name)).to_item();
+        unique.insert("badge_id".into(), Value::Int(id));
+        tx.push(
+            DefinitionOp::NewName,
+            TxOp::Put {
+                item: unique,
+                condition: Some(Condition::item_absent()),
+            },
+        );
+    }
+    let stats = stats_moved(old, new);
+    if !stats.is_empty() {
+        tx.push(
+            DefinitionOp::Stats,
+            TxOp::Update {
+                key: keys::badge_stats(id),
+                update: stats,
+                condition: None,
+            },
+        );
+    }
+    Ok(tx)
+}
+
+/// What an update moves in the aggregates: the old category, rarity and active state out, the
+/// new ones in (empty when none changed).
+fn stats_moved(old: &BadgeDefinition, new: &BadgeDefinition) -> Update {
+    // One ADD per attribute: an update may not name a path twice.
+    let mut deltas: Vec<(String, i64)> = Vec::new();
+    if old.category != new.category {
+        deltas.push((format!("category_{}", old.category.as_str()), -1));
+        deltas.push((format!("category_{}", new.category.as_str()), 1));
+    }
+    if old.rarity != new.rarity {
+        deltas.push((format!("rarity_{}", old.rarity.as_str()), -1));
+        deltas.push((format!("rarity_{}", new.rarity.as_str()), 1));
+    }
+    if old.is_active != new.is_active {
+        deltas.push((
+            "active_definitions".into(),
+            if new.is_active { 1 } else { -1 },
+        ));
+    }
+    deltas
+        .iter()
+        .fold(Update::new(), |u, (attr, delta)| u.add(attr, *delta))
 }
 
 /// The operations of a definition's creation or update.

@@ -13,7 +13,7 @@
 use serde_json::{Value as Json, json};
 
 use super::awards::{self, AwardedBy};
-use super::criteria::{Criteria, Logic, Operator, Timeframe};
+use super::criteria::{Criteria, Logic, Operator, Requirement, Timeframe};
 use super::definitions::{self, BadgeDefinition, BadgeId};
 use super::stats::{self, CounterField, DailyAction, Interaction, Snapshot};
 use crate::App;
@@ -128,69 +128,43 @@ impl Assessment {
 
 /// Measures a criterion on a snapshot.
 pub fn assess(criteria: &Criteria, snapshot: &Snapshot) -> Assessment {
-    let at_least = |what: Measured, have: f64, want: f64| Measure {
-        what,
-        have,
-        want,
-        operator: Operator::Ge,
-    };
     match criteria {
         Criteria::Counter {
             field, threshold, ..
-        } => Assessment {
-            measures: vec![at_least(
-                Measured::Counter(*field),
-                snapshot.counter(*field),
-                *threshold,
-            )],
-            logic: Logic::And,
-        },
+        } => one_at_least(
+            Measured::Counter(*field),
+            snapshot.counter(*field),
+            *threshold,
+        ),
         Criteria::ConsecutiveDays { action, days, .. } => {
             let streak = snapshot.streak(*action);
-            Assessment {
-                measures: vec![at_least(
-                    Measured::Streak {
-                        action: *action,
-                        current: streak.current,
-                    },
-                    f64::from(streak.best),
-                    f64::from(*days),
-                )],
-                logic: Logic::And,
-            }
+            one_at_least(
+                Measured::Streak {
+                    action: *action,
+                    current: streak.current,
+                },
+                f64::from(streak.best),
+                f64::from(*days),
+            )
         }
         Criteria::MultiCriteria {
             requirements,
             logic,
             ..
-        } => Assessment {
-            measures: requirements
-                .iter()
-                .map(|r| Measure {
-                    what: Measured::Counter(r.field),
-                    have: snapshot.counter(r.field),
-                    want: r.value,
-                    operator: r.operator,
-                })
-                .collect(),
-            logic: *logic,
-        },
+        } => assess_requirements(requirements, *logic, snapshot),
         Criteria::EventBased {
             event_type,
             count,
             quality_threshold,
             ..
-        } => Assessment {
-            measures: vec![at_least(
-                Measured::Events {
-                    event_type: *event_type,
-                    quality: *quality_threshold,
-                },
-                snapshot.event_count(*event_type, *quality_threshold) as f64,
-                *count as f64,
-            )],
-            logic: Logic::And,
-        },
+        } => one_at_least(
+            Measured::Events {
+                event_type: *event_type,
+                quality: *quality_threshold,
+            },
+            snapshot.event_count(*event_type, *quality_threshold) as f64,
+            *count as f64,
+        ),
         Criteria::SocialInteraction {
             interactions,
             min_count,
@@ -201,18 +175,48 @@ pub fn assess(criteria: &Criteria, snapshot: &Snapshot) -> Assessment {
                 None => snapshot.interactions_all_time(interactions),
                 Some(days) => snapshot.interactions_within(interactions, days as u32),
             };
-            Assessment {
-                measures: vec![at_least(
-                    Measured::Interactions {
-                        interactions: interactions.clone(),
-                        timeframe: *timeframe,
-                    },
-                    have as f64,
-                    *min_count as f64,
-                )],
-                logic: Logic::And,
-            }
+            one_at_least(
+                Measured::Interactions {
+                    interactions: interactions.clone(),
+                    timeframe: *timeframe,
+                },
+                have as f64,
+                *min_count as f64,
+            )
         }
+    }
+}
+
+/// A criterion of one requirement, "at least `want`" (every type but `multi_criteria`).
+fn one_at_least(what: Measured, have: f64, want: f64) -> Assessment {
+    Assessment {
+        measures: vec![Measure {
+            what,
+            have,
+            want,
+            operator: Operator::Ge,
+        }],
+        logic: Logic::And,
+    }
+}
+
+/// A `multi_criteria`: each requirement's counter compared as it says, combined by `logic`.
+fn assess_requirements(
+    requirements: &[Requirement],
+    logic: Logic,
+    snapshot: &Snapshot,
+) -> Assessment {
+    Assessment {
+        measures: requirements
+            .iter()
+            .map(|r| Measure {
+                what: Measured::Counter(r.field),
+                have: snapshot.counter(r.field),
+                want: r.value,
+                operator: r.operator,
+            })
+            .collect(),
+        logic,
     }
 }
 

@@ -146,117 +146,130 @@ fn names_change(item: &Item) -> Option<Change> {
         .map(|user| Change::Names(Box::new(user)))
 }
 
+/// Writes one change; each write is conditional, so a repeated page changes nothing more.
 async fn apply(run: &Run<'_>, change: Change) -> Result<(), Error> {
     match change {
-        Change::Earned { badge, count } => {
-            let tx = Transaction::new()
-                .with(
-                    MigrationOp::From,
-                    TxOp::Update {
-                        key: keys::badge_definition(badge),
-                        update: Update::new().remove("earned_count"),
-                        condition: Some(Condition::eq("earned_count", count)),
-                    },
-                )
-                .with(
-                    MigrationOp::To,
-                    TxOp::Update {
-                        key: keys::badge_earned(badge),
-                        update: Update::new().add("count", count),
-                        condition: None,
-                    },
-                );
-            match tx.commit(run.app.table.as_ref()).await {
-                Ok(()) => {
-                    run.counts.written(2);
-                    run.counts.note("counts moved", 1);
-                }
-                // Moved already (a repeated page), or the definition is gone.
-                Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
-                Err(e) => return Err(e.into()),
-            }
+        Change::Earned { badge, count } => move_earned_count(run, badge, count).await,
+        Change::Names(user) => move_name_index(run, &user).await,
+        Change::Index(key, update) => reindex(run, &key, update).await,
+        Change::Move { from, to } => move_item(run, from, to).await,
+    }
+}
+
+/// A definition's `earned_count` onto its count item, conditioned on the value read.
+async fn move_earned_count(run: &Run<'_>, badge: i64, count: i64) -> Result<(), Error> {
+    let tx = Transaction::new()
+        .with(
+            MigrationOp::From,
+            TxOp::Update {
+                key: keys::badge_definition(badge),
+                update: Update::new().remove("earned_count"),
+                condition: Some(Condition::eq("earned_count", count)),
+            },
+        )
+        .with(
+            MigrationOp::To,
+            TxOp::Update {
+                key: keys::badge_earned(badge),
+                update: Update::new().add("count", count),
+                condition: None,
+            },
+        );
+    match tx.commit(run.app.table.as_ref()).await {
+        Ok(()) => {
+            run.counts.written(2);
+            run.counts.note("counts moved", 1);
         }
-        Change::Names(user) => {
-            let profile = TxOp::Update {
-                key: keys::user(user.id),
-                update: Update::new()
-                    .remove(keys::attr::GSI1PK)
-                    .remove(keys::attr::GSI1SK)
-                    .remove(keys::attr::GSI2PK)
-                    .remove(keys::attr::GSI2SK),
+        // Moved already (a repeated page), or the definition is gone.
+        Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// A profile's name index entries off the profile and onto its name item.
+async fn move_name_index(run: &Run<'_>, user: &UserRecord) -> Result<(), Error> {
+    let profile = TxOp::Update {
+        key: keys::user(user.id),
+        update: Update::new()
+            .remove(keys::attr::GSI1PK)
+            .remove(keys::attr::GSI1SK)
+            .remove(keys::attr::GSI2PK)
+            .remove(keys::attr::GSI2SK),
+        condition: Some(Condition::item_present()),
+    };
+    // An account being erased is out of the indexes already: its keys just go.
+    let mut tx = Transaction::new().with(MigrationOp::From, profile);
+    if !user.deleting {
+        tx.push(MigrationOp::To, crate::accounts::names::name_index_op(user));
+    }
+    let written = tx.len() as u64;
+    match tx.commit(run.app.table.as_ref()).await {
+        Ok(()) => {
+            run.counts.written(written);
+            run.counts.note("names moved", 1);
+        }
+        // The profile is gone meanwhile: nothing to move.
+        Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
+        // The username's unique item is someone else's (a rename raced the walk):
+        // the profile is re-read on the next run; nothing is lost meanwhile.
+        Err(e) if e.first_failed_condition() == Some(MigrationOp::To) => {
+            run.counts.note("names skipped", 1);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Index key attributes set in place, while the item exists.
+async fn reindex(run: &Run<'_>, key: &Key, update: Update) -> Result<(), Error> {
+    match run
+        .app
+        .table
+        .update(key, update, Some(Condition::item_present()))
+        .await
+    {
+        Ok(_) => {
+            run.counts.written(1);
+            run.counts.note("reindexed", 1);
+        }
+        // Gone meanwhile (TTL, cleanup): nothing to migrate.
+        Err(StoreError::ConditionFailed) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// The item put at its new key (if free) and deleted at its old one, in one transaction.
+async fn move_item(run: &Run<'_>, from: Key, to: Item) -> Result<(), Error> {
+    let tx = Transaction::new()
+        .with(
+            MigrationOp::To,
+            TxOp::Put {
+                item: to,
+                condition: Some(Condition::item_absent()),
+            },
+        )
+        .with(
+            MigrationOp::From,
+            TxOp::Delete {
+                key: from.clone(),
                 condition: Some(Condition::item_present()),
-            };
-            // An account being erased is out of the indexes already: its keys just go.
-            let mut tx = Transaction::new().with(MigrationOp::From, profile);
-            if !user.deleting {
-                tx.push(
-                    MigrationOp::To,
-                    crate::accounts::names::name_index_op(&user),
-                );
-            }
-            let written = tx.len() as u64;
-            match tx.commit(run.app.table.as_ref()).await {
-                Ok(()) => {
-                    run.counts.written(written);
-                    run.counts.note("names moved", 1);
-                }
-                // The profile is gone meanwhile: nothing to move.
-                Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
-                // The username's unique item is someone else's (a rename raced the walk):
-                // the profile is re-read on the next run; nothing is lost meanwhile.
-                Err(e) if e.first_failed_condition() == Some(MigrationOp::To) => {
-                    run.counts.note("names skipped", 1);
-                }
-                Err(e) => return Err(e.into()),
-            }
+            },
+        );
+    match tx.commit(run.app.table.as_ref()).await {
+        Ok(()) => {
+            run.counts.written(2);
+            run.counts.note("moved", 1);
         }
-        Change::Index(key, update) => {
-            match run
-                .app
-                .table
-                .update(&key, update, Some(Condition::item_present()))
-                .await
-            {
-                Ok(_) => {
-                    run.counts.written(1);
-                    run.counts.note("reindexed", 1);
-                }
-                // Gone meanwhile (TTL, cleanup): nothing to migrate.
-                Err(StoreError::ConditionFailed) => {}
-                Err(e) => return Err(e.into()),
-            }
+        Err(e) if e.first_failed_condition() == Some(MigrationOp::To) => {
+            // Already at its new key (a repeated page): only the old copy is left.
+            run.app.table.delete(&from, None).await?;
+            run.counts.written(1);
         }
-        Change::Move { from, to } => {
-            let tx = Transaction::new()
-                .with(
-                    MigrationOp::To,
-                    TxOp::Put {
-                        item: to,
-                        condition: Some(Condition::item_absent()),
-                    },
-                )
-                .with(
-                    MigrationOp::From,
-                    TxOp::Delete {
-                        key: from.clone(),
-                        condition: Some(Condition::item_present()),
-                    },
-                );
-            match tx.commit(run.app.table.as_ref()).await {
-                Ok(()) => {
-                    run.counts.written(2);
-                    run.counts.note("moved", 1);
-                }
-                Err(e) if e.first_failed_condition() == Some(MigrationOp::To) => {
-                    // Already at its new key (a repeated page): only the old copy is left.
-                    run.app.table.delete(&from, None).await?;
-                    run.counts.written(1);
-                }
-                // The old item is gone meanwhile: nothing to move.
-                Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        // The old item is gone meanwhile: nothing to move.
+        Err(e) if e.first_failed_condition() == Some(MigrationOp::From) => {}
+        Err(e) => return Err(e.into()),
     }
     Ok(())
 }

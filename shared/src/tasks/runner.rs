@@ -314,42 +314,11 @@ pub async fn execute<T: Task>(app: &App, task: &T, budget: &Budget) -> Result<Ru
     let run_id = ulid::Ulid::from_datetime(started_at.into()).to_string();
 
     let Some(previous) = acquire(app, name, &run_id).await? else {
-        let record = RunRecord {
-            run_id,
-            task: name.to_owned(),
-            status: RunStatus::Skipped,
-            started_at,
-            finished_at: started_at,
-            duration_ms: 0,
-            items_read: 0,
-            items_written: 0,
-            items_fixed: 0,
-            details: BTreeMap::new(),
-            resumed_from: None,
-            walk_started_at: started_at,
-            pages: 0,
-            error: Some("another run of this task holds its lease".into()),
-        };
+        let record = skipped_record(run_id, name, started_at);
         return finish_record(app, record, started).await;
     };
     let resumed_from = previous.as_ref().map(|c| c.run_id.clone());
-    let (checkpoint, state) = match previous {
-        Some(mut checkpoint) => {
-            let state: T::State = serde_json::from_str(&checkpoint.state).unwrap_or_default();
-            checkpoint.run_id = run_id.clone();
-            (checkpoint, state)
-        }
-        None => (
-            Checkpoint {
-                run_id: run_id.clone(),
-                as_of: started_at,
-                phase: 0,
-                positions: Vec::new(),
-                state: String::new(),
-            },
-            T::State::default(),
-        ),
-    };
+    let (checkpoint, state) = resume_or_start::<T::State>(previous, &run_id, started_at);
     let run = Run {
         app,
         as_of: checkpoint.as_of,
@@ -368,32 +337,7 @@ pub async fn execute<T: Task>(app: &App, task: &T, budget: &Budget) -> Result<Ru
     let Progress {
         checkpoint, state, ..
     } = progress.into_inner().unwrap_or_else(|e| e.into_inner());
-    let (status, error) = match outcome {
-        Ok(true) => match task.finish(&run, state).await {
-            Ok(()) => {
-                // The walk is over: the checkpoint (and the lease with it) goes.
-                app.table
-                    .delete(&keys::task_checkpoint(name), Some(holds_lease(&run_id)))
-                    .await
-                    .ok();
-                (RunStatus::Completed, None)
-            }
-            Err(e) => {
-                save(app, name, &checkpoint, true).await.ok();
-                (RunStatus::Failed, Some(e))
-            }
-        },
-        Ok(false) => {
-            save(app, name, &checkpoint, true).await?;
-            continue_later(app, name).await;
-            (RunStatus::Checkpointed, None)
-        }
-        Err(e) => {
-            // Keep what was done; give the lease up so the next run carries on at once.
-            save(app, name, &checkpoint, true).await.ok();
-            (RunStatus::Failed, Some(e))
-        }
-    };
+    let (status, error) = conclude(&run, task, outcome, &checkpoint, state).await?;
 
     let record = RunRecord {
         run_id,
@@ -416,6 +360,92 @@ pub async fn execute<T: Task>(app: &App, task: &T, budget: &Budget) -> Result<Ru
         Some(e) => Err(e),
         None => Ok(record),
     }
+}
+
+/// The record of a run that did nothing: another run of the task holds its lease.
+fn skipped_record(run_id: String, task: &str, started_at: DateTime<Utc>) -> RunRecord {
+    RunRecord {
+        run_id,
+        task: task.to_owned(),
+        status: RunStatus::Skipped,
+        started_at,
+        finished_at: started_at,
+        duration_ms: 0,
+        items_read: 0,
+        items_written: 0,
+        items_fixed: 0,
+        details: BTreeMap::new(),
+        resumed_from: None,
+        walk_started_at: started_at,
+        pages: 0,
+        error: Some("another run of this task holds its lease".into()),
+    }
+}
+
+/// Where the walk starts: the checkpoint an earlier run left (taken over by this run, its
+/// state read back; a state that no longer reads starts from the default), or a new walk as of
+/// `started_at`.
+fn resume_or_start<S: Default + DeserializeOwned>(
+    previous: Option<Checkpoint>,
+    run_id: &str,
+    started_at: DateTime<Utc>,
+) -> (Checkpoint, S) {
+    match previous {
+        Some(mut checkpoint) => {
+            let state: S = serde_json::from_str(&checkpoint.state).unwrap_or_default();
+            checkpoint.run_id = run_id.to_owned();
+            (checkpoint, state)
+        }
+        None => (
+            Checkpoint {
+                run_id: run_id.to_owned(),
+                as_of: started_at,
+                phase: 0,
+                positions: Vec::new(),
+                state: String::new(),
+            },
+            S::default(),
+        ),
+    }
+}
+
+/// How the run ends after its walk: completed (the task's `finish` ran, the checkpoint and
+/// lease go), checkpointed (a continuation asked for), or failed (the checkpoint kept, the
+/// lease given up). `Err` only when a checkpointed run could not save its checkpoint.
+async fn conclude<T: Task>(
+    run: &Run<'_>,
+    task: &T,
+    outcome: Result<bool, Error>,
+    checkpoint: &Checkpoint,
+    state: T::State,
+) -> Result<(RunStatus, Option<Error>), Error> {
+    let (app, name) = (run.app, task.name());
+    Ok(match outcome {
+        Ok(true) => match task.finish(run, state).await {
+            Ok(()) => {
+                // The walk is over: the checkpoint (and the lease with it) goes.
+                app.table
+                    .delete(&keys::task_checkpoint(name), Some(holds_lease(&run.run_id)))
+                    .await
+                    .ok();
+                (RunStatus::Completed, None)
+            }
+            Err(e) => {
+                save(app, name, checkpoint, true).await.ok();
+                (RunStatus::Failed, Some(e))
+            }
+        },
+        Ok(false) => {
+            save(app, name, checkpoint, true).await?;
+            continue_later(app, name).await;
+            (RunStatus::Checkpointed, None)
+        }
+        Err(e) => {
+            // Keep what was done; give the lease up so the next run carries on at once.
+            save(app, name, checkpoint, true).await.ok();
+            (RunStatus::Failed, Some(e))
+        }
+    })
 }
 
 /// Stores and logs the record.

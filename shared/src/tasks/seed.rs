@@ -54,7 +54,17 @@ fn event(t: EventType, user: UserId, at: DateTime<Utc>, n: u64) -> Result<Item, 
     Ok(record.to_item()?)
 }
 
-/// The items of user `id` (of `first..=last`).
+/// One seeded user: what their items are made from. `n` is their place in the seeding (from 0),
+/// which spreads their times and marks some of them (unverified, a failed login, mobile).
+struct SeedUser {
+    user: UserId,
+    n: u64,
+    name: String,
+    created: DateTime<Utc>,
+}
+
+/// The items of user `id` (of `first..=last`), each with whether it is unique (put only if
+/// absent).
 fn user_items(
     id: i64,
     first: i64,
@@ -62,13 +72,42 @@ fn user_items(
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<(Item, bool)>, Error> {
-    let user = UserId(id);
     let n = (id - first) as u64;
-    let created = now - Duration::days((n % 30) as i64 + 2) - Duration::seconds(n as i64 % 3600);
-    let name = format!("seed{id}");
+    let seeded = SeedUser {
+        user: UserId(id),
+        n,
+        name: format!("seed{id}"),
+        created: now - Duration::days((n % 30) as i64 + 2) - Duration::seconds(n as i64 % 3600),
+    };
+    let follows = FOLLOWS.min(count - 1).max(0);
+    let mut items = account_items(&seeded, hash, follows)?;
+    for k in 1..=follows {
+        let target = first + (id - first + k) % count;
+        let edge = FollowEdge {
+            follower: seeded.user,
+            following: UserId(target),
+            status: FollowStatus::Active,
+            created_at: seeded.created,
+            approved_at: None,
+        };
+        items.push((edge.to_item()?, false));
+    }
+    let mut stats = keys::user_stats(seeded.user).to_item();
+    stats.insert("user_id".into(), Value::Int(id));
+    stats.insert("post_create".into(), Value::Int(1));
+    items.push((stats, false));
+
+    items.extend(event_items(&seeded, now)?);
+    items.push((session(&seeded, now).to_item()?, false));
+    Ok(items)
+}
+
+/// The account itself: the profile (its counters counting the follows and the one post),
+/// credentials and settings, and its unique name and email items.
+fn account_items(seeded: &SeedUser, hash: &str, follows: i64) -> Result<Vec<(Item, bool)>, Error> {
+    let (user, n, name, created) = (seeded.user, seeded.n, &seeded.name, seeded.created);
     let mut profile = UserRecord::new(user, name.clone(), format!("{name}@example.com"), created);
     profile.is_verified = !n.is_multiple_of(5);
-    let follows = FOLLOWS.min(count - 1).max(0);
     profile.following_count = follows;
     profile.follower_count = follows;
     profile.posts_count = 1;
@@ -87,25 +126,16 @@ fn user_items(
     ];
     items.push((profile.name_item(&created.to_rfc3339()), true));
     let mut email = keys::unique_email(&format!("{name}@example.com")).to_item();
-    email.insert("user_id".into(), Value::Int(id));
+    email.insert("user_id".into(), Value::Int(user.0));
     items.push((email, true));
-    for k in 1..=follows {
-        let target = first + (id - first + k) % count;
-        let edge = FollowEdge {
-            follower: user,
-            following: UserId(target),
-            status: FollowStatus::Active,
-            created_at: created,
-            approved_at: None,
-        };
-        items.push((edge.to_item()?, false));
-    }
-    let mut stats = keys::user_stats(user).to_item();
-    stats.insert("user_id".into(), Value::Int(id));
-    stats.insert("post_create".into(), Value::Int(1));
-    items.push((stats, false));
+    Ok(items)
+}
 
-    items.push((event(EventType::Register, user, created, n)?, false));
+/// The user's events: registration, a recent login and a post after it, and for every tenth
+/// user a failed login just before.
+fn event_items(seeded: &SeedUser, now: DateTime<Utc>) -> Result<Vec<(Item, bool)>, Error> {
+    let (user, n) = (seeded.user, seeded.n);
+    let mut items = vec![(event(EventType::Register, user, seeded.created, n)?, false)];
     let login_at = now - Duration::hours((n % 48) as i64) - Duration::minutes((n % 60) as i64);
     items.push((event(EventType::Login, user, login_at, n)?, false));
     items.push((
@@ -128,18 +158,23 @@ fn user_items(
             false,
         ));
     }
+    Ok(items)
+}
 
+/// The user's session, started within the last four hours (a third of them on mobile).
+fn session(seeded: &SeedUser, now: DateTime<Utc>) -> SessionRecord {
+    let n = seeded.n;
     let started = now - Duration::minutes((n % 240) as i64);
     let session_id = ulid::Ulid::from_parts(
         u64::try_from(started.timestamp_millis()).unwrap_or(0),
         fastrand::u128(..),
     )
     .to_string();
-    let session = SessionRecord {
+    SessionRecord {
         session_id: session_id.clone(),
-        user_id: user,
+        user_id: seeded.user,
         secret_hash: sha256_hex(&session_id),
-        csrf_hash: sha256_hex(&name),
+        csrf_hash: sha256_hex(&seeded.name),
         auth_method: "jwt".into(),
         ip_address: Some(format!("10.0.{}.{}", (n >> 8) & 255, n & 255)),
         user_agent: "seed".into(),
@@ -167,9 +202,7 @@ fn user_items(
         amr: vec!["pwd".into()],
         password_at: Some(started.timestamp()),
         second_factor_at: None,
-    };
-    items.push((session.to_item()?, false));
-    Ok(items)
+    }
 }
 
 /// Creates `count` users after the highest id allocated so far; `hash` is the Argon2 hash of
