@@ -29,6 +29,7 @@
 //! Unknown types, bad metadata, or a user or target that does not exist are 400, and nothing
 //! is stored.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -139,31 +140,75 @@ fn event_quality(metadata: &serde_json::Value) -> Result<Option<f64>, Error> {
 pub async fn ingest(
     app: &App,
     writer: Writer<'_>,
-    input: IngestInput,
+    mut input: IngestInput,
     client: &ClientInfo,
 ) -> Result<Ingested, Error> {
     let event_type = parse_type(&input.event_type)?;
     let service = writer.is_service();
-    let severity = match input.severity.as_deref() {
-        None => None,
-        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
-            Error::field("severity", "Must be one of low, medium, high, critical.")
-        })?),
-    };
-    let (user, session) = match writer {
+    let severity = parse_severity(input.severity.as_deref())?;
+    let subject = subject_of(writer, service, event_type, input.user, severity.is_some())?;
+    let idempotency_key = input.idempotency_key.take();
+    let event = new_event(event_type, subject, severity, input, client);
+    let record = prepare_event(app, event).await?;
+
+    if !service {
+        return uncounted_write(app, record).await;
+    }
+
+    // Any counted type may carry a quality (a review's stars, a post's or comment's rating).
+    let quality = event_quality(&record.metadata)?;
+    let dedupe = dedupe_source(writer, idempotency_key.as_deref())?;
+    let ingested = counted_write(app, &record, quality, dedupe.as_deref()).await?;
+    if ingested.counted && matches!(writer, Writer::Caller(_)) {
+        // Bus events already reach the badge evaluator; API ones are announced for it.
+        announce(app, &ingested.event).await;
+    }
+    Ok(ingested)
+}
+
+fn parse_severity(severity: Option<&str>) -> Result<Option<Severity>, Error> {
+    severity
+        .map(|s| {
+            Severity::parse(s).ok_or_else(|| {
+                Error::field("severity", "Must be one of low, medium, high, critical.")
+            })
+        })
+        .transpose()
+}
+
+/// Whom an event is logged for, and the caller's session when it is their own.
+struct Subject {
+    user: UserId,
+    session: Option<String>,
+}
+
+/// Who may log what (see the module rules): an ordinary caller only client-side types, for
+/// themselves, without a severity; a service (or the bus) only service types, for the user it
+/// names.
+fn subject_of(
+    writer: Writer<'_>,
+    service: bool,
+    event_type: EventType,
+    user: Option<UserId>,
+    has_severity: bool,
+) -> Result<Subject, Error> {
+    match writer {
         Writer::Caller(p) if !service => {
             if !CLIENT_TYPES.contains(&event_type) {
                 return Err(Error::Forbidden(FORBIDDEN_TYPE.into()));
             }
-            if input.user.is_some_and(|u| u != p.id()) {
+            if user.is_some_and(|u| u != p.id()) {
                 return Err(Error::Forbidden(FORBIDDEN_USER.into()));
             }
-            if severity.is_some() {
+            if has_severity {
                 return Err(Error::Forbidden(
                     "Only services may set the severity.".into(),
                 ));
             }
-            (p.id(), p.session_id.clone())
+            Ok(Subject {
+                user: p.id(),
+                session: p.session_id.clone(),
+            })
         }
         _ => {
             if !is_service_type(event_type) {
@@ -172,18 +217,28 @@ pub async fn ingest(
                     "Services may log content events only.",
                 ));
             }
-            let user = input
-                .user
-                .ok_or_else(|| Error::field("user", "This field is required."))?;
-            (user, None)
+            let user = user.ok_or_else(|| Error::field("user", "This field is required."))?;
+            Ok(Subject {
+                user,
+                session: None,
+            })
         }
-    };
+    }
+}
 
-    let mut event = NewEvent::new(event_type, Some(user))
+/// The event as the input describes it, about `subject`.
+fn new_event(
+    event_type: EventType,
+    subject: Subject,
+    severity: Option<Severity>,
+    input: IngestInput,
+    client: &ClientInfo,
+) -> NewEvent {
+    let mut event = NewEvent::new(event_type, Some(subject.user))
         .client(client)
         .description(input.description.unwrap_or_default())
         .metadata(input.metadata.unwrap_or(serde_json::Value::Null));
-    if let Some(session) = &session {
+    if let Some(session) = &subject.session {
         event = event.session(session);
     }
     if let Some(severity) = severity {
@@ -195,27 +250,29 @@ pub async fn ingest(
     if let Some(target) = input.target_user {
         event = event.target(target);
     }
-    let record = prepare_event(app, event).await?;
+    event
+}
 
-    if !service {
-        app.table
-            .put(record.to_item()?, Some(Condition::item_absent()))
-            .await?;
-        crate::metrics::emit(crate::metrics::Metric::EventIngested);
-        return Ok(Ingested {
-            event: record,
-            duplicate: false,
-            counted: false,
-        });
-    }
+/// An ordinary caller's event: one put, no counter.
+async fn uncounted_write(app: &App, record: EventRecord) -> Result<Ingested, Error> {
+    app.table
+        .put(record.to_item()?, Some(Condition::item_absent()))
+        .await?;
+    crate::metrics::emit(crate::metrics::Metric::EventIngested);
+    Ok(Ingested {
+        event: record,
+        duplicate: false,
+        counted: false,
+    })
+}
 
-    // Any counted type may carry a quality (a review's stars, a post's or comment's rating).
-    let quality = event_quality(&record.metadata)?;
-    let key = input
-        .idempotency_key
-        .as_deref()
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
+/// The source id a counted event is deduplicated by: its idempotency key (trimmed; none when
+/// blank), checked for length, and made the writer's own.
+fn dedupe_source(
+    writer: Writer<'_>,
+    idempotency_key: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let key = idempotency_key.map(str::trim).filter(|k| !k.is_empty());
     if key.is_some_and(|k| k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS) {
         return Err(Error::field(
             "idempotency_key",
@@ -223,16 +280,10 @@ pub async fn ingest(
         ));
     }
     // Keys are per writer: two services cannot cancel each other's events.
-    let dedupe = key.map(|k| match writer {
+    Ok(key.map(|k| match writer {
         Writer::Bus => format!("bus:{k}"),
         Writer::Caller(p) => format!("user{}:{k}", p.id()),
-    });
-    let ingested = counted_write(app, &record, quality, dedupe.as_deref()).await?;
-    if ingested.counted && matches!(writer, Writer::Caller(_)) {
-        // Bus events already reach the badge evaluator; API ones are announced for it.
-        announce(app, &ingested.event).await;
-    }
-    Ok(ingested)
+    }))
 }
 
 /// The `ActivityCounted` event of a counted event: what the badge evaluator reads.
@@ -408,6 +459,8 @@ enum IngestOp {
     Dedupe,
 }
 
+/// One try's transaction: the event, the user's stats and day count, the profile (with its
+/// `posts_count`), the target's part and the idempotency key (see the module rules).
 fn plan(
     app: &App,
     record: &EventRecord,
@@ -421,7 +474,6 @@ fn plan(
     let at = serde_json::to_value(now)
         .map(Value::from)
         .unwrap_or(Value::Null);
-    let type_name = record.event_type.as_str();
     let mut tx = Transaction::new().with(
         IngestOp::Event,
         TxOp::Put {
@@ -429,32 +481,48 @@ fn plan(
             condition: Some(Condition::item_absent()),
         },
     );
+    tx.push(IngestOp::Stats, stats_op(record, user, quality, at.clone()));
+    tx.push(
+        IngestOp::DayCount,
+        tallies::count_on_day(user, record.created_at, record.event_type),
+    );
+    tx.push(IngestOp::Profile, profile_op(record, user, decrement_posts));
+    if let Some(other) = record.target_user.filter(|t| *t != user) {
+        push_target_ops(&mut tx, record, other, at, liked);
+    }
+    if let Some(source) = dedupe {
+        tx.push(IngestOp::Dedupe, dedupe_op(source, record, now));
+    }
+    Ok(Plan {
+        tx,
+        decrements: decrement_posts,
+    })
+}
 
+/// The user's stats: ADD 1 to the type's attribute, and to each quality threshold reached.
+fn stats_op(record: &EventRecord, user: UserId, quality: Option<f64>, at: Value) -> TxOp {
     let mut stats = Update::new()
-        .add(type_name, 1)
+        .add(record.event_type.as_str(), 1)
         .set_if_missing("user_id", Value::Int(user.0))
-        .set("updated_at", at.clone());
+        .set("updated_at", at);
     if let Some(q) = quality {
         let tenths = (q * 10.0).round() as u32;
         for threshold in QUALITY_THRESHOLDS.into_iter().filter(|t| tenths >= *t) {
             stats = stats.add(&quality_attribute(record.event_type, threshold), 1);
         }
     }
-    tx.push(
-        IngestOp::Stats,
-        TxOp::Update {
-            key: keys::user_stats(user),
-            update: stats,
-            condition: None,
-        },
-    );
-    tx.push(
-        IngestOp::DayCount,
-        tallies::count_on_day(user, record.created_at, record.event_type),
-    );
+    TxOp::Update {
+        key: keys::user_stats(user),
+        update: stats,
+        condition: None,
+    }
+}
 
+/// The user's profile exists, with its `posts_count` moved by a post's creation or deletion
+/// (a decrement only above 0).
+fn profile_op(record: &EventRecord, user: UserId, decrement_posts: bool) -> TxOp {
     let exists = Condition::item_present();
-    let profile = match record.event_type {
+    match record.event_type {
         EventType::PostCreate if record.success => TxOp::Update {
             key: keys::user(user),
             update: Update::new().add("posts_count", 1),
@@ -469,56 +537,57 @@ fn plan(
             key: keys::user(user),
             condition: exists,
         },
-    };
-    tx.push(IngestOp::Profile, profile);
-
-    if let Some(other) = record.target_user.filter(|t| *t != user) {
-        tx.push(
-            IngestOp::Target,
-            TxOp::Check {
-                key: keys::user(other),
-                condition: Condition::item_present(),
-            },
-        );
-        let update = Update::new()
-            .add(&format!("received_{type_name}"), 1)
-            .set_if_missing("user_id", Value::Int(other.0))
-            .set("updated_at", at);
-        tx.push(
-            IngestOp::TargetStats,
-            TxOp::Update {
-                key: keys::user_stats(other),
-                update,
-                condition: None,
-            },
-        );
-        if let Some((author, post_id)) = liked.filter(|(author, _)| *author == other) {
-            tx.push(
-                IngestOp::PostLikes,
-                post_likes_op(record.event_type, *author, post_id),
-            );
-        }
     }
+}
 
-    if let Some(source) = dedupe {
-        let mut item = keys::ingested_event(source).to_item();
-        item.insert("event_id".into(), Value::S(record.event_id.clone()));
-        item.insert(
-            keys::attr::EXPIRES_AT.into(),
-            Value::Int(now.timestamp() + DEDUPE_TTL_SECS),
-        );
+/// For an event about another user: their profile exists, their stats count it as received,
+/// and a like of their post moves the post's count.
+fn push_target_ops(
+    tx: &mut Transaction<IngestOp>,
+    record: &EventRecord,
+    other: UserId,
+    at: Value,
+    liked: Option<&(UserId, String)>,
+) {
+    tx.push(
+        IngestOp::Target,
+        TxOp::Check {
+            key: keys::user(other),
+            condition: Condition::item_present(),
+        },
+    );
+    let update = Update::new()
+        .add(&format!("received_{}", record.event_type.as_str()), 1)
+        .set_if_missing("user_id", Value::Int(other.0))
+        .set("updated_at", at);
+    tx.push(
+        IngestOp::TargetStats,
+        TxOp::Update {
+            key: keys::user_stats(other),
+            update,
+            condition: None,
+        },
+    );
+    if let Some((author, post_id)) = liked.filter(|(author, _)| *author == other) {
         tx.push(
-            IngestOp::Dedupe,
-            TxOp::Put {
-                item,
-                condition: Some(Condition::absent_or_expired(now.timestamp())),
-            },
+            IngestOp::PostLikes,
+            post_likes_op(record.event_type, *author, post_id),
         );
     }
-    Ok(Plan {
-        tx,
-        decrements: decrement_posts,
-    })
+}
+
+/// The idempotency key's item, with a TTL: put if absent or expired.
+fn dedupe_op(source: &str, record: &EventRecord, now: DateTime<Utc>) -> TxOp {
+    let mut item = keys::ingested_event(source).to_item();
+    item.insert("event_id".into(), Value::S(record.event_id.clone()));
+    item.insert(
+        keys::attr::EXPIRES_AT.into(),
+        Value::Int(now.timestamp() + DEDUPE_TTL_SECS),
+    );
+    TxOp::Put {
+        item,
+        condition: Some(Condition::absent_or_expired(now.timestamp())),
+    }
 }
 
 /// The update of a post's like count: an unconditional ADD for a like; for an unlike, a

@@ -184,28 +184,96 @@ pub async fn on_domain_event(app: &App, event: &DomainEvent) -> Result<(), Error
     let Some((recipient, kind, actor)) = plan(event) else {
         return Ok(());
     };
+    let record = NotificationRecord {
+        user_id: recipient,
+        id: id_for(event, recipient),
+        kind,
+        actor,
+        badge: None,
+        read: false,
+        created_at: event.time,
+    };
     if kind != Kind::BadgeEarned {
-        let record = NotificationRecord {
-            user_id: recipient,
-            id: id_for(event, recipient),
-            kind,
-            actor,
-            badge: None,
-            read: false,
-            created_at: event.time,
-        };
-        return match app
-            .table
-            .put(record.to_item(None)?, Some(Condition::item_absent()))
-            .await
-        {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e.into()),
-        };
+        put_if_new(app, &record, None).await?;
+        return Ok(());
     }
-    let badge_id = (kind == Kind::BadgeEarned)
-        .then(|| event.detail.get("badge_id").and_then(Json::as_i64))
-        .flatten();
+    notify_badge_earned(app, event, record).await
+}
+
+/// A badge's notification: read what it needs, put it (on the digest index when the
+/// recipient's mail settings say `daily` or `weekly`), and mail it when they say `immediate`.
+async fn notify_badge_earned(
+    app: &App,
+    event: &DomainEvent,
+    mut record: NotificationRecord,
+) -> Result<(), Error> {
+    let recipient = record.user_id;
+    let badge_id = event.detail.get("badge_id").and_then(Json::as_i64);
+    let Some(found) = read_badge_recipient(app, recipient, badge_id).await? else {
+        return Ok(());
+    };
+    let Some(badge) = badge_of_award(event, badge_id, found.definition) else {
+        return Ok(());
+    };
+    record.badge = Some(badge);
+    let mail = if mailable(&found.user, &found.settings) {
+        found.settings.notification_frequency.as_str()
+    } else {
+        "never"
+    };
+    let digest_due = match mail {
+        "daily" => Some(event.time),
+        "weekly" => Some(next_monday(event.time)),
+        _ => None,
+    };
+    if !put_if_new(app, &record, digest_due).await? {
+        // Made already by an earlier delivery of the same event (its email went then).
+        return Ok(());
+    }
+    if mail == "immediate"
+        && let Some(badge) = &record.badge
+    {
+        let email = award_email(app, &found.user, std::slice::from_ref(badge));
+        if let Err(e) = app.mailer.send(&email).await {
+            tracing::warn!(error = %e, user = recipient.0, "badge email not sent");
+        }
+    }
+    Ok(())
+}
+
+/// Puts the notification if absent: `false` when a delivery of the same event made it already.
+async fn put_if_new(
+    app: &App,
+    record: &NotificationRecord,
+    digest_due: Option<DateTime<Utc>>,
+) -> Result<bool, Error> {
+    let put = app
+        .table
+        .put(record.to_item(digest_due)?, Some(Condition::item_absent()))
+        .await;
+    match put {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a badge notification reads first.
+struct BadgeRecipient {
+    user: UserRecord,
+    /// The stored settings, or the defaults.
+    settings: SettingsRecord,
+    /// The badge's definition, when the event names a badge that is still defined.
+    definition: Option<BadgeDefinition>,
+}
+
+/// The recipient's profile and settings and the badge's definition, in one batch read; `None`
+/// when the recipient is gone or being erased (no notification then).
+async fn read_badge_recipient(
+    app: &App,
+    recipient: UserId,
+    badge_id: Option<i64>,
+) -> Result<Option<BadgeRecipient>, Error> {
     let mut read = vec![keys::user(recipient), keys::settings(recipient)];
     if let Some(badge) = badge_id {
         read.push(keys::badge_definition(badge));
@@ -217,76 +285,49 @@ pub async fn on_domain_event(app: &App, event: &DomainEvent) -> Result<(), Error
         .transpose()?
         .filter(|u| !u.deleting)
     else {
-        return Ok(());
+        return Ok(None);
     };
     let settings = found[1]
         .as_ref()
         .map(from_item::<SettingsRecord>)
         .transpose()?
         .unwrap_or_else(|| SettingsRecord::defaults(recipient, app.clock.now()));
-    let badge = match (kind, found.get(2).cloned().flatten()) {
-        (Kind::BadgeEarned, definition) => {
-            let def = definition
-                .as_ref()
-                .map(BadgeDefinition::from_item)
-                .transpose()?;
-            let points = event.detail.get("points").and_then(Json::as_i64);
-            let name = event.detail.get("badge_name").and_then(Json::as_str);
-            match (badge_id, def, name) {
-                (Some(id), Some(def), _) => Some(BadgeRef {
-                    id: BadgeId(id),
-                    name: def.name,
-                    description: def.description,
-                    points: points.unwrap_or(def.points),
-                }),
-                (Some(id), None, Some(name)) => Some(BadgeRef {
-                    id: BadgeId(id),
-                    name: name.to_owned(),
-                    description: String::new(),
-                    points: points.unwrap_or(0),
-                }),
-                _ => return Ok(()),
-            }
-        }
+    let definition = found
+        .get(2)
+        .and_then(Option::as_ref)
+        .map(BadgeDefinition::from_item)
+        .transpose()?;
+    Ok(Some(BadgeRecipient {
+        user,
+        settings,
+        definition,
+    }))
+}
+
+/// The badge as the notification keeps it: its definition (with the event's points, when it
+/// has them), or else the name and points the event carries; `None` when neither names it.
+fn badge_of_award(
+    event: &DomainEvent,
+    badge_id: Option<i64>,
+    definition: Option<BadgeDefinition>,
+) -> Option<BadgeRef> {
+    let points = event.detail.get("points").and_then(Json::as_i64);
+    let name = event.detail.get("badge_name").and_then(Json::as_str);
+    match (badge_id, definition, name) {
+        (Some(id), Some(def), _) => Some(BadgeRef {
+            id: BadgeId(id),
+            name: def.name,
+            description: def.description,
+            points: points.unwrap_or(def.points),
+        }),
+        (Some(id), None, Some(name)) => Some(BadgeRef {
+            id: BadgeId(id),
+            name: name.to_owned(),
+            description: String::new(),
+            points: points.unwrap_or(0),
+        }),
         _ => None,
-    };
-    let record = NotificationRecord {
-        user_id: recipient,
-        id: id_for(event, recipient),
-        kind,
-        actor,
-        badge,
-        read: false,
-        created_at: event.time,
-    };
-    let mail = match &record.badge {
-        Some(_) if mailable(&user, &settings) => settings.notification_frequency.as_str(),
-        _ => "never",
-    };
-    let digest_due = match mail {
-        "daily" => Some(event.time),
-        "weekly" => Some(next_monday(event.time)),
-        _ => None,
-    };
-    let put = app
-        .table
-        .put(record.to_item(digest_due)?, Some(Condition::item_absent()))
-        .await;
-    match put {
-        Ok(_) => {}
-        // Made already by an earlier delivery of the same event (its email went then).
-        Err(StoreError::ConditionFailed) => return Ok(()),
-        Err(e) => return Err(e.into()),
     }
-    if mail == "immediate"
-        && let Some(badge) = &record.badge
-    {
-        let email = award_email(app, &user, std::slice::from_ref(badge));
-        if let Err(e) = app.mailer.send(&email).await {
-            tracing::warn!(error = %e, user = recipient.0, "badge email not sent");
-        }
-    }
-    Ok(())
 }
 
 /// Whether the user wants (and can get) notification mail.

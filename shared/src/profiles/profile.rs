@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json, json};
 
 use super::validate;
@@ -17,7 +18,7 @@ use crate::error::{Error, FieldErrors};
 use crate::model::{Role, UserId};
 use crate::retry::{Loop, Tries};
 use crate::social;
-use crate::store::{Condition, Key, Transaction, TxOp, Update, Value, from_item, keys};
+use crate::store::{Condition, Key, Transaction, TxFailure, TxOp, Update, Value, from_item, keys};
 
 /// Fields the owner (or an admin) writes.
 const WRITABLE: [&str; 15] = [
@@ -396,76 +397,13 @@ pub async fn list_profiles(
     cursor: Option<&str>,
 ) -> Result<ProfilePage, Error> {
     let prefix = search.map(|s| s.trim().to_lowercase()).unwrap_or_default();
-    let mut position = match cursor {
+    let position = match cursor {
         Some(c) => decode_cursor(c)?,
         None => SearchCursor { s: 'u', c: None },
     };
-    // The users of the page, from the name indexes (each read merges its 16 shards).
-    let mut ids: Vec<UserId> = Vec::new();
-    let next = loop {
-        let wanted = page_size - ids.len() as u32;
-        let index = if position.s == 'u' {
-            NameIndex::Username
-        } else {
-            NameIndex::DisplayName
-        };
-        let page = names::page(app, index, &prefix, position.c.as_deref(), wanted).await?;
-        for entry in &page.entries {
-            // The display-name stream leaves out whoever the username stream listed.
-            if index == NameIndex::DisplayName
-                && entry.sort_key(NameIndex::Username).starts_with(&prefix)
-            {
-                continue;
-            }
-            ids.push(entry.user);
-        }
-        position = match page.next {
-            Some(after) => SearchCursor {
-                s: position.s,
-                c: Some(after),
-            },
-            // The username stream is done: a search goes on with display names.
-            None if position.s == 'u' && !prefix.is_empty() => SearchCursor { s: 'd', c: None },
-            None => break None,
-        };
-        if ids.len() as u32 >= page_size {
-            break Some(position);
-        }
-    };
-
-    // The profiles and the viewer's edges to them, side by side.
-    let profile_keys: Vec<Key> = ids.iter().map(|id| keys::user(*id)).collect();
-    let profiles = async {
-        if profile_keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        app.table.batch_get(&profile_keys).await
-    };
+    let Hits { ids, next } = hits_of_page(app, &prefix, position, page_size).await?;
     let actor = Actor::of(viewer);
-    let relations = async {
-        if actor.is_staff() {
-            Ok(BTreeMap::new())
-        } else {
-            social::relationships::relations_among(app, viewer.id, &ids).await
-        }
-    };
-    let (profiles, relations) = tokio::join!(profiles, relations);
-    let relations = relations?;
-    let users: Vec<UserRecord> = profiles?
-        .iter()
-        .flatten()
-        // An account being erased is left out.
-        .filter(|i| i.get("deleting").and_then(Value::as_bool) != Some(true))
-        .map(from_item::<UserRecord>)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        // An index entry a writer left stale must not produce a result that does not match.
-        .filter(|u| {
-            prefix.is_empty()
-                || u.username.to_lowercase().starts_with(&prefix)
-                || u.display_name().to_lowercase().starts_with(&prefix)
-        })
-        .collect();
+    let Found { users, relations } = profiles_and_relations(app, viewer, &ids, &prefix).await?;
     // Each as the viewer sees it (`access::profile_visibility`). A private account the viewer
     // sees only the card of is found by its (public) username, but not by its display name,
     // the person's real name.
@@ -488,6 +426,104 @@ pub async fn list_profiles(
         results,
         next: next.map(|c| encode_cursor(&c)),
     })
+}
+
+/// The users of a page of the search, and where the next page starts.
+struct Hits {
+    ids: Vec<UserId>,
+    next: Option<SearchCursor>,
+}
+
+/// The users of the page, from the name indexes (each read merges its 16 shards): the
+/// username stream, then for a search the display-name stream, from `position` on.
+async fn hits_of_page(
+    app: &App,
+    prefix: &str,
+    mut position: SearchCursor,
+    page_size: u32,
+) -> Result<Hits, Error> {
+    let mut ids: Vec<UserId> = Vec::new();
+    let next = loop {
+        let wanted = page_size - ids.len() as u32;
+        let index = if position.s == 'u' {
+            NameIndex::Username
+        } else {
+            NameIndex::DisplayName
+        };
+        let page = names::page(app, index, prefix, position.c.as_deref(), wanted).await?;
+        for entry in &page.entries {
+            // The display-name stream leaves out whoever the username stream listed.
+            if index == NameIndex::DisplayName
+                && entry.sort_key(NameIndex::Username).starts_with(prefix)
+            {
+                continue;
+            }
+            ids.push(entry.user);
+        }
+        position = match page.next {
+            Some(after) => SearchCursor {
+                s: position.s,
+                c: Some(after),
+            },
+            // The username stream is done: a search goes on with display names.
+            None if position.s == 'u' && !prefix.is_empty() => SearchCursor { s: 'd', c: None },
+            None => break None,
+        };
+        if ids.len() as u32 >= page_size {
+            break Some(position);
+        }
+    };
+    Ok(Hits { ids, next })
+}
+
+/// The profiles of a page's users that may be listed, and the viewer's relations to them.
+struct Found {
+    users: Vec<UserRecord>,
+    /// Empty for staff, who see every profile whole.
+    relations: BTreeMap<UserId, Relationship>,
+}
+
+/// The profiles and the viewer's edges to them, side by side; an account being erased, or an
+/// index entry that no longer matches the search, is left out.
+async fn profiles_and_relations(
+    app: &App,
+    viewer: &UserRecord,
+    ids: &[UserId],
+    prefix: &str,
+) -> Result<Found, Error> {
+    let profile_keys: Vec<Key> = ids.iter().map(|id| keys::user(*id)).collect();
+    let profiles = async {
+        if profile_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        app.table.batch_get(&profile_keys).await
+    };
+    let actor = Actor::of(viewer);
+    let relations = async {
+        if actor.is_staff() {
+            Ok(BTreeMap::new())
+        } else {
+            social::relationships::relations_among(app, viewer.id, ids).await
+        }
+    };
+    let (profiles, relations) = tokio::join!(profiles, relations);
+    let relations = relations?;
+    let users: Vec<UserRecord> = profiles?
+        .iter()
+        .flatten()
+        // An account being erased is left out.
+        .filter(|i| i.get("deleting").and_then(Value::as_bool) != Some(true))
+        .map(from_item::<UserRecord>)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        // An index entry a writer left stale must not produce a result that does not match.
+        .filter(|u| {
+            prefix.is_empty()
+                || u.username.to_lowercase().starts_with(prefix)
+                || u.display_name().to_lowercase().starts_with(prefix)
+        })
+        .collect();
+    Ok(Found { users, relations })
 }
 
 fn encode_cursor(cursor: &SearchCursor) -> String {
@@ -518,21 +554,63 @@ pub async fn create_profile(
     caller: &UserRecord,
     body: &Map<String, Json>,
 ) -> Result<Json, Error> {
-    let target = match body.get("user") {
-        None | Some(Json::Null) => caller.id,
+    let target = target_of_creation(caller, body)?;
+    access::require_self_or_admin(Actor::of(caller), target)?;
+    require_account_without_profile(app, target).await?;
+    let NewIdentity { username, email } = parse_identity(body)?;
+    let now = app.clock.now();
+    let mut user = UserRecord::new(target, username.as_str().into(), email.as_str().into(), now);
+    let rest: Map<String, Json> = body
+        .iter()
+        .filter(|(k, _)| !["user", "username", "email"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    apply_changes(app, caller, &mut user, &rest)?;
+    let tx = creation_transaction(&user, &email, now)?;
+    if let Err(e) = tx.commit(app.table.as_ref()).await {
+        return Err(creation_refused(e));
+    }
+    events::log_event_best_effort(
+        app,
+        NewEvent::new(EventType::ProfileUpdate, Some(caller.id))
+            .target(target)
+            .description("Profile created by an admin."),
+    )
+    .await;
+    Ok(full_view(&user))
+}
+
+/// Whose profile a creation is for: the body's `user`, or the caller's own.
+fn target_of_creation(caller: &UserRecord, body: &Map<String, Json>) -> Result<UserId, Error> {
+    match body.get("user") {
+        None | Some(Json::Null) => Ok(caller.id),
         Some(v) => v
             .as_i64()
             .filter(|n| *n > 0)
             .map(UserId)
-            .ok_or_else(|| Error::field("user", "A valid user id is required."))?,
-    };
-    access::require_self_or_admin(Actor::of(caller), target)?;
+            .ok_or_else(|| Error::field("user", "A valid user id is required.")),
+    }
+}
+
+/// A profile is created only for an account that has credentials and no profile yet.
+async fn require_account_without_profile(app: &App, target: UserId) -> Result<(), Error> {
     if accounts::get_user_consistent(app, target).await?.is_some() {
         return Err(Error::field("user", "This user already has a profile."));
     }
     if accounts::get_credentials(app, target).await?.is_none() {
         return Err(Error::field("user", "No such user."));
     }
+    Ok(())
+}
+
+/// The username and email a created profile is given.
+struct NewIdentity {
+    username: crate::model::Username,
+    email: crate::model::EmailAddress,
+}
+
+/// Both fields required and valid; the errors of both at once.
+fn parse_identity(body: &Map<String, Json>) -> Result<NewIdentity, Error> {
     let mut errors = FieldErrors::new();
     let username = body
         .get("username")
@@ -568,14 +646,17 @@ pub async fn create_profile(
     let (Some(username), Some(email)) = (username, email) else {
         return Err(Error::Internal("validated fields missing".into()));
     };
-    let now = app.clock.now();
-    let mut user = UserRecord::new(target, username.as_str().into(), email.as_str().into(), now);
-    let rest: Map<String, Json> = body
-        .iter()
-        .filter(|(k, _)| !["user", "username", "email"].contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    apply_changes(app, caller, &mut user, &rest)?;
+    Ok(NewIdentity { username, email })
+}
+
+/// The profile (put if absent), its username and email items (free or already the user's),
+/// and a check that the account's credentials exist.
+fn creation_transaction(
+    user: &UserRecord,
+    email: &crate::model::EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<Transaction<CreateOp>, Error> {
+    let target = user.id;
     let free_or_mine = |_: ()| {
         Condition::Or(vec![
             Condition::item_absent(),
@@ -587,7 +668,7 @@ pub async fn create_profile(
         item.insert("user_id".into(), Value::Int(target.0));
         item
     };
-    let tx = Transaction::new()
+    Ok(Transaction::new()
         .with(
             CreateOp::Profile,
             TxOp::Put {
@@ -615,28 +696,20 @@ pub async fn create_profile(
                 key: keys::credentials(target),
                 condition: Condition::item_present(),
             },
-        );
-    if let Err(e) = tx.commit(app.table.as_ref()).await {
-        return Err(match e.first_failed_condition() {
-            Some(CreateOp::Profile) => Error::field("user", "This user already has a profile."),
-            Some(CreateOp::Username) => {
-                Error::field("username", "A user with that username already exists.")
-            }
-            Some(CreateOp::Email) => {
-                Error::field("email", "A user with that email already exists.")
-            }
-            Some(CreateOp::Credentials) => Error::field("user", "No such user."),
-            None => e.into(),
-        });
+        ))
+}
+
+/// The error of a creation whose transaction failed: the field whose condition failed.
+fn creation_refused(e: TxFailure<CreateOp>) -> Error {
+    match e.first_failed_condition() {
+        Some(CreateOp::Profile) => Error::field("user", "This user already has a profile."),
+        Some(CreateOp::Username) => {
+            Error::field("username", "A user with that username already exists.")
+        }
+        Some(CreateOp::Email) => Error::field("email", "A user with that email already exists."),
+        Some(CreateOp::Credentials) => Error::field("user", "No such user."),
+        None => e.into(),
     }
-    events::log_event_best_effort(
-        app,
-        NewEvent::new(EventType::ProfileUpdate, Some(caller.id))
-            .target(target)
-            .description("Profile created by an admin."),
-    )
-    .await;
-    Ok(full_view(&user))
 }
 
 /// The operations of an admin's profile creation.

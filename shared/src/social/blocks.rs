@@ -16,8 +16,8 @@ use crate::auth::client::ClientInfo;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{
-    Condition, Cursor, Index, Query, SortCondition, StoreError, Transaction, TxOp, Update, Value,
-    keys,
+    Condition, Cursor, Index, Item, Query, SortCondition, StoreError, Transaction, TxOp, Update,
+    Value, keys,
 };
 
 pub const SELF_BLOCK: &str = "You cannot block yourself.";
@@ -146,18 +146,8 @@ async fn try_block(
     request: &str,
     unanswered: &mut Vec<FollowEdge>,
 ) -> Result<Attempt<(BlockEdge, Vec<FollowEdge>)>, Error> {
-    let outward = keys::follow_edge(me, blocked);
-    let inward = keys::follow_edge(blocked, me);
-    let found = app
-        .table
-        .batch_get(&[
-            outward.clone(),
-            inward.clone(),
-            keys::user(me),
-            keys::user(blocked),
-        ])
-        .await?;
-    if found[3].is_none() {
+    let found = read_for_block(app, me, blocked).await?;
+    if found.blocked_profile.is_none() {
         return Err(Error::BadRequest(USER_NOT_FOUND.into()));
     }
     let block = BlockEdge {
@@ -166,6 +156,65 @@ async fn try_block(
         reason: reason.to_owned(),
         created_at: app.clock.now(),
     };
+    let BlockPlan { tx, removed } = block_transaction(&block, request, &found)?;
+    match commit(app, tx).await? {
+        TxOutcome::Committed => Ok(Attempt::Done((block, removed))),
+        TxOutcome::Failed(BlockOp::Block) => {
+            block_already_there(app, me, blocked, request, unanswered).await
+        }
+        TxOutcome::Busy => {
+            *unanswered = removed;
+            Ok(Attempt::Retry)
+        }
+        // An edge or a profile moved since the read: read again.
+        TxOutcome::Failed(_) => Ok(Attempt::Retry),
+    }
+}
+
+/// What a block reads first, in one batch: the follow edges both ways and both profiles.
+struct BlockReads {
+    /// My follow of them.
+    outward: Option<Item>,
+    /// Their follow of me.
+    inward: Option<Item>,
+    /// My profile: if it is missing, the transaction asserts it still missing (no counters).
+    blocker_profile: Option<Item>,
+    /// Their profile: a block of a missing user is refused.
+    blocked_profile: Option<Item>,
+}
+
+async fn read_for_block(app: &App, me: UserId, blocked: UserId) -> Result<BlockReads, Error> {
+    let mut found = app
+        .table
+        .batch_get(&[
+            keys::follow_edge(me, blocked),
+            keys::follow_edge(blocked, me),
+            keys::user(me),
+            keys::user(blocked),
+        ])
+        .await?;
+    Ok(BlockReads {
+        outward: found[0].take(),
+        inward: found[1].take(),
+        blocker_profile: found[2].take(),
+        blocked_profile: found[3].take(),
+    })
+}
+
+/// A block's transaction and the follow edges it removes.
+struct BlockPlan {
+    tx: Transaction<BlockOp>,
+    removed: Vec<FollowEdge>,
+}
+
+/// The block's transaction, computed from what was read: the block edge (put if absent), each
+/// follow edge deleted as read (or asserted absent), and the counters those edges moved.
+fn block_transaction(
+    block: &BlockEdge,
+    request: &str,
+    found: &BlockReads,
+) -> Result<BlockPlan, Error> {
+    let (me, blocked) = (block.blocker, block.blocked);
     let mut item = block.to_item()?;
     item.insert(REQUEST_ATTR.into(), Value::S(request.to_owned()));
     let mut tx = Transaction::new().with(
@@ -175,12 +224,59 @@ async fn try_block(
             condition: Some(Condition::item_absent()),
         },
     );
+    let Removals {
+        removed,
+        my_following,
+        my_followers,
+    } = push_follow_removals(&mut tx, me, blocked, found)?;
+    // Their counters mirror mine: my following is their followers and the other way.
+    let sides = [
+        (
+            BlockOp::Blocker,
+            me,
+            my_following,
+            my_followers,
+            found.blocker_profile.is_some(),
+        ),
+        (BlockOp::Blocked, blocked, my_followers, my_following, true),
+    ];
+    for (name, user, following, followers, present) in sides {
+        if let Some(op) = counters_op(user, following, followers, present, user == blocked) {
+            tx.push(name, op);
+        }
+    }
+    Ok(BlockPlan { tx, removed })
+}
+
+/// The follow edges a block removes, and my counters' deltas (theirs mirror them).
+struct Removals {
+    removed: Vec<FollowEdge>,
+    my_following: i64,
+    my_followers: i64,
+}
+
+/// Each follow edge between us, either way: deleted with the status it was read with, or
+/// asserted still absent.
+fn push_follow_removals(
+    tx: &mut Transaction<BlockOp>,
+    me: UserId,
+    blocked: UserId,
+    found: &BlockReads,
+) -> Result<Removals, Error> {
     let mut removed = Vec::new();
-    // My counters' deltas (theirs mirror them, below).
+    // My counters' deltas (theirs mirror them, in `block_transaction`).
     let (mut my_following, mut my_followers) = (0i64, 0i64);
     for (name, key, item) in [
-        (BlockOp::Outward, &outward, &found[0]),
-        (BlockOp::Inward, &inward, &found[1]),
+        (
+            BlockOp::Outward,
+            keys::follow_edge(me, blocked),
+            &found.outward,
+        ),
+        (
+            BlockOp::Inward,
+            keys::follow_edge(blocked, me),
+            &found.inward,
+        ),
     ] {
         match item {
             Some(item) => {
@@ -195,7 +291,7 @@ async fn try_block(
                 tx.push(
                     name,
                     TxOp::Delete {
-                        key: key.clone(),
+                        key,
                         condition: Some(Condition::eq("status", edge.status.as_str())),
                     },
                 );
@@ -204,75 +300,72 @@ async fn try_block(
             None => tx.push(
                 name,
                 TxOp::Check {
-                    key: key.clone(),
+                    key,
                     condition: Condition::item_absent(),
                 },
             ),
         }
     }
-    // Their counters mirror mine: my following is their followers and the other way.
-    let sides = [
-        (
-            BlockOp::Blocker,
-            me,
-            my_following,
-            my_followers,
-            found[2].is_some(),
-        ),
-        (BlockOp::Blocked, blocked, my_followers, my_following, true),
-    ];
-    for (name, user, following, followers, present) in sides {
-        if following == 0 && followers == 0 {
-            if user == blocked {
-                tx.push(
-                    name,
-                    TxOp::Check {
-                        key: keys::user(user),
-                        condition: Condition::item_present(),
-                    },
-                );
-            }
-            continue;
-        }
-        let mut update = Update::new();
-        if following != 0 {
-            update = update.add("following_count", following);
-        }
-        if followers != 0 {
-            update = update.add("follower_count", followers);
-        }
-        let op = if present {
-            TxOp::Update {
-                key: keys::user(user),
-                update,
-                condition: Some(Condition::item_present()),
-            }
-        } else {
-            TxOp::Check {
-                key: keys::user(user),
-                condition: Condition::item_absent(),
-            }
-        };
-        tx.push(name, op);
+    Ok(Removals {
+        removed,
+        my_following,
+        my_followers,
+    })
+}
+
+/// One side's counters: ADD the deltas to a profile read as present (asserted present), or
+/// assert it still missing. Without deltas: nothing, or (the blocked user's side,
+/// `check_when_unmoved`) a check that the profile exists.
+fn counters_op(
+    user: UserId,
+    following: i64,
+    followers: i64,
+    present: bool,
+    check_when_unmoved: bool,
+) -> Option<TxOp> {
+    if following == 0 && followers == 0 {
+        return check_when_unmoved.then(|| TxOp::Check {
+            key: keys::user(user),
+            condition: Condition::item_present(),
+        });
     }
-    match commit(app, tx).await? {
-        TxOutcome::Committed => Ok(Attempt::Done((block, removed))),
-        TxOutcome::Failed(BlockOp::Block) => {
-            let key = keys::block_edge(me, blocked);
-            match app.table.get(&key, true).await? {
-                Some(item) if written_by(&item, request) => Ok(Attempt::Done((
-                    BlockEdge::from_item(&item)?,
-                    std::mem::take(unanswered),
-                ))),
-                _ => Err(Error::BadRequest(ALREADY_BLOCKED.into())),
-            }
+    let mut update = Update::new();
+    if following != 0 {
+        update = update.add("following_count", following);
+    }
+    if followers != 0 {
+        update = update.add("follower_count", followers);
+    }
+    Some(if present {
+        TxOp::Update {
+            key: keys::user(user),
+            update,
+            condition: Some(Condition::item_present()),
         }
-        TxOutcome::Busy => {
-            *unanswered = removed;
-            Ok(Attempt::Retry)
+    } else {
+        TxOp::Check {
+            key: keys::user(user),
+            condition: Condition::item_absent(),
         }
-        // An edge or a profile moved since the read: read again.
-        TxOutcome::Failed(_) => Ok(Attempt::Retry),
+    })
+}
+
+/// The block edge's put failed: an earlier try of this request committed it (its answer was
+/// lost, and `unanswered` holds the follows it removed), or the block was there before.
+async fn block_already_there(
+    app: &App,
+    me: UserId,
+    blocked: UserId,
+    request: &str,
+    unanswered: &mut Vec<FollowEdge>,
+) -> Result<Attempt<(BlockEdge, Vec<FollowEdge>)>, Error> {
+    let key = keys::block_edge(me, blocked);
+    match app.table.get(&key, true).await? {
+        Some(item) if written_by(&item, request) => Ok(Attempt::Done((
+            BlockEdge::from_item(&item)?,
+            std::mem::take(unanswered),
+        ))),
+        _ => Err(Error::BadRequest(ALREADY_BLOCKED.into())),
     }
 }
 

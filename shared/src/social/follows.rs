@@ -1,6 +1,7 @@
 //! Follows: follow (active, or a request to a private account), unfollow, remove a follower,
 //! approve and reject requests, one edge, and the lists.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::edges::{FollowEdge, FollowStatus};
@@ -578,30 +579,84 @@ async fn try_follow(
 ) -> Result<Attempt<FollowEdge>, Error> {
     let large = app.large_accounts.knows(followed);
     if large {
-        match crate::accounts::get_user(app, followed).await? {
-            Some(u) if !u.is_suspended && !u.deleting => *private = u.is_private,
-            _ => return Err(Error::BadRequest(USER_NOT_FOUND.into())),
-        }
+        *private = large_target_is_private(app, followed).await?;
     }
-    let assumed_private = *private;
+    let target = AssumedTarget {
+        large,
+        private: *private,
+    };
+    let edge = new_follow_edge(follower, followed, target.private, app.clock.now());
+    let large_account_followers = app.config.social.large_account_followers;
+    let tx = follow_transaction(&edge, request, target, limit, large_account_followers)?;
+    match commit(app, tx).await? {
+        TxOutcome::Committed => Ok(Attempt::Done(edge)),
+        TxOutcome::Busy => Ok(Attempt::Retry),
+        TxOutcome::Failed(FollowOp::Edge) => {
+            edge_already_there(app, follower, followed, request).await
+        }
+        TxOutcome::Failed(FollowOp::Follower) => follower_refused(app, follower, limit).await,
+        TxOutcome::Failed(FollowOp::Target) => {
+            target_refused(app, followed, target.private, private).await
+        }
+        // Either block check: 403 without saying who blocked whom.
+        TxOutcome::Failed(FollowOp::NoBlockByFollower | FollowOp::NoBlockByFollowed) => {
+            Err(Error::Forbidden(BLOCKED.into()))
+        }
+        // Unconditional: a large account's shard cannot fail a condition.
+        TxOutcome::Failed(FollowOp::TargetShard) => Ok(Attempt::Retry),
+    }
+}
 
-    let now = app.clock.now();
-    let status = if assumed_private {
+/// What one try of a follow assumes of its target.
+#[derive(Clone, Copy, Debug)]
+struct AssumedTarget {
+    /// A large account: read before the transaction, its follower count kept in shards.
+    large: bool,
+    /// Private: the follow is a request (pending), which moves no count.
+    private: bool,
+}
+
+/// A large account is not in the follow's transaction: it is read first, and must be usable
+/// (not suspended, not being erased). Its visibility decides between a follow and a request.
+async fn large_target_is_private(app: &App, followed: UserId) -> Result<bool, Error> {
+    match crate::accounts::get_user(app, followed).await? {
+        Some(u) if !u.is_suspended && !u.deleting => Ok(u.is_private),
+        _ => Err(Error::BadRequest(USER_NOT_FOUND.into())),
+    }
+}
+
+/// The edge a follow writes: active and approved now, or pending for a private target.
+fn new_follow_edge(
+    follower: UserId,
+    followed: UserId,
+    private: bool,
+    now: DateTime<Utc>,
+) -> FollowEdge {
+    let status = if private {
         FollowStatus::Pending
     } else {
         FollowStatus::Active
     };
-    let edge = FollowEdge {
+    FollowEdge {
         follower,
         following: followed,
         status,
         created_at: now,
-        approved_at: (!assumed_private).then_some(now),
-    };
-    let under_limit = Condition::Or(vec![
-        Condition::NotExists("following_count".into()),
-        Condition::Lt("following_count".into(), Value::Int(limit)),
-    ]);
+        approved_at: (!private).then_some(now),
+    }
+}
+
+/// The follow's transaction. Its operations stay in this order, as a cancellation is read by
+/// the first operation that failed its condition: the edge, the follower, the target (or its
+/// shard), then no block either way.
+fn follow_transaction(
+    edge: &FollowEdge,
+    request: &str,
+    target: AssumedTarget,
+    limit: i64,
+    large_account_followers: i64,
+) -> Result<Transaction<FollowOp>, Error> {
+    let (follower, followed) = (edge.follower, edge.following);
     let mut item = edge.to_item()?;
     item.insert(REQUEST_ATTR.into(), Value::S(request.to_owned()));
     let mut tx = Transaction::new();
@@ -614,61 +669,10 @@ async fn try_follow(
     );
     tx.push(
         FollowOp::Follower,
-        if assumed_private {
-            TxOp::Check {
-                key: keys::user(follower),
-                condition: usable_profile().and(under_limit),
-            }
-        } else {
-            TxOp::Update {
-                key: keys::user(follower),
-                update: Update::new().add("following_count", 1),
-                condition: Some(usable_profile().and(under_limit)),
-            }
-        },
+        follower_op(follower, target.private, limit),
     );
-    // The target is in the transaction unless it is a large account.
-    let ordinary = usable_profile().and(Condition::Ne("large_account".into(), true.into()));
-    match (large, assumed_private) {
-        (false, true) => tx.push(
-            FollowOp::Target,
-            TxOp::Check {
-                key: keys::user(followed),
-                condition: ordinary.and(Condition::eq("is_private", true)),
-            },
-        ),
-        (false, false) => {
-            // A public profile may lack `is_private`; `<> true` covers both.
-            let below_large = Condition::Or(vec![
-                Condition::NotExists("follower_count".into()),
-                Condition::Lt(
-                    "follower_count".into(),
-                    Value::Int(app.config.social.large_account_followers),
-                ),
-            ]);
-            tx.push(
-                FollowOp::Target,
-                TxOp::Update {
-                    key: keys::user(followed),
-                    update: Update::new().add("follower_count", 1),
-                    condition: Some(
-                        ordinary
-                            .and(Condition::Ne("is_private".into(), true.into()))
-                            .and(below_large),
-                    ),
-                },
-            );
-        }
-        (true, false) => tx.push(
-            FollowOp::TargetShard,
-            TxOp::Update {
-                key: keys::follower_count_shard(followed, follower),
-                update: Update::new().add(large::SHARD_COUNT, 1),
-                condition: None,
-            },
-        ),
-        // A request to a large private account moves no count.
-        (true, true) => {}
+    if let Some((name, op)) = target_op(follower, followed, target, large_account_followers) {
+        tx.push(name, op);
     }
     tx.push(
         FollowOp::NoBlockByFollower,
@@ -684,62 +688,147 @@ async fn try_follow(
             condition: Condition::item_absent(),
         },
     );
-    match commit(app, tx).await? {
-        TxOutcome::Committed => Ok(Attempt::Done(edge)),
-        TxOutcome::Busy => Ok(Attempt::Retry),
-        TxOutcome::Failed(FollowOp::Edge) => {
-            let key = keys::follow_edge(follower, followed);
-            match app.table.get(&key, true).await? {
-                // An earlier try of this request did commit.
-                Some(item) if written_by(&item, request) => {
-                    Ok(Attempt::Done(FollowEdge::from_item(&item)?))
-                }
-                Some(item) if FollowEdge::from_item(&item)?.is_active() => {
-                    Err(Error::BadRequest(ALREADY_FOLLOWING.into()))
-                }
-                Some(_) => Err(Error::BadRequest(ALREADY_REQUESTED.into())),
-                // Unfollowed in between: try again.
-                None => Ok(Attempt::Retry),
+    Ok(tx)
+}
+
+/// The follower's profile: usable and under the following limit, with its `following_count`
+/// for an active follow (a request only checks).
+fn follower_op(follower: UserId, private: bool, limit: i64) -> TxOp {
+    let under_limit = Condition::Or(vec![
+        Condition::NotExists("following_count".into()),
+        Condition::Lt("following_count".into(), Value::Int(limit)),
+    ]);
+    if private {
+        TxOp::Check {
+            key: keys::user(follower),
+            condition: usable_profile().and(under_limit),
+        }
+    } else {
+        TxOp::Update {
+            key: keys::user(follower),
+            update: Update::new().add("following_count", 1),
+            condition: Some(usable_profile().and(under_limit)),
+        }
+    }
+}
+
+/// The target's part of the transaction: its profile, or a large account's count shard, or
+/// nothing (a request to a large private account).
+fn target_op(
+    follower: UserId,
+    followed: UserId,
+    target: AssumedTarget,
+    large_account_followers: i64,
+) -> Option<(FollowOp, TxOp)> {
+    // The target is in the transaction unless it is a large account.
+    let ordinary = usable_profile().and(Condition::Ne("large_account".into(), true.into()));
+    match (target.large, target.private) {
+        (false, true) => Some((
+            FollowOp::Target,
+            TxOp::Check {
+                key: keys::user(followed),
+                condition: ordinary.and(Condition::eq("is_private", true)),
+            },
+        )),
+        (false, false) => {
+            // A public profile may lack `is_private`; `<> true` covers both.
+            let below_large = Condition::Or(vec![
+                Condition::NotExists("follower_count".into()),
+                Condition::Lt("follower_count".into(), Value::Int(large_account_followers)),
+            ]);
+            Some((
+                FollowOp::Target,
+                TxOp::Update {
+                    key: keys::user(followed),
+                    update: Update::new().add("follower_count", 1),
+                    condition: Some(
+                        ordinary
+                            .and(Condition::Ne("is_private".into(), true.into()))
+                            .and(below_large),
+                    ),
+                },
+            ))
+        }
+        (true, false) => Some((
+            FollowOp::TargetShard,
+            TxOp::Update {
+                key: keys::follower_count_shard(followed, follower),
+                update: Update::new().add(large::SHARD_COUNT, 1),
+                condition: None,
+            },
+        )),
+        // A request to a large private account moves no count.
+        (true, true) => None,
+    }
+}
+
+/// The edge's put failed: it is there already, written by an earlier try of this request
+/// (whose answer was lost), or by an earlier follow or request.
+async fn edge_already_there(
+    app: &App,
+    follower: UserId,
+    followed: UserId,
+    request: &str,
+) -> Result<Attempt<FollowEdge>, Error> {
+    let key = keys::follow_edge(follower, followed);
+    match app.table.get(&key, true).await? {
+        // An earlier try of this request did commit.
+        Some(item) if written_by(&item, request) => {
+            Ok(Attempt::Done(FollowEdge::from_item(&item)?))
+        }
+        Some(item) if FollowEdge::from_item(&item)?.is_active() => {
+            Err(Error::BadRequest(ALREADY_FOLLOWING.into()))
+        }
+        Some(_) => Err(Error::BadRequest(ALREADY_REQUESTED.into())),
+        // Unfollowed in between: try again.
+        None => Ok(Attempt::Retry),
+    }
+}
+
+/// The follower's condition failed: at the following limit, suspended or gone, or else its
+/// profile moved in between (try again).
+async fn follower_refused(
+    app: &App,
+    follower: UserId,
+    limit: i64,
+) -> Result<Attempt<FollowEdge>, Error> {
+    let user = crate::accounts::get_user_consistent(app, follower).await?;
+    match user {
+        Some(u) if !u.is_suspended && u.following_count >= limit => Err(Error::BadRequest(
+            format!("You cannot follow more than {limit} accounts."),
+        )),
+        Some(u) if !u.is_suspended => Ok(Attempt::Retry),
+        _ => Err(Error::field("follower", USER_NOT_FOUND)),
+    }
+}
+
+/// The target's condition failed: it is gone or suspended, or what the try assumed of it was
+/// wrong (it is large, has just become large, or its visibility is the other one), which the
+/// next try corrects at once; otherwise it moved in between (try again).
+async fn target_refused(
+    app: &App,
+    followed: UserId,
+    assumed_private: bool,
+    private: &mut bool,
+) -> Result<Attempt<FollowEdge>, Error> {
+    let user = crate::accounts::get_user_consistent(app, followed).await?;
+    match user {
+        Some(u) if !u.is_suspended => {
+            if u.large_account {
+                app.large_accounts.learn(followed);
+                Ok(Attempt::Again)
+            } else if !u.is_private && u.follower_count >= app.config.social.large_account_followers
+            {
+                large::promote(app, followed).await?;
+                Ok(Attempt::Again)
+            } else if u.is_private == assumed_private {
+                Ok(Attempt::Retry)
+            } else {
+                *private = u.is_private;
+                Ok(Attempt::Again)
             }
         }
-        TxOutcome::Failed(FollowOp::Follower) => {
-            let user = crate::accounts::get_user_consistent(app, follower).await?;
-            match user {
-                Some(u) if !u.is_suspended && u.following_count >= limit => Err(Error::BadRequest(
-                    format!("You cannot follow more than {limit} accounts."),
-                )),
-                Some(u) if !u.is_suspended => Ok(Attempt::Retry),
-                _ => Err(Error::field("follower", USER_NOT_FOUND)),
-            }
-        }
-        TxOutcome::Failed(FollowOp::Target) => {
-            let user = crate::accounts::get_user_consistent(app, followed).await?;
-            match user {
-                Some(u) if !u.is_suspended => {
-                    if u.large_account {
-                        app.large_accounts.learn(followed);
-                        Ok(Attempt::Again)
-                    } else if !u.is_private
-                        && u.follower_count >= app.config.social.large_account_followers
-                    {
-                        large::promote(app, followed).await?;
-                        Ok(Attempt::Again)
-                    } else if u.is_private == assumed_private {
-                        Ok(Attempt::Retry)
-                    } else {
-                        *private = u.is_private;
-                        Ok(Attempt::Again)
-                    }
-                }
-                _ => Err(Error::BadRequest(USER_NOT_FOUND.into())),
-            }
-        }
-        // Either block check: 403 without saying who blocked whom.
-        TxOutcome::Failed(FollowOp::NoBlockByFollower | FollowOp::NoBlockByFollowed) => {
-            Err(Error::Forbidden(BLOCKED.into()))
-        }
-        // Unconditional: a large account's shard cannot fail a condition.
-        TxOutcome::Failed(FollowOp::TargetShard) => Ok(Attempt::Retry),
+        _ => Err(Error::BadRequest(USER_NOT_FOUND.into())),
     }
 }
 
