@@ -186,8 +186,7 @@ impl UserRecord {
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::user(self.id);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         Ok(item)
     }
 
@@ -231,8 +230,7 @@ impl CredentialsRecord {
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::credentials(self.user_id);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         Ok(item)
     }
 }
@@ -289,8 +287,7 @@ impl SettingsRecord {
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::settings(self.user_id);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         Ok(item)
     }
 }

@@ -451,8 +451,7 @@ impl EventRecord {
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = self.key();
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (pk, sk) = keys::event_type_index(self.event_type.as_str(), &self.event_id);
         keys::set_index_keys(&mut item, keys::Index::Gsi1, pk, sk);
         if self.requires_review && self.reviewed_at.is_none() {

@@ -9,7 +9,7 @@ use crate::App;
 use crate::error::Error;
 use crate::model::UserId;
 use crate::store::{
-    Condition, Item, Key, Query, SortCondition, StoreError, Update, Value, from_item, keys, to_item,
+    Condition, Item, Key, Query, SortCondition, StoreError, Update, from_item, keys, to_item,
 };
 
 /// Longest factor name.
@@ -63,8 +63,7 @@ impl FactorRecord {
     pub(super) fn to_item(&self) -> Result<Item, Error> {
         let mut item = to_item(self)?;
         let key = self.key();
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         Ok(item)
     }
 
@@ -249,8 +248,7 @@ impl PasskeyRecord {
     pub(super) fn to_item(&self) -> Result<Item, Error> {
         let mut item = to_item(self)?;
         let key = self.key();
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         Ok(item)
     }
 

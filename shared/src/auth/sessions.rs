@@ -156,8 +156,7 @@ impl SessionRecord {
     pub fn to_item(&self) -> Result<Item, crate::store::ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::session(&self.session_id);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (pk, sk) = keys::session_index(self.user_id, &self.session_id);
         keys::set_index_keys(&mut item, keys::Index::Gsi1, pk, sk);
         Ok(item)

@@ -101,8 +101,7 @@ impl UserBadge {
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = self.key();
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (pk, sk) = keys::badge_holder_index(self.badge.0, self.user);
         keys::set_index_keys(&mut item, Index::Gsi1, pk, sk);
         let (pk, sk) =

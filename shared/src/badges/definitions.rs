@@ -179,8 +179,7 @@ impl BadgeDefinition {
         let mut item = to_item(self)?;
         item.remove("earned_count");
         let key = keys::badge_definition(self.id.0);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (pk, sk) = keys::badge_index(self.id.0);
         keys::set_index_keys(&mut item, Index::Gsi1, pk, sk);
         if self.is_active && !self.deleting {

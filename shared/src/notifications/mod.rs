@@ -106,8 +106,7 @@ impl NotificationRecord {
     pub fn to_item(&self, digest_due: Option<DateTime<Utc>>) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::notification(self.user_id, &self.id);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let expires = (self.created_at + Duration::days(KEEP_DAYS)).timestamp();
         item.insert(keys::attr::EXPIRES_AT.into(), Value::Int(expires));
         if let Some(due) = digest_due {

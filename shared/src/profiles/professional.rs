@@ -80,8 +80,7 @@ impl ProfessionalRecord {
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::professional_profile(self.user_id);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (pk, sk) = keys::professional_index(self.is_verified, self.user_id);
         keys::set_index_keys(&mut item, Index::Gsi1, pk, sk);
         Ok(item)

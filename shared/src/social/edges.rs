@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::UserId;
-use crate::store::{Item, ItemShapeError, Value, from_item, keys, to_item};
+use crate::store::{Item, ItemShapeError, from_item, keys, to_item};
 
 /// Active follows count in both users' counters; pending ones (requests to a private account)
 /// do not.
@@ -56,8 +56,7 @@ impl FollowEdge {
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::follow_edge(self.follower, self.following);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (index, (pk, sk)) = match self.status {
             FollowStatus::Active => (
                 keys::Index::Gsi1,
@@ -95,8 +94,7 @@ impl BlockEdge {
     pub fn to_item(&self) -> Result<Item, ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::block_edge(self.blocker, self.blocked);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (pk, sk) = keys::blocker_index(self.blocked, self.blocker);
         keys::set_index_keys(&mut item, keys::Index::Gsi1, pk, sk);
         Ok(item)

@@ -140,6 +140,13 @@ pub fn shard_family(pk: &str) -> Option<(String, u32)> {
     ))
 }
 
+/// Sets an item's own key attributes (`PK`, `SK`), as a record's `to_item` does after
+/// serialising its fields.
+pub fn set_key(item: &mut Item, key: Key) {
+    item.insert(attr::PK.into(), Value::S(key.pk));
+    item.insert(attr::SK.into(), Value::S(key.sk));
+}
+
 /// Sets an index's key attributes on an item.
 pub fn set_index_keys(item: &mut Item, index: Index, pk: String, sk: String) {
     let (pk_attr, sk_attr) = index.key_attrs();

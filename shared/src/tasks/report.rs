@@ -128,8 +128,7 @@ impl Task for AnalyticsReport {
             _ => Item::new(),
         };
         let key = keys::daily_report(&day);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (pk, sk) = keys::daily_report_index(&day);
         keys::set_index_keys(&mut item, Index::Gsi1, pk, sk);
         item.insert("updated_at".into(), Value::from(run.as_of));

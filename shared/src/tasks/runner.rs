@@ -201,8 +201,7 @@ impl RunRecord {
     pub fn to_item(&self) -> Result<Item, crate::store::ItemShapeError> {
         let mut item = to_item(self)?;
         let key = keys::task_run(&self.task, &self.run_id);
-        item.insert(keys::attr::PK.into(), Value::S(key.pk));
-        item.insert(keys::attr::SK.into(), Value::S(key.sk));
+        keys::set_key(&mut item, key);
         let (pk, sk) = keys::task_run_index(&self.run_id);
         keys::set_index_keys(&mut item, keys::Index::Gsi1, pk, sk);
         item.insert(
